@@ -24,6 +24,7 @@ export type ErrorCode =
   // images
   | 'IMAGE_DECODE'
   | 'IMAGE_UNSUPPORTED'
+  | 'IMAGE_TOO_LARGE'
   // face pipeline
   | 'FACE_MODEL_LOAD'
   | 'FACE_NOT_FOUND'
