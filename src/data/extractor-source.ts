@@ -1,0 +1,96 @@
+/**
+ * How to create a feature extractor, as plain data: it crosses into worker threads (structured
+ * clone), where each worker builds its own extractor. `face` is the real pipeline; `module` points at
+ * any module exporting a factory (tests point workers at a fake extractor this way, and so can users
+ * with their own backbone).
+ *
+ * Node-only (dynamic imports of Node modules).
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { FedexError } from '../core/errors.js';
+import type { FeatureExtractor, RawImage } from '../core/types.js';
+import type { FaceExtractorOptions } from '../face/extractor.js';
+
+/** Reads and decodes one image file. Throws for unreadable or undecodable files. */
+export type ReadImage = (path: string) => Promise<RawImage>;
+
+/** Where extractors (and the image reader that feeds them) come from. */
+export type ExtractorSource =
+  | {
+      kind: 'face';
+      /** Passed to `createFaceExtractor`. Must be structured-cloneable. */
+      options?: FaceExtractorOptions;
+    }
+  | {
+      kind: 'module';
+      /** Module URL (`file://…`, `.ts` works: workers register tsx) or absolute path. */
+      url: string;
+      /** Export called with `options` to create the extractor. Default `createExtractor`. */
+      exportName?: string;
+      /** Passed to the factory. Must be structured-cloneable. */
+      options?: unknown;
+      /** Export of the same module used to read images instead of `readImageFile`. */
+      readImageExport?: string;
+    };
+
+/** The default source: the face pipeline with its default options. */
+export const DEFAULT_EXTRACTOR_SOURCE: ExtractorSource = { kind: 'face' };
+
+function toUrl(u: string): string {
+  return path.isAbsolute(u) ? pathToFileURL(u).href : u;
+}
+
+/** The Node image reader (`readImageFile`, sharp-based), loaded lazily. */
+export async function defaultReadImage(): Promise<ReadImage> {
+  const { readImageFile } = await import('../platform/node/image.js');
+  return readImageFile;
+}
+
+/**
+ * Builds an extractor and its image reader from a source. Errors keep their code when they are
+ * FedexErrors; anything else becomes `FACE_MODEL_LOAD` with the original as `cause`.
+ */
+export async function loadExtractorSource(
+  source: ExtractorSource,
+): Promise<{ extractor: FeatureExtractor; readImage: ReadImage }> {
+  try {
+    if (source.kind === 'face') {
+      const { createFaceExtractor } = await import('../face/extractor.js');
+      const extractor = await createFaceExtractor(source.options ?? {});
+      return { extractor, readImage: await defaultReadImage() };
+    }
+    const mod = (await import(toUrl(source.url))) as Record<string, unknown>;
+    const name = source.exportName ?? 'createExtractor';
+    const factory = mod[name];
+    if (typeof factory !== 'function') {
+      throw new FedexError('BAD_ARGUMENT', `extractor module ${source.url} has no function export ${name}`);
+    }
+    let readImage: ReadImage;
+    if (source.readImageExport) {
+      const reader = mod[source.readImageExport];
+      if (typeof reader !== 'function') {
+        throw new FedexError(
+          'BAD_ARGUMENT',
+          `extractor module ${source.url} has no function export ${source.readImageExport}`,
+        );
+      }
+      readImage = reader as ReadImage;
+    } else {
+      readImage = await defaultReadImage();
+    }
+    const extractor = (await (factory as (o: unknown) => Promise<FeatureExtractor> | FeatureExtractor)(
+      source.options,
+    )) as FeatureExtractor;
+    return { extractor, readImage };
+  } catch (e) {
+    if (e instanceof FedexError) throw e;
+    const what = source.kind === 'face' ? 'the face extractor' : `the extractor from ${source.url}`;
+    throw new FedexError(
+      'FACE_MODEL_LOAD',
+      `could not create ${what}: ${(e as Error)?.message ?? String(e)}`,
+      { cause: e },
+    );
+  }
+}
