@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { isFedexError } from '../core/errors.js';
 import { liveExtractionWorkers } from './extract-pool.js';
+import { openFeatureCache } from './feature-cache.js';
 import {
   extractDataset,
   toFeatureBatch,
@@ -169,6 +170,23 @@ describe('extractDataset in-process', () => {
     expect(second.stats.noFace).toEqual(['ann/dark.png']);
     expect(second.stats.fromCache).toBe(3);
     expect(second.samples).toHaveLength(2);
+  });
+
+  it('still extracts, without saving, while another run holds the cache', async () => {
+    // Prepare: an open cache of the same spec and directory plays the other run.
+    await makeDataset({ ann: { base: [200, 20, 10], photos: 2 } });
+    const other = openFeatureCache(FAKE_SPEC, { dir: cacheDir });
+
+    // Execute
+    const set = await extractDataset(inProcess({ extractor: createFakeExtractor() }));
+    other.close();
+    const after = await extractDataset(inProcess({ extractor: createFakeExtractor() }));
+
+    // Assert
+    expect(set.samples).toHaveLength(2);
+    expect(set.stats.cache?.readOnly).toBe(true);
+    expect(after.stats.cache?.readOnly).toBe(false);
+    expect(after.stats.extracted).toBe(2);
   });
 
   it('extracts a photo present twice (same bytes) once and keeps both samples', async () => {

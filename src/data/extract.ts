@@ -36,7 +36,13 @@ import {
   type ExtractorSource,
   type ReadImage,
 } from './extractor-source.js';
-import { hashBytes, openFeatureCache, type FeatureCache, type FeatureCacheOptions } from './feature-cache.js';
+import {
+  hashBytes,
+  openFeatureCache,
+  type CacheRecovery,
+  type FeatureCache,
+  type FeatureCacheOptions,
+} from './feature-cache.js';
 
 /** One kept sample (a photo with a face). */
 export interface FeatureSample {
@@ -65,6 +71,11 @@ export interface ExtractStats {
   workers: number;
   /** Photos each worker extracted (empty in-process). */
   perWorker: number[];
+  /**
+   * The cache used (null with `cache: false`). `readOnly`: another live process held its writer
+   * lock, so this run's new results were not saved.
+   */
+  cache: { file: string; readOnly: boolean; recovered: CacheRecovery } | null;
 }
 
 /** A labelled feature set (what `extractDataset` returns). */
@@ -187,6 +198,7 @@ export async function extractDataset(options: ExtractDatasetOptions): Promise<Ex
     ms: 0,
     workers: 0,
     perWorker: [],
+    cache: null,
   };
   let done = 0;
   const settle = (i: number, outcome: PhotoOutcome, cached: boolean): void => {
@@ -221,7 +233,10 @@ export async function extractDataset(options: ExtractDatasetOptions): Promise<Ex
     await hashAll(photos, hashes, (i, error) => settle(i, { kind: 'unreadable', error }, false));
     const spec = await specPromise;
     const dim = shapeSize(spec.shape);
-    if (options.cache !== false) cache = openFeatureCache(spec, options.cache ?? {});
+    if (options.cache !== false) {
+      cache = openFeatureCache(spec, options.cache ?? {});
+      stats.cache = { file: cache.file, readOnly: cache.readOnly, recovered: cache.recovered };
+    }
 
     // Cache hits settle at once; misses are grouped by hash so a duplicated photo is extracted once.
     const misses = new Map<string, number[]>();

@@ -1,5 +1,6 @@
 import {
   appendFileSync,
+  existsSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -198,5 +199,68 @@ describe('openFeatureCache', () => {
       if (saved === undefined) delete process.env.FEDEX_CACHE_DIR;
       else process.env.FEDEX_CACHE_DIR = saved;
     }
+  });
+
+  it('opens read-only while another live process holds the writer lock, and writes nothing', () => {
+    // Prepare: a cache with one record, and a lock held by a live process (our parent).
+    const first = openFeatureCache(SPEC, { dir });
+    first.put(h('a'), Float32Array.of(1, 2, 3, 4));
+    first.close();
+    writeFileSync(`${first.file}.lock`, String(process.ppid));
+    const sizeBefore = statSync(first.file).size;
+
+    // Execute
+    const cache = openFeatureCache(SPEC, { dir, flushEvery: 1 });
+    cache.put(h('b'), Float32Array.of(5, 6, 7, 8));
+    const served = cache.get(h('a'));
+    cache.close();
+
+    // Assert
+    expect(cache.readOnly).toBe(true);
+    expect(cache.lockedBy).toBe(process.ppid);
+    expect(served).toEqual({ status: 'face', features: Float32Array.of(1, 2, 3, 4) });
+    expect(statSync(first.file).size).toBe(sizeBefore);
+    expect(readFileSync(`${first.file}.lock`, 'utf8')).toBe(String(process.ppid));
+  });
+
+  it('serves pending results in memory when read-only', () => {
+    const owner = openFeatureCache(SPEC, { dir });
+
+    const second = openFeatureCache(SPEC, { dir });
+    second.put(h('x'), Float32Array.of(1, 1, 2, 2));
+
+    expect(owner.readOnly).toBe(false);
+    expect(second.readOnly).toBe(true);
+    expect(second.get(h('x'))).toEqual({ status: 'face', features: Float32Array.of(1, 1, 2, 2) });
+    second.close();
+    owner.close();
+  });
+
+  it('takes over a lock left by a process that no longer exists', () => {
+    const file = cacheFileFor(dir, SPEC);
+    writeFileSync(`${file}.lock`, '999999999');
+
+    const cache = openFeatureCache(SPEC, { dir });
+
+    expect(cache.readOnly).toBe(false);
+    expect(readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
+    cache.close();
+    expect(existsSync(`${file}.lock`)).toBe(false);
+  });
+
+  it('does not truncate a torn tail when read-only (it may be the owner writing)', () => {
+    const owner = openFeatureCache(SPEC, { dir });
+    owner.put(h('a'), Float32Array.of(1, 2, 3, 4));
+    owner.flush();
+    appendFileSync(owner.file, Buffer.alloc(RECORD_BYTES / 2, 7));
+    const size = statSync(owner.file).size;
+
+    const reader = openFeatureCache(SPEC, { dir });
+
+    expect(reader.readOnly).toBe(true);
+    expect(reader.get(h('a'))).toEqual({ status: 'face', features: Float32Array.of(1, 2, 3, 4) });
+    expect(statSync(owner.file).size).toBe(size);
+    reader.close();
+    owner.close();
   });
 });

@@ -20,21 +20,30 @@
  * silently starting afresh would hide the version bug, and the fix (delete the file or bump
  * `backboneVersion`) is the user's call.
  *
- * Node-only (synchronous `fs`, so a write has reached the OS when `put`'s batch is flushed). One
- * writer per file at a time: two processes appending to the same file do not interleave records
- * within a batch on a local file system, but each only sees what existed when it opened the file,
- * and opening truncates a torn tail that a concurrent writer might be about to complete.
+ * One writer per file: opening takes `<file>.lock` (created exclusively, holding the pid). While
+ * another live process holds it, the cache opens read-only: it serves what was on disk at open and
+ * keeps new results in memory only (`readOnly`, `lockedBy`), and it never truncates (the "torn tail"
+ * may be the owner's batch being written). A lock left by a crashed process (its pid is gone) is
+ * taken over. Best effort: two processes taking over the same stale lock at the same instant can
+ * both believe they own it.
+ *
+ * Node-only (synchronous `fs`, so a batch has reached the OS when `put` returns after a flush; `close`
+ * also syncs it to disk).
  */
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
+  readFileSync,
   readSync,
   renameSync,
+  statSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -89,6 +98,13 @@ export interface FeatureCache {
   /** Distinct photo hashes known (faces and no-face). */
   readonly size: number;
   readonly recovered: CacheRecovery;
+  /**
+   * True when another live process holds the writer lock: `put` results are then kept in memory
+   * only, and nothing is written to the file.
+   */
+  readonly readOnly: boolean;
+  /** The pid of the process holding the writer lock, when `readOnly`. */
+  readonly lockedBy?: number;
   has(hash: string): boolean;
   /** The cached result for a photo hash (sha256 hex), or `undefined` when unknown. */
   get(hash: string): CachedFeature | undefined;
@@ -225,63 +241,94 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
   mkdirSync(path.dirname(file), { recursive: true });
 
   const header = encodeHeader(spec, dim);
-  let fd = openSync(file, 'a+');
-  let size = fstatSync(fd).size;
-  /** Where records start: after the header as stored (its JSON spelling may differ from ours). */
-  let base = header.length;
-  const badCache = (why: string): DatasetError => {
-    closeSync(fd);
-    return new DatasetError(
+  const lock = acquireLock(`${file}.lock`);
+  const readOnly = !lock.owned;
+  const common = { spec, dim, file, options: o, readOnly, lockedBy: lock.holder, release: lock.release };
+  let fd: number | undefined;
+  try {
+    if (!existsSync(file) || (!readOnly && statSync(file).size === 0)) {
+      if (readOnly) {
+        // Its owner has not created it yet: nothing to read, and writing is theirs to do.
+        return makeCache({ ...common, fd: undefined, size: 0 });
+      }
+      // The header is written whole (temp file + rename), so a cache file never has a torn header.
+      const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+      const tfd = openSync(tmp, 'w');
+      writeSync(tfd, header);
+      fdatasyncSync(tfd);
+      closeSync(tfd);
+      renameSync(tmp, file);
+    }
+    fd = openSync(file, readOnly ? 'r' : 'r+');
+    const base = readHeader(fd, file, spec, dim);
+    const scan = scanRecords(fd, base, fstatSync(fd).size, recordBytes);
+    let size = scan.validEnd;
+    // A torn or zeroed tail is cut away, but only by the lock owner: for anyone else it may be the
+    // owner's batch in the middle of being written.
+    if (!readOnly && scan.validEnd < scan.size) {
+      scan.recovered.truncatedBytes = scan.size - scan.validEnd;
+      ftruncateSync(fd, scan.validEnd);
+    } else if (readOnly) {
+      size = scan.size;
+    }
+    return makeCache({ ...common, fd, size, scan });
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    lock.release();
+    throw e;
+  }
+}
+
+/** Result of indexing a cache file's records. */
+interface RecordScan {
+  index: Map<string, Entry>;
+  recovered: CacheRecovery;
+  /** End of the last valid record. */
+  validEnd: number;
+  /** File size when scanned. */
+  size: number;
+}
+
+/** Checks the header against `spec`; returns where records start. */
+function readHeader(fd: number, file: string, spec: FeatureSpec, dim: number): number {
+  const bad = (why: string): DatasetError =>
+    new DatasetError(
       'DATASET_BAD_CACHE',
       `feature cache ${file} ${why}; delete the file to rebuild it (or bump backboneVersion if the backbone changed)`,
     );
-  };
-
-  // A header is written whole (temp file + rename), so a short file is either empty or not ours.
-  if (size === 0) {
-    closeSync(fd);
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    const tfd = openSync(tmp, 'w');
-    writeSync(tfd, header);
-    fdatasyncSync(tfd);
-    closeSync(tfd);
-    renameSync(tmp, file);
-    fd = openSync(file, 'a+');
-    size = header.length;
-  } else {
-    const prefix = readExactly(fd, PREFIX_BYTES, 0);
-    if (prefix.length < PREFIX_BYTES || prefix.toString('latin1', 0, 4) !== MAGIC) {
-      throw badCache('is not a FedEx feature cache (bad magic)');
-    }
-    if (prefix.readUInt8(4) !== FORMAT_VERSION) {
-      throw badCache(`has format version ${prefix.readUInt8(4)}, this code reads version ${FORMAT_VERSION}`);
-    }
-    const n = prefix.readUInt32LE(8);
-    const body = readExactly(fd, n, PREFIX_BYTES);
-    let parsed: HeaderJson;
-    try {
-      if (body.length < n) throw new Error('truncated header');
-      parsed = JSON.parse(body.toString('utf8')) as HeaderJson;
-    } catch (e) {
-      throw badCache(`has an unreadable header (${(e as Error).message})`);
-    }
-    if (
-      parsed.format !== 'fedex-feature-cache' ||
-      !parsed.spec ||
-      !sameSpec(parsed.spec, spec) ||
-      parsed.dim !== dim
-    ) {
-      const was = parsed.spec
-        ? `${specKey(parsed.spec)} shape [${parsed.spec.shape?.join(', ')}] dim ${parsed.dim}`
-        : 'no spec';
-      throw badCache(
-        `holds features of ${was}, not ${specKey(spec)} shape [${spec.shape.join(', ')}] dim ${dim}`,
-      );
-    }
-    base = PREFIX_BYTES + n;
+  const prefix = readExactly(fd, PREFIX_BYTES, 0);
+  if (prefix.length < PREFIX_BYTES || prefix.toString('latin1', 0, 4) !== MAGIC) {
+    throw bad('is not a FedEx feature cache (bad magic)');
   }
+  if (prefix.readUInt8(4) !== FORMAT_VERSION) {
+    throw bad(`has format version ${prefix.readUInt8(4)}, this code reads version ${FORMAT_VERSION}`);
+  }
+  const n = prefix.readUInt32LE(8);
+  const body = readExactly(fd, n, PREFIX_BYTES);
+  let parsed: HeaderJson;
+  try {
+    if (body.length < n) throw new Error('truncated header');
+    parsed = JSON.parse(body.toString('utf8')) as HeaderJson;
+  } catch (e) {
+    throw bad(`has an unreadable header (${(e as Error).message})`);
+  }
+  if (
+    parsed.format !== 'fedex-feature-cache' ||
+    !parsed.spec ||
+    !sameSpec(parsed.spec, spec) ||
+    parsed.dim !== dim
+  ) {
+    const was = parsed.spec
+      ? `${specKey(parsed.spec)} shape [${parsed.spec.shape?.join(', ')}] dim ${parsed.dim}`
+      : 'no spec';
+    throw bad(`holds features of ${was}, not ${specKey(spec)} shape [${spec.shape.join(', ')}] dim ${dim}`);
+  }
+  // Records start after the header as stored (its JSON spelling may differ from ours).
+  return PREFIX_BYTES + n;
+}
 
-  // Index every record, checking its checksum; find where the last good record ends.
+/** Indexes every record, checking its checksum, and finds where the last good one ends. */
+function scanRecords(fd: number, base: number, size: number, recordBytes: number): RecordScan {
   const index = new Map<string, Entry>();
   const recovered: CacheRecovery = { truncatedBytes: 0, skippedRecords: 0 };
   let validEnd = base;
@@ -297,8 +344,7 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
         (status === STATUS_FACE || status === STATUS_NO_FACE) &&
         fnv1a(chunk, r, r + recordBytes - 4) === sum
       ) {
-        const hash = chunk.toString('hex', r, r + HASH_BYTES);
-        index.set(hash, { status, offset: pos + r + FEATURES_OFFSET });
+        index.set(chunk.toString('hex', r, r + HASH_BYTES), { status, offset: pos + r + FEATURES_OFFSET });
         validEnd = pos + r + recordBytes;
         recovered.skippedRecords += skippedSinceValid;
         skippedSinceValid = 0;
@@ -309,14 +355,87 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
     if (chunk.length < want) break;
     pos += want;
   }
-  if (validEnd < size) {
-    recovered.truncatedBytes = size - validEnd;
-    ftruncateSync(fd, validEnd);
-    size = validEnd;
-  }
-  closeSync(fd);
-  fd = openSync(file, 'r+');
+  return { index, recovered, validEnd, size };
+}
 
+/** True when a process with this id exists (EPERM: it exists but is not ours to signal). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A best-effort single-writer lock: a `.lock` file holding the owner's pid, created exclusively.
+ * A lock whose process is gone (a crashed run) is taken over. Not owning it is not an error: the
+ * cache is then opened read-only.
+ */
+function acquireLock(lockFile: string): { owned: boolean; holder?: number; release(): void } {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(lockFile, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      let released = false;
+      return {
+        owned: true,
+        release() {
+          if (released) return;
+          released = true;
+          try {
+            if (readFileSync(lockFile, 'utf8').trim() === String(process.pid)) unlinkSync(lockFile);
+          } catch {
+            // Already gone: nothing to release.
+          }
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder = Number.NaN;
+    try {
+      holder = Number.parseInt(readFileSync(lockFile, 'utf8').trim(), 10);
+    } catch {
+      continue; // released between our open and read: try again
+    }
+    if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
+      return { owned: false, holder, release() {} };
+    }
+    try {
+      unlinkSync(lockFile); // stale: its process is gone
+    } catch {
+      // Someone else took it over first; the next attempt sees their lock.
+    }
+  }
+  return { owned: false, release() {} };
+}
+
+interface CacheParts {
+  spec: FeatureSpec;
+  dim: number;
+  file: string;
+  options: Required<FeatureCacheOptions>;
+  readOnly: boolean;
+  lockedBy?: number;
+  /** Open file (read-write when owned), or undefined when there is no file to read. */
+  fd: number | undefined;
+  /** Bytes of the file that hold records we indexed (writes go here when owned). */
+  size: number;
+  scan?: RecordScan;
+  /** Releases the writer lock (a no-op when not owned). */
+  release(): void;
+}
+
+function makeCache(parts: CacheParts): FeatureCache {
+  const { spec, dim, file, readOnly, options: o } = parts;
+  const recordBytes = recordBytesFor(dim);
+  const fd = parts.fd;
+  const index = parts.scan?.index ?? new Map<string, Entry>();
+  const recovered = parts.scan?.recovered ?? { truncatedBytes: 0, skippedRecords: 0 };
+  const size = parts.size;
   let end = size;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -330,7 +449,8 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
 
   const flush = (): void => {
     ensureOpen();
-    if (pending.length === 0) return;
+    // Read-only: results stay in memory for this process (their features are kept in `pending`).
+    if (readOnly || fd === undefined || pending.length === 0) return;
     const batch = Buffer.concat(pending);
     let written = 0;
     while (written < batch.length)
@@ -344,7 +464,7 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
 
   const readFeatures = (e: Entry): Float32Array => {
     if (e.pending) return e.pending.slice();
-    const bytes = readExactly(fd, 4 * dim, e.offset);
+    const bytes = fd === undefined ? Buffer.alloc(0) : readExactly(fd, 4 * dim, e.offset);
     if (bytes.length < 4 * dim)
       throw new DatasetError('DATASET_BAD_CACHE', `feature cache ${file} shrank while open`);
     if (LITTLE_ENDIAN)
@@ -359,6 +479,8 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
     dim,
     file,
     recovered,
+    readOnly,
+    lockedBy: parts.lockedBy,
     get size() {
       return index.size;
     },
@@ -389,22 +511,30 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
       rec.writeUInt32LE(fnv1a(rec, 0, recordBytes - 4), recordBytes - 4);
       const offset = end + pendingBytes + FEATURES_OFFSET;
       if (pending.length === 0) pendingSince = Date.now();
-      pending.push(rec);
-      pendingBytes += rec.length;
+      if (!readOnly) {
+        pending.push(rec);
+        pendingBytes += rec.length;
+      }
       const entry: Entry = features
         ? { status: STATUS_FACE, offset, pending: features.slice() }
         : { status: STATUS_NO_FACE, offset };
       index.set(hash, entry);
-      pendingEntries.push(entry);
+      if (!readOnly) pendingEntries.push(entry);
       if (pending.length >= o.flushEvery || Date.now() - pendingSince >= o.flushIntervalMs) flush();
     },
     flush,
     close() {
       if (closed) return;
-      flush();
-      fdatasyncSync(fd);
-      closeSync(fd);
-      closed = true;
+      try {
+        flush();
+        if (fd !== undefined) {
+          if (!readOnly) fdatasyncSync(fd);
+          closeSync(fd);
+        }
+      } finally {
+        closed = true;
+        parts.release();
+      }
     },
   };
 }
