@@ -276,7 +276,7 @@ describe('extractDataset in-process', () => {
 
 describe('extractDataset with worker threads', () => {
   it('shares the photos between two workers and matches the in-process result', async () => {
-    // Prepare: a per-photo delay so the second worker is ready before the first finishes alone.
+    // Prepare: a rendezvous makes each worker's first photo wait for the other worker's first.
     await makeDataset({
       ann: { base: [200, 20, 10], photos: 6 },
       bob: { base: [10, 20, 200], photos: 6 },
@@ -289,7 +289,7 @@ describe('extractDataset with worker threads', () => {
     // Execute
     const set = await extractDataset({
       dir: dataDir,
-      source: fakeSource({ delayMs: 100 }),
+      source: fakeSource({ rendezvous: { buffer: new SharedArrayBuffer(4), parties: 2 } }),
       concurrency: 2,
       cache: { dir: cacheDir },
     });

@@ -26,6 +26,12 @@ export interface FakeExtractorOptions {
   exitOnExtract?: boolean;
   /** Report this spec instead of FAKE_SPEC. */
   spec?: FeatureSpec;
+  /**
+   * Makes each extractor's first `extract` wait (up to 10 s) until `parties` extractors have begun
+   * one: with workers, this proves that many workers really took work, whatever their start-up
+   * times. The buffer (4 bytes, shared) crosses into workers inside the source options.
+   */
+  rendezvous?: { buffer: SharedArrayBuffer; parties: number };
 }
 
 /** Mean R, G, B of an image, each in [0, 1]. */
@@ -45,12 +51,26 @@ export function createFakeExtractor(
   options: FakeExtractorOptions = {},
 ): FeatureExtractor & { calls: number } {
   if (options.failCreate) throw new FedexError('FACE_MODEL_LOAD', 'fake model refuses to load');
+  let arrived = false;
+  const meet = (): void => {
+    if (!options.rendezvous || arrived) return;
+    arrived = true;
+    const counter = new Int32Array(options.rendezvous.buffer);
+    Atomics.add(counter, 0, 1);
+    const deadline = Date.now() + 10_000;
+    for (let seen = Atomics.load(counter, 0); seen < options.rendezvous.parties && Date.now() < deadline;) {
+      Atomics.wait(counter, 0, seen, 100);
+      seen = Atomics.load(counter, 0);
+    }
+    Atomics.notify(counter, 0);
+  };
   return {
     spec: options.spec ?? FAKE_SPEC,
     calls: 0,
     async extract(image) {
       this.calls += 1;
       if (options.exitOnExtract) process.exit(3);
+      meet();
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
       const f = meanRgb(image);
       if (options.failAboveRed !== undefined && f[0] > options.failAboveRed)
