@@ -1,0 +1,68 @@
+/**
+ * Where the real face datasets are, for tests and benchmarks (Node-only; no vitest here, so
+ * bench scripts can import it too — the vitest side is ./describe-with-data.ts).
+ *
+ * The datasets folder is `$FEDEX_DATA_DIR`, default `../shared/datasets`, a relative path being
+ * resolved against the repository root (not the working directory). Tests that need a dataset use
+ * `describeWithData(name, ...)`: when the folder is missing they skip with a loud warning, unless
+ * `FEDEX_REQUIRE_DATA=1` (set it in CI), where a missing dataset FAILS the test instead.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRng, shuffled } from '../core/random.js';
+
+/** The repository root (two folders above this file). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Absolute path of the datasets folder (`$FEDEX_DATA_DIR`, default `../shared/datasets`). */
+export function datasetsRoot(): string {
+  return path.resolve(REPO_ROOT, process.env.FEDEX_DATA_DIR ?? '../shared/datasets');
+}
+
+/** True when `FEDEX_REQUIRE_DATA=1`: a missing dataset is an error, not a skip. */
+export function dataRequired(): boolean {
+  return process.env.FEDEX_REQUIRE_DATA === '1';
+}
+
+/**
+ * Absolute path of dataset `name` (e.g. `lfw_deepfunneled_min5`), or null when it is missing.
+ *
+ * @example
+ * const lfw = datasetDir('lfw_deepfunneled_min5'); // '/work/shared/datasets/lfw_deepfunneled_min5' or null
+ */
+export function datasetDir(name: string): string | null {
+  const dir = path.join(datasetsRoot(), name);
+  return existsSync(dir) && statSync(dir).isDirectory() ? dir : null;
+}
+
+const IMAGE_RE = /\.(jpe?g|png|gif|pgm|ppm|webp)$/i;
+
+/** One identity of a dataset: its folder name and its photos (absolute paths, sorted). */
+export interface TestPerson {
+  name: string;
+  files: string[];
+}
+
+/** The identities of a one-folder-per-person dataset, sorted by name (hidden entries skipped). */
+export function listPeople(dir: string, options: { minPhotos?: number } = {}): TestPerson[] {
+  const minPhotos = options.minPhotos ?? 1;
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+    .map((d) => d.name)
+    .sort()
+    .map((name) => ({
+      name,
+      files: readdirSync(path.join(dir, name))
+        .filter((f) => IMAGE_RE.test(f) && !f.startsWith('.'))
+        .sort()
+        .map((f) => path.join(dir, name, f)),
+    }))
+    .filter((p) => p.files.length >= minPhotos);
+}
+
+/** A seeded sample of `n` photos across all people (with their person's name), reproducible. */
+export function samplePhotos(dir: string, n: number, seed: number): { person: string; file: string }[] {
+  const all = listPeople(dir).flatMap((p) => p.files.map((file) => ({ person: p.name, file })));
+  return shuffled(createRng(seed), all).slice(0, n);
+}
