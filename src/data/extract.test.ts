@@ -236,8 +236,14 @@ describe('extractDataset in-process', () => {
     await makeDataset({ ann: { base: [200, 20, 10], photos: 2 } });
     await extractDataset(inProcess({ extractor: createFakeExtractor() }));
 
+    // A source whose extractor cannot be built; the variant is pinned to the first run's.
     const set = await extractDataset(
-      inProcess({ source: fakeSource({ failCreate: true }), concurrency: 1, spec: FAKE_SPEC }),
+      inProcess({
+        source: fakeSource({ failCreate: true }),
+        concurrency: 1,
+        spec: FAKE_SPEC,
+        cache: { dir: cacheDir, variant: '' },
+      }),
     );
 
     expect(set.stats.fromCache).toBe(2);
@@ -320,6 +326,21 @@ describe('extractDataset with worker threads', () => {
     expect(second.stats.fromCache).toBe(6);
     expect(second.stats.extracted).toBe(0);
     expect(second.stats.workers).toBe(0);
+  });
+
+  it('does not serve features made with other extractor settings', async () => {
+    await makeDataset({ ann: { base: [200, 20, 10], photos: 2 } });
+    await extractDataset({ dir: dataDir, source: fakeSource(), concurrency: 2, cache: { dir: cacheDir } });
+
+    const other = await extractDataset({
+      dir: dataDir,
+      source: fakeSource({ delayMs: 1 }),
+      concurrency: 2,
+      cache: { dir: cacheDir },
+    });
+
+    expect(other.stats.fromCache).toBe(0);
+    expect(other.stats.extracted).toBe(2);
   });
 
   it('surfaces an extractor that cannot be built as a typed error and stops every worker', async () => {

@@ -33,6 +33,7 @@ import {
   DEFAULT_EXTRACTOR_SOURCE,
   defaultReadImage,
   loadExtractorSource,
+  sourceVariant,
   type ExtractorSource,
   type ReadImage,
 } from './extractor-source.js';
@@ -125,7 +126,11 @@ export interface ExtractDatasetOptions {
    * extractor. Checked against the extractor's spec when one is built.
    */
   spec?: FeatureSpec;
-  /** Feature cache options, or `false` for no cache. Default `{}` (the default directory). */
+  /**
+   * Feature cache options, or `false` for no cache. Default `{}` (the default directory). Its
+   * `variant` defaults to the source's settings (`sourceVariant`), so e.g. features from the `tiny`
+   * detector are never served to an `ssd` run.
+   */
   cache?: FeatureCacheOptions | false;
   /** Called after each photo is settled. */
   onProgress?: (done: number, total: number, info: ExtractProgressInfo) => void;
@@ -234,7 +239,9 @@ export async function extractDataset(options: ExtractDatasetOptions): Promise<Ex
     const spec = await specPromise;
     const dim = shapeSize(spec.shape);
     if (options.cache !== false) {
-      cache = openFeatureCache(spec, options.cache ?? {});
+      // An injected extractor's settings are unknown: it shares the spec's default variant.
+      const variant = options.extractor ? undefined : sourceVariant(source);
+      cache = openFeatureCache(spec, { variant, ...options.cache });
       stats.cache = { file: cache.file, readOnly: cache.readOnly, recovered: cache.recovered };
     }
 

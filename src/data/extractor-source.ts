@@ -57,6 +57,10 @@ export async function loadExtractorSource(
 ): Promise<{ extractor: FeatureExtractor; readImage: ReadImage }> {
   try {
     if (source.kind === 'face') {
+      // The face networks run on the tfjs engine that initRuntime configures (WASM by default,
+      // FEDEX_BACKEND to choose); each worker thread has its own engine, so each initialises it.
+      const { initRuntime } = await import('../runtime/node.js');
+      await initRuntime();
       const { createFaceExtractor } = await import('../face/extractor.js');
       const extractor = await createFaceExtractor(source.options ?? {});
       return { extractor, readImage: await defaultReadImage() };
@@ -93,4 +97,32 @@ export async function loadExtractorSource(
       { cause: e },
     );
   }
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The extractor settings of a source as a stable string, used as the feature cache's `variant`:
+ * settings such as the face detector change the features without changing the spec, so features
+ * made with other settings must not be served. Where the models come from (`modelDir`, `modelUrl`)
+ * does not count. Empty (`''`) for default settings. Spelling a default out (`{ detector: 'ssd' }`)
+ * gives another variant: a one-time recomputation, never a wrong answer.
+ */
+export function sourceVariant(source: ExtractorSource): string {
+  let options = source.options;
+  if (source.kind === 'face' && options) {
+    const { modelDir: _dir, modelUrl: _url, ...rest } = options as Record<string, unknown>;
+    options = rest;
+  }
+  const json = options === undefined || options === null ? '' : stableJson(options);
+  return json === '{}' ? '' : json;
 }

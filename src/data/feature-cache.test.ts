@@ -263,4 +263,20 @@ describe('openFeatureCache', () => {
     reader.close();
     owner.close();
   });
+
+  it('keeps each variant in its own file', () => {
+    const ssd = openFeatureCache(SPEC, { dir, variant: '{"detector":"ssd"}' });
+    ssd.put(h('a'), Float32Array.of(1, 2, 3, 4));
+    ssd.close();
+
+    const tiny = openFeatureCache(SPEC, { dir, variant: '{"detector":"tiny"}' });
+    const plain = openFeatureCache(SPEC, { dir });
+
+    expect(tiny.file).not.toBe(ssd.file);
+    expect(plain.file).toBe(cacheFileFor(dir, SPEC));
+    expect(tiny.has(h('a'))).toBe(false);
+    expect(plain.has(h('a'))).toBe(false);
+    tiny.close();
+    plain.close();
+  });
 });

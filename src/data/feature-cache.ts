@@ -4,10 +4,12 @@
  * log file per feature spec (`specKey`: backbone id, version and split). It also remembers "no face
  * found", which costs as much to compute as a face.
  *
- * File format (one file per spec, `<dir>/<slug of specKey>-<8 hex of sha256(specKey)>.fxcache`):
+ * File format (one file per spec and variant, `<dir>/<slug of specKey>-<8 hex of sha256(key)>.fxcache`,
+ * key = `specKey` or `specKey#variant`; the variant names extractor settings that change features
+ * without changing the spec, e.g. the face detector):
  *
  *   header:  "FXFC" | u8 format version (1) | 3 zero bytes | u32 LE n | n bytes of JSON
- *            {"format":"fedex-feature-cache","version":1,"spec":{...},"dim":128,"recordBytes":552}
+ *            {"format":"fedex-feature-cache","version":1,"spec":{...},"dim":128,"recordBytes":552,"variant"?:"..."}
  *   records: fixed size, appended: 32 bytes sha256 | u8 status (1 face, 2 no face) | 3 zero bytes |
  *            dim × f32 LE (zeros when no face) | u32 LE FNV-1a of the preceding record bytes
  *
@@ -69,6 +71,11 @@ export interface FeatureCacheOptions {
   flushEvery?: number;
   /** Flush on the next `put` once the oldest pending record is this old (ms). Default 2000. */
   flushIntervalMs?: number;
+  /**
+   * Extra key for extractor settings that change the features but not the spec (e.g. which face
+   * detector cropped the face). Each variant gets its own file. Default: none.
+   */
+  variant?: string;
 }
 
 /** Defaults of {@link FeatureCacheOptions} (the directory default is read at open time). */
@@ -127,13 +134,16 @@ export function defaultCacheDir(): string {
   return path.resolve(env && env.length > 0 ? env : path.join(process.cwd(), '.cache', 'features'));
 }
 
-/** The log file of a spec inside a cache directory. */
+/** The log file of a spec (and optional variant) inside a cache directory. */
 export function cacheFileFor(
   dir: string,
   spec: Pick<FeatureSpec, 'backboneId' | 'backboneVersion' | 'split'>,
+  variant?: string,
 ): string {
-  const key = specKey(spec);
-  const slug = key.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80);
+  const key = variant ? `${specKey(spec)}#${variant}` : specKey(spec);
+  const slug = specKey(spec)
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(0, 80);
   const tag = createHash('sha256').update(key).digest('hex').slice(0, 8);
   return path.resolve(dir, `${slug}-${tag}.fxcache`);
 }
@@ -157,9 +167,10 @@ interface HeaderJson {
   spec: FeatureSpec;
   dim: number;
   recordBytes: number;
+  variant?: string;
 }
 
-function encodeHeader(spec: FeatureSpec, dim: number): Buffer {
+function encodeHeader(spec: FeatureSpec, dim: number, variant: string | undefined): Buffer {
   const json: HeaderJson = {
     format: 'fedex-feature-cache',
     version: FORMAT_VERSION,
@@ -171,6 +182,7 @@ function encodeHeader(spec: FeatureSpec, dim: number): Buffer {
     },
     dim,
     recordBytes: recordBytesFor(dim),
+    ...(variant ? { variant } : {}),
   };
   const body = Buffer.from(JSON.stringify(json), 'utf8');
   const head = Buffer.alloc(PREFIX_BYTES);
@@ -237,10 +249,11 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
     );
   }
   const recordBytes = recordBytesFor(dim);
-  const file = cacheFileFor(o.dir, spec);
+  const variant = o.variant || undefined;
+  const file = cacheFileFor(o.dir, spec, variant);
   mkdirSync(path.dirname(file), { recursive: true });
 
-  const header = encodeHeader(spec, dim);
+  const header = encodeHeader(spec, dim, variant);
   const lock = acquireLock(`${file}.lock`);
   const readOnly = !lock.owned;
   const common = { spec, dim, file, options: o, readOnly, lockedBy: lock.holder, release: lock.release };
@@ -260,7 +273,7 @@ export function openFeatureCache(spec: FeatureSpec, options: FeatureCacheOptions
       renameSync(tmp, file);
     }
     fd = openSync(file, readOnly ? 'r' : 'r+');
-    const base = readHeader(fd, file, spec, dim);
+    const base = readHeader(fd, file, spec, dim, variant);
     const scan = scanRecords(fd, base, fstatSync(fd).size, recordBytes);
     let size = scan.validEnd;
     // A torn or zeroed tail is cut away, but only by the lock owner: for anyone else it may be the
@@ -290,7 +303,13 @@ interface RecordScan {
 }
 
 /** Checks the header against `spec`; returns where records start. */
-function readHeader(fd: number, file: string, spec: FeatureSpec, dim: number): number {
+function readHeader(
+  fd: number,
+  file: string,
+  spec: FeatureSpec,
+  dim: number,
+  variant: string | undefined,
+): number {
   const bad = (why: string): DatasetError =>
     new DatasetError(
       'DATASET_BAD_CACHE',
@@ -322,6 +341,9 @@ function readHeader(fd: number, file: string, spec: FeatureSpec, dim: number): n
       ? `${specKey(parsed.spec)} shape [${parsed.spec.shape?.join(', ')}] dim ${parsed.dim}`
       : 'no spec';
     throw bad(`holds features of ${was}, not ${specKey(spec)} shape [${spec.shape.join(', ')}] dim ${dim}`);
+  }
+  if ((parsed.variant ?? '') !== (variant ?? '')) {
+    throw bad(`holds variant ${JSON.stringify(parsed.variant ?? '')}, not ${JSON.stringify(variant ?? '')}`);
   }
   // Records start after the header as stored (its JSON spelling may differ from ours).
   return PREFIX_BYTES + n;
@@ -417,7 +439,7 @@ interface CacheParts {
   spec: FeatureSpec;
   dim: number;
   file: string;
-  options: Required<FeatureCacheOptions>;
+  options: { flushEvery: number; flushIntervalMs: number };
   readOnly: boolean;
   lockedBy?: number;
   /** Open file (read-write when owned), or undefined when there is no file to read. */
