@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { isFedexError } from '../core/errors.js';
+import { describeWithData } from '../testing/describe-with-data.js';
 import { listPhotos, scanDatasetDir, spreadQuota } from './dataset-dir.js';
 import { writeSolidImage } from './testing/fake-extractor.js';
 
@@ -206,5 +207,25 @@ describe('spreadQuota', () => {
 
   it('keeps every photo when the budget covers them', () => {
     expect(spreadQuota([3, 1], 10, 0)).toEqual([3, 1]);
+  });
+});
+
+describeWithData('lfw_deepfunneled_min5', (lfw) => {
+  it('scans LFW: 423 people, 5,985 photos, README and MANIFEST ignored', async () => {
+    const ds = await scanDatasetDir(lfw);
+
+    expect(ds.people).toHaveLength(423);
+    expect(ds.photos).toBe(5985);
+    expect(ds.people.find((p) => p.name === 'George_W_Bush')?.files).toHaveLength(530);
+  });
+
+  it('picks the same balanced 500-photo subset for the same seed', async () => {
+    const one = await scanDatasetDir(lfw, { minPhotos: 5, limit: 500, seed: 1 });
+    const again = await scanDatasetDir(lfw, { minPhotos: 5, limit: 500, seed: 1 });
+
+    expect(one.photos).toBe(500);
+    expect(one.people).toHaveLength(100);
+    expect(one.people.every((p) => p.files.length === 5)).toBe(true);
+    expect(again).toEqual(one);
   });
 });
