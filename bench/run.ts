@@ -13,8 +13,9 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { BenchRow, BenchSuite } from './types.js';
 import { runtimeSuite } from './runtime.js';
+import { codecSuite } from './codec.js';
 
-const SUITES: BenchSuite[] = [runtimeSuite];
+const SUITES: BenchSuite[] = [runtimeSuite, codecSuite];
 
 function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);
