@@ -6,6 +6,7 @@
  *
  * Node-only (dynamic imports of Node modules).
  */
+import { DEFAULT_FACE_OPTIONS } from '../face/pipeline.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -119,8 +120,11 @@ function stableJson(value: unknown): string {
  */
 export function sourceVariant(source: ExtractorSource): string {
   let options = source.options;
-  if (source.kind === 'face' && options) {
-    const { modelDir: _dir, modelUrl: _url, ...rest } = options as Record<string, unknown>;
+  if (source.kind === 'face') {
+    // Defaults spelled out or left implicit give the same features, hence the same cache file;
+    // where the models load from and how many faces share a call change nothing either.
+    const merged: Record<string, unknown> = { ...DEFAULT_FACE_OPTIONS, ...(options ?? {}) };
+    const { modelDir: _dir, modelUrl: _url, batchSize: _batch, ...rest } = merged;
     options = rest;
   }
   const json = options === undefined || options === null ? '' : stableJson(options);
