@@ -1,7 +1,7 @@
 /**
  * `Conv2DBackpropFilter` (the filter gradient of `conv2d`) for the WASM backend, which lacks it.
  * im2col + one matrix product: the input patches of a slice of the batch are written as a
- * [rows, fh*fw*inC] matrix on the heap and dW^T = dy^T . patches runs in XNNPACK; slices bound the
+ * [rows, fh*fw*inC] matrix on the heap and dW = patches^T . dy runs in XNNPACK; slices bound the
  * patch memory (`MAX_PATCH_ELEMENTS`) and their products are summed. NCHW is handled by
  * transposing to NHWC. Conv2D gradients take no dilations in tfjs; a `dilations` attribute other
  * than 1 is refused rather than ignored.
@@ -47,12 +47,13 @@ export const conv2dBackpropFilterKernel: FedexKernel = {
         const patches = im2col(backend, xh, g, n0, n1);
         const dyPart =
           n1 - n0 === g.batch ? dyh : tf.stridedSlice(dyh, [n0, 0, 0, 0], [n1, g.outH, g.outW, g.outC]);
-        // [outC, rows] . [rows, K]: dy is the smaller operand to transpose.
-        const part = tf.matMul(dyPart.reshape([rows, g.outC]), patches, true, false);
+        // patches^T . dy = [K, outC], the filter layout. Transposing the patches (in the fast
+        // BatchMatMul path) then packing the small dy beats packing the big patches as weights.
+        const part = tf.matMul(patches, dyPart.reshape([rows, g.outC]), true, false);
         acc = acc ? acc.add(part) : part;
       }
       if (!acc) return tf.zeros(filterShape);
-      return acc.transpose().reshape(filterShape);
+      return acc.reshape(filterShape);
     });
   },
 };

@@ -147,6 +147,29 @@ describe('registerWasmKernels', () => {
   });
 });
 
+describe('kernels called with bare TensorInfo inputs', () => {
+  it('compute the same result, keep the inputs alive and leave no tensor behind', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.randomNormal([1, 5, 6, 2]);
+    const dy = tf.randomNormal([1, 5, 6, 3]);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] };
+    const want = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs) as tf.Tensor;
+    const before = tf.memory().numTensors;
+    const info = (t: tf.Tensor): tf.TensorInfo => ({ dataId: t.dataId, shape: t.shape, dtype: t.dtype });
+    const kernel = tf.getKernel('Conv2DBackpropFilter', 'wasm');
+    const got = kernel.kernelFunc({
+      inputs: { x: info(x), dy: info(dy) },
+      backend: tf.backend(),
+      attrs,
+    }) as tf.Tensor;
+    expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+    got.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(x.dataSync().length).toBe(60);
+    tf.dispose([x, dy, want]);
+  });
+});
+
 describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
   const shapes: Array<{ x: number[]; w: number[] }> = [
     { x: [2, 9, 10, 3], w: [3, 3, 3, 4] },
@@ -549,6 +572,8 @@ describe('BatchMatMul', () => {
       tf.matMul(x, y, false, true),
     );
     await crossCheck([{ shape: [30, 20] }, { shape: [3, 20, 35] }], (x, y) => tf.matMul(x, y));
+    await crossCheck([{ shape: [1, 3, 5] }, { shape: [4, 5, 2] }], (x, y) => tf.matMul(x, y));
+    await crossCheck([{ shape: [4, 5, 3] }, { shape: [2, 5] }], (x, y) => tf.matMul(x, y, true, true));
   });
 
   it('broadcasts [2,1] against [1,3] batch dims like per-matrix products', async () => {
