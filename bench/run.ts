@@ -14,8 +14,11 @@ import { parseArgs } from 'node:util';
 import type { BenchRow, BenchSuite } from './types.js';
 import { runtimeSuite } from './runtime.js';
 import { codecSuite } from './codec.js';
+import { kernelsSuite } from './kernels-suite.js';
+import { faceSuite } from './face.js';
+import { quantizationSuite } from './quantization.js';
 
-const SUITES: BenchSuite[] = [runtimeSuite, codecSuite];
+const SUITES: BenchSuite[] = [runtimeSuite, kernelsSuite, codecSuite, faceSuite, quantizationSuite];
 
 function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);
