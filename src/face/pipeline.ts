@@ -24,6 +24,7 @@ import type {
 } from './faceapi.js';
 import type { Box, Point } from './geometry.js';
 import { chooseMainFace } from './main-face.js';
+import { resizeImage } from './warp.js';
 import { type FaceModelLoader, type FaceModelName, loadFaceNet } from './models.js';
 
 export type DetectorName = 'ssd' | 'tiny';
@@ -64,7 +65,10 @@ export interface FacePipelineOptions {
   tinyInputSize?: number;
   /** At most this many faces per photo (SSD). Default 100. */
   maxFaces?: number;
-  /** Alignment method (see ./align.ts). Default `'dlib5'`, the best measured (see bench/face.ts). */
+  /**
+   * Alignment method (see ./align.ts). Default `'dlib5'`: dlib's own chip recipe; it ties with
+   * `'eyes'` and beats face-api's box crop when heads are rolled (numbers in ./align.ts).
+   */
   alignment?: AlignmentMethod;
   /** Border of dlib's template in the chip, as a fraction of its size. Default 0.25 (dlib's). */
   chipPadding?: number;
@@ -72,7 +76,10 @@ export interface FacePipelineOptions {
   antialias?: boolean;
   /** Main face: ignore faces under this fraction of the largest face's area. Default 0.5. */
   mainFaceMinAreaRatio?: number;
-  /** Faces per landmark or descriptor call. Default 16. */
+  /**
+   * Faces per landmark or descriptor call. Default 8: on WASM, descriptor batches of 4-8 cost
+   * about 10-20% less per face than one face per call, and 16 is slower again (bench/face.ts).
+   */
   batchSize?: number;
 }
 
@@ -87,8 +94,11 @@ export const DEFAULT_FACE_OPTIONS: Required<FacePipelineOptions> = {
   chipPadding: 0.25,
   antialias: true,
   mainFaceMinAreaRatio: 0.5,
-  batchSize: 16,
+  batchSize: 8,
 };
+
+/** Input side of face-api's SSD MobileNet v1 (fixed by the network). */
+const SSD_INPUT_SIZE = 512;
 
 /** Side of the chip the recognition network takes. */
 export const CHIP_SIZE = 150;
@@ -282,24 +292,40 @@ export class FacePipeline {
     const { minConfidence, retryMinConfidence, retryPadding } = this.options;
     const low = retryMinConfidence > 0 ? Math.min(minConfidence, retryMinConfidence) : minConfidence;
     const t0 = performance.now();
+    // The detectors shrink their input to 512 (SSD) or `tinyInputSize` px anyway: shrinking a big
+    // photo here first (area average, in TS) gives them the same pixels without a full-size
+    // float tensor (a 12 MP photo would take 146 MB) and without aliasing.
+    const side = detector === 'ssd' ? SSD_INPUT_SIZE : this.options.tinyInputSize;
+    const scale = Math.max(1, Math.max(image.width, image.height) / side);
+    const small =
+      scale > 1
+        ? resizeImage(image, Math.max(1, Math.round(image.width / scale)), Math.max(1, Math.round(image.height / scale)))
+        : image;
+    const sx = image.width / small.width;
+    const sy = image.height / small.height;
     const toFaces = (found: FaceApiDetection[], shift: number, paths: [DetectionPath, DetectionPath]): DetectedFace[] => {
       const strong = found.filter((d) => d.score >= minConfidence);
       const chosen = strong.length > 0 ? strong : found;
       const path = strong.length > 0 ? paths[0] : paths[1];
       return chosen
         .map((d) => ({
-          box: { x: d.box.x - shift, y: d.box.y - shift, width: d.box.width, height: d.box.height },
+          box: {
+            x: (d.box.x - shift) * sx,
+            y: (d.box.y - shift) * sy,
+            width: d.box.width * sx,
+            height: d.box.height * sy,
+          },
           score: d.score,
           path,
         }))
         .filter((f) => f.box.width >= 1 && f.box.height >= 1);
     };
     let faces: DetectedFace[] = [];
-    const input = imageToTensor(image);
+    const input = imageToTensor(small);
     try {
       faces = toFaces(await this.locate(input, detector, low), 0, ['default', 'lowConfidence']);
       if (faces.length === 0 && retryPadding > 0) {
-        const border = Math.round(retryPadding * Math.max(image.width, image.height));
+        const border = Math.round(retryPadding * Math.max(small.width, small.height));
         const padded = tf.pad(input, [
           [border, border],
           [border, border],

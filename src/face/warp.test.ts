@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RawImage } from '../core/types.js';
 import { initRuntime, tf } from '../runtime/node.js';
-import { cropSquareResize, padImage, warpAffine } from './warp.js';
+import { cropSquareResize, padImage, resizeImage, warpAffine } from './warp.js';
 
 /** A w x h image whose pixel (x, y) is (x*7+y*3, x*11, y*13) mod 256. */
 function pattern(w: number, h: number): RawImage {
@@ -54,6 +54,34 @@ describe('warpAffine', () => {
         px(out, u, v).forEach((val, c) => expect(Math.abs(val - mean[c])).toBeLessThanOrEqual(1));
       }
     }
+  });
+});
+
+describe('resizeImage', () => {
+  it('shrinks by 2 to the exact 2x2 block means', () => {
+    const img = pattern(6, 4);
+
+    const out = resizeImage(img, 3, 2);
+
+    for (let v = 0; v < 2; v++) {
+      for (let u = 0; u < 3; u++) {
+        const block = [px(img, 2 * u, 2 * v), px(img, 2 * u + 1, 2 * v), px(img, 2 * u, 2 * v + 1), px(img, 2 * u + 1, 2 * v + 1)];
+        expect(px(out, u, v)).toEqual([0, 1, 2].map((c) => Math.round(block.reduce((s, p) => s + p[c], 0) / 4)));
+      }
+    }
+  });
+
+  it('keeps a flat image flat at a fractional ratio, and weighs partly covered pixels', () => {
+    // Prepare: 3 columns shrunk to 2: output 0 covers columns 0 and half of 1.
+    const flat: RawImage = { width: 7, height: 5, channels: 3, data: new Uint8Array(7 * 5 * 3).fill(77) };
+    const row: RawImage = { width: 3, height: 1, channels: 3, data: Uint8Array.from([0, 0, 0, 90, 90, 90, 30, 30, 30]) };
+
+    const a = resizeImage(flat, 3, 2);
+    const b = resizeImage(row, 2, 1);
+
+    expect(Array.from(a.data).every((v) => v === 77)).toBe(true);
+    expect(px(b, 0, 0)).toEqual([30, 30, 30]); // (0 * 1 + 90 * 0.5) / 1.5
+    expect(px(b, 1, 0)).toEqual([50, 50, 50]); // (90 * 0.5 + 30 * 1) / 1.5
   });
 });
 

@@ -140,3 +140,81 @@ export function cropSquareResize(image: RawImage, rect: Box, size: number): RawI
   }
   return { width: size, height: size, channels: 3, data: out };
 }
+
+/**
+ * `image` resized to `width` x `height`. Shrinking (both sides smaller) is an exact area average
+ * (a separable box filter: each output pixel is the mean of the source area it covers), so a
+ * 4000 px photo shrunk for a detector is not aliased; growing is bilinear (pixel centres aligned).
+ * Cost is about three multiply-adds per source sample.
+ *
+ * @example
+ * const small = resizeImage(photo, 512, 384);
+ */
+export function resizeImage(image: RawImage, width: number, height: number): RawImage {
+  const sx = image.width / width;
+  const sy = image.height / height;
+  if (sx < 1 || sy < 1) {
+    return warpAffine(image, [sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5], width, height);
+  }
+  // Horizontal pass: rows stay, columns shrink; then the vertical pass on the result.
+  const mid = new Float32Array(width * image.height * 3);
+  const cols = areaWeights(image.width, width);
+  for (let y = 0; y < image.height; y++) {
+    const rowIn = y * image.width * 3;
+    const rowOut = y * width * 3;
+    for (let u = 0; u < width; u++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let k = cols.start[u]; k < cols.start[u + 1]; k++) {
+        const o = rowIn + cols.index[k] * 3;
+        const w = cols.weight[k];
+        r += w * image.data[o];
+        g += w * image.data[o + 1];
+        b += w * image.data[o + 2];
+      }
+      mid[rowOut + u * 3] = r;
+      mid[rowOut + u * 3 + 1] = g;
+      mid[rowOut + u * 3 + 2] = b;
+    }
+  }
+  const out = new Uint8Array(width * height * 3);
+  const rows = areaWeights(image.height, height);
+  // Accumulate per output row in a float buffer, then round.
+  const acc = new Float32Array(width * 3);
+  for (let v = 0; v < height; v++) {
+    acc.fill(0);
+    for (let k = rows.start[v]; k < rows.start[v + 1]; k++) {
+      const w = rows.weight[k];
+      const rowIn = rows.index[k] * width * 3;
+      for (let i = 0; i < width * 3; i++) acc[i] += w * mid[rowIn + i];
+    }
+    for (let i = 0; i < width * 3; i++) out[v * width * 3 + i] = Math.min(255, Math.round(acc[i]));
+  }
+  return { width, height, channels: 3, data: out };
+}
+
+/**
+ * Box-filter weights shrinking `n` samples to `m`: output j covers source [j*n/m, (j+1)*n/m);
+ * each source sample weighs the fraction of it inside, normalised to sum 1.
+ */
+function areaWeights(n: number, m: number): { start: Int32Array; index: Int32Array; weight: Float32Array } {
+  const scale = n / m;
+  const start = new Int32Array(m + 1);
+  const index: number[] = [];
+  const weight: number[] = [];
+  for (let j = 0; j < m; j++) {
+    start[j] = index.length;
+    const a = j * scale;
+    const b = Math.min(n, (j + 1) * scale);
+    for (let i = Math.floor(a); i < Math.ceil(b); i++) {
+      const w = Math.min(b, i + 1) - Math.max(a, i);
+      if (w > 0) {
+        index.push(i);
+        weight.push(w / (b - a));
+      }
+    }
+  }
+  start[m] = index.length;
+  return { start, index: Int32Array.from(index), weight: Float32Array.from(weight) };
+}
