@@ -1,0 +1,81 @@
+/**
+ * One conformance suite, run against every clustering method: what any "how many people" answer
+ * must get right whatever the algorithm.
+ */
+import { describe, expect, it } from 'vitest';
+import { isFedexError } from '../core/errors.js';
+import { CLUSTER_METHODS, clusterFaces, DEFAULT_CLUSTER_METHOD, resolveParams } from './methods.js';
+import { bcubed } from './metrics.js';
+import { syntheticFaces } from './synthetic.js';
+
+describe.each(CLUSTER_METHODS)('method %s', (method) => {
+  it('finds no people in no faces', () => {
+    const r = clusterFaces([], { method });
+    expect(r.count).toBe(0);
+    expect(r.labels).toHaveLength(0);
+    expect(r.groups).toEqual([]);
+  });
+
+  it('finds one person in a single face', () => {
+    const r = clusterFaces([Float32Array.from({ length: 128 }, () => 0.1)], { method });
+    expect(r.count).toBe(1);
+    expect(Array.from(r.labels)).toEqual([0]);
+    expect(r.groups).toEqual([[0]]);
+  });
+
+  it('counts well-separated people right, with unbalanced photo counts', () => {
+    // Prepare: 6 people with 12, 6, 4, 3, 2, 1 photos, far apart compared with their spread.
+    const { descriptors, labels } = syntheticFaces({ photos: [12, 6, 4, 3, 2, 1], between: 1.2, within: 0.25, seed: 3 });
+    // Execute (DBSCAN: two faces make a core face, else the 2-photo person is noise by definition)
+    const r = clusterFaces(descriptors, { method, minPoints: 2 });
+    // Assert
+    expect(r.count).toBe(6);
+    expect(bcubed(r.labels, labels).f).toBe(1);
+    expect(r.groups.map((g) => g.length)).toEqual([12, 6, 4, 3, 2, 1]);
+  });
+
+  it('puts identical faces together', () => {
+    const a = Float32Array.from({ length: 128 }, (_, i) => Math.sin(i));
+    const r = clusterFaces([a, a.slice(), a.slice()], { method });
+    expect(r.count).toBe(1);
+  });
+
+  it('gives the same answer twice (seeded)', () => {
+    const { descriptors } = syntheticFaces({ photos: [8, 8, 8, 8], between: 0.7, within: 0.45, seed: 9 });
+    const a = clusterFaces(descriptors, { method, seed: 4 });
+    const b = clusterFaces(descriptors, { method, seed: 4 });
+    expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+  });
+
+  it('rejects descriptors of different lengths and a bad threshold with BAD_ARGUMENT', () => {
+    const bad = (): unknown => clusterFaces([new Float32Array(128), new Float32Array(64)], { method });
+    expect(bad).toThrow(/descriptor 1 has 64 values/);
+    expect(() => clusterFaces([new Float32Array(4)], { method, threshold: -1 })).toThrow(/> 0/);
+    expect(() => clusterFaces([Float32Array.of(Number.NaN)], { method })).toThrow(/non-finite/);
+    try {
+      bad();
+    } catch (e) {
+      expect(isFedexError(e, 'BAD_ARGUMENT')).toBe(true);
+    }
+  });
+});
+
+describe('clusterFaces', () => {
+  it('uses the calibrated default method and reports its settings', () => {
+    const r = clusterFaces([new Float32Array(8)]);
+    expect(r.method).toBe(DEFAULT_CLUSTER_METHOD);
+    expect(r.params.threshold).toBe(resolveParams(DEFAULT_CLUSTER_METHOD).threshold);
+  });
+
+  it('rejects an unknown method', () => {
+    expect(() => clusterFaces([], { method: 'kmeans' as never })).toThrow(/unknown clustering method "kmeans"/);
+  });
+
+  it('lets the threshold decide: tiny joins nothing, huge joins everything', () => {
+    const { descriptors } = syntheticFaces({ photos: [3, 3], seed: 1 });
+    for (const method of CLUSTER_METHODS) {
+      expect(clusterFaces(descriptors, { method, threshold: 1e-6 }).count).toBe(6);
+      expect(clusterFaces(descriptors, { method, threshold: 100, minPoints: 2 }).count).toBe(1);
+    }
+  });
+});

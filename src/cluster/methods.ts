@@ -1,0 +1,152 @@
+/**
+ * The clustering methods by name, one entry each, all driven by one distance threshold (Chinese
+ * whispers: the edge threshold; agglomerative: the linkage cut; DBSCAN: `eps`), so calibration,
+ * evaluation, the CLI and library callers treat them alike. `clusterFaces` is the entry point
+ * for callers that just want the people in a set of descriptors.
+ *
+ * Default thresholds were calibrated on LFW people kept out of every evaluation gallery
+ * (`fedex cluster --eval`, docs/clustering.md); each is the value that maximised mean BCubed F on
+ * the calibration galleries.
+ *
+ * Platform-neutral and pure.
+ */
+import { FedexError } from '../core/errors.js';
+import { agglomerativeInPlace } from './agglomerative.js';
+import { chineseWhispersFromDistances } from './chinese-whispers.js';
+import { dbscanFromDistances } from './dbscan.js';
+import { pairwiseDistances, type DistanceMatrix } from './distance.js';
+import { groupsOf, type Clustering } from './types.js';
+
+export type ClusterMethod =
+  | 'chinese-whispers'
+  | 'agglomerative-average'
+  | 'agglomerative-complete'
+  | 'agglomerative-single'
+  | 'dbscan';
+
+/** Every method, in report order. */
+export const CLUSTER_METHODS: readonly ClusterMethod[] = [
+  'chinese-whispers',
+  'agglomerative-average',
+  'agglomerative-complete',
+  'agglomerative-single',
+  'dbscan',
+];
+
+/** Per-method settings; any field left out takes the method's calibrated default. */
+export interface MethodParams {
+  /** The method's distance threshold (see the module header). */
+  threshold?: number;
+  /** Chinese whispers: seed of the visiting order. Default 0. */
+  seed?: number;
+  /** DBSCAN: faces (itself included) within the threshold that make a core face. */
+  minPoints?: number;
+}
+
+/**
+ * Calibrated defaults per method (see the module header and docs/clustering.md). The pair
+ * verification threshold on the same calibration people is {@link PAIR_THRESHOLD}.
+ */
+export const DEFAULT_METHOD_PARAMS: Readonly<Record<ClusterMethod, Readonly<Required<Pick<MethodParams, 'threshold'>> & MethodParams>>> = {
+  'chinese-whispers': { threshold: 0.5 },
+  'agglomerative-average': { threshold: 0.55 },
+  'agglomerative-complete': { threshold: 0.6 },
+  'agglomerative-single': { threshold: 0.45 },
+  dbscan: { threshold: 0.5, minPoints: 3 },
+};
+
+/**
+ * The distance that best separates same-person from different-person pairs of the calibration
+ * people (highest verification accuracy); dlib's own rule is 0.6.
+ */
+export const PAIR_THRESHOLD = 0.55;
+
+/** The method `clusterFaces` uses when none is named: the best on the evaluation (docs/clustering.md). */
+export const DEFAULT_CLUSTER_METHOD: ClusterMethod = 'chinese-whispers';
+
+/** Summary of each method for help texts and reports. */
+export const METHOD_SUMMARIES: Readonly<Record<ClusterMethod, string>> = {
+  'chinese-whispers': "Chinese whispers on the distance-threshold graph (dlib's face clustering)",
+  'agglomerative-average': 'agglomerative, average linkage (UPGMA), cut at the threshold',
+  'agglomerative-complete': 'agglomerative, complete linkage, cut at the threshold',
+  'agglomerative-single': 'agglomerative, single linkage = connected components of the threshold graph (baseline)',
+  dbscan: 'DBSCAN, eps = threshold; noise faces are people of their own',
+};
+
+export function isClusterMethod(name: string): name is ClusterMethod {
+  return (CLUSTER_METHODS as readonly string[]).includes(name);
+}
+
+function checkMethod(method: string): asserts method is ClusterMethod {
+  if (!isClusterMethod(method)) {
+    throw new FedexError('BAD_ARGUMENT', `unknown clustering method "${method}"; known: ${CLUSTER_METHODS.join(', ')}`);
+  }
+}
+
+/** The settings a method will run with: its calibrated defaults overridden by `params`. */
+export function resolveParams(method: ClusterMethod, params: MethodParams = {}): Required<Pick<MethodParams, 'threshold'>> & MethodParams {
+  checkMethod(method);
+  const defined = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as MethodParams;
+  return { ...DEFAULT_METHOD_PARAMS[method], ...defined };
+}
+
+/**
+ * Runs a method on a distance matrix. With `reuse: true` the matrix may be overwritten
+ * (agglomerative uses it as scratch space) — pass it only when it is not needed afterwards.
+ */
+export function clusterDistances(
+  dist: DistanceMatrix,
+  method: ClusterMethod,
+  params: MethodParams = {},
+  options: { reuse?: boolean } = {},
+): Clustering {
+  const p = resolveParams(method, params);
+  switch (method) {
+    case 'chinese-whispers':
+      return chineseWhispersFromDistances(dist, { threshold: p.threshold, ...(p.seed !== undefined ? { seed: p.seed } : {}) });
+    case 'agglomerative-average':
+    case 'agglomerative-complete':
+    case 'agglomerative-single': {
+      const linkage = method.slice('agglomerative-'.length) as 'average' | 'complete' | 'single';
+      const data = options.reuse ? dist.data : dist.data.slice();
+      return agglomerativeInPlace(dist.n, data, { linkage, threshold: p.threshold });
+    }
+    case 'dbscan':
+      return dbscanFromDistances(dist, { eps: p.threshold, ...(p.minPoints !== undefined ? { minPoints: p.minPoints } : {}) });
+  }
+}
+
+/** Options of {@link clusterFaces}. */
+export interface ClusterFacesOptions extends MethodParams {
+  /** Default {@link DEFAULT_CLUSTER_METHOD}. */
+  method?: ClusterMethod;
+}
+
+/** The people found in a set of faces. */
+export interface PeopleClustering extends Clustering {
+  method: ClusterMethod;
+  /** The settings used (calibrated defaults merged with the caller's). */
+  params: MethodParams;
+  /** Indices of each person's faces, the person with most faces first. */
+  groups: number[][];
+}
+
+/**
+ * How many people, and which faces belong together, for face descriptors with no labels and no
+ * known count — what the face app's "People" view and the server call. Empty input gives zero
+ * people; a single face gives one.
+ *
+ * @throws FedexError BAD_ARGUMENT for descriptors of different lengths, non-finite values, an
+ *   unknown method or a bad threshold.
+ * @example
+ * const people = clusterFaces(descriptors); // calibrated default method and threshold
+ * people.count;       // e.g. 4
+ * people.groups[0];   // indices of the faces of the person seen most
+ */
+export function clusterFaces(descriptors: readonly Float32Array[], options: ClusterFacesOptions = {}): PeopleClustering {
+  const { method = DEFAULT_CLUSTER_METHOD, ...params } = options;
+  checkMethod(method);
+  const resolved = resolveParams(method, params);
+  const result = clusterDistances(pairwiseDistances(descriptors), method, resolved, { reuse: true });
+  return { ...result, method, params: resolved, groups: groupsOf(result.labels) };
+}
