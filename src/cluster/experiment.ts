@@ -1,0 +1,203 @@
+/**
+ * The whole clustering experiment on a labelled face set, as one pure function: split the people
+ * into a calibration pool and a disjoint evaluation pool, calibrate every method's threshold on
+ * galleries of calibration people (plus the pair-verification threshold on all their pairs), then
+ * score every method, with its calibrated threshold, on galleries of evaluation people. The
+ * evaluation people never influence a threshold.
+ *
+ * `fedex cluster --eval` runs this on LFW and prints {@link renderExperiment}'s tables;
+ * docs/clustering.md holds the result. Platform-neutral and pure.
+ */
+import { deriveSeed } from '../core/random.js';
+import { pairwiseDistances } from './distance.js';
+import {
+  calibrateMethod,
+  DEFAULT_THRESHOLD_GRID,
+  prepareGalleries,
+  scoreGalleries,
+  summarize,
+  type MethodSummary,
+  type PreparedGallery,
+} from './evaluate.js';
+import { buildGalleries, facesByPerson, splitPeople, type GalleryOptions } from './gallery.js';
+import { CLUSTER_METHODS, DEFAULT_METHOD_PARAMS, type ClusterMethod, type MethodParams } from './methods.js';
+import type { ClusterScores } from './metrics.js';
+import { bestPairThreshold, type PairThreshold } from './pairs.js';
+
+/** Options of {@link runClusterExperiment}; defaults in {@link DEFAULT_EXPERIMENT_OPTIONS}. */
+export interface ExperimentOptions {
+  /** Share of people kept for calibration. Default 1/3. */
+  calibrationShare?: number;
+  /** Galleries of calibration people. Default 95 (5 of each size 2..20). */
+  calibrationGalleries?: number;
+  /** Galleries of evaluation people. Default 190 (10 of each size 2..20). */
+  evaluationGalleries?: number;
+  /** Gallery shape (sizes, photo counts); `galleries` and `seed` are set per pool. */
+  gallery?: Omit<GalleryOptions, 'galleries' | 'seed'>;
+  /** Methods to run. Default: all. */
+  methods?: readonly ClusterMethod[];
+  /** Threshold grid of the calibration. Default 0.30..0.80 by 0.01. */
+  thresholds?: readonly number[];
+  /** Seed of the people split and of both gallery sets. Default 0. */
+  seed?: number;
+}
+
+export const DEFAULT_EXPERIMENT_OPTIONS = {
+  calibrationShare: 1 / 3,
+  calibrationGalleries: 95,
+  evaluationGalleries: 190,
+  gallery: {},
+  methods: CLUSTER_METHODS,
+  thresholds: DEFAULT_THRESHOLD_GRID,
+  seed: 0,
+} as const satisfies Required<ExperimentOptions>;
+
+/** One method's results. */
+export interface MethodResult {
+  method: ClusterMethod;
+  /** The calibrated settings, and how they scored on the calibration galleries. */
+  calibrated: MethodSummary;
+  /** Scores on the evaluation galleries with the calibrated settings. */
+  evaluation: MethodSummary;
+  /** The same, split by gallery size (people in the gallery). */
+  bySize: Array<{ people: string; summary: MethodSummary }>;
+  /** Scores on the evaluation galleries with the library defaults (`DEFAULT_METHOD_PARAMS`). */
+  withDefaults: MethodSummary;
+  perGallery: ClusterScores[];
+}
+
+export interface ExperimentReport {
+  options: Required<Omit<ExperimentOptions, 'gallery'>> & { gallery: GalleryOptions };
+  people: { calibration: number; evaluation: number };
+  faces: { calibration: number; evaluation: number };
+  /** Faces and true people per evaluation gallery (min / mean / max). */
+  galleries: { evaluation: number; calibration: number; faces: [number, number, number]; people: [number, number, number] };
+  pairs: PairThreshold;
+  methods: MethodResult[];
+}
+
+const SIZE_BANDS: ReadonlyArray<[number, number]> = [
+  [2, 7],
+  [8, 14],
+  [15, 20],
+];
+
+/**
+ * Runs the experiment (see the module header).
+ *
+ * @example
+ * const report = runClusterExperiment({ descriptors, labels }, { seed: 0 });
+ * report.methods[0].evaluation.bcubedF;
+ */
+export function runClusterExperiment(
+  faces: { descriptors: readonly Float32Array[]; labels: ArrayLike<number> },
+  options: ExperimentOptions = {},
+): ExperimentReport {
+  const o = { ...DEFAULT_EXPERIMENT_OPTIONS, ...options };
+  const byPerson = facesByPerson(faces.labels);
+  const { calibration, evaluation } = splitPeople([...byPerson.keys()], o.calibrationShare, o.seed);
+  const count = (people: number[]): number => people.reduce((s, p) => s + byPerson.get(p)!.length, 0);
+
+  const calibrationSet = prepareGalleries(
+    faces.descriptors,
+    buildGalleries(faces.labels, calibration, { ...o.gallery, galleries: o.calibrationGalleries, seed: deriveSeed(o.seed, 'calibration') }),
+  );
+  const evaluationSet = prepareGalleries(
+    faces.descriptors,
+    buildGalleries(faces.labels, evaluation, { ...o.gallery, galleries: o.evaluationGalleries, seed: deriveSeed(o.seed, 'evaluation') }),
+  );
+
+  const calibrationFaces = calibration.flatMap((p) => byPerson.get(p)!);
+  const pairs = bestPairThreshold(
+    pairwiseDistances(calibrationFaces.map((i) => faces.descriptors[i])),
+    calibrationFaces.map((i) => faces.labels[i]),
+  );
+
+  const methods = o.methods.map((method): MethodResult => {
+    const { best } = calibrateMethod(calibrationSet, method, { thresholds: o.thresholds });
+    const params: MethodParams = best.params;
+    const { summary, perGallery } = scoreGalleries(evaluationSet, method, params);
+    const bySize = SIZE_BANDS.map(([lo, hi]) => {
+      const pick = evaluationSet.map((g, i) => ({ g, i })).filter(({ g }) => g.people.length >= lo && g.people.length <= hi);
+      return {
+        people: `${lo}-${hi}`,
+        summary: summarize(method, params, pick.map(({ i }) => perGallery[i])),
+      };
+    });
+    return {
+      method,
+      calibrated: best,
+      evaluation: summary,
+      bySize,
+      withDefaults: scoreGalleries(evaluationSet, method, DEFAULT_METHOD_PARAMS[method]).summary,
+      perGallery,
+    };
+  });
+
+  const stats = (set: PreparedGallery[], f: (g: PreparedGallery) => number): [number, number, number] => {
+    const v = set.map(f);
+    return [Math.min(...v), v.reduce((a, b) => a + b, 0) / v.length, Math.max(...v)];
+  };
+  return {
+    options: { ...o, gallery: { ...o.gallery } },
+    people: { calibration: calibration.length, evaluation: evaluation.length },
+    faces: { calibration: count(calibration), evaluation: count(evaluation) },
+    galleries: {
+      calibration: calibrationSet.length,
+      evaluation: evaluationSet.length,
+      faces: stats(evaluationSet, (g) => g.faces.length),
+      people: stats(evaluationSet, (g) => g.people.length),
+    },
+    pairs,
+    methods,
+  };
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const f3 = (x: number): string => x.toFixed(3);
+
+function paramText(p: MethodParams): string {
+  return `${p.threshold?.toFixed(2)}${p.minPoints !== undefined ? `, minPoints ${p.minPoints}` : ''}`;
+}
+
+/** The report as Markdown tables (the README / docs table). */
+export function renderExperiment(r: ExperimentReport): string {
+  const lines: string[] = [];
+  const g = r.galleries;
+  lines.push(
+    `Evaluation: ${g.evaluation} galleries of ${r.people.evaluation} evaluation people (${g.people[0]}-${g.people[2]} people, ` +
+      `${g.faces[0]}-${g.faces[2]} faces, mean ${g.faces[1].toFixed(1)}); thresholds calibrated on ${g.calibration} galleries ` +
+      `of ${r.people.calibration} other people.`,
+    '',
+    '| method | threshold | BCubed F | BCubed P | BCubed R | pairwise F | NMI | exact count | mean abs count error | mean count error |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const m of r.methods) {
+    const e = m.evaluation;
+    lines.push(
+      `| ${m.method} | ${paramText(e.params)} | ${f3(e.bcubedF)} | ${f3(e.bcubedPrecision)} | ${f3(e.bcubedRecall)} | ${f3(e.pairwiseF)} | ${f3(e.nmi)} | ${pct(e.exactCountRate)} | ${e.meanAbsCountError.toFixed(2)} | ${e.meanCountError >= 0 ? '+' : ''}${e.meanCountError.toFixed(2)} |`,
+    );
+  }
+  lines.push('', 'By gallery size (BCubed F / exact count):', '', `| method | ${r.methods[0]?.bySize.map((b) => `${b.people} people`).join(' | ')} |`);
+  lines.push(`|---|${r.methods[0]?.bySize.map(() => '---').join('|')}|`);
+  for (const m of r.methods) {
+    lines.push(`| ${m.method} | ${m.bySize.map((b) => `${f3(b.summary.bcubedF)} / ${pct(b.summary.exactCountRate)}`).join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    'Calibration (on calibration galleries, best mean BCubed F over the threshold grid):',
+    '',
+    '| method | calibrated threshold | BCubed F (calibration) | exact count (calibration) |',
+    '|---|---|---|---|',
+  );
+  for (const m of r.methods) {
+    lines.push(`| ${m.method} | ${paramText(m.calibrated.params)} | ${f3(m.calibrated.bcubedF)} | ${pct(m.calibrated.exactCountRate)} |`);
+  }
+  const p = r.pairs;
+  lines.push(
+    '',
+    `Pair verification on the calibration people: threshold ${p.threshold.toFixed(3)}, balanced accuracy ${pct(p.balancedAccuracy)} ` +
+      `(same-person pairs accepted ${pct(p.sameRate)} of ${p.samePairs}, different-person pairs rejected ${pct(p.differentRate)} of ${p.differentPairs}).`,
+  );
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,120 @@
+/**
+ * Labelled face descriptors of a one-folder-per-person dataset (LFW) for calibration, evaluation
+ * and benchmarks — through the shared feature cache, so descriptors computed once by anyone
+ * (`fedex extract`) are reused.
+ *
+ * Two modes: the normal one (`extractDataset`: cache hits, then the face extractor on the misses,
+ * in worker threads), and `cacheOnly`, which never runs the extractor: it reads a private copy of
+ * the cache file, so it neither waits for nor disturbs a running extraction that holds the cache's
+ * writer lock, and it reports the photos the cache does not know yet.
+ *
+ * Node-only (files, worker threads). Not re-exported by ./index.ts.
+ */
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type { FeatureExtractor, FeatureSpec, RawImage } from '../core/types.js';
+import type { ScanOptions } from '../data/dataset-dir.js';
+import { extractDataset, type ExtractedFeatureSet, type ExtractProgressInfo } from '../data/extract.js';
+import { DEFAULT_EXTRACTOR_SOURCE, sourceVariant } from '../data/extractor-source.js';
+import { cacheFileFor, defaultCacheDir } from '../data/feature-cache.js';
+
+/**
+ * The LFW selection every FedEx engineer extracts (`fedex extract --min-photos 5 --max-per-person 20`):
+ * 423 people of lfw_deepfunneled_min5, at most 20 seeded photos each. Using the same selection
+ * means hitting the same cache entries.
+ */
+export const LFW_CLUSTER_SCAN: Readonly<ScanOptions> = { minPhotos: 5, maxPerPerson: 20, seed: 0 };
+
+/** Labelled descriptors: one entry per photo with a face. */
+export interface LabelledFaces {
+  descriptors: Float32Array[];
+  /** Person index (into `people`) of each descriptor. */
+  labels: Int32Array;
+  /** Sample ids (`Person/Person_0001.jpg`). */
+  ids: string[];
+  people: string[];
+}
+
+export interface LoadFacesOptions {
+  /** Dataset directory (one folder per person). */
+  dir: string;
+  /** Selection. Default {@link LFW_CLUSTER_SCAN}. */
+  scan?: ScanOptions;
+  /** Never run the extractor; photos the cache lacks are listed in `missing`. Default false. */
+  cacheOnly?: boolean;
+  /** Feature cache directory. Default: the shared default (`$FEDEX_CACHE_DIR` or `.cache/features`). */
+  cacheDir?: string;
+  onProgress?: (done: number, total: number, info: ExtractProgressInfo) => void;
+}
+
+/** The face extractor's feature spec, known without loading any model. */
+export function faceDescriptorSpec(): FeatureSpec {
+  const require = createRequire(import.meta.url);
+  const { version } = require('@vladmandic/face-api/package.json') as { version: string };
+  return { backboneId: 'faceapi-resnet', backboneVersion: version, split: 'embedding', shape: [128] };
+}
+
+function toLabelledFaces(set: ExtractedFeatureSet, drop: ReadonlySet<string> = new Set()): LabelledFaces {
+  const dim = 128;
+  const descriptors: Float32Array[] = [];
+  const labels: number[] = [];
+  const ids: string[] = [];
+  set.samples.forEach((s, row) => {
+    if (drop.has(s.id)) return;
+    descriptors.push(set.features.slice(row * dim, (row + 1) * dim));
+    labels.push(s.label);
+    ids.push(s.id);
+  });
+  return { descriptors, labels: Int32Array.from(labels), ids, people: set.people };
+}
+
+/**
+ * Loads labelled descriptors of a dataset directory (see the module header).
+ *
+ * @example
+ * const { faces, missing } = await loadLabelledFaces({ dir: lfwDir, cacheOnly: true });
+ */
+export async function loadLabelledFaces(
+  options: LoadFacesOptions,
+): Promise<{ faces: LabelledFaces; missing: string[]; set: ExtractedFeatureSet }> {
+  const scan = options.scan ?? LFW_CLUSTER_SCAN;
+  if (!options.cacheOnly) {
+    const set = await extractDataset({
+      dir: options.dir,
+      scan,
+      cache: options.cacheDir ? { dir: options.cacheDir } : {},
+      onProgress: options.onProgress,
+    });
+    return { faces: toLabelledFaces(set), missing: [], set };
+  }
+  const spec = faceDescriptorSpec();
+  const variant = sourceVariant(DEFAULT_EXTRACTOR_SOURCE);
+  const shared = cacheFileFor(options.cacheDir ?? defaultCacheDir(), spec, variant);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-cluster-cache-'));
+  const root = path.resolve(options.dir);
+  const missing: string[] = [];
+  try {
+    if (existsSync(shared)) copyFileSync(shared, path.join(tmp, path.basename(shared)));
+    // A stand-in extractor that only ever sees cache misses: it records them and answers "no
+    // face", which the copy remembers and the shared cache never sees.
+    const stub: FeatureExtractor = { spec, extract: async () => null, dispose: () => {} };
+    const readImage = async (file: string): Promise<RawImage> => {
+      missing.push(path.relative(root, file).split(path.sep).join('/'));
+      return { width: 1, height: 1, channels: 3, data: new Uint8Array(3) };
+    };
+    const set = await extractDataset({
+      dir: options.dir,
+      scan,
+      extractor: stub,
+      readImage,
+      cache: { dir: tmp, ...(variant ? { variant } : {}) },
+      onProgress: options.onProgress,
+    });
+    missing.sort();
+    return { faces: toLabelledFaces(set), missing, set };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
