@@ -6,8 +6,9 @@
 import { isFedexError } from '../core/errors.js';
 import type { Command, CommandIO } from './command.js';
 import { extractCommand } from './extract.js';
+import { clusterCommand } from './cluster.js';
 
-export const COMMANDS: Command[] = [extractCommand];
+export const COMMANDS: Command[] = [extractCommand, clusterCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;

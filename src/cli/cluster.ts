@@ -1,0 +1,300 @@
+/**
+ * `fedex cluster DIR`: how many people are in a folder of photos, and which faces belong
+ * together — no labels, no known count. Finds every face in every photo (in-process), clusters
+ * the descriptors with a calibrated method (src/cluster), prints the number of people, and writes
+ * the groups as JSON and a self-contained contact sheet (one row of face crops per person).
+ *
+ * `fedex cluster --eval`: the evaluation behind docs/clustering.md — thresholds calibrated on some
+ * LFW people, every method scored on seeded galleries of the other people — printed as Markdown.
+ *
+ * Heavy modules (tfjs, sharp, the face pipeline) are imported when a run needs them, so loading
+ * the CLI for another command stays cheap.
+ */
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { FedexError, isFedexError } from '../core/errors.js';
+import type { RawImage } from '../core/types.js';
+import { renderContactSheet, type SheetPerson } from '../cluster/contact-sheet.js';
+import { renderExperiment, runClusterExperiment, DEFAULT_EXPERIMENT_OPTIONS } from '../cluster/experiment.js';
+import {
+  CLUSTER_METHODS,
+  clusterDistances,
+  DEFAULT_CLUSTER_METHOD,
+  isClusterMethod,
+  METHOD_SUMMARIES,
+  resolveParams,
+  type ClusterMethod,
+  type MethodParams,
+} from '../cluster/methods.js';
+import { scoreClustering } from '../cluster/metrics.js';
+import { groupsOf } from '../cluster/types.js';
+import type { Command } from './command.js';
+import { choiceFlag, intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs, type ParsedFlags } from './args.js';
+import { defaultDataDir } from './defaults.js';
+import { createProgressBar } from './progress.js';
+
+const FLAGS: FlagSpecs = {
+  method: { type: 'string', arg: 'NAME', help: `Clustering method. Default ${DEFAULT_CLUSTER_METHOD}. Known: ${CLUSTER_METHODS.join(', ')}` },
+  threshold: { type: 'string', arg: 'X', help: "Distance threshold. Default: the method's value calibrated on LFW (docs/clustering.md)." },
+  'min-points': { type: 'string', arg: 'N', help: 'DBSCAN: faces within the threshold that make a core face. Default: calibrated.' },
+  seed: { type: 'string', arg: 'N', help: 'Seed (Chinese whispers visiting order; with --eval, people split and galleries). Default 0.' },
+  faces: { type: 'string', arg: 'WHICH', help: 'all (default): every face in every photo; main: only each photo\'s main face.' },
+  out: { type: 'string', arg: 'DIR', help: 'Where people.json and contact-sheet.html go. Default out/cluster/<folder name>.' },
+  score: { type: 'boolean', help: 'DIR has one sub-folder per person: score the clustering against the folders.' },
+  json: { type: 'boolean', help: 'Print the result (or the --eval report) as JSON on stdout.' },
+  quiet: { type: 'boolean', short: 'q', help: 'No progress bar.' },
+  eval: { type: 'boolean', help: 'Run the LFW evaluation (calibration + all methods) instead of clustering DIR.' },
+  data: { type: 'string', arg: 'DIR', help: 'With --eval: the LFW folder. Default $FEDEX_DATA_DIR/lfw_deepfunneled_min5.' },
+  galleries: { type: 'string', arg: 'N', help: `With --eval: evaluation galleries. Default ${DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries}.` },
+  'cache-only': { type: 'boolean', help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor).' },
+};
+
+const USAGE = 'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N] [--cache-only] [--json]';
+
+const IMAGE_RE = /\.(jpe?g|png|gif|webp|tiff?|heic|heif|avif|pgm|ppm)$/i;
+
+/** Image files under `dir`, recursively, as sorted `/`-separated relative paths (hidden entries skipped). */
+export function listImages(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(child);
+      else if (e.isFile() && IMAGE_RE.test(e.name)) out.push(child);
+    }
+  };
+  walk('');
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function methodParams(flags: ParsedFlags): { method: ClusterMethod; params: MethodParams } {
+  const raw = stringFlag(flags, 'method', DEFAULT_CLUSTER_METHOD);
+  if (!isClusterMethod(raw)) throw new FedexError('BAD_ARGUMENT', `--method must be one of ${CLUSTER_METHODS.join(', ')}; got "${raw}"`);
+  const params: MethodParams = {};
+  const t = stringFlag(flags, 'threshold');
+  if (t !== undefined) {
+    const v = Number(t);
+    if (!(Number.isFinite(v) && v > 0)) throw new FedexError('BAD_ARGUMENT', `--threshold must be a number > 0, got "${t}"`);
+    params.threshold = v;
+  }
+  const mp = intFlag(flags, 'min-points', undefined, { min: 1, max: 1000 });
+  if (mp !== undefined) params.minPoints = mp;
+  params.seed = intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 });
+  return { method: raw, params: resolveParams(raw, params) };
+}
+
+interface FoundFace {
+  photo: string;
+  /** Index of the face among the photo's detected faces. */
+  index: number;
+  box: { x: number; y: number; width: number; height: number };
+  descriptor: Float32Array;
+  thumbnail: string;
+}
+
+async function thumbnail(chip: RawImage): Promise<string> {
+  const { default: sharp } = await import('sharp');
+  const jpeg = await sharp(Buffer.from(chip.data.buffer, chip.data.byteOffset, chip.data.byteLength), {
+    raw: { width: chip.width, height: chip.height, channels: 3 },
+  })
+    .resize(96, 96)
+    .jpeg({ quality: 80 })
+    .toBuffer();
+  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10;
+
+async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<Command['run']>[1]): Promise<number> {
+  const dir = path.resolve(dirArg);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new FedexError('DATASET_NOT_FOUND', `${dirArg} is not a folder`);
+  const { method, params } = methodParams(flags);
+  const which = choiceFlag(flags, 'faces', ['all', 'main'] as const, 'all');
+  const outDir = path.resolve(stringFlag(flags, 'out', path.join('out', 'cluster', path.basename(dir) || 'photos')));
+  const photos = listImages(dir);
+  if (photos.length === 0) throw new FedexError('DATASET_EMPTY', `no photos in ${dirArg} (looked for JPEG, PNG, GIF, WebP, TIFF, HEIF, PGM/PPM files)`);
+
+  const { initRuntime } = await import('../runtime/node.js');
+  await initRuntime();
+  const { createFaceExtractor } = await import('../face/extractor.js');
+  const { readImageFile } = await import('../platform/node/image.js');
+  const extractor = await createFaceExtractor();
+  const bar = createProgressBar('faces', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
+  const faces: FoundFace[] = [];
+  const noFace: string[] = [];
+  const unreadable: Array<{ photo: string; error: string }> = [];
+  try {
+    for (let p = 0; p < photos.length; p++) {
+      const photo = photos[p];
+      let image: RawImage;
+      try {
+        image = await readImageFile(path.join(dir, photo));
+      } catch (e) {
+        if (!isFedexError(e)) throw e;
+        unreadable.push({ photo, error: e.message });
+        bar.update(p + 1, photos.length, `faces ${faces.length}`);
+        continue;
+      }
+      const analysis = await extractor.pipeline.analyze(image, { faces: which });
+      let found = 0;
+      for (let i = 0; i < analysis.faces.length; i++) {
+        const f = analysis.faces[i];
+        if (!f.descriptor) continue;
+        found++;
+        faces.push({
+          photo,
+          index: which === 'main' ? analysis.main : i,
+          box: { x: round(f.box.x), y: round(f.box.y), width: round(f.box.width), height: round(f.box.height) },
+          descriptor: f.descriptor,
+          thumbnail: await thumbnail(f.aligned.chip),
+        });
+      }
+      if (found === 0) noFace.push(photo);
+      bar.update(p + 1, photos.length, `faces ${faces.length}`);
+    }
+  } finally {
+    extractor.dispose();
+    bar.done();
+  }
+  if (faces.length === 0) {
+    const why = unreadable.length === photos.length ? `none of the ${photos.length} file(s) in ${dirArg} could be read` : `no face found in any of the ${photos.length} photo(s) in ${dirArg}`;
+    throw new FedexError('FACE_NOT_FOUND', why);
+  }
+
+  const { pairwiseDistancesTf } = await import('../cluster/distance-tf.js');
+  const result = clusterDistances(pairwiseDistancesTf(faces.map((f) => f.descriptor)), method, params, { reuse: true });
+  const groups = groupsOf(result.labels);
+  // With --score the first folder of each photo's path is its person.
+  const truthOf = (f: FoundFace): string => f.photo.split('/')[0];
+  let score: ReturnType<typeof scoreClustering> | undefined;
+  if (flags.score) {
+    if (!faces.every((f) => f.photo.includes('/'))) throw new FedexError('BAD_ARGUMENT', '--score needs every photo inside a per-person sub-folder of DIR');
+    const names = [...new Set(faces.map(truthOf))];
+    score = scoreClustering(result.labels, Int32Array.from(faces, (f) => names.indexOf(truthOf(f))));
+  }
+  const majority = (g: number[]): string => {
+    const c = new Map<string, number>();
+    for (const i of g) c.set(truthOf(faces[i]), (c.get(truthOf(faces[i])) ?? 0) + 1);
+    return [...c.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0];
+  };
+
+  const report = {
+    dir,
+    method,
+    params,
+    people: result.count,
+    photos: photos.length,
+    faces: faces.length,
+    noFace,
+    unreadable,
+    groups: groups.map((g, k) => ({
+      person: k + 1,
+      ...(flags.score ? { folder: majority(g) } : {}),
+      faces: g.map((i) => ({ photo: faces[i].photo, face: faces[i].index, box: faces[i].box })),
+    })),
+    ...(score ? { score } : {}),
+    contactSheet: path.join(outDir, 'contact-sheet.html'),
+    json: path.join(outDir, 'people.json'),
+  };
+  const summary = `${result.count} ${result.count === 1 ? 'person' : 'people'} in ${faces.length} face(s) from ${photos.length} photo(s) (${method}, threshold ${params.threshold})`;
+  const people: SheetPerson[] = groups.map((g, k) => {
+    const name = flags.score ? majority(g) : `Person ${k + 1}`;
+    return {
+      name,
+      faces: g.map((i) => ({ src: faces[i].thumbnail, title: faces[i].photo, odd: Boolean(flags.score) && truthOf(faces[i]) !== name })),
+    };
+  });
+  const notes = [
+    ...noFace.map((p) => `no face found: ${p}`),
+    ...unreadable.map((u) => `unreadable: ${u.photo}: ${u.error}`),
+    ...(score ? [`against the folders: BCubed F ${score.bcubed.f.toFixed(3)}, pairwise F ${score.pairwise.f.toFixed(3)}, ${score.trueCount} people there`] : []),
+  ];
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(report.json, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(report.contactSheet, renderContactSheet({ title: path.basename(dir), summary, people, notes }));
+
+  if (flags.json) {
+    io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    return 0;
+  }
+  const lines = [summary];
+  groups.forEach((g, k) => {
+    const who = flags.score ? ` (${majority(g)})` : '';
+    const list = g.slice(0, 6).map((i) => faces[i].photo).join(', ');
+    lines.push(`  person ${k + 1}${who}: ${g.length} face(s): ${list}${g.length > 6 ? ', ...' : ''}`);
+  });
+  if (noFace.length) lines.push(`  no face found in ${noFace.length} photo(s): ${noFace.slice(0, 5).join(', ')}${noFace.length > 5 ? ', ...' : ''}`);
+  for (const u of unreadable.slice(0, 5)) lines.push(`  unreadable: ${u.photo}: ${u.error}`);
+  if (score) {
+    lines.push(
+      `  against the folders: ${score.trueCount} people there, BCubed F ${score.bcubed.f.toFixed(3)} (P ${score.bcubed.precision.toFixed(3)}, R ${score.bcubed.recall.toFixed(3)}), pairwise F ${score.pairwise.f.toFixed(3)}, NMI ${score.nmi.toFixed(3)}`,
+    );
+  }
+  lines.push(`  groups: ${report.json}`, `  contact sheet: ${report.contactSheet}`);
+  io.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): Promise<number> {
+  const dir = path.resolve(stringFlag(flags, 'data', path.join(defaultDataDir(), 'lfw_deepfunneled_min5')));
+  const seed = intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 })!;
+  const galleries = intFlag(flags, 'galleries', DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries, { min: 1, max: 100_000 })!;
+  const { LFW_CLUSTER_SCAN, loadLabelledFaces } = await import('../cluster/lfw-data.js');
+  const bar = createProgressBar('descriptors', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
+  const { faces, missing } = await loadLabelledFaces({
+    dir,
+    scan: LFW_CLUSTER_SCAN,
+    cacheOnly: Boolean(flags['cache-only']),
+    onProgress: (done, total) => bar.update(done, total),
+  });
+  bar.done();
+  if (missing.length) io.stderr.write(`cluster --eval: ${missing.length} photo(s) not in the feature cache yet are left out (--cache-only)\n`);
+  const report = runClusterExperiment(faces, { seed, evaluationGalleries: galleries });
+  const outFile = path.resolve('out', 'cluster', `eval-seed${seed}.json`);
+  mkdirSync(path.dirname(outFile), { recursive: true });
+  const { methods, ...rest } = report;
+  const json = {
+    ...rest,
+    data: dir,
+    scan: LFW_CLUSTER_SCAN,
+    facesUsed: faces.descriptors.length,
+    missingFromCache: missing.length,
+    methods: methods.map(({ perGallery: _perGallery, ...m }) => m),
+  };
+  writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
+  if (flags.json) io.stdout.write(JSON.stringify(json, null, 2) + '\n');
+  else {
+    const header = [
+      `LFW ${path.basename(dir)}, selection min-photos ${LFW_CLUSTER_SCAN.minPhotos}, max-per-person ${LFW_CLUSTER_SCAN.maxPerPerson}, seed ${seed}: ${faces.descriptors.length} faces of ${new Set(faces.labels).size} people${missing.length ? ` (${missing.length} photos not yet cached left out)` : ''}.`,
+      '',
+    ];
+    io.stdout.write(header.join('\n') + renderExperiment(report) + `\nreport: ${outFile}\n`);
+  }
+  return 0;
+}
+
+export const clusterCommand: Command = {
+  name: 'cluster',
+  summary: 'How many people are in a folder of photos: cluster the faces, write groups and a contact sheet.',
+  async run(argv, io) {
+    const { flags, positionals } = parseFlags(argv, FLAGS, { positionals: 1 });
+    if (flags.help) {
+      const methods = CLUSTER_METHODS.map((m) => `  ${m.padEnd(24)}${METHOD_SUMMARIES[m]}`).join('\n');
+      io.stdout.write(renderHelp(USAGE, clusterCommand.summary, FLAGS) + `\nMethods:\n${methods}\n`);
+      return 0;
+    }
+    if (flags.eval) {
+      if (positionals.length) throw new FedexError('BAD_ARGUMENT', '--eval takes no folder argument (use --data)');
+      return evaluate(flags, io);
+    }
+    if (positionals.length === 0) throw new FedexError('BAD_ARGUMENT', 'which folder? usage: fedex cluster DIR');
+    return clusterFolder(positionals[0], flags, io);
+  },
+};
