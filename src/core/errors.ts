@@ -39,6 +39,13 @@ export type ErrorCode =
   | 'DATASET_BAD_CACHE'
   // features / models
   | 'FEATURE_MISMATCH'
+  | 'MODEL_UNKNOWN_BACKBONE'
+  | 'MODEL_UNKNOWN_SPLIT'
+  | 'MODEL_UNKNOWN_HEAD'
+  | 'MODEL_HEAD_NOT_APPLICABLE'
+  | 'MODEL_UNSUPPORTED_LAYER'
+  | 'MODEL_LOAD'
+  | 'MODEL_BAD_DATA'
   // CLI and options
   | 'BAD_ARGUMENT'
   | 'INTERNAL';

@@ -1,0 +1,76 @@
+/**
+ * `centroid`: nearest class centroid (Euclidean), no training. It is still a `tf.LayersModel`, so it
+ * exports, ships and predicts like any other head: the `logits` layer holds, per class c, the kernel
+ * column `2·μ_c` and the bias `−‖μ_c‖²`, so `logits_c = 2·x·μ_c − ‖μ_c‖² = ‖x‖² − ‖x − μ_c‖²`. The
+ * `‖x‖²` term is the same for every class, hence argmax(logits) is the nearest centroid (ties go to
+ * the lowest class, like `nearestCentroidAccuracy`), and the probabilities are softmax(−‖x − μ_c‖²).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FedexError } from '../../core/errors.js';
+import { shapeSize } from '../../core/types.js';
+import { checkBuildArgs, classifier, LOGITS_LAYER, toVector } from './common.js';
+import type { Head, HeadOptions, LabelledFeatures } from './types.js';
+
+/** Sets a centroid model's weights from the class means of `data`. Every class needs a sample. */
+function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
+  const logits = model.getLayer(LOGITS_LAYER);
+  const [kernel] = logits.getWeights();
+  const [inDim, numClasses] = kernel.shape;
+  // A pooled input reduces [h, w, c] to c values; `fit` then needs the pooled features.
+  const dim = shapeSize(data.shape);
+  const n = data.y.length;
+  if (data.x.length !== n * dim) {
+    throw new FedexError('MODEL_BAD_DATA', `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`);
+  }
+  const vectors = tf.tidy(() => {
+    const x = tf.tensor(data.x, [n, ...data.shape]);
+    // The layers before `logits` (flatten or pooling) give the vectors the centroids live in.
+    const upto = tf.model({ inputs: model.inputs, outputs: logits.input as tf.SymbolicTensor });
+    return (upto.predict(x) as tf.Tensor).dataSync() as Float32Array;
+  });
+  if (vectors.length !== n * inDim) {
+    throw new FedexError('MODEL_BAD_DATA', `centroid head expects ${inDim} values per sample after reduction`);
+  }
+  const sums = new Float64Array(numClasses * inDim);
+  const counts = new Float64Array(numClasses);
+  for (let i = 0; i < n; i++) {
+    const c = data.y[i];
+    if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+      throw new FedexError('MODEL_BAD_DATA', `label ${c} of sample ${i} is outside 0..${numClasses - 1}`);
+    }
+    counts[c] += 1;
+    for (let d = 0; d < inDim; d++) sums[c * inDim + d] += vectors[i * inDim + d];
+  }
+  const missing = [...counts.keys()].filter((c) => counts[c] === 0);
+  if (missing.length) {
+    throw new FedexError('MODEL_BAD_DATA', `centroid head: no sample of class(es) ${missing.join(', ')}`);
+  }
+  const w = new Float32Array(inDim * numClasses);
+  const b = new Float32Array(numClasses);
+  for (let c = 0; c < numClasses; c++) {
+    let sq = 0;
+    for (let d = 0; d < inDim; d++) {
+      const mu = sums[c * inDim + d] / counts[c];
+      w[d * numClasses + c] = 2 * mu;
+      sq += mu * mu;
+    }
+    b[c] = -sq;
+  }
+  const tensors = [tf.tensor2d(w, [inDim, numClasses]), tf.tensor1d(b)];
+  logits.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+export const centroidHead: Head = {
+  name: 'centroid',
+  summary: 'nearest class centroid (Euclidean), fitted from class means, no training',
+  training: 'closed-form',
+  build(inputShape, numClasses, options: HeadOptions = {}, seed = 0) {
+    checkBuildArgs('centroid', inputShape, numClasses);
+    const input = tf.input({ shape: [...inputShape], name: 'features' });
+    const v = toVector(input, inputShape, options.pooling ?? 'flatten');
+    const out = classifier(v, numClasses, seed, { trainable: false, zeros: true });
+    return tf.model({ inputs: input, outputs: out, name: 'fedex_centroid' });
+  },
+  fit: fitCentroids,
+};

@@ -1,0 +1,193 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { isFedexError } from '../../core/errors.js';
+import { nearestCentroidAccuracy } from '../../data/eval.js';
+import { initRuntime, tf } from '../../runtime/node.js';
+import { gaussianBlobs } from '../testing/blobs.js';
+import { fakeBackbone, FAKE_STAGE_SHAPE } from '../testing/fake-backbone.js';
+import { fitHead } from '../trainer.js';
+import { getHead, headNames, LOGITS_LAYER } from './registry.js';
+import type { HeadOptions } from './types.js';
+
+beforeAll(async () => {
+  await initRuntime();
+});
+
+/** Each head with an input it applies to. */
+const CASES: Array<{ name: string; shape: number[]; options: HeadOptions }> = [
+  { name: 'centroid', shape: [12], options: {} },
+  { name: 'linear', shape: [12], options: {} },
+  { name: 'mlp', shape: [12], options: { hidden: [8, 6], dropout: 0.25 } },
+  { name: 'upper', shape: FAKE_STAGE_SHAPE, options: { backbone: fakeBackbone(), split: 'stage' } },
+];
+
+function weightsOf(model: tf.LayersModel): Float32Array[] {
+  return model.getWeights().map((w) => w.dataSync() as Float32Array);
+}
+
+function expectFedexError(f: () => unknown, code: string, message?: RegExp): void {
+  let error: unknown;
+  try {
+    f();
+  } catch (e) {
+    error = e;
+  }
+  expect(isFedexError(error), String(error)).toBe(true);
+  expect((error as { code: string }).code).toBe(code);
+  if (message) expect((error as Error).message).toMatch(message);
+}
+
+describe('head registry', () => {
+  it('lists the four heads', () => {
+    expect(headNames().sort()).toEqual(['centroid', 'linear', 'mlp', 'upper']);
+  });
+
+  it('rejects an unknown head name with the known ones in the message', () => {
+    expectFedexError(() => getHead('transformer'), 'MODEL_UNKNOWN_HEAD', /known: centroid, linear, mlp, upper/);
+    expectFedexError(() => getHead('toString'), 'MODEL_UNKNOWN_HEAD');
+  });
+});
+
+describe.each(CASES)('$name head (shared conformance)', ({ name, shape, options }) => {
+  it('maps a batch of features to one probability row per sample', () => {
+    // Prepare
+    const model = getHead(name).build(shape, 3, options, 5);
+
+    // Execute
+    const probs = tf.tidy(() => (model.predict(tf.randomNormal([4, ...shape], 0, 1, 'float32', 1)) as tf.Tensor).arraySync() as number[][]);
+
+    // Assert
+    expect(probs).toHaveLength(4);
+    for (const row of probs) {
+      expect(row).toHaveLength(3);
+      expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    }
+    expect(model.getLayer(LOGITS_LAYER).getConfig()).toMatchObject({ units: 3 });
+    model.dispose();
+  });
+
+  it('builds identical weights from the same seed', () => {
+    const a = getHead(name).build(shape, 3, options, 9);
+    const b = getHead(name).build(shape, 3, options, 9);
+    expect(weightsOf(a)).toEqual(weightsOf(b));
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe('seeded initialisation', () => {
+  it('gives different new weights for different seeds', () => {
+    for (const name of ['linear', 'mlp']) {
+      const a = getHead(name).build([12], 3, {}, 1);
+      const b = getHead(name).build([12], 3, {}, 2);
+      expect(weightsOf(a)[0]).not.toEqual(weightsOf(b)[0]);
+      a.dispose();
+      b.dispose();
+    }
+  });
+});
+
+describe('linear and mlp heads', () => {
+  it('average-pools a feature map by default and flattens it on request', () => {
+    const pooled = getHead('linear').build([4, 4, 8], 2, {}, 0);
+    const flat = getHead('linear').build([4, 4, 8], 2, { pooling: 'flatten' }, 0);
+    expect(pooled.getLayer(LOGITS_LAYER).getWeights()[0].shape).toEqual([8, 2]);
+    expect(flat.getLayer(LOGITS_LAYER).getWeights()[0].shape).toEqual([128, 2]);
+    pooled.dispose();
+    flat.dispose();
+  });
+
+  it('puts a dropout layer after each hidden layer only when asked', () => {
+    const plain = getHead('mlp').build([12], 3, { hidden: [8, 6] }, 0);
+    const dropped = getHead('mlp').build([12], 3, { hidden: [8, 6], dropout: 0.5 }, 0);
+    const kinds = (m: tf.LayersModel) => m.layers.map((l) => l.getClassName());
+    expect(kinds(plain)).toEqual(['InputLayer', 'Dense', 'Dense', 'Dense', 'Activation']);
+    expect(kinds(dropped)).toEqual(['InputLayer', 'Dense', 'Dropout', 'Dense', 'Dropout', 'Dense', 'Activation']);
+    plain.dispose();
+    dropped.dispose();
+  });
+
+  it('rejects bad options and shapes', () => {
+    expectFedexError(() => getHead('mlp').build([12], 3, { hidden: [] }), 'BAD_ARGUMENT');
+    expectFedexError(() => getHead('mlp').build([12], 3, { dropout: 1 }), 'BAD_ARGUMENT');
+    expectFedexError(() => getHead('linear').build([12], 0), 'BAD_ARGUMENT', /numClasses/);
+    expectFedexError(() => getHead('linear').build([0], 2), 'BAD_ARGUMENT', /bad input shape/);
+    expectFedexError(() => getHead('linear').build([3, 4], 2), 'MODEL_HEAD_NOT_APPLICABLE', /average pooling/);
+  });
+});
+
+describe('centroid head', () => {
+  it('predicts the nearest class centroid, like nearestCentroidAccuracy', async () => {
+    // Prepare: overlapping blobs, so some test samples are misclassified.
+    const data = gaussianBlobs({ dim: 10, perClass: [12, 12, 12, 12], spread: 1.2, seed: 4 });
+    const train = Array.from({ length: 24 }, (_, i) => i);
+    const test = Array.from({ length: 24 }, (_, i) => i + 24);
+    const dim = 10;
+    const trainData = { x: data.x.slice(0, 24 * dim), y: data.y.slice(0, 24), shape: [dim] };
+    const head = getHead('centroid');
+    const model = head.build([dim], 4);
+
+    // Execute
+    await fitHead(head, model, trainData);
+    const predicted = tf.tidy(() =>
+      Array.from((model.predict(tf.tensor2d(data.x.slice(24 * dim), [24, dim])) as tf.Tensor).argMax(-1).dataSync()),
+    );
+
+    // Assert
+    const accuracy = predicted.filter((p, i) => p === data.y[24 + i]).length / 24;
+    expect(accuracy).toBeLessThan(1);
+    expect(accuracy).toBeCloseTo(nearestCentroidAccuracy(data.x, dim, data.y, train, test), 10);
+    model.dispose();
+  });
+
+  it('is not trainable and refuses a class without samples', () => {
+    const head = getHead('centroid');
+    const model = head.build([2], 3);
+    expect(model.trainableWeights).toHaveLength(0);
+    expectFedexError(
+      () => head.fit!(model, { x: Float32Array.of(0, 0, 1, 1), y: Int32Array.of(0, 2), shape: [2] }),
+      'MODEL_BAD_DATA',
+      /no sample of class\(es\) 1/,
+    );
+    model.dispose();
+  });
+});
+
+describe('upper head', () => {
+  it('starts from the pretrained upper stage and trains it end to end', async () => {
+    // Prepare
+    const backbone = fakeBackbone();
+    const reference = backbone.upperStage('stage')!;
+    const model = getHead('upper').build(FAKE_STAGE_SHAPE, 2, { backbone, split: 'stage' }, 3);
+    const data = gaussianBlobs({ dim: 144, perClass: [8, 8], spread: 0.5, seed: 2, shape: FAKE_STAGE_SHAPE });
+
+    // Assert: the upper stage's weights are the pretrained ones before training.
+    const upperWeights = () => model.getLayer('upper').getWeights().map((w) => w.dataSync());
+    expect(upperWeights()).toEqual(reference.getWeights().map((w) => w.dataSync()));
+
+    // Execute
+    await fitHead(getHead('upper'), model, data, { epochs: 3, batchSize: 8, validationSplit: 0, learningRate: 0.01 });
+
+    // Assert: they moved (end-to-end training), and every weight is trainable.
+    expect(upperWeights()[0]).not.toEqual(reference.getWeights()[0].dataSync());
+    expect(model.trainableWeights.length).toBe(model.weights.length);
+    model.dispose();
+    reference.dispose();
+  });
+
+  it('refuses the last split with a clear error', () => {
+    expectFedexError(
+      () => getHead('upper').build([128], 5, { backbone: fakeBackbone(), split: 'embedding' }),
+      'MODEL_HEAD_NOT_APPLICABLE',
+      /split "embedding" is the last one of backbone fake-backbone/,
+    );
+  });
+
+  it('refuses to build without a backbone, or for features of another shape', () => {
+    expectFedexError(() => getHead('upper').build([6, 6, 4], 5), 'MODEL_HEAD_NOT_APPLICABLE', /needs the backbone/);
+    expectFedexError(
+      () => getHead('upper').build([5, 5, 4], 5, { backbone: fakeBackbone(), split: 'stage' }),
+      'FEATURE_MISMATCH',
+      /takes \[6, 6, 4\] but the features are \[5, 5, 4\]/,
+    );
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * `upper`: the backbone's pretrained upper stage (the layers after the split, e.g. the last
+ * residual blocks up to the 128-d embedding) followed by a new softmax classifier, trained end to
+ * end: the "heavier model" a phone could not train. Needs the backbone and an intermediate split;
+ * at the backbone's last split (`embedding`) there is no upper stage, which is a clear
+ * `MODEL_HEAD_NOT_APPLICABLE`, not a silent fallback to `linear`.
+ *
+ * The upper stage is nested in the head as one layer (named `upper`), so the exported model
+ * carries its architecture and weights; the pretrained weights are used as the backbone returns
+ * them (the seed only initialises the new classifier). `Backbone.upperStage` must return a fresh
+ * model per call: training this head changes the weights of the model it was given.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FedexError } from '../../core/errors.js';
+import { checkBuildArgs, checkDropout, classifier, toVector } from './common.js';
+import type { Head, HeadOptions } from './types.js';
+
+/** Name of the nested upper-stage layer. */
+export const UPPER_LAYER = 'upper';
+
+function sameShape(a: readonly (number | null)[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export const upperHead: Head = {
+  name: 'upper',
+  summary: "the backbone's pretrained upper stage after the split, plus a new classifier, trained end to end",
+  training: 'gradient',
+  build(inputShape, numClasses, options: HeadOptions = {}, seed = 0) {
+    checkBuildArgs('upper', inputShape, numClasses);
+    const { backbone, split } = options;
+    if (!backbone || !split) {
+      throw new FedexError(
+        'MODEL_HEAD_NOT_APPLICABLE',
+        'upper head needs the backbone and the split the features were cut at (options.backbone, options.split)',
+      );
+    }
+    const stage = backbone.upperStage(split);
+    if (!stage) {
+      throw new FedexError(
+        'MODEL_HEAD_NOT_APPLICABLE',
+        `upper head: split "${split}" is the last one of backbone ${backbone.id}, so there is no pretrained upper stage to train; ` +
+          'use a head for vectors (linear, mlp, centroid) or cut the backbone earlier',
+      );
+    }
+    const stageInput = stage.inputs[0].shape.slice(1);
+    if (!sameShape(stageInput, inputShape)) {
+      stage.dispose();
+      throw new FedexError(
+        'FEATURE_MISMATCH',
+        `upper head: the upper stage of ${backbone.id} after "${split}" takes [${stageInput.join(', ')}] but the features are [${inputShape.join(', ')}]`,
+      );
+    }
+    const dropout = checkDropout('upper', options.dropout ?? 0);
+    // Renaming the nested model keeps the exported weight names stable (`upper/...`).
+    (stage as unknown as { name: string }).name = UPPER_LAYER;
+    const input = tf.input({ shape: [...inputShape], name: 'features' });
+    let x = stage.apply(input) as tf.SymbolicTensor;
+    const outShape = x.shape.slice(1) as number[];
+    x = toVector(x, outShape, options.pooling ?? 'avg');
+    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: 'dropout' }).apply(x) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: classifier(x, numClasses, seed), name: 'fedex_upper' });
+  },
+};

@@ -1,0 +1,237 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { isFedexError } from '../core/errors.js';
+import { initRuntime, tf } from '../runtime/node.js';
+import { getHead } from './heads/registry.js';
+import { gaussianBlobs } from './testing/blobs.js';
+import {
+  balancedClassWeights,
+  DEFAULT_TRAIN_OPTIONS,
+  epochOrder,
+  fitHead,
+  stratifiedSplit,
+  trainModel,
+  type EpochProgress,
+} from './trainer.js';
+
+beforeAll(async () => {
+  await initRuntime();
+});
+
+const DIM = 16;
+
+function weightsOf(model: tf.LayersModel): number[][] {
+  return model.getWeights().map((w) => Array.from(w.dataSync()));
+}
+
+describe('stratifiedSplit', () => {
+  it('holds out the same fraction of every class, seeded', () => {
+    // Prepare: 10 of class 0, 5 of class 1, 1 of class 2.
+    const y = [...new Array(10).fill(0), ...new Array(5).fill(1), 2];
+
+    // Execute
+    const a = stratifiedSplit(y, 0.2, 7);
+    const b = stratifiedSplit(y, 0.2, 7);
+    const c = stratifiedSplit(y, 0.2, 8);
+
+    // Assert: round(10·0.2) = 2 and round(5·0.2) = 1 validated; the single class-2 sample trains.
+    expect(a).toEqual(b);
+    expect(a.val.map((i) => y[i]).sort()).toEqual([0, 0, 1]);
+    expect(a.train).toContain(15);
+    expect([...a.train, ...a.val].sort((p, q) => p - q)).toEqual(y.map((_, i) => i));
+    expect(c.val).not.toEqual(a.val);
+  });
+
+  it('rejects a fraction outside [0, 1)', () => {
+    expect(() => stratifiedSplit([0, 1], 1, 0)).toThrow(/validation split/);
+  });
+});
+
+describe('balancedClassWeights', () => {
+  it('weighs class c by n / (k · n_c)', () => {
+    // 4 samples, 2 classes present (class 2 absent): class 0 has 3 -> 4/(2·3); class 1 has 1 -> 4/(2·1).
+    expect(balancedClassWeights([0, 0, 0, 1], [0, 1, 2, 3], 3)).toEqual([4 / 6, 2, 0]);
+  });
+});
+
+describe('epochOrder', () => {
+  it('is a seeded permutation that differs between epochs', () => {
+    const idx = Array.from({ length: 20 }, (_, i) => i);
+    expect(epochOrder(1, 0, idx)).toEqual(epochOrder(1, 0, idx));
+    expect(epochOrder(1, 0, idx)).not.toEqual(epochOrder(1, 1, idx));
+    expect([...epochOrder(1, 3, idx)].sort((a, b) => a - b)).toEqual(idx);
+  });
+});
+
+describe('trainModel', () => {
+  it('learns separable classes and reports progress every epoch', async () => {
+    // Prepare
+    const data = gaussianBlobs({ dim: DIM, perClass: [20, 20, 20, 20], spread: 0.4, seed: 1 });
+    const model = getHead('linear').build([DIM], 4, {}, 1);
+    const seen: EpochProgress[] = [];
+
+    // Execute
+    const result = await trainModel(model, data, {
+      epochs: 25,
+      learningRate: 0.02,
+      batchSize: 16,
+      patience: 0,
+      onEpoch: (p) => seen.push(p),
+    });
+
+    // Assert
+    expect(seen).toEqual(result.history);
+    expect(seen.map((p) => p.epoch)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    for (const p of seen) {
+      expect(Object.keys(p).sort()).toEqual(['accuracy', 'epoch', 'loss', 'valAccuracy', 'valLoss']);
+    }
+    expect(seen[24].loss).toBeLessThan(seen[0].loss);
+    expect(result.final.valAccuracy).toBe(1);
+    expect(result.valIndices).toHaveLength(16); // 4 per class of 20
+    expect(result.trainIndices).toHaveLength(64);
+    model.dispose();
+  });
+
+  it('gives identical weights for the same seed, dropout included, and different ones for another seed', async () => {
+    // Prepare
+    const data = gaussianBlobs({ dim: DIM, perClass: [10, 10, 10], spread: 0.8, seed: 2 });
+    const run = async (seed: number) => {
+      const model = getHead('mlp').build([DIM], 3, { hidden: [12, 8], dropout: 0.3 }, 5);
+      await trainModel(model, data, { epochs: 6, batchSize: 7, seed, learningRate: 0.01 });
+      const w = weightsOf(model);
+      model.dispose();
+      return w;
+    };
+
+    // Execute
+    const [a, b, c] = [await run(3), await run(3), await run(4)];
+
+    // Assert
+    expect(a).toEqual(b);
+    expect(c).not.toEqual(a);
+  });
+
+  it('leaves no tensors behind besides the model weights', async () => {
+    // Prepare
+    const data = gaussianBlobs({ dim: DIM, perClass: [8, 8, 8], spread: 0.5, seed: 3 });
+    const model = getHead('mlp').build([DIM], 3, { hidden: [8], dropout: 0.2 }, 1);
+    const before = tf.memory().numTensors;
+
+    // Execute: validation, early stopping and weight restoring all allocate.
+    await trainModel(model, data, { epochs: 8, batchSize: 5, patience: 2, learningRate: 0.05 });
+
+    // Assert
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it('stops early and restores the weights of the best validation epoch', async () => {
+    // Prepare: heavily overlapping classes and a large learning rate, so validation loss turns up.
+    const data = gaussianBlobs({ dim: DIM, perClass: [15, 15], spread: 3, seed: 4 });
+    const model = getHead('mlp').build([DIM], 2, { hidden: [64] }, 2);
+    const snapshots: number[][][] = [];
+
+    // Execute
+    const result = await trainModel(model, data, {
+      epochs: 200,
+      batchSize: 4,
+      learningRate: 0.05,
+      validationSplit: 0.3,
+      patience: 3,
+      onEpoch: () => snapshots.push(weightsOf(model)),
+    });
+
+    // Assert
+    expect(result.stopReason).toBe('early-stopping');
+    expect(result.epochs).toBe(result.bestEpoch + 3);
+    const valLosses = result.history.map((p) => p.valLoss!);
+    expect(Math.min(...valLosses)).toBe(result.final.valLoss);
+    expect(weightsOf(model)).toEqual(snapshots[result.bestEpoch - 1]);
+    model.dispose();
+  });
+
+  it('weighs classes so a rare person is not ignored', async () => {
+    // Prepare: 40 samples of class 0, 4 of class 1, overlapping; a test set from the same two blobs
+    // (same seed, so the same centres; its first 8 samples repeat the training ones and are skipped).
+    const data = gaussianBlobs({ dim: DIM, perClass: [40, 4], spread: 2, seed: 5 });
+    const test = gaussianBlobs({ dim: DIM, perClass: [204, 204], spread: 2, seed: 5 });
+    const options = { epochs: 30, batchSize: 8, validationSplit: 0, learningRate: 0.02, seed: 1 };
+    const rareRecall = (model: tf.LayersModel) =>
+      tf.tidy(() => {
+        const n = test.y.length;
+        const predicted = (model.predict(tf.tensor2d(test.x, [n, DIM])) as tf.Tensor).argMax(-1).dataSync();
+        let hit = 0;
+        let total = 0;
+        for (let i = 8; i < n; i++) {
+          if (test.y[i] !== 1) continue;
+          total += 1;
+          if (predicted[i] === 1) hit += 1;
+        }
+        return hit / total;
+      });
+    const balanced = getHead('linear').build([DIM], 2, {}, 1);
+    const plain = getHead('linear').build([DIM], 2, {}, 1);
+
+    // Execute
+    const r = await trainModel(balanced, data, { ...options, classWeight: 'balanced' });
+    await trainModel(plain, data, { ...options, classWeight: 'none' });
+
+    // Assert: weights 44/(2·40) and 44/(2·4); the rare class is found more often on unseen samples.
+    expect(r.classWeights).toEqual([44 / 80, 44 / 8]);
+    expect(rareRecall(balanced)).toBeGreaterThan(rareRecall(plain) + 0.05);
+    balanced.dispose();
+    plain.dispose();
+  });
+
+  it('rejects features of another shape with FEATURE_MISMATCH', async () => {
+    const model = getHead('linear').build([DIM], 2);
+    const data = gaussianBlobs({ dim: 8, perClass: [2, 2], spread: 1, seed: 1 });
+    await expect(trainModel(model, data)).rejects.toSatisfy(
+      (e: unknown) => isFedexError(e, 'FEATURE_MISMATCH') && /\[16\] but the data has \[8\]/.test((e as Error).message),
+    );
+    model.dispose();
+  });
+
+  it('rejects labels outside the model classes and bad options', async () => {
+    const model = getHead('linear').build([2], 2);
+    const data = { x: Float32Array.of(0, 0, 1, 1), y: Int32Array.of(0, 2), shape: [2] };
+    await expect(trainModel(model, data)).rejects.toSatisfy((e: unknown) => isFedexError(e, 'MODEL_BAD_DATA'));
+    const ok = { ...data, y: Int32Array.of(0, 1) };
+    await expect(trainModel(model, ok, { epochs: 0 })).rejects.toSatisfy((e: unknown) => isFedexError(e, 'BAD_ARGUMENT'));
+    await expect(trainModel(model, ok, { learningRate: -1 })).rejects.toSatisfy((e: unknown) => isFedexError(e, 'BAD_ARGUMENT'));
+    model.dispose();
+  });
+
+  it('stops when aborted', async () => {
+    const data = gaussianBlobs({ dim: DIM, perClass: [10, 10], spread: 0.5, seed: 6 });
+    const model = getHead('linear').build([DIM], 2);
+    const controller = new AbortController();
+    const result = await trainModel(model, data, {
+      epochs: 50,
+      onEpoch: (p) => {
+        if (p.epoch === 2) controller.abort();
+      },
+      signal: controller.signal,
+    });
+    expect(result.stopReason).toBe('aborted');
+    expect(result.epochs).toBe(2);
+    model.dispose();
+  });
+
+  it('has documented defaults', () => {
+    expect(DEFAULT_TRAIN_OPTIONS).toMatchObject({ epochs: 100, batchSize: 32, validationSplit: 0.2, patience: 10, classWeight: 'balanced' });
+  });
+});
+
+describe('fitHead', () => {
+  it('fits a closed-form head without a training loop and without leaks', async () => {
+    const data = gaussianBlobs({ dim: DIM, perClass: [5, 5, 5], spread: 0.3, seed: 7 });
+    const head = getHead('centroid');
+    const model = head.build([DIM], 3);
+    const before = tf.memory().numTensors;
+    const result = await fitHead(head, model, data, { epochs: 50 });
+    expect(result.epochs).toBe(1);
+    expect(result.final.accuracy).toBe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});
