@@ -14,11 +14,12 @@ import { parseArgs } from 'node:util';
 import type { BenchRow, BenchSuite } from './types.js';
 import { runtimeSuite } from './runtime.js';
 import { codecSuite } from './codec.js';
+import { clusterSuite } from './cluster.js';
 import { kernelsSuite } from './kernels-suite.js';
 import { faceSuite } from './face.js';
 import { quantizationSuite } from './quantization.js';
 
-const SUITES: BenchSuite[] = [runtimeSuite, kernelsSuite, codecSuite, faceSuite, quantizationSuite];
+const SUITES: BenchSuite[] = [runtimeSuite, kernelsSuite, codecSuite, faceSuite, quantizationSuite, clusterSuite];
 
 function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);

@@ -164,8 +164,9 @@ async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<
     bar.done();
   }
   if (faces.length === 0) {
-    const why = unreadable.length === photos.length ? `none of the ${photos.length} file(s) in ${dirArg} could be read` : `no face found in any of the ${photos.length} photo(s) in ${dirArg}`;
-    throw new FedexError('FACE_NOT_FOUND', why);
+    const parts = [`no face found in any of the ${photos.length} photo(s) in ${dirArg}`];
+    if (unreadable.length) parts.push(`${unreadable.length} could not be read (${unreadable[0].photo}: ${unreadable[0].error})`);
+    throw new FedexError('FACE_NOT_FOUND', parts.join('; '));
   }
 
   const { pairwiseDistancesTf } = await import('../cluster/distance-tf.js');

@@ -20,6 +20,16 @@ describe('pairwiseDistances', () => {
     }
   });
 
+  it('fills every pair for sizes 1 to 7 (odd sizes leave a last row to the blocks above it)', () => {
+    const { descriptors } = syntheticFaces({ photos: [7], seed: 3 });
+    for (let n = 1; n <= 7; n++) {
+      const set = descriptors.slice(0, n);
+      const d = pairwiseDistances(set);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) expect(d.data[i * n + j]).toBeCloseTo(i === j ? 0 : euclideanDistance(set[i], set[j]), 5);
+    }
+  });
+
   it('gives an empty matrix for no descriptors', () => {
     expect(pairwiseDistances([])).toEqual({ n: 0, data: new Float32Array(0) });
   });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { isFedexError } from '../core/errors.js';
 import { CLUSTER_METHODS, clusterFaces, DEFAULT_CLUSTER_METHOD, resolveParams } from './methods.js';
 import { bcubed } from './metrics.js';
+import { pairwiseDistances } from './distance.js';
 import { syntheticFaces } from './synthetic.js';
 
 describe.each(CLUSTER_METHODS)('method %s', (method) => {
@@ -65,6 +66,13 @@ describe('clusterFaces', () => {
     const r = clusterFaces([new Float32Array(8)]);
     expect(r.method).toBe(DEFAULT_CLUSTER_METHOD);
     expect(r.params.threshold).toBe(resolveParams(DEFAULT_CLUSTER_METHOD).threshold);
+  });
+
+  it('takes a precomputed distance matrix, and refuses one of the wrong size', () => {
+    const { descriptors } = syntheticFaces({ photos: [4, 3], between: 1.2, within: 0.25, seed: 2 });
+    const people = clusterFaces(descriptors, { distances: pairwiseDistances(descriptors) });
+    expect(people.count).toBe(2);
+    expect(() => clusterFaces(descriptors.slice(1), { distances: pairwiseDistances(descriptors) })).toThrow(/for 7 faces, not 6/);
   });
 
   it('rejects an unknown method', () => {

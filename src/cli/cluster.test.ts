@@ -1,0 +1,100 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeWithData } from '../testing/describe-with-data.js';
+import { listImages } from './cluster.js';
+import type { CommandIO } from './command.js';
+import { runCli } from './main.js';
+
+/** Runs the CLI with captured stdout and stderr. */
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const stream = (append: (s: string) => void) => ({ write: (s: string) => (append(s), true), isTTY: false }) as unknown as NodeJS.WriteStream;
+  const io: CommandIO = { stdout: stream((s) => (stdout += s)), stderr: stream((s) => (stderr += s)) };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-cluster-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('fedex cluster: bad input', () => {
+  it('says an empty folder has no photos (exit 1)', async () => {
+    const dir = path.join(tmp, 'empty');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'notes.txt'), 'not a photo');
+    const r = await run(['cluster', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no photos in .*empty.*\[DATASET_EMPTY\]/);
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+  });
+
+  it('says a missing folder is not a folder (exit 1), and asks for one when none is given (exit 2)', async () => {
+    const missing = await run(['cluster', path.join(tmp, 'nope')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/is not a folder \[DATASET_NOT_FOUND\]/);
+    const none = await run(['cluster']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/which folder\?/);
+  });
+
+  it('rejects an unknown method and a bad threshold before any work (exit 2)', async () => {
+    expect((await run(['cluster', tmp, '--method', 'kmeans'])).stderr).toMatch(/--method must be one of/);
+    const r = await run(['cluster', tmp, '--threshold', 'abc']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--threshold must be a number > 0/);
+  });
+
+  it('says no face was found when the photos have none, listing unreadable files (exit 1)', async () => {
+    // Prepare: a plain grey picture and a file that only pretends to be a JPEG.
+    const dir = path.join(tmp, 'no-faces');
+    mkdirSync(dir);
+    await sharp({ create: { width: 160, height: 120, channels: 3, background: '#808080' } }).png().toFile(path.join(dir, 'wall.png'));
+    writeFileSync(path.join(dir, 'broken.jpg'), 'definitely not a jpeg');
+    // Execute
+    const r = await run(['cluster', dir, '--quiet']);
+    // Assert
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no face found in any of the 2 photo\(s\) in .*; 1 could not be read \(broken.jpg: .*\[FACE_NOT_FOUND\]/);
+  });
+
+  it('prints help with every method', async () => {
+    const r = await run(['cluster', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/chinese-whispers/);
+    expect(r.stdout).toMatch(/dbscan/);
+  });
+});
+
+describe('listImages', () => {
+  it('lists image files recursively, sorted, skipping hidden entries and other files', () => {
+    const dir = path.join(tmp, 'tree');
+    mkdirSync(path.join(dir, 'b', '.hidden'), { recursive: true });
+    for (const f of ['b/2.JPG', 'a.png', 'b/.hidden/x.jpg', 'b/.y.jpg', 'c.txt', 'b/1.webp']) writeFileSync(path.join(dir, f), '');
+    expect(listImages(dir)).toEqual(['a.png', 'b/1.webp', 'b/2.JPG']);
+  });
+});
+
+describeWithData('bbt_faceapi_demo', (bbt) => {
+  it('answers one person for a single face, with groups JSON and a contact sheet', async () => {
+    // Prepare
+    const dir = path.join(tmp, 'single');
+    const out = path.join(tmp, 'single-out');
+    mkdirSync(dir);
+    copyFileSync(path.join(bbt, 'penny', 'penny1.png'), path.join(dir, 'penny1.png'));
+    // Execute
+    const r = await run(['cluster', dir, '--out', out, '--json']);
+    // Assert
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { people: number; faces: number; groups: Array<{ faces: Array<{ photo: string }> }> };
+    expect(report.people).toBe(1);
+    expect(report.faces).toBe(1);
+    expect(report.groups[0].faces[0].photo).toBe('penny1.png');
+    expect(JSON.parse(readFileSync(path.join(out, 'people.json'), 'utf8')).people).toBe(1);
+    const html = readFileSync(path.join(out, 'contact-sheet.html'), 'utf8');
+    expect(html.match(/<img src="data:image\/jpeg;base64,/g)).toHaveLength(1);
+  });
+});
