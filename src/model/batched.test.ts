@@ -1,0 +1,143 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { isFedexError } from '../core/errors.js';
+import { initRuntime, tf } from '../runtime/node.js';
+import { trainUsersBatched, userSeed, type BatchedOptions, type UserSamples } from './batched.js';
+import { getHead } from './heads/registry.js';
+import { gaussianBlobs } from './testing/blobs.js';
+import { trainModel } from './trainer.js';
+
+beforeAll(async () => {
+  await initRuntime();
+});
+
+const DIM = 12;
+
+/** Users with 2-4 classes and 2-6 samples per class (so sample and class counts differ). */
+function makeUsers(count: number): UserSamples[] {
+  return Array.from({ length: count }, (_, u) => {
+    const k = 2 + (u % 3);
+    const blobs = gaussianBlobs({
+      dim: DIM,
+      perClass: Array.from({ length: k }, (_, c) => 2 + ((u + 2 * c) % 5)),
+      spread: 0.7,
+      seed: 50 + u,
+    });
+    return { id: `user-${u}`, x: blobs.x, y: blobs.y, numClasses: k };
+  });
+}
+
+/** Largest absolute difference between each user's batched weights and its separately trained ones. */
+async function maxDifferenceFromSeparate(users: UserSamples[], options: Partial<BatchedOptions> & { head: 'linear' | 'mlp' }) {
+  const batched = await trainUsersBatched(users, DIM, options);
+  let maxDiff = 0;
+  for (const [u, user] of users.entries()) {
+    const seed = userSeed(options.seed ?? 0, user.id!);
+    const model = getHead(options.head).build([DIM], user.numClasses, { hidden: options.hidden }, seed);
+    await trainModel(
+      model,
+      { x: user.x, y: user.y, shape: [DIM] },
+      {
+        epochs: options.epochs,
+        learningRate: options.learningRate,
+        batchSize: options.batchSize === 'full' || options.batchSize === undefined ? user.y.length : options.batchSize,
+        validationSplit: 0,
+        classWeight: options.classWeight ?? 'balanced',
+        seed,
+      },
+    );
+    const separate = model.getWeights().map((w) => w.dataSync());
+    expect(batched.users[u].weights.map((w) => w.shape)).toEqual(model.getWeights().map((w) => w.shape));
+    batched.users[u].weights.forEach((w, i) => {
+      for (let j = 0; j < w.values.length; j++) maxDiff = Math.max(maxDiff, Math.abs(w.values[j] - separate[i][j]));
+    });
+    model.dispose();
+  }
+  return { maxDiff, batched };
+}
+
+describe('trainUsersBatched', () => {
+  it('matches training each linear head separately (full batch)', async () => {
+    const { maxDiff, batched } = await maxDifferenceFromSeparate(makeUsers(5), {
+      head: 'linear',
+      epochs: 15,
+      learningRate: 0.05,
+      batchSize: 'full',
+      seed: 3,
+    });
+    expect(maxDiff).toBeLessThan(1e-4);
+    expect(batched.users.every((u) => u.accuracy > 0.5)).toBe(true);
+  });
+
+  it('matches training each head separately with minibatches of uneven counts', async () => {
+    // Users have 4 to 24 samples: with batch 3 they take 2 to 8 steps per epoch.
+    const { maxDiff } = await maxDifferenceFromSeparate(makeUsers(5), {
+      head: 'linear',
+      epochs: 4,
+      learningRate: 0.05,
+      batchSize: 3,
+      seed: 4,
+    });
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+
+  it('matches training each mlp head separately, without class weights', async () => {
+    const { maxDiff } = await maxDifferenceFromSeparate(makeUsers(4), {
+      head: 'mlp',
+      hidden: [6, 5],
+      epochs: 5,
+      learningRate: 0.02,
+      batchSize: 4,
+      classWeight: 'none',
+      seed: 5,
+    });
+    expect(maxDiff).toBeLessThan(1e-4);
+  });
+
+  it('gives the same heads whatever the chunk size', async () => {
+    const users = makeUsers(5);
+    const options = { head: 'linear' as const, epochs: 5, batchSize: 4, seed: 6 };
+    const whole = await trainUsersBatched(users, DIM, { ...options, chunkSize: 5 });
+    const chunked = await trainUsersBatched(users, DIM, { ...options, chunkSize: 2 });
+    for (let u = 0; u < users.length; u++) {
+      whole.users[u].weights.forEach((w, i) => {
+        const other = chunked.users[u].weights[i].values;
+        w.values.forEach((v, j) => expect(Math.abs(v - other[j])).toBeLessThan(1e-5));
+      });
+    }
+  });
+
+  it('exports a user as a standalone model that predicts with its trained weights', async () => {
+    // Prepare
+    const users = makeUsers(3);
+    const result = await trainUsersBatched(users, DIM, { head: 'mlp', hidden: [5], epochs: 5, seed: 7 });
+
+    // Execute
+    const model = result.toModel(2);
+
+    // Assert
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(result.users[2].weights.map((w) => Array.from(w.values)));
+    const probs = tf.tidy(() => model.predict(tf.tensor2d(users[2].x, [users[2].y.length, DIM])) as tf.Tensor);
+    expect(probs.shape).toEqual([users[2].y.length, users[2].numClasses]);
+    probs.dispose();
+    model.dispose();
+  });
+
+  it('leaves no tensors behind', async () => {
+    const before = tf.memory().numTensors;
+    await trainUsersBatched(makeUsers(4), DIM, { head: 'mlp', hidden: [4], epochs: 3, batchSize: 2 });
+    await trainUsersBatched(makeUsers(4), DIM, { head: 'linear', epochs: 3 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses heads it cannot batch and labels outside a user’s classes', async () => {
+    const users = makeUsers(2);
+    await expect(trainUsersBatched(users, DIM, { head: 'centroid' as 'linear' })).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'MODEL_HEAD_NOT_APPLICABLE'),
+    );
+    const bad = [{ ...users[0], numClasses: 1 }];
+    await expect(trainUsersBatched(bad, DIM)).rejects.toSatisfy(
+      (e: unknown) => isFedexError(e, 'MODEL_BAD_DATA') && /user user-0: label 1/.test((e as Error).message),
+    );
+    await expect(trainUsersBatched(users, DIM + 1)).rejects.toSatisfy((e: unknown) => isFedexError(e, 'FEATURE_MISMATCH'));
+  });
+});
