@@ -41,7 +41,7 @@ export interface LayerCost {
 export interface Backbone {
   readonly id: string;
   readonly version: string;
-  /** Input of one sample, e.g. `[150, 150, 3]` (a face chip). */
+  /** Input of one sample, e.g. `[150, 150, 3]` (a face chip): RGB values 0..255, every backbone normalises inside its bottom. */
   readonly inputShape: number[];
   readonly splits: readonly SplitPoint[];
   /** The spec recorded with features produced at `split` (FEATURE_MISMATCH guards the pairing). */
@@ -53,7 +53,10 @@ export interface Backbone {
    * backbone's final representation (e.g. the 128-d embedding), or null when `split` is the last one.
    */
   upperStage(split: string): tf.LayersModel | null;
-  /** Per-layer costs of the bottom up to `split` (one sample). */
+  /**
+   * Per-layer costs of the bottom up to `split` (one sample), by the rule of ./layer-cost.ts. The
+   * bottom is frozen: `trainableParams` is 0 and `backwardFlops` is the input-gradient cost only.
+   */
   bottomCosts(split: string): LayerCost[];
   dispose(): void;
 }
