@@ -7,8 +7,10 @@ import { isFedexError } from '../core/errors.js';
 import type { Command, CommandIO } from './command.js';
 import { extractCommand } from './extract.js';
 import { clusterCommand } from './cluster.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
 
-export const COMMANDS: Command[] = [extractCommand, clusterCommand];
+export const COMMANDS: Command[] = [extractCommand, clusterCommand, trainCommand, evalCommand];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
