@@ -91,18 +91,22 @@ export function backboneConformance(c: BackboneCase): void {
     const bb = c.backbone();
     const last = bb.splits[bb.splits.length - 1];
 
+    let withWeights = 0;
     for (const s of bb.splits.slice(0, -1)) {
       const top = bb.upperStage(s.name);
       if (!top) continue;
       const inShape = top.inputs[0].shape.slice(1);
       const outShape = top.outputs[0].shape.slice(1);
-      const trainable = top.trainableWeights.length;
+      const [trainable, all] = [top.trainableWeights.length, top.weights.length];
       top.dispose();
 
       expect(inShape).toEqual(s.shape);
       expect(outShape).toEqual(last.shape);
-      expect(trainable).toBeGreaterThan(0);
+      // Every weight of an upper stage trains (a stage may have none, e.g. a lone global pool).
+      expect(trainable).toBe(all);
+      if (all > 0) withWeights += 1;
     }
+    expect(withWeights).toBeGreaterThan(0);
   });
 
   it('rejects an unknown split with MODEL_UNKNOWN_SPLIT and a wrong input shape with BAD_ARGUMENT', () => {

@@ -24,7 +24,7 @@ describe('backbone registry', () => {
   it('lists the backbones with their splits and a default split among them, without loading weights', () => {
     const ids = backboneIds();
 
-    expect(ids).toEqual(expect.arrayContaining(['faceapi-resnet', 'tiny-cnn']));
+    expect(ids).toEqual(['faceapi-resnet', 'faceres', 'tiny-cnn']);
     for (const id of ids) {
       const e = backboneEntry(id);
       expect(e.splits.map((s) => s.name)).toContain(e.defaultSplit);

@@ -10,6 +10,7 @@ import { FedexError } from '../../core/errors.js';
 import type { FeatureSpec } from '../../core/types.js';
 import type { Backbone, SplitPoint } from '../types.js';
 import { FACEAPI_RESNET_ID, FACEAPI_RESNET_SPLITS, createFaceApiResnet } from './faceapi-resnet.js';
+import { FACERES_ID, FACERES_SPLITS, createFaceres } from './faceres.js';
 import { TINY_CNN_ID, TINY_CNN_SPLITS, createTinyCnn } from './tiny-cnn.js';
 
 /** Options of `loadBackbone` (plain data). Each backbone reads the ones it knows. */
@@ -20,6 +21,11 @@ export interface BackboneOptions {
   modelDir?: string;
   /** Any platform: base URL to fetch the model files from. */
   modelUrl?: string;
+  /**
+   * Version of the weights, recorded in feature specs. Default (Node): the installed package's
+   * version; a browser loading from `modelUrl` must say it.
+   */
+  version?: string;
 }
 
 /** A registered backbone. */
@@ -49,6 +55,22 @@ async function faceApiModels(options: BackboneOptions) {
   return undefined;
 }
 
+async function faceresHandler(options: BackboneOptions) {
+  if (options.modelUrl) {
+    const base = options.modelUrl.endsWith('/') ? options.modelUrl : `${options.modelUrl}/`;
+    const tf = await import('@tensorflow/tfjs');
+    return tf.io.http(`${base}faceres.json`);
+  }
+  if (options.modelDir) {
+    const spec = '../../platform/node/backbone-files.js';
+    const node = (await import(
+      /* @vite-ignore */ spec
+    )) as typeof import('../../platform/node/backbone-files.js');
+    return node.fileModelJsonHandler(`${options.modelDir}/faceres.json`);
+  }
+  return undefined;
+}
+
 const ENTRIES: readonly BackboneEntry[] = Object.freeze([
   {
     id: FACEAPI_RESNET_ID,
@@ -56,7 +78,17 @@ const ENTRIES: readonly BackboneEntry[] = Object.freeze([
     inputShape: [150, 150, 3],
     splits: FACEAPI_RESNET_SPLITS,
     defaultSplit: 'embedding',
-    load: async (o: BackboneOptions = {}) => createFaceApiResnet({ models: await faceApiModels(o) }),
+    load: async (o: BackboneOptions = {}) =>
+      createFaceApiResnet({ models: await faceApiModels(o), version: o.version }),
+  },
+  {
+    id: FACERES_ID,
+    description: "@vladmandic/human's faceres (MobileNetV1): 224×224 face → 1024-d descriptor",
+    inputShape: [224, 224, 3],
+    splits: FACERES_SPLITS,
+    defaultSplit: 'conv_pw_11',
+    load: async (o: BackboneOptions = {}) =>
+      createFaceres({ handler: await faceresHandler(o), version: o.version }),
   },
   {
     id: TINY_CNN_ID,

@@ -3,6 +3,7 @@
  * (recorded in feature specs) and a tfjs graph-model IOHandler over a folder (tfjs's own `file://`
  * handler exists only in tfjs-node, which does not install here).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -11,27 +12,40 @@ import { FedexError, type ErrorCode } from '../../core/errors.js';
 
 const require = createRequire(import.meta.url);
 
-/** Version of an installed package, or throws `code` when it is not installed. */
-export function packageVersion(name: string, code: ErrorCode = 'FACE_MODEL_LOAD'): string {
-  try {
-    return (require(`${name}/package.json`) as { version: string }).version;
-  } catch (cause) {
-    throw new FedexError(code, `package ${name} is not installed`, { cause });
+/**
+ * Absolute folder of an installed package. Looked up along Node's module search paths rather than
+ * with `require.resolve('<name>/package.json')`, which packages with an `exports` map (human) refuse.
+ */
+export function packageDir(name: string, code: ErrorCode = 'FACE_MODEL_LOAD'): string {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const candidate = path.join(dir, name);
+    if (existsSync(path.join(candidate, 'package.json'))) return candidate;
   }
+  throw new FedexError(code, `package ${name} is not installed (npm install ${name})`);
 }
 
-/** Absolute folder of an installed package (resolved, never guessed). */
-export function packageDir(name: string, code: ErrorCode = 'FACE_MODEL_LOAD'): string {
+/** Version of an installed package, or throws `code` when it is not installed. */
+export function packageVersion(name: string, code: ErrorCode = 'FACE_MODEL_LOAD'): string {
+  const file = path.join(packageDir(name, code), 'package.json');
   try {
-    return path.dirname(require.resolve(`${name}/package.json`));
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
   } catch (cause) {
-    throw new FedexError(code, `package ${name} is not installed (npm install ${name})`, { cause });
+    throw new FedexError(code, `cannot read ${file}`, { cause });
   }
 }
 
 /** Version of the installed `@vladmandic/face-api` (the faceapi-resnet weights' version). */
 export function faceApiVersion(): string {
   return packageVersion('@vladmandic/face-api');
+}
+
+/**
+ * A model file inside the installed `@vladmandic/human` package's `models/` folder.
+ *
+ * @throws FedexError FACE_MODEL_LOAD when the package is not installed.
+ */
+export function humanModelFile(file: string): string {
+  return path.join(packageDir('@vladmandic/human'), 'models', file);
 }
 
 /**
