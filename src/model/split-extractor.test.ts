@@ -16,7 +16,7 @@ import { readImageFile } from '../platform/node/image.js';
 import { initRuntime, tf } from '../runtime/node.js';
 import { listPeople } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
-import { backboneEntry } from './backbones/registry.js';
+import { backboneEntry, loadBackbone } from './backbones/registry.js';
 import {
   assertSameSpec,
   chipFeatures,
@@ -92,6 +92,24 @@ describeWithData('bbt_faceapi_demo', (dir) => {
 
     expect(f).toHaveLength(8 * 8 * 128);
     expect(maxAbsDiff(y, face!.descriptor!)).toBeLessThan(1e-4);
+  });
+
+  it('resizes the chip to a backbone with another input size (faceres, 224×224)', async () => {
+    const face = await faces.extractFace(images[0]);
+    const faceres = await loadBackbone('faceres');
+
+    const [f] = chipFeatures(faceres, 'conv_pw_11', [face!.aligned.chip]);
+    const resized = tf.tidy(() => {
+      const chip = tf.tensor4d(Float32Array.from(face!.aligned.chip.data), [1, 150, 150, 3]);
+      return faceres
+        .bottom(tf.image.resizeBilinear(chip, [224, 224]), 'conv_pw_11')
+        .dataSync() as Float32Array;
+    });
+    faceres.dispose();
+
+    expect(f).toHaveLength(14 * 14 * 512);
+    expect(maxAbsDiff(f, resized)).toBe(0);
+    expect(f.some((v) => v > 0)).toBe(true);
   });
 
   it('returns null for a photo without a face, and leaks no tensor over extractions', async () => {

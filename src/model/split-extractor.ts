@@ -86,7 +86,7 @@ export function chipFeatures(backbone: Backbone, split: string, chips: readonly 
     const data = new Float32Array(chips.length * CHIP_SIZE * CHIP_SIZE * 3);
     chips.forEach((c, i) => data.set(c.data, i * CHIP_SIZE * CHIP_SIZE * 3));
     let x = tf.tensor4d(data, [chips.length, CHIP_SIZE, CHIP_SIZE, 3], 'float32');
-    if (h !== CHIP_SIZE || w !== CHIP_SIZE) x = tf.image.resizeBilinear(x, [h, w], true);
+    if (h !== CHIP_SIZE || w !== CHIP_SIZE) x = tf.image.resizeBilinear(x, [h, w]);
     return backbone.bottom(x, split).dataSync() as Float32Array;
   });
   const dim = values.length / chips.length;
