@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../../core/errors.js';
 import type { FeatureSpec } from '../../core/types.js';
 import type { Backbone, LayerCost, SplitPoint } from '../types.js';
-import { modelLayerCosts } from './model-costs.js';
+import { countModelCosts } from '../flops.js';
 
 /** One weight array of a layer, in the order `layer.getWeights()` lists them. */
 export interface StoredWeight {
@@ -123,6 +123,8 @@ export class LayeredBackbone implements Backbone {
         i === this.stages.length - 1
           ? this.full
           : tf.model({ inputs: input, outputs: outputs[i], name: `${this.id}_to_${s.split.name}` });
+      // Frozen, as a model too: the FLOP counter reads `model.trainable`.
+      m.trainable = false;
       this.bottoms.set(s.split.name, m);
     });
   }
@@ -177,7 +179,7 @@ export class LayeredBackbone implements Backbone {
   bottomCosts(split: string): LayerCost[] {
     this.check();
     splitIndex(this.id, this.splits, split);
-    return modelLayerCosts(this.bottoms.get(split)!);
+    return countModelCosts(this.bottoms.get(split)!).layers;
   }
 
   dispose(): void {
