@@ -18,8 +18,17 @@ import { clusterSuite } from './cluster.js';
 import { kernelsSuite } from './kernels-suite.js';
 import { faceSuite } from './face.js';
 import { quantizationSuite } from './quantization.js';
+import { backbonesSuite } from './backbones.js';
 
-const SUITES: BenchSuite[] = [runtimeSuite, kernelsSuite, codecSuite, faceSuite, quantizationSuite, clusterSuite];
+const SUITES: BenchSuite[] = [
+  runtimeSuite,
+  kernelsSuite,
+  codecSuite,
+  faceSuite,
+  quantizationSuite,
+  clusterSuite,
+  backbonesSuite,
+];
 
 function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);
