@@ -27,15 +27,15 @@ export interface AgglomerativeOptions {
   /** Cluster distance rule. Default `'average'`. */
   linkage?: Linkage;
   /**
-   * Clusters at most this far apart (by the linkage) are merged. Default 0.55; the value
-   * calibrated per linkage on LFW is in `DEFAULT_METHOD_THRESHOLDS` (./methods.ts).
+   * Clusters at most this far apart (by the linkage) are merged. Default 0.59 (average linkage,
+   * calibrated on LFW); each linkage's calibrated value is in `DEFAULT_METHOD_PARAMS` (./methods.ts).
    */
   threshold?: number;
 }
 
 export const DEFAULT_AGGLOMERATIVE_OPTIONS: Required<AgglomerativeOptions> = {
   linkage: 'average',
-  threshold: 0.55,
+  threshold: 0.59,
 };
 
 /** One merge of the dendrogram: two representatives (original face indices) and the linkage distance. */
@@ -149,7 +149,7 @@ export function cutMerges(n: number, merges: readonly Merge[], threshold: number
  * Agglomerative clustering over a precomputed distance matrix (copied; see the module header).
  *
  * @example
- * agglomerativeFromDistances(pairwiseDistances(descriptors), { linkage: 'complete', threshold: 0.5 });
+ * agglomerativeFromDistances(pairwiseDistances(descriptors), { linkage: 'complete', threshold: 0.67 });
  */
 export function agglomerativeFromDistances(dist: DistanceMatrix, options: AgglomerativeOptions = {}): Clustering {
   const o = { ...DEFAULT_AGGLOMERATIVE_OPTIONS, ...options };
@@ -169,7 +169,7 @@ export function agglomerativeInPlace(n: number, data: Float32Array, options: Agg
  *
  * @throws FedexError BAD_ARGUMENT for bad descriptors, an unknown linkage or a bad threshold.
  * @example
- * const { count } = agglomerative(descriptors, { linkage: 'average', threshold: 0.55 });
+ * const { count } = agglomerative(descriptors, { linkage: 'average', threshold: 0.59 });
  */
 export function agglomerative(descriptors: readonly Float32Array[], options: AgglomerativeOptions = {}): Clustering {
   const dist = pairwiseDistances(descriptors);

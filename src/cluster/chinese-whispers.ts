@@ -19,7 +19,7 @@ import { canonicalLabels, checkThreshold, type Clustering } from './types.js';
 
 /** Options of Chinese whispers; defaults in {@link DEFAULT_CHINESE_WHISPERS_OPTIONS}. */
 export interface ChineseWhispersOptions {
-  /** Faces at most this far apart (Euclidean) are joined by an edge. Default 0.5 (calibrated on LFW; see docs/clustering.md). */
+  /** Faces at most this far apart (Euclidean) are joined by an edge. Default 0.55 (calibrated on LFW; see docs/clustering.md). */
   threshold?: number;
   /** At most this many passes over all faces. Default 100 (dlib's `num_iterations`). */
   maxPasses?: number;
@@ -28,7 +28,7 @@ export interface ChineseWhispersOptions {
 }
 
 export const DEFAULT_CHINESE_WHISPERS_OPTIONS: Required<ChineseWhispersOptions> = {
-  threshold: 0.5,
+  threshold: 0.55,
   maxPasses: 100,
   seed: 0,
 };
@@ -62,7 +62,7 @@ export function thresholdGraph(dist: DistanceMatrix, threshold: number): Thresho
  * Chinese whispers over a precomputed distance matrix (see the module header).
  *
  * @example
- * chineseWhispersFromDistances(pairwiseDistances(descriptors), { threshold: 0.5, seed: 1 }).count;
+ * chineseWhispersFromDistances(pairwiseDistances(descriptors), { threshold: 0.55, seed: 1 }).count;
  */
 export function chineseWhispersFromDistances(dist: DistanceMatrix, options: ChineseWhispersOptions = {}): Clustering {
   const o = { ...DEFAULT_CHINESE_WHISPERS_OPTIONS, ...options };
@@ -112,7 +112,7 @@ export function chineseWhispersFromDistances(dist: DistanceMatrix, options: Chin
  *
  * @throws FedexError BAD_ARGUMENT for bad descriptors or options.
  * @example
- * const { count, labels } = chineseWhispers(descriptors, { threshold: 0.5, seed: 0 });
+ * const { count, labels } = chineseWhispers(descriptors, { threshold: 0.55, seed: 0 });
  */
 export function chineseWhispers(descriptors: readonly Float32Array[], options: ChineseWhispersOptions = {}): Clustering {
   return chineseWhispersFromDistances(pairwiseDistances(descriptors), options);

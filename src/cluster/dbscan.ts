@@ -18,17 +18,17 @@ import { checkThreshold, type Clustering } from './types.js';
 
 /** Options of DBSCAN; defaults in {@link DEFAULT_DBSCAN_OPTIONS}. */
 export interface DbscanOptions {
-  /** Neighbourhood radius (Euclidean). Default 0.5; the calibrated value is in ./methods.ts. */
+  /** Neighbourhood radius (Euclidean). Default 0.53 (calibrated on LFW, see ./methods.ts). */
   eps?: number;
-  /** Faces (itself included) a face needs within `eps` to be a core face. Default 3. */
+  /** Faces (itself included) a face needs within `eps` to be a core face. Default 2 (calibrated). */
   minPoints?: number;
   /** What noise faces become (see the module header). Default `'singleton'`. */
   noise?: 'singleton' | 'label';
 }
 
 export const DEFAULT_DBSCAN_OPTIONS: Required<DbscanOptions> = {
-  eps: 0.5,
-  minPoints: 3,
+  eps: 0.53,
+  minPoints: 2,
   noise: 'singleton',
 };
 
@@ -39,7 +39,7 @@ export const NOISE = -1;
  * DBSCAN over a precomputed distance matrix (see the module header).
  *
  * @example
- * dbscanFromDistances(pairwiseDistances(descriptors), { eps: 0.5, minPoints: 3 }).count;
+ * dbscanFromDistances(pairwiseDistances(descriptors), { eps: 0.53, minPoints: 2 }).count;
  */
 export function dbscanFromDistances(dist: DistanceMatrix, options: DbscanOptions = {}): Clustering {
   const o = { ...DEFAULT_DBSCAN_OPTIONS, ...options };
@@ -107,7 +107,7 @@ function renumberByFirstAppearance(labels: Int32Array): Int32Array {
  *
  * @throws FedexError BAD_ARGUMENT for bad descriptors or options.
  * @example
- * const { count } = dbscan(descriptors, { eps: 0.5, minPoints: 3 });
+ * const { count } = dbscan(descriptors, { eps: 0.53, minPoints: 2 });
  */
 export function dbscan(descriptors: readonly Float32Array[], options: DbscanOptions = {}): Clustering {
   return dbscanFromDistances(pairwiseDistances(descriptors), options);

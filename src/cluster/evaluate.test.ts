@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrateMethod, prepareGalleries, scoreGalleries } from './evaluate.js';
+import { better, calibrateMethod, prepareGalleries, scoreGalleries, summarize } from './evaluate.js';
 import { buildGalleries } from './gallery.js';
 import { syntheticFaces } from './synthetic.js';
 
@@ -26,5 +26,23 @@ describe('evaluation on synthetic galleries', () => {
     const dbscan = calibrateMethod(galleries, 'dbscan', { thresholds: [0.6], minPoints: [2, 3] });
     expect(dbscan.curve).toHaveLength(2);
     expect(dbscan.best.params.minPoints).toBe(2);
+  });
+});
+
+describe('better', () => {
+  it('ranks by BCubed F first, or by the exact-count rate first with the count objective', () => {
+    const score = (f: number, countError: number) => ({
+      bcubed: { precision: f, recall: f, f },
+      pairwise: { precision: 1, recall: 1, f: 1 },
+      nmi: 1,
+      predictedCount: 3 + countError,
+      trueCount: 3,
+      countError,
+    });
+    // a: higher F, one gallery of two with the right count; b: lower F, both right.
+    const a = summarize('chinese-whispers', { threshold: 0.5 }, [score(1, 0), score(0.98, 1)]);
+    const b = summarize('chinese-whispers', { threshold: 0.6 }, [score(0.97, 0), score(0.97, 0)]);
+    expect(better(a, b)).toBeLessThan(0);
+    expect(better(a, b, 'count')).toBeGreaterThan(0);
   });
 });

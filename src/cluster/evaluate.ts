@@ -95,20 +95,32 @@ export interface SweepOptions {
   minPoints?: readonly number[];
   /** Other fixed params (e.g. the Chinese whispers seed). */
   params?: MethodParams;
+  /**
+   * What "best" means: `'bcubed'` (default) the highest mean BCubed F, then the exact-count
+   * rate; `'count'` the highest exact-count rate, then BCubed F.
+   */
+  objective?: CalibrationObjective;
 }
+
+export type CalibrationObjective = 'bcubed' | 'count';
 
 /** The default threshold grid: 0.30 to 0.80 in steps of 0.01. */
 export const DEFAULT_THRESHOLD_GRID: readonly number[] = Array.from({ length: 51 }, (_, i) => Math.round((0.3 + i * 0.01) * 100) / 100);
 
-/** Orders summaries best first: mean BCubed F, then exact-count rate, then mean absolute count error. */
-export function better(a: MethodSummary, b: MethodSummary): number {
+/**
+ * Orders summaries best first. `'bcubed'`: mean BCubed F, then exact-count rate, then mean absolute
+ * count error; `'count'`: exact-count rate, then mean absolute count error, then BCubed F.
+ */
+export function better(a: MethodSummary, b: MethodSummary, objective: CalibrationObjective = 'bcubed'): number {
+  if (objective === 'count') {
+    return b.exactCountRate - a.exactCountRate || a.meanAbsCountError - b.meanAbsCountError || b.bcubedF - a.bcubedF;
+  }
   return b.bcubedF - a.bcubedF || b.exactCountRate - a.exactCountRate || a.meanAbsCountError - b.meanAbsCountError;
 }
 
 /**
  * Tries every threshold (and DBSCAN `minPoints`) on the galleries and returns the best setting
- * (highest mean BCubed F; ties: exact-count rate, then absolute count error, then the first tried)
- * with the whole curve.
+ * by the objective (see {@link better}; remaining ties: the first tried) with the whole curve.
  *
  * @example
  * const { best } = calibrateMethod(calibrationGalleries, 'agglomerative-average');
@@ -129,6 +141,6 @@ export function calibrateMethod(
     }
   }
   let best = curve[0];
-  for (const s of curve) if (better(s, best) < 0) best = s;
+  for (const s of curve) if (better(s, best, options.objective) < 0) best = s;
   return { best, curve };
 }

@@ -52,3 +52,5 @@ export {
   type MethodSummary,
   type PreparedGallery,
 } from './evaluate.js';
+export { groupPeople, type PeopleView } from './people.js';
+export { renderContactSheet, escapeHtml, type ContactSheet, type SheetPerson, type SheetFace } from './contact-sheet.js';

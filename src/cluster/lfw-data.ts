@@ -84,6 +84,8 @@ export async function loadLabelledFaces(
     const set = await extractDataset({
       dir: options.dir,
       scan,
+      // Known up front, so a fully cached run builds no extractor at all.
+      spec: faceDescriptorSpec(),
       cache: options.cacheDir ? { dir: options.cacheDir } : {},
       onProgress: options.onProgress,
     });
