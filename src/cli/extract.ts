@@ -60,13 +60,15 @@ export const extractCommand: Command = {
     const dtype = choiceFlag(flags, 'dtype', DTYPES, 'float32');
     const detector = choiceFlag(flags, 'detector', ['ssd', 'tiny'] as const, 'ssd');
     const big = { min: 1 };
-    const scan = {
+    const scanFlags = {
       minPhotos: intFlag(flags, 'min-photos', undefined, big),
       maxPerPerson: intFlag(flags, 'max-per-person', undefined, big),
       maxPeople: intFlag(flags, 'max-people', undefined, big),
       limit: intFlag(flags, 'limit', undefined, big),
       seed: intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 }),
     };
+    // Absent flags fall back to the scanner's own defaults.
+    const scan = Object.fromEntries(Object.entries(scanFlags).filter(([, v]) => v !== undefined));
     const concurrency = intFlag(flags, 'concurrency', undefined, { min: 1, max: 64 });
     const cacheDir = stringFlag(flags, 'cache');
     if (flags['no-cache'] && cacheDir) throw new FedexError('BAD_ARGUMENT', '--cache and --no-cache exclude each other');
