@@ -13,8 +13,13 @@ import type { Command } from './command.js';
 import { choiceFlag, intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs } from './args.js';
 import { createProgressBar } from './progress.js';
 import { defaultDataDir } from './defaults.js';
+import { backboneEntry, backboneIds } from '../model/backbones/registry.js';
+import type { ExtractorSource } from '../data/extractor-source.js';
 
-const BACKBONES: Record<string, string[]> = { 'faceapi-resnet': ['embedding'] };
+/** Backbone ids and their split names, from the backbone registry (no weights loaded). */
+const BACKBONES: Record<string, string[]> = Object.fromEntries(
+  backboneIds().map((id) => [id, backboneEntry(id).splits.map((s) => s.name)]),
+);
 const DTYPES: readonly WireDtype[] = ['float32', 'float16', 'int8'];
 
 const FLAGS: FlagSpecs = {
@@ -53,7 +58,7 @@ export const extractCommand: Command = {
     if (!splits) {
       throw new FedexError('BAD_ARGUMENT', `--backbone: unknown "${backbone}"; known: ${Object.keys(BACKBONES).join(', ')}`);
     }
-    const split = stringFlag(flags, 'split', splits[0]);
+    const split = stringFlag(flags, 'split', backbone === 'faceapi-resnet' ? 'embedding' : backboneEntry(backbone).defaultSplit);
     if (!splits.includes(split)) {
       throw new FedexError('BAD_ARGUMENT', `--split: ${backbone} has no split "${split}"; known: ${splits.join(', ')}`);
     }
@@ -76,12 +81,23 @@ export const extractCommand: Command = {
       stringFlag(flags, 'out', path.join('out', 'features', `${path.basename(dataDir)}-${split}-${dtype}.fxfb`)),
     );
 
+    // The 128-d descriptor is the face pipeline itself; any other split runs the face chip through
+    // the backbone's frozen bottom (in each worker, so the cache and the pool work the same way).
+    const source: ExtractorSource =
+      backbone === 'faceapi-resnet' && split === 'embedding'
+        ? { kind: 'face', options: { detector } }
+        : {
+            kind: 'module',
+            url: new URL('../model/split-extractor.ts', import.meta.url).href,
+            exportName: 'createSplitExtractor',
+            options: { backbone, split, face: { detector } },
+          };
     const bar = createProgressBar('extract', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
     let faces = 0;
     const set = await extractDataset({
       dir: dataDir,
       scan,
-      source: { kind: 'face', options: { detector } },
+      source,
       concurrency,
       cache: flags['no-cache'] ? false : { ...(cacheDir ? { dir: cacheDir } : {}) },
       onProgress(done, total, info) {
