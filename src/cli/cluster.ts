@@ -16,6 +16,7 @@ import { FedexError, isFedexError } from '../core/errors.js';
 import type { RawImage } from '../core/types.js';
 import { renderContactSheet, type SheetPerson } from '../cluster/contact-sheet.js';
 import { renderExperiment, runClusterExperiment, DEFAULT_EXPERIMENT_OPTIONS } from '../cluster/experiment.js';
+import type { GalleryOptions } from '../cluster/gallery.js';
 import {
   CLUSTER_METHODS,
   clusterDistances,
@@ -47,6 +48,11 @@ const FLAGS: FlagSpecs = {
   data: { type: 'string', arg: 'DIR', help: 'With --eval: the LFW folder. Default $FEDEX_DATA_DIR/lfw_deepfunneled_min5.' },
   galleries: { type: 'string', arg: 'N', help: `With --eval: evaluation galleries. Default ${DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries}.` },
   'cache-only': { type: 'boolean', help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor).' },
+  'subject-check': { type: 'boolean', help: 'With --eval: leave out photos whose main face is off-centre (a bystander, not the LFW subject). Locates faces once (~10 min, cached).' },
+  'gallery-people': { type: 'string', arg: 'MIN-MAX', help: 'With --eval: people per gallery. Default 2-20.' },
+  'top-photos': { type: 'string', arg: 'N', help: 'With --eval: photos of the person seen most in a gallery. Default 20.' },
+  zipf: { type: 'string', arg: 'X', help: 'With --eval: the k-th person gets top-photos / k^X photos (0 = balanced). Default 1.' },
+  'min-photos': { type: 'string', arg: 'N', help: 'With --eval: fewest photos of a person in a gallery. Default 1.' },
 };
 
 const USAGE = 'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N] [--cache-only] [--json]';
@@ -243,6 +249,29 @@ async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<
   return 0;
 }
 
+/** The --eval gallery-shape flags (absent flags keep the gallery defaults). */
+function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 'seed'> {
+  const out: Omit<GalleryOptions, 'galleries' | 'seed'> = {};
+  const range = stringFlag(flags, 'gallery-people');
+  if (range !== undefined) {
+    const m = /^(\d+)-(\d+)$/.exec(range);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < Number(m[1])) throw new FedexError('BAD_ARGUMENT', `--gallery-people must look like 2-20, got "${range}"`);
+    out.minPeople = Number(m[1]);
+    out.maxPeople = Number(m[2]);
+  }
+  const top = intFlag(flags, 'top-photos', undefined, { min: 1, max: 1000 });
+  if (top !== undefined) out.topPhotos = top;
+  const min = intFlag(flags, 'min-photos', undefined, { min: 1, max: 1000 });
+  if (min !== undefined) out.minPhotosPerPerson = min;
+  const zipf = stringFlag(flags, 'zipf');
+  if (zipf !== undefined) {
+    const v = Number(zipf);
+    if (!(Number.isFinite(v) && v >= 0)) throw new FedexError('BAD_ARGUMENT', `--zipf must be a number >= 0, got "${zipf}"`);
+    out.zipfExponent = v;
+  }
+  return out;
+}
+
 async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): Promise<number> {
   const dir = path.resolve(stringFlag(flags, 'data', path.join(defaultDataDir(), 'lfw_deepfunneled_min5')));
   const seed = intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 })!;
@@ -257,23 +286,37 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
   });
   bar.done();
   if (missing.length) io.stderr.write(`cluster --eval: ${missing.length} photo(s) not in the feature cache yet are left out (--cache-only)\n`);
-  const report = runClusterExperiment(faces, { seed, evaluationGalleries: galleries });
-  const outFile = path.resolve('out', 'cluster', `eval-seed${seed}.json`);
+  let used = faces;
+  let offCentre: string[] = [];
+  if (flags['subject-check']) {
+    const { checkLfwSubjects, withoutIds } = await import('../cluster/lfw-data.js');
+    const boxBar = createProgressBar('main faces', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
+    ({ offCentre } = await checkLfwSubjects({ dir, onProgress: (done, total) => boxBar.update(done, total) }));
+    boxBar.done();
+    used = withoutIds(faces, new Set(offCentre));
+  }
+  const gallery = galleryFlags(flags);
+  const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery });
+  // One report file per setting: e.g. eval-seed0.json, eval-seed0-minPhotosPerPerson2.json.
+  const variant = Object.entries(gallery).map(([k, v]) => `-${k}${v}`).join('') + (flags['subject-check'] ? '-subject' : '');
+  const outFile = path.resolve('out', 'cluster', `eval-seed${seed}${variant}.json`);
   mkdirSync(path.dirname(outFile), { recursive: true });
   const { methods, ...rest } = report;
   const json = {
     ...rest,
     data: dir,
     scan: LFW_CLUSTER_SCAN,
-    facesUsed: faces.descriptors.length,
+    facesUsed: used.descriptors.length,
     missingFromCache: missing.length,
+    offCentre,
     methods: methods.map(({ perGallery: _perGallery, ...m }) => m),
   };
   writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
   if (flags.json) io.stdout.write(JSON.stringify(json, null, 2) + '\n');
   else {
     const header = [
-      `LFW ${path.basename(dir)}, selection min-photos ${LFW_CLUSTER_SCAN.minPhotos}, max-per-person ${LFW_CLUSTER_SCAN.maxPerPerson}, seed ${seed}: ${faces.descriptors.length} faces of ${new Set(faces.labels).size} people${missing.length ? ` (${missing.length} photos not yet cached left out)` : ''}.`,
+      `LFW ${path.basename(dir)}, selection min-photos ${LFW_CLUSTER_SCAN.minPhotos}, max-per-person ${LFW_CLUSTER_SCAN.maxPerPerson}, seed ${seed}: ${used.descriptors.length} faces of ${new Set(used.labels).size} people${missing.length ? ` (${missing.length} photos not yet cached left out)` : ''}.`,
+      ...(flags['subject-check'] ? [`Subject check: ${offCentre.length} photo(s) whose main face is off-centre left out: ${offCentre.join(', ')}.`] : []),
       '',
     ];
     io.stdout.write(header.join('\n') + renderExperiment(report) + `\nreport: ${outFile}\n`);

@@ -20,7 +20,7 @@ import {
   type MethodSummary,
   type PreparedGallery,
 } from './evaluate.js';
-import { buildGalleries, facesByPerson, splitPeople, type GalleryOptions } from './gallery.js';
+import { buildGalleries, DEFAULT_GALLERY_OPTIONS, facesByPerson, splitPeople, type GalleryOptions } from './gallery.js';
 import { CLUSTER_METHODS, DEFAULT_METHOD_PARAMS, type ClusterMethod, type MethodParams } from './methods.js';
 import type { ClusterScores } from './metrics.js';
 import { bestPairThreshold, type PairThreshold } from './pairs.js';
@@ -79,11 +79,18 @@ export interface ExperimentReport {
   methods: MethodResult[];
 }
 
-const SIZE_BANDS: ReadonlyArray<[number, number]> = [
-  [2, 7],
-  [8, 14],
-  [15, 20],
-];
+/** Gallery sizes split into (up to) three bands of about equal width: 2-20 gives 2-7, 8-14, 15-20. */
+export function sizeBands(minPeople: number, maxPeople: number): Array<[number, number]> {
+  const sizes = maxPeople - minPeople + 1;
+  const bands = Math.min(3, sizes);
+  const out: Array<[number, number]> = [];
+  for (let b = 0, lo = minPeople; b < bands; b++) {
+    const hi = b === bands - 1 ? maxPeople : lo + Math.max(1, Math.round((maxPeople - lo + 1) / (bands - b))) - 1;
+    out.push([lo, hi]);
+    lo = hi + 1;
+  }
+  return out;
+}
 
 /**
  * Runs the experiment (see the module header).
@@ -122,7 +129,8 @@ export function runClusterExperiment(
     for (const c of curve) if (better(c, bestForCount, 'count') < 0) bestForCount = c;
     const params: MethodParams = best.params;
     const { summary, perGallery } = scoreGalleries(evaluationSet, method, params);
-    const bySize = SIZE_BANDS.map(([lo, hi]) => {
+    const shape = { ...DEFAULT_GALLERY_OPTIONS, ...o.gallery };
+    const bySize = sizeBands(shape.minPeople, shape.maxPeople).map(([lo, hi]) => {
       const pick = evaluationSet.map((g, i) => ({ g, i })).filter(({ g }) => g.people.length >= lo && g.people.length <= hi);
       return {
         people: `${lo}-${hi}`,
