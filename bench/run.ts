@@ -18,6 +18,7 @@ import { clusterSuite } from './cluster.js';
 import { kernelsSuite } from './kernels-suite.js';
 import { faceSuite } from './face.js';
 import { quantizationSuite } from './quantization.js';
+import { modelSuite } from './model.js';
 import { backbonesSuite } from './backbones.js';
 
 const SUITES: BenchSuite[] = [
@@ -28,6 +29,7 @@ const SUITES: BenchSuite[] = [
   quantizationSuite,
   clusterSuite,
   backbonesSuite,
+  modelSuite,
 ];
 
 function formatValue(v: number): string {
