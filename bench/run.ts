@@ -19,6 +19,7 @@ import { kernelsSuite } from './kernels-suite.js';
 import { faceSuite } from './face.js';
 import { quantizationSuite } from './quantization.js';
 import { modelSuite } from './model.js';
+import { splitSuite } from './split.js';
 import { backbonesSuite } from './backbones.js';
 
 const SUITES: BenchSuite[] = [
@@ -30,6 +31,7 @@ const SUITES: BenchSuite[] = [
   clusterSuite,
   backbonesSuite,
   modelSuite,
+  splitSuite,
 ];
 
 function formatValue(v: number): string {
