@@ -85,7 +85,7 @@ export const splitSuite: BenchSuite = {
       );
       const accs = users.map((u, i) => {
         const m = res.toModel(i);
-        const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: set.spec.shape }), m] });
+        const model = set.spec.shape.length > 1 ? tf.sequential({ layers: [tf.layers.flatten({ inputShape: set.spec.shape }), m] }) : m;
         try {
           return accuracyOf(model, set, u);
         } finally {
