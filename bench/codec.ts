@@ -44,8 +44,20 @@ export const codecSuite: BenchSuite = {
           const enc = await timeRuns(() => void encodeFeatureBatch(batch, { dtype }), quick ? 5 : 15);
           const dec = await timeRuns(() => void decodeFeatureBatch(bytes), quick ? 5 : 15);
           const mb = (batch.features.length * 4) / 1e6;
-          rows.push({ suite: 'codec', name: `encode ${dtype}`, value: mb / (median(enc) / 1000), unit: 'MB/s', note: 'float32 MB in per s, median' });
-          rows.push({ suite: 'codec', name: `decode ${dtype}`, value: mb / (median(dec) / 1000), unit: 'MB/s', note: 'float32 MB out per s, median' });
+          rows.push({
+            suite: 'codec',
+            name: `encode ${dtype}`,
+            value: mb / (median(enc) / 1000),
+            unit: 'MB/s',
+            note: 'float32 MB in per s, median',
+          });
+          rows.push({
+            suite: 'codec',
+            name: `decode ${dtype}`,
+            value: mb / (median(dec) / 1000),
+            unit: 'MB/s',
+            note: 'float32 MB out per s, median',
+          });
         }
       }
     }

@@ -133,7 +133,9 @@ export async function benchFace(opts: BenchFaceOptions = {}): Promise<BenchFaceR
         alignMs[method].push(ams / faces.length);
         if (method === pipeline.options.alignment) chips.push(...aligned.map((a) => a.chip));
       }
-      log(`${path.basename(file)}: ${faces.length} face(s), ssd ${ssdMs.toFixed(0)} ms, tiny ${tinyMs.toFixed(0)} ms`);
+      log(
+        `${path.basename(file)}: ${faces.length} face(s), ssd ${ssdMs.toFixed(0)} ms, tiny ${tinyMs.toFixed(0)} ms`,
+      );
     }
 
     // Descriptors: the same 16 chips (or fewer) at each batch size, three rounds, median per face.
@@ -177,7 +179,13 @@ export async function benchFace(opts: BenchFaceOptions = {}): Promise<BenchFaceR
 
 /** Flattens a result into bench runner rows (suite `face`). */
 export function benchFaceRows(r: BenchFaceResult): BenchRow[] {
-  const row = (name: string, value: number, note: string): BenchRow => ({ suite: 'face', name, value, unit: 'ms', note });
+  const row = (name: string, value: number, note: string): BenchRow => ({
+    suite: 'face',
+    name,
+    value,
+    unit: 'ms',
+    note,
+  });
   const rows = [
     row('detect ssd, demo photo', r.detectMsPerPhoto.ssd.demo, `median of ${r.photos.demo} 1920 px photos`),
     row('detect tiny, demo photo', r.detectMsPerPhoto.tiny.demo, `median of ${r.photos.demo} 1920 px photos`),
@@ -187,7 +195,11 @@ export function benchFaceRows(r: BenchFaceResult): BenchRow[] {
     row('landmarks per face, single', r.landmarksMsPerFaceSingle, 'one face per call'),
     ...ALIGNMENT_METHODS.map((m) => row(`align ${m} per face`, r.alignMsPerFace[m], 'pure TS, 150x150 chip')),
     ...DESCRIPTOR_BATCH_SIZES.map((b) =>
-      row(`descriptor per face, batch ${b}`, r.descriptorMsPerFace[b], b === 1 ? 'one chip per call' : `${b} chips per call`),
+      row(
+        `descriptor per face, batch ${b}`,
+        r.descriptorMsPerFace[b],
+        b === 1 ? 'one chip per call' : `${b} chips per call`,
+      ),
     ),
   ];
   return rows.filter((x) => Number.isFinite(x.value));
@@ -223,7 +235,6 @@ export interface CompareAlignmentOptions {
   detector?: DetectorName;
   log?: (line: string) => void;
 }
-
 
 export interface AlignmentComparison {
   dataset: string;
@@ -373,7 +384,8 @@ async function main(): Promise<void> {
   const rows = benchFaceRows(r);
   const w = Math.max(...rows.map((x) => x.name.length));
   process.stdout.write(`\nface pipeline, tfjs wasm, ${r.faces} faces\n`);
-  for (const x of rows) process.stdout.write(`${x.name.padEnd(w)}  ${x.value.toFixed(1).padStart(7)} ms  ${x.note}\n`);
+  for (const x of rows)
+    process.stdout.write(`${x.name.padEnd(w)}  ${x.value.toFixed(1).padStart(7)} ms  ${x.note}\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bench/face.ts')) {

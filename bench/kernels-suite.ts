@@ -13,7 +13,9 @@ export const kernelsSuite: BenchSuite = {
     for (const r of await benchKernels()) {
       const notes = [
         r.gflops !== undefined ? `${r.gflops.toFixed(1)} GFLOP/s` : undefined,
-        r.baselineMs !== undefined ? `stock ${r.baselineMs.toFixed(2)} ms = ${(r.baselineMs / r.ms).toFixed(1)}x slower` : 'no stock kernel on wasm',
+        r.baselineMs !== undefined
+          ? `stock ${r.baselineMs.toFixed(2)} ms = ${(r.baselineMs / r.ms).toFixed(1)}x slower`
+          : 'no stock kernel on wasm',
       ].filter(Boolean);
       rows.push({ suite: 'kernels', name: r.name, value: r.ms, unit: 'ms', note: notes.join(', ') });
     }

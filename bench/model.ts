@@ -71,16 +71,33 @@ export const modelSuite: BenchSuite = {
     const set = await extractDataset({ dir, scan: LFW_SCAN });
     const rows: BenchRow[] = [];
     const nUsers = quick ? 50 : 100;
-    const users = buildUsers(set, { users: nUsers, peoplePerUser: 5, labelledPerPerson: 3, unlabelledPerPerson: 0, minTestPerPerson: 1, seed: 1 });
+    const users = buildUsers(set, {
+      users: nUsers,
+      peoplePerUser: 5,
+      labelledPerPerson: 3,
+      unlabelledPerPerson: 0,
+      minTestPerPerson: 1,
+      seed: 1,
+    });
     const testPhotos = users.reduce((a, u) => a + u.test.length, 0);
     const ctx = `${users.length} users x 5 people, 3 labelled/person, ${testPhotos} test photos`;
 
     // Nearest centroid: no training.
     const nc = personalizedAccuracy(set, users);
-    rows.push({ suite: 'model', name: 'personalized top-1, centroid, embedding', value: nc.mean, unit: 'acc', note: `worst decile ${nc.worstDecile.toFixed(3)}; ${ctx}` });
+    rows.push({
+      suite: 'model',
+      name: 'personalized top-1, centroid, embedding',
+      value: nc.mean,
+      unit: 'acc',
+      note: `worst decile ${nc.worstDecile.toFixed(3)}; ${ctx}`,
+    });
 
     for (const head of ['linear', 'mlp'] as const) {
-      const res = await trainUsersBatched(users.map((u) => userSamples(set, u)), DIM, { head, hidden: head === 'mlp' ? [64] : undefined, epochs: 100, learningRate: 0.01 });
+      const res = await trainUsersBatched(
+        users.map((u) => userSamples(set, u)),
+        DIM,
+        { head, hidden: head === 'mlp' ? [64] : undefined, epochs: 100, learningRate: 0.01 },
+      );
       const accs = users.map((u, i) => {
         const m = res.toModel(i);
         try {
@@ -90,14 +107,37 @@ export const modelSuite: BenchSuite = {
         }
       });
       const s = summarize(accs);
-      rows.push({ suite: 'model', name: `personalized top-1, ${head}, embedding`, value: s.mean, unit: 'acc', note: `worst decile ${s.worstDecile.toFixed(3)}; batched, 100 full-batch epochs, lr 0.01${head === 'mlp' ? ', hidden 64' : ''}` });
+      rows.push({
+        suite: 'model',
+        name: `personalized top-1, ${head}, embedding`,
+        value: s.mean,
+        unit: 'acc',
+        note: `worst decile ${s.worstDecile.toFixed(3)}; batched, 100 full-batch epochs, lr 0.01${head === 'mlp' ? ', hidden 64' : ''}`,
+      });
     }
 
     // Per-user heads per minute: 20 photos per user (5 people x 4), all users trained in batch.
-    const many = buildUsers(set, { users: quick ? 500 : 2000, peoplePerUser: 5, labelledPerPerson: 4, unlabelledPerPerson: 0, minTestPerPerson: 1, seed: 2 });
+    const many = buildUsers(set, {
+      users: quick ? 500 : 2000,
+      peoplePerUser: 5,
+      labelledPerPerson: 4,
+      unlabelledPerPerson: 0,
+      minTestPerPerson: 1,
+      seed: 2,
+    });
     for (const head of ['linear', 'mlp'] as const) {
-      const res = await trainUsersBatched(many.map((u) => userSamples(set, u)), DIM, { head, hidden: head === 'mlp' ? [64] : undefined, epochs: 100, learningRate: 0.01 });
-      rows.push({ suite: 'model', name: `per-user heads trained, ${head}`, value: res.usersPerMinute, unit: 'users/min', note: `${many.length} users x 20 photos, 100 epochs, one process (one core)${head === 'mlp' ? ', hidden 64' : ''}` });
+      const res = await trainUsersBatched(
+        many.map((u) => userSamples(set, u)),
+        DIM,
+        { head, hidden: head === 'mlp' ? [64] : undefined, epochs: 100, learningRate: 0.01 },
+      );
+      rows.push({
+        suite: 'model',
+        name: `per-user heads trained, ${head}`,
+        value: res.usersPerMinute,
+        unit: 'users/min',
+        note: `${many.length} users x 20 photos, 100 epochs, one process (one core)${head === 'mlp' ? ', hidden 64' : ''}`,
+      });
     }
 
     // Global task: one classifier over people with >= 10 photos.
@@ -107,7 +147,9 @@ export const modelSuite: BenchSuite = {
     const yte = task.test.map((s) => task.taskLabels[s]);
     const xte = gather(set, task.test);
     const globalAcc = (model: tf.LayersModel): number => {
-      const pred = tf.tidy(() => (model.predict(tf.tensor2d(xte, [yte.length, DIM])) as tf.Tensor).argMax(-1).dataSync());
+      const pred = tf.tidy(() =>
+        (model.predict(tf.tensor2d(xte, [yte.length, DIM])) as tf.Tensor).argMax(-1).dataSync(),
+      );
       return yte.reduce((a, y, i) => a + (pred[i] === y ? 1 : 0), 0) / yte.length;
     };
     const data = { x: gather(set, task.train), y: ytr, shape: [DIM] };
@@ -119,9 +161,18 @@ export const modelSuite: BenchSuite = {
       const t0 = performance.now();
       let epochs = 0;
       if (head.fit) head.fit(model, data);
-      else epochs = (await trainModel(model, data, { epochs: 200, batchSize: 64, learningRate: 3e-3, patience: 15 })).epochs;
+      else
+        epochs = (
+          await trainModel(model, data, { epochs: 200, batchSize: 64, learningRate: 3e-3, patience: 15 })
+        ).epochs;
       const seconds = (performance.now() - t0) / 1000;
-      rows.push({ suite: 'model', name: `global top-1, ${name}, embedding`, value: globalAcc(model), unit: 'acc', note: `${k} people, ${ytr.length} train / ${yte.length} test photos${epochs ? `, ${epochs} epochs in ${seconds.toFixed(1)} s` : ''}` });
+      rows.push({
+        suite: 'model',
+        name: `global top-1, ${name}, embedding`,
+        value: globalAcc(model),
+        unit: 'acc',
+        note: `${k} people, ${ytr.length} train / ${yte.length} test photos${epochs ? `, ${epochs} epochs in ${seconds.toFixed(1)} s` : ''}`,
+      });
       if (head.training === 'gradient') {
         // Throughput at a sensible batch size: samples/s of training and the FLOP rate it implies.
         const costs = countModelCosts(model).totals;
@@ -134,7 +185,13 @@ export const modelSuite: BenchSuite = {
           const sps = (5 * n) / ((performance.now() - t1) / 1000);
           probe.dispose();
           const gflops = (sps * flopsPerSample) / 1e9;
-          rows.push({ suite: 'model', name: `train ${name} 128->${k}, batch ${batch}`, value: sps, unit: 'samples/s', note: `${gflops.toFixed(2)} GFLOP/s = ${((100 * gflops) / matmul).toFixed(0)}% of matmul rate (${(flopsPerSample / 1e3).toFixed(0)} kFLOP/sample fwd+bwd)` });
+          rows.push({
+            suite: 'model',
+            name: `train ${name} 128->${k}, batch ${batch}`,
+            value: sps,
+            unit: 'samples/s',
+            note: `${gflops.toFixed(2)} GFLOP/s = ${((100 * gflops) / matmul).toFixed(0)}% of matmul rate (${(flopsPerSample / 1e3).toFixed(0)} kFLOP/sample fwd+bwd)`,
+          });
         }
       }
       model.dispose();

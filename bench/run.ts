@@ -46,7 +46,8 @@ export function renderTable(rows: BenchRow[]): string {
   const cells = rows.map((r) => [r.suite, r.name, formatValue(r.value), r.unit, r.note ?? '']);
   const head = ['suite', 'measure', 'value', 'unit', 'note'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((x, i) => (i === 2 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join('  ');
+  const line = (c: string[]) =>
+    c.map((x, i) => (i === 2 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
@@ -76,13 +77,21 @@ async function main(): Promise<void> {
   for (const suite of chosen) {
     process.stderr.write(`== ${suite.name}: ${suite.summary}\n`);
     const t0 = performance.now();
-    const got = await suite.run({ quick: Boolean(values.quick), log: (l) => process.stderr.write(`   ${l}\n`) });
+    const got = await suite.run({
+      quick: Boolean(values.quick),
+      log: (l) => process.stderr.write(`   ${l}\n`),
+    });
     rows.push(...got);
     process.stderr.write(`   ${got.length} figures in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
   const result = {
     startedAt: started.toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: process.platform },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      node: process.version,
+      platform: process.platform,
+    },
     quick: Boolean(values.quick),
     rows,
   };

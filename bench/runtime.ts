@@ -9,11 +9,15 @@ import { type BenchSuite, median, timeRuns } from './types.js';
 export async function matmulGflops(n: number, runs: number): Promise<number> {
   const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
   const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
-  const ms = await timeRuns(async () => {
-    const c = tf.matMul(a, b);
-    await c.data();
-    c.dispose();
-  }, runs, 2);
+  const ms = await timeRuns(
+    async () => {
+      const c = tf.matMul(a, b);
+      await c.data();
+      c.dispose();
+    },
+    runs,
+    2,
+  );
   a.dispose();
   b.dispose();
   return (2 * n ** 3) / (median(ms) * 1e6);

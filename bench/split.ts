@@ -39,7 +39,9 @@ function localLabels(set: ExtractedFeatureSet, u: SimUser, idx: number[]): numbe
 function accuracyOf(model: tf.LayersModel, set: ExtractedFeatureSet, u: SimUser): number {
   const y = localLabels(set, u, u.test);
   const pred = tf.tidy(() =>
-    (model.predict(tf.tensor(gather(set, u.test), [u.test.length, ...set.spec.shape])) as tf.Tensor).argMax(-1).dataSync(),
+    (model.predict(tf.tensor(gather(set, u.test), [u.test.length, ...set.spec.shape])) as tf.Tensor)
+      .argMax(-1)
+      .dataSync(),
   );
   return y.reduce((a, v, i) => a + (pred[i] === v ? 1 : 0), 0) / y.length;
 }
@@ -63,36 +65,68 @@ export const splitSuite: BenchSuite = {
     const mid = await extractDataset({
       dir,
       scan: SPLIT_SCAN,
-      source: { kind: 'module', url: new URL('../src/model/split-extractor.ts', import.meta.url).href, exportName: 'createSplitExtractor', options: { backbone: 'faceapi-resnet', split: SPLIT, face: { detector: 'ssd' } } },
+      source: {
+        kind: 'module',
+        url: new URL('../src/model/split-extractor.ts', import.meta.url).href,
+        exportName: 'createSplitExtractor',
+        options: { backbone: 'faceapi-resnet', split: SPLIT, face: { detector: 'ssd' } },
+      },
       onProgress: progress(SPLIT),
     });
     // Same photos in both sets (a photo with no face is missing from both).
     if (emb.samples.map((s) => s.id).join() !== mid.samples.map((s) => s.id).join()) {
       throw new Error('embedding and stage128 sets hold different photos');
     }
-    const users = buildUsers(emb, { users: quick ? 40 : 100, peoplePerUser: 5, labelledPerPerson: 3, unlabelledPerPerson: 0, minTestPerPerson: 1, seed: 4 });
+    const users = buildUsers(emb, {
+      users: quick ? 40 : 100,
+      peoplePerUser: 5,
+      labelledPerPerson: 3,
+      unlabelledPerPerson: 0,
+      minTestPerPerson: 1,
+      seed: 4,
+    });
     const ctx = `${users.length} users x 5 people, 3 labelled/person; ${emb.samples.length} photos of ${emb.people.length} people`;
     const rows: BenchRow[] = [];
     for (const set of [emb, mid]) {
       const split = set.spec.split;
       const nc = personalizedAccuracy(set, users);
-      rows.push({ suite: 'split', name: `personalized top-1, centroid, ${split}`, value: nc.mean, unit: 'acc', note: `worst decile ${nc.worstDecile.toFixed(3)}; ${ctx}` });
+      rows.push({
+        suite: 'split',
+        name: `personalized top-1, centroid, ${split}`,
+        value: nc.mean,
+        unit: 'acc',
+        note: `worst decile ${nc.worstDecile.toFixed(3)}; ${ctx}`,
+      });
       const dim = shapeSize(set.spec.shape);
       const res = await trainUsersBatched(
-        users.map((u) => ({ id: u.id, x: gather(set, u.labelled), y: localLabels(set, u, u.labelled), numClasses: u.people.length })),
+        users.map((u) => ({
+          id: u.id,
+          x: gather(set, u.labelled),
+          y: localLabels(set, u, u.labelled),
+          numClasses: u.people.length,
+        })),
         dim,
         { head: 'linear', epochs: 100, learningRate: 0.01, chunkSize: dim > 1000 ? 50 : 1000 },
       );
       const accs = users.map((u, i) => {
         const m = res.toModel(i);
-        const model = set.spec.shape.length > 1 ? tf.sequential({ layers: [tf.layers.flatten({ inputShape: set.spec.shape }), m] }) : m;
+        const model =
+          set.spec.shape.length > 1
+            ? tf.sequential({ layers: [tf.layers.flatten({ inputShape: set.spec.shape }), m] })
+            : m;
         try {
           return accuracyOf(model, set, u);
         } finally {
           model.dispose();
         }
       });
-      rows.push({ suite: 'split', name: `personalized top-1, linear, ${split}`, value: mean(accs), unit: 'acc', note: `batched, 100 full-batch epochs; ${dim} inputs` });
+      rows.push({
+        suite: 'split',
+        name: `personalized top-1, linear, ${split}`,
+        value: mean(accs),
+        unit: 'acc',
+        note: `batched, 100 full-batch epochs; ${dim} inputs`,
+      });
     }
     // The heavier model: pretrained upper stage + classifier, per user, end to end.
     const backbone = await loadBackbone('faceapi-resnet');
@@ -104,14 +138,24 @@ export const splitSuite: BenchSuite = {
     for (const u of some) {
       const model = getHead('upper').build(mid.spec.shape, u.people.length, { backbone, split: SPLIT }, 0);
       params = model.countParams();
-      await trainModel(model, { x: gather(mid, u.labelled), y: localLabels(mid, u, u.labelled), shape: mid.spec.shape }, { epochs: 30, batchSize: 16, learningRate: 1e-4, validationSplit: 0 });
+      await trainModel(
+        model,
+        { x: gather(mid, u.labelled), y: localLabels(mid, u, u.labelled), shape: mid.spec.shape },
+        { epochs: 30, batchSize: 16, learningRate: 1e-4, validationSplit: 0 },
+      );
       accs.push(accuracyOf(model, mid, u));
       baseline.push(personalizedAccuracy(emb, [u]).mean);
       model.dispose();
     }
     backbone.dispose();
     const seconds = (performance.now() - t0) / 1000;
-    rows.push({ suite: 'split', name: `personalized top-1, upper, ${SPLIT}`, value: mean(accs), unit: 'acc', note: `${some.length} users; centroid on embedding for the same users ${mean(baseline).toFixed(3)}; ${params} params; 30 epochs lr 1e-4; ${(seconds / some.length).toFixed(1)} s/user` });
+    rows.push({
+      suite: 'split',
+      name: `personalized top-1, upper, ${SPLIT}`,
+      value: mean(accs),
+      unit: 'acc',
+      note: `${some.length} users; centroid on embedding for the same users ${mean(baseline).toFixed(3)}; ${params} params; 30 epochs lr 1e-4; ${(seconds / some.length).toFixed(1)} s/user`,
+    });
     return rows;
   },
 };

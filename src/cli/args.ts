@@ -30,7 +30,8 @@ export function parseFlags(
   const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
   };
-  for (const [name, s] of Object.entries(specs)) config[name] = { type: s.type, ...(s.short ? { short: s.short } : {}) };
+  for (const [name, s] of Object.entries(specs))
+    config[name] = { type: s.type, ...(s.short ? { short: s.short } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
@@ -50,7 +51,8 @@ export function stringFlag(flags: ParsedFlags, name: string): string | undefined
 export function stringFlag(flags: ParsedFlags, name: string, fallback?: string): string | undefined {
   const v = flags[name];
   if (v === undefined) return fallback;
-  if (typeof v !== 'string' || v.length === 0) throw new FedexError('BAD_ARGUMENT', `--${name} needs a value`);
+  if (typeof v !== 'string' || v.length === 0)
+    throw new FedexError('BAD_ARGUMENT', `--${name} needs a value`);
   return v;
 }
 
@@ -63,7 +65,8 @@ export function intFlag(
 ): number | undefined {
   const raw = stringFlag(flags, name);
   if (raw === undefined) return fallback;
-  if (!/^-?\d+$/.test(raw)) throw new FedexError('BAD_ARGUMENT', `--${name} must be an integer, got "${raw}"`);
+  if (!/^-?\d+$/.test(raw))
+    throw new FedexError('BAD_ARGUMENT', `--${name} must be an integer, got "${raw}"`);
   const n = Number(raw);
   const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
@@ -73,7 +76,12 @@ export function intFlag(
 }
 
 /** A flag whose value must be one of `choices`. */
-export function choiceFlag<T extends string>(flags: ParsedFlags, name: string, choices: readonly T[], fallback: T): T {
+export function choiceFlag<T extends string>(
+  flags: ParsedFlags,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   const raw = stringFlag(flags, name, fallback);
   if (!(choices as readonly string[]).includes(raw)) {
     throw new FedexError('BAD_ARGUMENT', `--${name} must be one of ${choices.join(', ')}; got "${raw}"`);

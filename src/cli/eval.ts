@@ -29,7 +29,11 @@ import {
 const FLAGS: FlagSpecs = {
   features: { type: 'string', arg: 'FILE', help: 'Feature-batch file made by `fedex extract` (required).' },
   model: { type: 'string', arg: 'DIR', help: 'Model folder written by `fedex train` (required).' },
-  user: { type: 'string', arg: 'ID', help: "Score on this simulated user's test photos. Default: the model's own user, if any." },
+  user: {
+    type: 'string',
+    arg: 'ID',
+    help: "Score on this simulated user's test photos. Default: the model's own user, if any.",
+  },
   all: { type: 'boolean', help: 'Score on every labelled photo of the file.' },
   ...USER_FLAGS,
   json: { type: 'boolean', help: 'Print the result as JSON on stdout.' },
@@ -40,7 +44,10 @@ const USAGE = 'fedex eval --features FILE --model DIR [--user ID | --all] [--jso
 function checkMeta(meta: Record<string, unknown>, dir: string): ModelMeta {
   const m = meta as Partial<ModelMeta>;
   if (m.format !== 'fedex-head' || !m.spec || !Array.isArray(m.labels) || !m.task) {
-    throw new FedexError('MODEL_LOAD', `${path.join(dir, 'meta.json')} is not a FedEx head description (written by fedex train)`);
+    throw new FedexError(
+      'MODEL_LOAD',
+      `${path.join(dir, 'meta.json')} is not a FedEx head description (written by fedex train)`,
+    );
   }
   return m as ModelMeta;
 }
@@ -59,7 +66,8 @@ export const evalCommand: Command = {
     const dir = stringFlag(flags, 'model');
     if (!dir) throw new FedexError('BAD_ARGUMENT', '--model DIR is required');
     const userId = stringFlag(flags, 'user');
-    if (userId !== undefined && flags.all) throw new FedexError('BAD_ARGUMENT', '--user and --all exclude each other');
+    if (userId !== undefined && flags.all)
+      throw new FedexError('BAD_ARGUMENT', '--user and --all exclude each other');
 
     const meta = checkMeta(await readModelMeta(dir), dir);
     const batch = await readFeatureFile(featuresFile);

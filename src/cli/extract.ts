@@ -23,19 +23,51 @@ const BACKBONES: Record<string, string[]> = Object.fromEntries(
 const DTYPES: readonly WireDtype[] = ['float32', 'float16', 'int8'];
 
 const FLAGS: FlagSpecs = {
-  data: { type: 'string', arg: 'DIR', help: 'Dataset folder, one sub-folder per person. Default: the bbt_faceapi_demo set in $FEDEX_DATA_DIR (../shared/datasets).' },
-  out: { type: 'string', arg: 'FILE', help: 'Output feature-batch file. Default: out/features/<dataset>-<split>-<dtype>.fxfb' },
-  backbone: { type: 'string', arg: 'ID', help: `Backbone. Default faceapi-resnet. Known: ${Object.keys(BACKBONES).join(', ')}` },
+  data: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Dataset folder, one sub-folder per person. Default: the bbt_faceapi_demo set in $FEDEX_DATA_DIR (../shared/datasets).',
+  },
+  out: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Output feature-batch file. Default: out/features/<dataset>-<split>-<dtype>.fxfb',
+  },
+  backbone: {
+    type: 'string',
+    arg: 'ID',
+    help: `Backbone. Default faceapi-resnet. Known: ${Object.keys(BACKBONES).join(', ')}`,
+  },
   split: { type: 'string', arg: 'NAME', help: 'Split point of the backbone. Default embedding (128-d).' },
   dtype: { type: 'string', arg: 'T', help: 'Wire precision: float32, float16 or int8. Default float32.' },
-  detector: { type: 'string', arg: 'NAME', help: 'Face detector: ssd (default, most faces found) or tiny (about 4x faster).' },
+  detector: {
+    type: 'string',
+    arg: 'NAME',
+    help: 'Face detector: ssd (default, most faces found) or tiny (about 4x faster).',
+  },
   'min-photos': { type: 'string', arg: 'N', help: 'Keep people with at least N photos. Default 1.' },
-  'max-per-person': { type: 'string', arg: 'N', help: 'At most N photos per person (seeded choice). Default all.' },
+  'max-per-person': {
+    type: 'string',
+    arg: 'N',
+    help: 'At most N photos per person (seeded choice). Default all.',
+  },
   'max-people': { type: 'string', arg: 'N', help: 'At most N people (seeded choice). Default all.' },
-  limit: { type: 'string', arg: 'N', help: 'At most N photos in total, spread across people (seeded). Default all.' },
+  limit: {
+    type: 'string',
+    arg: 'N',
+    help: 'At most N photos in total, spread across people (seeded). Default all.',
+  },
   seed: { type: 'string', arg: 'N', help: 'Seed of every choice above. Default 0.' },
-  concurrency: { type: 'string', arg: 'N', help: 'Worker threads (tfjs WASM is single-threaded). Default min(2, cores); 1 runs in-process.' },
-  cache: { type: 'string', arg: 'DIR', help: 'Feature cache folder. Default $FEDEX_CACHE_DIR or .cache/features.' },
+  concurrency: {
+    type: 'string',
+    arg: 'N',
+    help: 'Worker threads (tfjs WASM is single-threaded). Default min(2, cores); 1 runs in-process.',
+  },
+  cache: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Feature cache folder. Default $FEDEX_CACHE_DIR or .cache/features.',
+  },
   'no-cache': { type: 'boolean', help: 'Do not read or write the feature cache.' },
   json: { type: 'boolean', help: 'Print the summary as JSON on stdout.' },
   quiet: { type: 'boolean', short: 'q', help: 'No progress bar.' },
@@ -56,11 +88,21 @@ export const extractCommand: Command = {
     const backbone = stringFlag(flags, 'backbone', 'faceapi-resnet');
     const splits = BACKBONES[backbone];
     if (!splits) {
-      throw new FedexError('BAD_ARGUMENT', `--backbone: unknown "${backbone}"; known: ${Object.keys(BACKBONES).join(', ')}`);
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `--backbone: unknown "${backbone}"; known: ${Object.keys(BACKBONES).join(', ')}`,
+      );
     }
-    const split = stringFlag(flags, 'split', backbone === 'faceapi-resnet' ? 'embedding' : backboneEntry(backbone).defaultSplit);
+    const split = stringFlag(
+      flags,
+      'split',
+      backbone === 'faceapi-resnet' ? 'embedding' : backboneEntry(backbone).defaultSplit,
+    );
     if (!splits.includes(split)) {
-      throw new FedexError('BAD_ARGUMENT', `--split: ${backbone} has no split "${split}"; known: ${splits.join(', ')}`);
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `--split: ${backbone} has no split "${split}"; known: ${splits.join(', ')}`,
+      );
     }
     const dtype = choiceFlag(flags, 'dtype', DTYPES, 'float32');
     const detector = choiceFlag(flags, 'detector', ['ssd', 'tiny'] as const, 'ssd');
@@ -76,9 +118,14 @@ export const extractCommand: Command = {
     const scan = Object.fromEntries(Object.entries(scanFlags).filter(([, v]) => v !== undefined));
     const concurrency = intFlag(flags, 'concurrency', undefined, { min: 1, max: 64 });
     const cacheDir = stringFlag(flags, 'cache');
-    if (flags['no-cache'] && cacheDir) throw new FedexError('BAD_ARGUMENT', '--cache and --no-cache exclude each other');
+    if (flags['no-cache'] && cacheDir)
+      throw new FedexError('BAD_ARGUMENT', '--cache and --no-cache exclude each other');
     const out = path.resolve(
-      stringFlag(flags, 'out', path.join('out', 'features', `${path.basename(dataDir)}-${split}-${dtype}.fxfb`)),
+      stringFlag(
+        flags,
+        'out',
+        path.join('out', 'features', `${path.basename(dataDir)}-${split}-${dtype}.fxfb`),
+      ),
     );
 
     // The 128-d descriptor is the face pipeline itself; any other split runs the face chip through
@@ -145,7 +192,10 @@ export const extractCommand: Command = {
         `  ${summary.fromCache} from cache, ${summary.extracted} extracted on ${summary.workers || 1} ${summary.workers ? 'worker(s)' : 'thread (in-process)'} in ${summary.seconds.toFixed(1)} s`,
         `  ${summary.bytes} bytes, ${summary.bytesPerSample.toFixed(1)} bytes/sample`,
       ];
-      if (summary.noFace.length) lines.push(`  no face: ${summary.noFace.slice(0, 10).join(', ')}${summary.noFace.length > 10 ? ', ...' : ''}`);
+      if (summary.noFace.length)
+        lines.push(
+          `  no face: ${summary.noFace.slice(0, 10).join(', ')}${summary.noFace.length > 10 ? ', ...' : ''}`,
+        );
       for (const u of summary.unreadable.slice(0, 10)) lines.push(`  unreadable: ${u.file}: ${u.error}`);
       io.stdout.write(lines.join('\n') + '\n');
     }

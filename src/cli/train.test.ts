@@ -21,20 +21,57 @@ describe('fedex train', () => {
     const out = path.join(tmp, 'user-002');
 
     // Execute
-    const r = await run(['train', '--features', features, '--head', 'linear', '--user', 'user-002', '--out', out, '--epochs', '40', '--lr', '0.05', '--users', '4', '--people-per-user', '3']);
+    const r = await run([
+      'train',
+      '--features',
+      features,
+      '--head',
+      'linear',
+      '--user',
+      'user-002',
+      '--out',
+      out,
+      '--epochs',
+      '40',
+      '--lr',
+      '0.05',
+      '--users',
+      '4',
+      '--people-per-user',
+      '3',
+    ]);
 
     // Assert
     expect(r.stderr).toMatch(/^epoch 1: loss [\d.]+ acc [\d.]+ val_loss/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/trained linear head for user-002 \(3 people, 9 labelled, 15 test photos\) on synthetic@1\/embedding \[16\]/);
-    for (const f of ['model.json', 'weights.bin', 'meta.json']) expect(existsSync(path.join(out, f))).toBe(true);
+    expect(r.stdout).toMatch(
+      /trained linear head for user-002 \(3 people, 9 labelled, 15 test photos\) on synthetic@1\/embedding \[16\]/,
+    );
+    for (const f of ['model.json', 'weights.bin', 'meta.json'])
+      expect(existsSync(path.join(out, f))).toBe(true);
     const meta = JSON.parse(readFileSync(path.join(out, 'meta.json'), 'utf8'));
     expect(meta).toMatchObject({
       format: 'fedex-head',
       head: 'linear',
       spec: SPEC,
-      task: { kind: 'user', user: 'user-002', users: 4, peoplePerUser: 3, labelledPerPerson: 3, minTestPerPerson: 1, dataSeed: 0 },
-      training: { epochs: 40, learningRate: 0.05, batchSize: 32, validationSplit: 0.2, patience: 10, classWeight: 'balanced', seed: 0 },
+      task: {
+        kind: 'user',
+        user: 'user-002',
+        users: 4,
+        peoplePerUser: 3,
+        labelledPerPerson: 3,
+        minTestPerPerson: 1,
+        dataSeed: 0,
+      },
+      training: {
+        epochs: 40,
+        learningRate: 0.05,
+        batchSize: 32,
+        validationSplit: 0.2,
+        patience: 10,
+        classWeight: 'balanced',
+        seed: 0,
+      },
       metrics: { trainSamples: 6, valSamples: 3, testSamples: 15 },
       features: { file: 'features.fxfb', samples: 50 },
     });
@@ -50,7 +87,25 @@ describe('fedex train', () => {
     const out = path.join(tmp, 'global-mlp');
 
     // Execute
-    const r = await run(['train', '--features', features, '--head', 'mlp', '--hidden', '12,8', '--dropout', '0.1', '--global', '--out', out, '--epochs', '30', '--lr', '0.02', '--json']);
+    const r = await run([
+      'train',
+      '--features',
+      features,
+      '--head',
+      'mlp',
+      '--hidden',
+      '12,8',
+      '--dropout',
+      '0.1',
+      '--global',
+      '--out',
+      out,
+      '--epochs',
+      '30',
+      '--lr',
+      '0.02',
+      '--json',
+    ]);
 
     // Assert
     expect(r.code).toBe(0);
@@ -68,19 +123,54 @@ describe('fedex train', () => {
   });
 
   it('trains the same weights twice from the same seed', async () => {
-    const args = ['train', '--features', features, '--head', 'mlp', '--hidden', '8', '--dropout', '0.2', '--global', '--epochs', '5', '-q', '--seed', '9'];
+    const args = [
+      'train',
+      '--features',
+      features,
+      '--head',
+      'mlp',
+      '--hidden',
+      '8',
+      '--dropout',
+      '0.2',
+      '--global',
+      '--epochs',
+      '5',
+      '-q',
+      '--seed',
+      '9',
+    ];
     await run([...args, '--out', path.join(tmp, 'seed-a')]);
     await run([...args, '--out', path.join(tmp, 'seed-b')]);
-    expect(readFileSync(path.join(tmp, 'seed-a', 'weights.bin'))).toEqual(readFileSync(path.join(tmp, 'seed-b', 'weights.bin')));
+    expect(readFileSync(path.join(tmp, 'seed-a', 'weights.bin'))).toEqual(
+      readFileSync(path.join(tmp, 'seed-b', 'weights.bin')),
+    );
   });
 
   it("trains the pretrained upper stage of the features' backbone", async () => {
     // Prepare: features with the spec of tiny-cnn's intermediate split conv2 ([8, 8, 16]).
-    const file = writeFeatureFile(path.join(tmp, 'tiny.fxfb'), { backboneId: 'tiny-cnn', backboneVersion: '1-seed1', split: 'conv2', shape: [8, 8, 16] });
+    const file = writeFeatureFile(path.join(tmp, 'tiny.fxfb'), {
+      backboneId: 'tiny-cnn',
+      backboneVersion: '1-seed1',
+      split: 'conv2',
+      shape: [8, 8, 16],
+    });
     const out = path.join(tmp, 'upper');
 
     // Execute
-    const r = await run(['train', '--features', file, '--head', 'upper', '--global', '--out', out, '--epochs', '2', '-q']);
+    const r = await run([
+      'train',
+      '--features',
+      file,
+      '--head',
+      'upper',
+      '--global',
+      '--out',
+      out,
+      '--epochs',
+      '2',
+      '-q',
+    ]);
 
     // Assert
     expect(r.stderr).toBe('');
@@ -95,10 +185,26 @@ describe('fedex train', () => {
   });
 
   it('explains that the upper head does not apply to the last split', async () => {
-    const file = writeFeatureFile(path.join(tmp, 'tiny-embedding.fxfb'), { backboneId: 'tiny-cnn', backboneVersion: '1-seed1', split: 'embedding', shape: [16] });
-    const r = await run(['train', '--features', file, '--head', 'upper', '--global', '--out', path.join(tmp, 'nope')]);
+    const file = writeFeatureFile(path.join(tmp, 'tiny-embedding.fxfb'), {
+      backboneId: 'tiny-cnn',
+      backboneVersion: '1-seed1',
+      split: 'embedding',
+      shape: [16],
+    });
+    const r = await run([
+      'train',
+      '--features',
+      file,
+      '--head',
+      'upper',
+      '--global',
+      '--out',
+      path.join(tmp, 'nope'),
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/split "embedding" is the last one of backbone tiny-cnn.*\[MODEL_HEAD_NOT_APPLICABLE\]/);
+    expect(r.stderr).toMatch(
+      /split "embedding" is the last one of backbone tiny-cnn.*\[MODEL_HEAD_NOT_APPLICABLE\]/,
+    );
   });
 
   it('rejects missing and conflicting flags before any work (exit 2)', async () => {
@@ -110,7 +216,10 @@ describe('fedex train', () => {
       [[...base, '--head', 'linear'], /--user ID or --global/],
       [[...base, '--head', 'linear', '--global', '--user', 'user-000'], /exclude each other/],
       [[...base, '--head', 'linear', '--global', '--lr', 'fast'], /--lr must be a number in \(0, 10\]/],
-      [[...base, '--head', 'linear', '--global', '--val-split', '1'], /--val-split must be a number in \[0, 1\)/],
+      [
+        [...base, '--head', 'linear', '--global', '--val-split', '1'],
+        /--val-split must be a number in \[0, 1\)/,
+      ],
       [[...base, '--head', 'mlp', '--global', '--hidden', '12,x'], /--hidden must be widths/],
       [[...base, '--head', 'linear', '--user', 'user-999', '--users', '3'], /no simulated user "user-999"/],
     ];
@@ -122,7 +231,16 @@ describe('fedex train', () => {
   });
 
   it('reports an unreadable or corrupt feature file clearly', async () => {
-    const missing = await run(['train', '--features', path.join(tmp, 'none.fxfb'), '--head', 'linear', '--global', '--out', tmp]);
+    const missing = await run([
+      'train',
+      '--features',
+      path.join(tmp, 'none.fxfb'),
+      '--head',
+      'linear',
+      '--global',
+      '--out',
+      tmp,
+    ]);
     expect(missing.stderr).toMatch(/cannot read .*none\.fxfb/);
     const corrupt = path.join(tmp, 'corrupt.fxfb');
     writeFileSync(corrupt, 'not a feature batch at all');
@@ -134,6 +252,8 @@ describe('fedex train', () => {
   it('prints its help', async () => {
     const r = await run(['train', '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Usage: fedex train --features FILE --head NAME \(--user ID \| --global\) --out DIR/);
+    expect(r.stdout).toMatch(
+      /Usage: fedex train --features FILE --head NAME \(--user ID \| --global\) --out DIR/,
+    );
   });
 });

@@ -20,7 +20,15 @@ import { DEFAULT_TRAIN_OPTIONS, fitHead, type TrainOptions } from '../model/trai
 import type { Backbone } from '../model/types.js';
 import { writeModelDir } from '../platform/node/model-store.js';
 import { initRuntime, tf } from '../runtime/node.js';
-import { choiceFlag, intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs, type ParsedFlags } from './args.js';
+import {
+  choiceFlag,
+  intFlag,
+  parseFlags,
+  renderHelp,
+  stringFlag,
+  type FlagSpecs,
+  type ParsedFlags,
+} from './args.js';
 import type { Command } from './command.js';
 
 /** The simulated-user settings a `--user` model was trained under (eval rebuilds the same users). */
@@ -79,31 +87,79 @@ export interface ModelMeta {
 /** User-task flags, shared with `fedex eval`. */
 export const USER_FLAGS: FlagSpecs = {
   users: { type: 'string', arg: 'N', help: 'Simulated users built from the file (for --user). Default 10.' },
-  'people-per-user': { type: 'string', arg: 'N', help: 'People in each user\'s gallery. Default 5 (fewer when the file has fewer).' },
-  'labelled-per-person': { type: 'string', arg: 'N', help: 'Labelled photos per person per user. Default 3.' },
-  'test-per-person': { type: 'string', arg: 'N', help: 'Held-out test photos per person per user, at least. Default 1.' },
-  'data-seed': { type: 'string', arg: 'N', help: 'Seed of the users and the global train/test split. Default 0.' },
+  'people-per-user': {
+    type: 'string',
+    arg: 'N',
+    help: "People in each user's gallery. Default 5 (fewer when the file has fewer).",
+  },
+  'labelled-per-person': {
+    type: 'string',
+    arg: 'N',
+    help: 'Labelled photos per person per user. Default 3.',
+  },
+  'test-per-person': {
+    type: 'string',
+    arg: 'N',
+    help: 'Held-out test photos per person per user, at least. Default 1.',
+  },
+  'data-seed': {
+    type: 'string',
+    arg: 'N',
+    help: 'Seed of the users and the global train/test split. Default 0.',
+  },
 };
 
 const FLAGS: FlagSpecs = {
   features: { type: 'string', arg: 'FILE', help: 'Feature-batch file made by `fedex extract` (required).' },
   head: { type: 'string', arg: 'NAME', help: `Head to train: ${headNames().join(', ')} (required).` },
-  user: { type: 'string', arg: 'ID', help: 'Train one simulated user\'s personalized head, e.g. user-003.' },
+  user: { type: 'string', arg: 'ID', help: "Train one simulated user's personalized head, e.g. user-003." },
   global: { type: 'boolean', help: 'Train one head for everyone (the train part of the global task).' },
-  out: { type: 'string', arg: 'DIR', help: 'Model folder to write (model.json, weights.bin, meta.json; required).' },
+  out: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Model folder to write (model.json, weights.bin, meta.json; required).',
+  },
   epochs: { type: 'string', arg: 'N', help: `Most epochs. Default ${DEFAULT_TRAIN_OPTIONS.epochs}.` },
-  lr: { type: 'string', arg: 'X', help: `Adam learning rate. Default ${DEFAULT_TRAIN_OPTIONS.learningRate}.` },
+  lr: {
+    type: 'string',
+    arg: 'X',
+    help: `Adam learning rate. Default ${DEFAULT_TRAIN_OPTIONS.learningRate}.`,
+  },
   batch: { type: 'string', arg: 'N', help: `Batch size. Default ${DEFAULT_TRAIN_OPTIONS.batchSize}.` },
-  seed: { type: 'string', arg: 'N', help: 'Seed of the initial weights, validation split, order and dropout. Default 0.' },
-  'val-split': { type: 'string', arg: 'F', help: `Fraction of each person held out for validation (0 = none). Default ${DEFAULT_TRAIN_OPTIONS.validationSplit}.` },
-  patience: { type: 'string', arg: 'N', help: `Early-stopping patience in epochs (0 = off). Default ${DEFAULT_TRAIN_OPTIONS.patience}.` },
-  'class-weight': { type: 'string', arg: 'W', help: 'balanced (each person counts equally) or none. Default balanced.' },
+  seed: {
+    type: 'string',
+    arg: 'N',
+    help: 'Seed of the initial weights, validation split, order and dropout. Default 0.',
+  },
+  'val-split': {
+    type: 'string',
+    arg: 'F',
+    help: `Fraction of each person held out for validation (0 = none). Default ${DEFAULT_TRAIN_OPTIONS.validationSplit}.`,
+  },
+  patience: {
+    type: 'string',
+    arg: 'N',
+    help: `Early-stopping patience in epochs (0 = off). Default ${DEFAULT_TRAIN_OPTIONS.patience}.`,
+  },
+  'class-weight': {
+    type: 'string',
+    arg: 'W',
+    help: 'balanced (each person counts equally) or none. Default balanced.',
+  },
   hidden: { type: 'string', arg: 'N[,N]', help: 'mlp: hidden layer widths. Default 256.' },
   dropout: { type: 'string', arg: 'F', help: 'mlp, upper: dropout rate. Default 0.' },
-  pooling: { type: 'string', arg: 'P', help: 'Feature maps: avg or flatten before the dense layers. Default avg (centroid: flatten).' },
+  pooling: {
+    type: 'string',
+    arg: 'P',
+    help: 'Feature maps: avg or flatten before the dense layers. Default avg (centroid: flatten).',
+  },
   ...USER_FLAGS,
   'min-photos': { type: 'string', arg: 'N', help: 'Global task: people with at least N photos. Default 2.' },
-  'test-fraction': { type: 'string', arg: 'F', help: 'Global task: fraction of each person\'s photos held out for test. Default 0.2.' },
+  'test-fraction': {
+    type: 'string',
+    arg: 'F',
+    help: "Global task: fraction of each person's photos held out for test. Default 0.2.",
+  },
   json: { type: 'boolean', help: 'Print the summary (meta.json) as JSON on stdout.' },
   quiet: { type: 'boolean', short: 'q', help: 'No per-epoch progress on stderr.' },
 };
@@ -125,7 +181,10 @@ export function numberFlag(
   if (raw.trim() === '' || !Number.isFinite(n) || !lowOk || !highOk) {
     const lo = range.minExclusive ? '(' : '[';
     const hi = range.maxExclusive ? ')' : ']';
-    throw new FedexError('BAD_ARGUMENT', `--${name} must be a number in ${lo}${range.min}, ${range.max}${hi}, got "${raw}"`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `--${name} must be a number in ${lo}${range.min}, ${range.max}${hi}, got "${raw}"`,
+    );
   }
   return n;
 }
@@ -136,7 +195,9 @@ export async function readFeatureFile(file: string): Promise<FeatureBatch> {
   try {
     bytes = await readFile(file);
   } catch (cause) {
-    throw new FedexError('BAD_ARGUMENT', `--features: cannot read ${file}: ${(cause as Error).message}`, { cause });
+    throw new FedexError('BAD_ARGUMENT', `--features: cannot read ${file}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   return decodeFeatureBatch(bytes);
 }
@@ -173,15 +234,31 @@ export function simulatedUser(batch: FeatureBatch, task: UserTaskRecord): SimUse
 }
 
 /** Reads the user-task flags (defaults from `base` when given). */
-export function userTaskFromFlags(flags: ParsedFlags, user: string, batch: FeatureBatch, base?: UserTaskRecord): UserTaskRecord {
+export function userTaskFromFlags(
+  flags: ParsedFlags,
+  user: string,
+  batch: FeatureBatch,
+  base?: UserTaskRecord,
+): UserTaskRecord {
   const eligiblePeople = new Set(Array.from(batch.labels).filter((l) => l !== UNLABELLED)).size;
   return {
     kind: 'user',
     user,
     users: intFlag(flags, 'users', base?.users ?? 10, { min: 1, max: 1_000_000 })!,
-    peoplePerUser: intFlag(flags, 'people-per-user', base?.peoplePerUser ?? Math.max(1, Math.min(5, eligiblePeople)), { min: 1, max: 10_000 })!,
-    labelledPerPerson: intFlag(flags, 'labelled-per-person', base?.labelledPerPerson ?? 3, { min: 1, max: 10_000 })!,
-    minTestPerPerson: intFlag(flags, 'test-per-person', base?.minTestPerPerson ?? 1, { min: 1, max: 10_000 })!,
+    peoplePerUser: intFlag(
+      flags,
+      'people-per-user',
+      base?.peoplePerUser ?? Math.max(1, Math.min(5, eligiblePeople)),
+      { min: 1, max: 10_000 },
+    )!,
+    labelledPerPerson: intFlag(flags, 'labelled-per-person', base?.labelledPerPerson ?? 3, {
+      min: 1,
+      max: 10_000,
+    })!,
+    minTestPerPerson: intFlag(flags, 'test-per-person', base?.minTestPerPerson ?? 1, {
+      min: 1,
+      max: 10_000,
+    })!,
     dataSeed: intFlag(flags, 'data-seed', base?.dataSeed ?? 0, { min: 0, max: 2 ** 32 - 1 })!,
   };
 }
@@ -213,7 +290,10 @@ export function taskSamples(batch: FeatureBatch, task: TaskRecord): TaskSamples 
       description: `${user.id} (${user.people.length} people, ${user.labelled.length} labelled, ${user.test.length} test photos)`,
     };
   }
-  const g = buildGlobalTask({ people, labels: batch.labels }, { minPhotos: task.minPhotos, testFraction: task.testFraction, seed: task.dataSeed });
+  const g = buildGlobalTask(
+    { people, labels: batch.labels },
+    { minPhotos: task.minPhotos, testFraction: task.testFraction, seed: task.dataSeed },
+  );
   return {
     labels: g.names,
     train: g.train,
@@ -224,7 +304,11 @@ export function taskSamples(batch: FeatureBatch, task: TaskRecord): TaskSamples 
 }
 
 /** Features of `indices` as one array, and their class ids. */
-export function gatherSamples(batch: FeatureBatch, indices: readonly number[], classOf: Int32Array): { x: Float32Array; y: Int32Array } {
+export function gatherSamples(
+  batch: FeatureBatch,
+  indices: readonly number[],
+  classOf: Int32Array,
+): { x: Float32Array; y: Int32Array } {
   const dim = shapeSize(batch.spec.shape);
   const x = new Float32Array(indices.length * dim);
   indices.forEach((i, j) => x.set(batch.features.subarray(i * dim, (i + 1) * dim), j * dim));
@@ -239,7 +323,11 @@ export function predictClasses(model: tf.LayersModel, x: Float32Array, shape: re
   const chunk = 512;
   for (let s = 0; s < n; s += chunk) {
     const m = Math.min(chunk, n - s);
-    const p = tf.tidy(() => (model.predict(tf.tensor(x.subarray(s * dim, (s + m) * dim), [m, ...shape])) as tf.Tensor).argMax(-1).dataSync());
+    const p = tf.tidy(() =>
+      (model.predict(tf.tensor(x.subarray(s * dim, (s + m) * dim), [m, ...shape])) as tf.Tensor)
+        .argMax(-1)
+        .dataSync(),
+    );
     out.set(p, s);
   }
   return out;
@@ -255,9 +343,11 @@ export const trainCommand: Command = {
       return 0;
     }
     const featuresFile = stringFlag(flags, 'features');
-    if (!featuresFile) throw new FedexError('BAD_ARGUMENT', '--features FILE is required (a file made by `fedex extract`)');
+    if (!featuresFile)
+      throw new FedexError('BAD_ARGUMENT', '--features FILE is required (a file made by `fedex extract`)');
     const headName = stringFlag(flags, 'head');
-    if (!headName) throw new FedexError('BAD_ARGUMENT', `--head is required: one of ${headNames().join(', ')}`);
+    if (!headName)
+      throw new FedexError('BAD_ARGUMENT', `--head is required: one of ${headNames().join(', ')}`);
     let head;
     try {
       head = getHead(headName);
@@ -267,14 +357,24 @@ export const trainCommand: Command = {
     const out = stringFlag(flags, 'out');
     if (!out) throw new FedexError('BAD_ARGUMENT', '--out DIR is required');
     const userId = stringFlag(flags, 'user');
-    if (userId !== undefined && flags.global) throw new FedexError('BAD_ARGUMENT', '--user and --global exclude each other');
-    if (userId === undefined && !flags.global) throw new FedexError('BAD_ARGUMENT', 'say whose head to train: --user ID or --global');
+    if (userId !== undefined && flags.global)
+      throw new FedexError('BAD_ARGUMENT', '--user and --global exclude each other');
+    if (userId === undefined && !flags.global)
+      throw new FedexError('BAD_ARGUMENT', 'say whose head to train: --user ID or --global');
 
     const training: ModelMeta['training'] = {
       epochs: intFlag(flags, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs, { min: 1, max: 100_000 })!,
       batchSize: intFlag(flags, 'batch', DEFAULT_TRAIN_OPTIONS.batchSize, { min: 1, max: 1_000_000 })!,
-      learningRate: numberFlag(flags, 'lr', DEFAULT_TRAIN_OPTIONS.learningRate, { min: 0, max: 10, minExclusive: true }),
-      validationSplit: numberFlag(flags, 'val-split', DEFAULT_TRAIN_OPTIONS.validationSplit, { min: 0, max: 1, maxExclusive: true }),
+      learningRate: numberFlag(flags, 'lr', DEFAULT_TRAIN_OPTIONS.learningRate, {
+        min: 0,
+        max: 10,
+        minExclusive: true,
+      }),
+      validationSplit: numberFlag(flags, 'val-split', DEFAULT_TRAIN_OPTIONS.validationSplit, {
+        min: 0,
+        max: 1,
+        maxExclusive: true,
+      }),
       patience: intFlag(flags, 'patience', DEFAULT_TRAIN_OPTIONS.patience, { min: 0, max: 100_000 })!,
       minDelta: DEFAULT_TRAIN_OPTIONS.minDelta,
       restoreBestWeights: DEFAULT_TRAIN_OPTIONS.restoreBestWeights,
@@ -290,8 +390,10 @@ export const trainCommand: Command = {
       }
       headOptions.hidden = widths;
     }
-    if (flags.dropout !== undefined) headOptions.dropout = numberFlag(flags, 'dropout', 0, { min: 0, max: 1, maxExclusive: true });
-    if (flags.pooling !== undefined) headOptions.pooling = choiceFlag(flags, 'pooling', ['avg', 'flatten'] as const, 'avg');
+    if (flags.dropout !== undefined)
+      headOptions.dropout = numberFlag(flags, 'dropout', 0, { min: 0, max: 1, maxExclusive: true });
+    if (flags.pooling !== undefined)
+      headOptions.pooling = choiceFlag(flags, 'pooling', ['avg', 'flatten'] as const, 'avg');
 
     const batch = await readFeatureFile(featuresFile);
     const task: TaskRecord =
@@ -300,7 +402,12 @@ export const trainCommand: Command = {
         : {
             kind: 'global',
             minPhotos: intFlag(flags, 'min-photos', 2, { min: 2, max: 1_000_000 })!,
-            testFraction: numberFlag(flags, 'test-fraction', 0.2, { min: 0, max: 1, minExclusive: true, maxExclusive: true }),
+            testFraction: numberFlag(flags, 'test-fraction', 0.2, {
+              min: 0,
+              max: 1,
+              minExclusive: true,
+              maxExclusive: true,
+            }),
             dataSeed: intFlag(flags, 'data-seed', 0, { min: 0, max: 2 ** 32 - 1 })!,
           };
     const samples = taskSamples(batch, task);
@@ -330,14 +437,24 @@ export const trainCommand: Command = {
     }
     try {
       const quiet = Boolean(flags.quiet || flags.json);
-      const result = await fitHead(head, model, { ...trainSet, shape: batch.spec.shape }, {
-        ...training,
-        onEpoch(p) {
-          if (quiet) return;
-          const val = p.valLoss !== undefined ? ` val_loss ${p.valLoss.toFixed(4)} val_acc ${p.valAccuracy!.toFixed(3)}` : '';
-          io.stderr.write(`epoch ${p.epoch}: loss ${p.loss.toFixed(4)} acc ${p.accuracy.toFixed(3)}${val}\n`);
+      const result = await fitHead(
+        head,
+        model,
+        { ...trainSet, shape: batch.spec.shape },
+        {
+          ...training,
+          onEpoch(p) {
+            if (quiet) return;
+            const val =
+              p.valLoss !== undefined
+                ? ` val_loss ${p.valLoss.toFixed(4)} val_acc ${p.valAccuracy!.toFixed(3)}`
+                : '';
+            io.stderr.write(
+              `epoch ${p.epoch}: loss ${p.loss.toFixed(4)} acc ${p.accuracy.toFixed(3)}${val}\n`,
+            );
+          },
         },
-      });
+      );
       let testAccuracy: number | null = null;
       if (testSet.y.length > 0) {
         const predicted = predictClasses(model, testSet.x, batch.spec.shape);

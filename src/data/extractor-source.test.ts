@@ -13,7 +13,9 @@ describe('sourceVariant', () => {
     expect(implicit).toContain('"detector":"ssd"');
     expect(sourceVariant({ kind: 'face', options: {} })).toBe(implicit);
     expect(sourceVariant({ kind: 'face', options: { detector: 'ssd', batchSize: 4 } })).toBe(implicit);
-    expect(sourceVariant({ kind: 'face', options: { modelDir: '/models', modelUrl: 'http://x' } })).toBe(implicit);
+    expect(sourceVariant({ kind: 'face', options: { modelDir: '/models', modelUrl: 'http://x' } })).toBe(
+      implicit,
+    );
   });
 
   it('names settings that change features, independent of key order', () => {

@@ -73,7 +73,12 @@ describe('faceApiAlignBox', () => {
     for (let i = 42; i < 48; i++) set[i] = { x: 60, y: 50 };
     for (let i = 48; i < 68; i++) set[i] = { x: 50, y: 70 };
 
-    expect(faceApiAlignBox(landmarks68({ x: 0, y: 0 }, set))).toEqual({ x: 25, y: 35, width: 49, height: 49 });
+    expect(faceApiAlignBox(landmarks68({ x: 0, y: 0 }, set))).toEqual({
+      x: 25,
+      y: 35,
+      width: 49,
+      height: 49,
+    });
   });
 });
 
@@ -87,7 +92,8 @@ describe('alignFace', () => {
     DLIB_5_FROM_68.forEach((idx, k) => (set[idx] = truth(template[k])));
     const eye = set[36];
     for (let y = Math.round(eye.y) - 3; y <= Math.round(eye.y) + 3; y++) {
-      for (let x = Math.round(eye.x) - 3; x <= Math.round(eye.x) + 3; x++) img.data.fill(255, (y * 300 + x) * 3, (y * 300 + x) * 3 + 3);
+      for (let x = Math.round(eye.x) - 3; x <= Math.round(eye.x) + 3; x++)
+        img.data.fill(255, (y * 300 + x) * 3, (y * 300 + x) * 3 + 3);
     }
 
     // Execute

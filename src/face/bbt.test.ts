@@ -25,7 +25,11 @@ describeWithData('bbt_faceapi_demo', (dir) => {
     tensorsBefore = tf.memory().numTensors;
     for (const person of listPeople(dir)) {
       for (const file of person.files) {
-        items.push({ person: person.name, file, descriptor: await extractor.extract(await readImageFile(file)) });
+        items.push({
+          person: person.name,
+          file,
+          descriptor: await extractor.extract(await readImageFile(file)),
+        });
       }
     }
   });
@@ -34,7 +38,9 @@ describeWithData('bbt_faceapi_demo', (dir) => {
   it('finds a face in each of the 40 photos', () => {
     const missed = items.filter((i) => i.descriptor === null).map((i) => path.basename(i.file));
     const { paths } = extractor.stats();
-    console.info(`bbt: ${items.length - missed.length}/${items.length} faces found; paths ${JSON.stringify(paths)}`);
+    console.info(
+      `bbt: ${items.length - missed.length}/${items.length} faces found; paths ${JSON.stringify(paths)}`,
+    );
 
     expect(items).toHaveLength(40);
     expect(missed).toEqual([]);
@@ -43,7 +49,9 @@ describeWithData('bbt_faceapi_demo', (dir) => {
   });
 
   it('puts same-character photos closer than different-character ones', () => {
-    const found = items.flatMap((i) => (i.descriptor ? [{ person: i.person, descriptor: i.descriptor }] : []));
+    const found = items.flatMap((i) =>
+      i.descriptor ? [{ person: i.person, descriptor: i.descriptor }] : [],
+    );
 
     const s = scoreDescriptors(found, 2, 20, 11);
     console.info(

@@ -10,7 +10,9 @@ import { createFaceExtractor, type FaceExtractor } from './extractor.js';
 
 const require = createRequire(import.meta.url);
 const PKG = path.dirname(require.resolve('@vladmandic/face-api/package.json'));
-const FACE_API_VERSION = (JSON.parse(readFileSync(path.join(PKG, 'package.json'), 'utf8')) as { version: string }).version;
+const FACE_API_VERSION = (
+  JSON.parse(readFileSync(path.join(PKG, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 describe('createFaceExtractor', () => {
   let extractor: FaceExtractor;

@@ -34,12 +34,18 @@ export interface FaceApiNet {
 
 /** SSD MobileNet v1 face detector (input padded to a square, resized to 512). */
 export interface FaceApiSsd extends FaceApiNet {
-  locateFaces(input: tf.Tensor3D, options: { minConfidence?: number; maxResults?: number }): Promise<FaceApiDetection[]>;
+  locateFaces(
+    input: tf.Tensor3D,
+    options: { minConfidence?: number; maxResults?: number },
+  ): Promise<FaceApiDetection[]>;
 }
 
 /** Tiny YOLOv2-style face detector (input padded to a square, resized to `inputSize`). */
 export interface FaceApiTiny extends FaceApiNet {
-  locateFaces(input: tf.Tensor3D, options: { inputSize?: number; scoreThreshold?: number }): Promise<FaceApiDetection[]>;
+  locateFaces(
+    input: tf.Tensor3D,
+    options: { inputSize?: number; scoreThreshold?: number },
+  ): Promise<FaceApiDetection[]>;
 }
 
 /**

@@ -28,7 +28,9 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
       results.push({
         file,
         found: main >= 0,
-        centreOffset: b ? Math.hypot(b.x + b.width / 2 - image.width / 2, b.y + b.height / 2 - image.height / 2) : NaN,
+        centreOffset: b
+          ? Math.hypot(b.x + b.width / 2 - image.width / 2, b.y + b.height / 2 - image.height / 2)
+          : NaN,
       });
     }
   });

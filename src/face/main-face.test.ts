@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { chooseMainFace } from './main-face.js';
 
-const face = (x: number, y: number, side: number, score = 0.9) => ({ box: { x, y, width: side, height: side }, score });
+const face = (x: number, y: number, side: number, score = 0.9) => ({
+  box: { x, y, width: side, height: side },
+  score,
+});
 
 describe('chooseMainFace', () => {
   it('returns -1 when there is no face', () => {

@@ -56,7 +56,9 @@ describe('face model loading', () => {
     const dir = await mkdtemp(path.join(tmp, 'badjson-'));
     await writeFile(path.join(dir, 'face_landmark_68_model-weights_manifest.json'), '{ nope');
 
-    const e = await loadError(loadFaceNet(new (nodeFaceApi().FaceLandmark68Net)(), fileModelLoader(dir), 'face_landmark_68_model'));
+    const e = await loadError(
+      loadFaceNet(new (nodeFaceApi().FaceLandmark68Net)(), fileModelLoader(dir), 'face_landmark_68_model'),
+    );
 
     expect(e.message).toMatch(/not valid JSON/);
   });
@@ -65,13 +67,18 @@ describe('face model loading', () => {
     // Prepare: the real manifest next to a shard cut in half.
     const dir = await mkdtemp(path.join(tmp, 'short-'));
     const src = faceApiModelDir();
-    await copyFile(path.join(src, 'face_landmark_68_model-weights_manifest.json'), path.join(dir, 'face_landmark_68_model-weights_manifest.json'));
+    await copyFile(
+      path.join(src, 'face_landmark_68_model-weights_manifest.json'),
+      path.join(dir, 'face_landmark_68_model-weights_manifest.json'),
+    );
     const bin = await readFile(path.join(src, 'face_landmark_68_model.bin'));
     await writeFile(path.join(dir, 'face_landmark_68_model.bin'), bin.subarray(0, bin.length >> 1));
     const n0 = tf.memory().numTensors;
 
     // Execute
-    const e = await loadError(loadFaceNet(new (nodeFaceApi().FaceLandmark68Net)(), fileModelLoader(dir), 'face_landmark_68_model'));
+    const e = await loadError(
+      loadFaceNet(new (nodeFaceApi().FaceLandmark68Net)(), fileModelLoader(dir), 'face_landmark_68_model'),
+    );
 
     // Assert
     expect(e.message).toMatch(/bytes/);
@@ -85,7 +92,9 @@ describe('face model loading', () => {
       JSON.stringify([{ paths: ['../../etc/passwd'], weights: [] }]),
     );
 
-    const e = await loadError(loadFaceNet(new (nodeFaceApi().FaceLandmark68Net)(), fileModelLoader(dir), 'face_landmark_68_model'));
+    const e = await loadError(
+      loadFaceNet(new (nodeFaceApi().FaceLandmark68Net)(), fileModelLoader(dir), 'face_landmark_68_model'),
+    );
 
     expect(e.message).toMatch(/outside/);
   });
@@ -121,7 +130,9 @@ describe('face model loading', () => {
 
     it('reports an HTTP 404 as FACE_MODEL_LOAD naming the URL', async () => {
       const loader = urlModelLoader(`${base}missing/`);
-      const e = await loadError(loadFaceNet(new (nodeFaceApi().TinyFaceDetector)(), loader, 'tiny_face_detector_model'));
+      const e = await loadError(
+        loadFaceNet(new (nodeFaceApi().TinyFaceDetector)(), loader, 'tiny_face_detector_model'),
+      );
 
       expect(e.message).toContain(`${base}missing/tiny_face_detector_model-weights_manifest.json`);
       expect(e.message).toContain('404');

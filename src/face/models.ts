@@ -15,10 +15,7 @@ import type { FaceApiNet } from './faceapi.js';
 
 /** The face-api models the pipeline uses (file stems inside face-api's `model/` folder). */
 export type FaceModelName =
-  | 'ssd_mobilenetv1_model'
-  | 'tiny_face_detector_model'
-  | 'face_landmark_68_model'
-  | 'face_recognition_model';
+  'ssd_mobilenetv1_model' | 'tiny_face_detector_model' | 'face_landmark_68_model' | 'face_recognition_model';
 
 /** Where model files come from. */
 export interface FaceModelLoader {
@@ -54,13 +51,18 @@ function parseManifest(bytes: Uint8Array, where: string): ManifestGroup[] {
         (g as ManifestGroup).paths.every((p) => typeof p === 'string' && p.length > 0) &&
         Array.isArray((g as ManifestGroup).weights),
     );
-  if (!ok) throw new FedexError('FACE_MODEL_LOAD', `weights manifest ${where} is not a tfjs weights manifest`);
+  if (!ok)
+    throw new FedexError('FACE_MODEL_LOAD', `weights manifest ${where} is not a tfjs weights manifest`);
   return json as ManifestGroup[];
 }
 
 /** An exact ArrayBuffer holding `bytes` (a Node Buffer may be a view into a shared pool). */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+  if (
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength &&
+    bytes.buffer instanceof ArrayBuffer
+  ) {
     return bytes.buffer;
   }
   return bytes.slice().buffer as ArrayBuffer;
@@ -87,7 +89,9 @@ export function manifestHandler(
         } catch (cause) {
           if (isFedexError(cause, 'FACE_MODEL_LOAD')) throw cause;
           const why = cause instanceof Error ? `: ${cause.message}` : '';
-          throw new FedexError('FACE_MODEL_LOAD', `cannot read model file ${describe(file)}${why}`, { cause });
+          throw new FedexError('FACE_MODEL_LOAD', `cannot read model file ${describe(file)}${why}`, {
+            cause,
+          });
         }
       };
       const groups = parseManifest(await readOrThrow(manifestFile), describe(manifestFile));
@@ -103,7 +107,11 @@ export function manifestHandler(
  *
  * @throws FedexError FACE_MODEL_LOAD (missing file, bad manifest, shards that do not match it).
  */
-export async function loadFaceNet(net: FaceApiNet, loader: FaceModelLoader, name: FaceModelName): Promise<void> {
+export async function loadFaceNet(
+  net: FaceApiNet,
+  loader: FaceModelLoader,
+  name: FaceModelName,
+): Promise<void> {
   const where = `${name} from ${loader.location}`;
   let artifacts: tf.io.ModelArtifacts;
   try {
@@ -121,7 +129,8 @@ export async function loadFaceNet(net: FaceApiNet, loader: FaceModelLoader, name
   try {
     const total = tf.io.CompositeArrayBuffer.join(artifacts.weightData).byteLength;
     const expected = artifacts.weightSpecs.reduce((n, s) => n + specBytes(s), 0);
-    if (total !== expected) throw new Error(`weight data has ${total} bytes, the manifest describes ${expected}`);
+    if (total !== expected)
+      throw new Error(`weight data has ${total} bytes, the manifest describes ${expected}`);
     weightMap = tf.io.decodeWeights(artifacts.weightData, artifacts.weightSpecs);
     net.loadFromWeightMap(weightMap);
   } catch (cause) {
@@ -155,7 +164,8 @@ export function urlModelLoader(baseUrl: string, options: { fetch?: typeof fetch 
   const read: ReadModelFile = async (file) => {
     const url = urlOf(file);
     const res = await doFetch(url);
-    if (!res.ok) throw new FedexError('FACE_MODEL_LOAD', `cannot fetch model file ${url}: HTTP ${res.status}`);
+    if (!res.ok)
+      throw new FedexError('FACE_MODEL_LOAD', `cannot fetch model file ${url}: HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   };
   return {

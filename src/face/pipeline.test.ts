@@ -56,7 +56,9 @@ describe('FacePipeline on a real group photo', () => {
     all.forEach((lm, i) => {
       const b = faces[i].box;
       expect(lm).toHaveLength(68);
-      const inside = lm.filter((p) => p.x >= b.x - 10 && p.x <= b.x + b.width + 10 && p.y >= b.y - 10 && p.y <= b.y + b.height + 10);
+      const inside = lm.filter(
+        (p) => p.x >= b.x - 10 && p.x <= b.x + b.width + 10 && p.y >= b.y - 10 && p.y <= b.y + b.height + 10,
+      );
       expect(inside.length).toBeGreaterThanOrEqual(66);
       const eyeY = (lm[36].y + lm[45].y) / 2;
       expect(eyeY).toBeLessThan(lm[57].y); // lower lip
@@ -155,7 +157,12 @@ describe('FacePipeline on a real group photo', () => {
   });
 
   it('finds no face in a blank image and counts it', async () => {
-    const blank: RawImage = { width: 64, height: 48, channels: 3, data: new Uint8Array(64 * 48 * 3).fill(128) };
+    const blank: RawImage = {
+      width: 64,
+      height: 48,
+      channels: 3,
+      data: new Uint8Array(64 * 48 * 3).fill(128),
+    };
     const before = pipeline.stats().paths.none;
 
     const a = await pipeline.analyze(blank);
@@ -179,7 +186,12 @@ describe('createFacePipeline options', () => {
   });
 
   it('rejects unknown detectors and out-of-range thresholds with BAD_ARGUMENT', async () => {
-    for (const bad of [{ detector: 'yolo' as 'ssd' }, { minConfidence: 1.5 }, { tinyInputSize: 100 }, { batchSize: 0 }]) {
+    for (const bad of [
+      { detector: 'yolo' as 'ssd' },
+      { minConfidence: 1.5 },
+      { tinyInputSize: 100 },
+      { batchSize: 0 },
+    ]) {
       const e = await createFacePipeline(nodeFacePlatform(), bad).then(
         () => undefined,
         (err: unknown) => err,
@@ -209,10 +221,12 @@ describe('createFacePipeline options', () => {
     p.dispose();
 
     expect(tf.memory().numTensors).toBe(n0);
-    const e = await p.describe([{ width: 150, height: 150, channels: 3, data: new Uint8Array(150 * 150 * 3) }]).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
+    const e = await p
+      .describe([{ width: 150, height: 150, channels: 3, data: new Uint8Array(150 * 150 * 3) }])
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(isFedexError(e, 'BAD_ARGUMENT')).toBe(true);
   });
 });

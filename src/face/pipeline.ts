@@ -35,7 +35,12 @@ export type DetectorName = 'ssd' | 'tiny';
  */
 export type DetectionPath = 'default' | 'lowConfidence' | 'padded' | 'paddedLowConfidence';
 
-export const DETECTION_PATHS: readonly DetectionPath[] = ['default', 'lowConfidence', 'padded', 'paddedLowConfidence'];
+export const DETECTION_PATHS: readonly DetectionPath[] = [
+  'default',
+  'lowConfidence',
+  'padded',
+  'paddedLowConfidence',
+];
 
 /** Where the pipeline gets face-api and its model files. */
 export interface FacePlatform {
@@ -178,15 +183,18 @@ function validate(o: Required<FacePipelineOptions>): void {
   const bad = (msg: string): never => {
     throw new FedexError('BAD_ARGUMENT', `face pipeline: ${msg}`);
   };
-  if (o.detector !== 'ssd' && o.detector !== 'tiny') bad(`detector must be 'ssd' or 'tiny', got ${String(o.detector)}`);
+  if (o.detector !== 'ssd' && o.detector !== 'tiny')
+    bad(`detector must be 'ssd' or 'tiny', got ${String(o.detector)}`);
   if (!(o.minConfidence > 0 && o.minConfidence < 1)) bad('minConfidence must be in (0, 1)');
   if (!(o.retryMinConfidence >= 0 && o.retryMinConfidence < 1)) bad('retryMinConfidence must be in [0, 1)');
   if (!(o.retryPadding >= 0 && o.retryPadding <= 4)) bad('retryPadding must be in [0, 4]');
   if (!(o.tinyInputSize >= 32 && o.tinyInputSize % 32 === 0)) bad('tinyInputSize must be a multiple of 32');
   if (!(Number.isInteger(o.maxFaces) && o.maxFaces >= 1)) bad('maxFaces must be a positive integer');
-  if (!['dlib5', 'eyes', 'faceapi-box'].includes(o.alignment)) bad(`unknown alignment ${String(o.alignment)}`);
+  if (!['dlib5', 'eyes', 'faceapi-box'].includes(o.alignment))
+    bad(`unknown alignment ${String(o.alignment)}`);
   if (!(o.chipPadding >= 0 && o.chipPadding <= 2)) bad('chipPadding must be in [0, 2]');
-  if (!(o.mainFaceMinAreaRatio >= 0 && o.mainFaceMinAreaRatio <= 1)) bad('mainFaceMinAreaRatio must be in [0, 1]');
+  if (!(o.mainFaceMinAreaRatio >= 0 && o.mainFaceMinAreaRatio <= 1))
+    bad('mainFaceMinAreaRatio must be in [0, 1]');
   if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1)) bad('batchSize must be a positive integer');
 }
 
@@ -268,7 +276,11 @@ export class FacePipeline {
   }
 
   /** Runs one detector pass on a tensor and returns faces at or above `threshold`. */
-  private async locate(input: tf.Tensor3D, detector: DetectorName, threshold: number): Promise<FaceApiDetection[]> {
+  private async locate(
+    input: tf.Tensor3D,
+    detector: DetectorName,
+    threshold: number,
+  ): Promise<FaceApiDetection[]> {
     const o = this.options;
     if (detector === 'ssd') {
       const ssd = (await this.net('ssd')) as FaceApiSsd;
@@ -299,11 +311,19 @@ export class FacePipeline {
     const scale = Math.max(1, Math.max(image.width, image.height) / side);
     const small =
       scale > 1
-        ? resizeImage(image, Math.max(1, Math.round(image.width / scale)), Math.max(1, Math.round(image.height / scale)))
+        ? resizeImage(
+            image,
+            Math.max(1, Math.round(image.width / scale)),
+            Math.max(1, Math.round(image.height / scale)),
+          )
         : image;
     const sx = image.width / small.width;
     const sy = image.height / small.height;
-    const toFaces = (found: FaceApiDetection[], shift: number, paths: [DetectionPath, DetectionPath]): DetectedFace[] => {
+    const toFaces = (
+      found: FaceApiDetection[],
+      shift: number,
+      paths: [DetectionPath, DetectionPath],
+    ): DetectedFace[] => {
       const strong = found.filter((d) => d.score >= minConfidence);
       const chosen = strong.length > 0 ? strong : found;
       const path = strong.length > 0 ? paths[0] : paths[1];
@@ -332,7 +352,10 @@ export class FacePipeline {
           [0, 0],
         ]);
         try {
-          faces = toFaces(await this.locate(padded, detector, low), border, ['padded', 'paddedLowConfidence']);
+          faces = toFaces(await this.locate(padded, detector, low), border, [
+            'padded',
+            'paddedLowConfidence',
+          ]);
         } finally {
           padded.dispose();
         }
@@ -388,7 +411,11 @@ export class FacePipeline {
   }
 
   /** Cuts the aligned chip of each face (pure TypeScript; no tensors). */
-  align(image: RawImage, landmarks: readonly (readonly Point[])[], method: AlignmentMethod = this.options.alignment): AlignedFace[] {
+  align(
+    image: RawImage,
+    landmarks: readonly (readonly Point[])[],
+    method: AlignmentMethod = this.options.alignment,
+  ): AlignedFace[] {
     checkImage(image);
     const t0 = performance.now();
     const opts = { size: CHIP_SIZE, padding: this.options.chipPadding, antialias: this.options.antialias };
@@ -408,7 +435,10 @@ export class FacePipeline {
     const data = new Float32Array(n * CHIP_SIZE * CHIP_SIZE * 3);
     chips.forEach((c, i) => {
       if (c.width !== CHIP_SIZE || c.height !== CHIP_SIZE || c.data.length !== CHIP_SIZE * CHIP_SIZE * 3) {
-        throw new FedexError('BAD_ARGUMENT', `chip ${i} is ${c.width}x${c.height}, expected ${CHIP_SIZE}x${CHIP_SIZE}`);
+        throw new FedexError(
+          'BAD_ARGUMENT',
+          `chip ${i} is ${c.width}x${c.height}, expected ${CHIP_SIZE}x${CHIP_SIZE}`,
+        );
       }
       data.set(c.data, i * CHIP_SIZE * CHIP_SIZE * 3);
     });
@@ -451,7 +481,10 @@ export class FacePipeline {
    * @param options.faces `'all'` (default) analyses every detected face; `'main'` only the main one.
    * @param options.descriptors compute descriptors (default true); false stops at the chips.
    */
-  async analyze(image: RawImage, options: { faces?: 'all' | 'main'; descriptors?: boolean } = {}): Promise<FaceAnalysis> {
+  async analyze(
+    image: RawImage,
+    options: { faces?: 'all' | 'main'; descriptors?: boolean } = {},
+  ): Promise<FaceAnalysis> {
     const detected = await this.detect(image);
     const mainIdx = chooseMainFace(detected, image.width, image.height, {
       minAreaRatio: this.options.mainFaceMinAreaRatio,
@@ -513,6 +546,9 @@ function cropToTensor(image: RawImage, r: Box): tf.Tensor3D {
  * const pipeline = await createFacePipeline(nodeFacePlatform(), { detector: 'tiny' });
  * const { faces, main } = await pipeline.analyze(await readImageFile('group.jpg'));
  */
-export function createFacePipeline(platform: FacePlatform, options: FacePipelineOptions = {}): Promise<FacePipeline> {
+export function createFacePipeline(
+  platform: FacePlatform,
+  options: FacePipelineOptions = {},
+): Promise<FacePipeline> {
   return FacePipeline.create(platform, options);
 }

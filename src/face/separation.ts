@@ -77,7 +77,9 @@ export function scoreDescriptors(
   const diff: number[] = [];
   for (let i = 0; i < items.length; i++) {
     for (let j = i + 1; j < items.length; j++) {
-      (items[i].person === items[j].person ? same : diff).push(euclidean(items[i].descriptor, items[j].descriptor));
+      (items[i].person === items[j].person ? same : diff).push(
+        euclidean(items[i].descriptor, items[j].descriptor),
+      );
     }
   }
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -95,9 +97,11 @@ export function scoreDescriptors(
 /** P(a value of `same` < a value of `diff`), ties counted half (Mann-Whitney U / (n·m)). */
 export function pairAuc(same: readonly number[], diff: readonly number[]): number {
   if (same.length === 0 || diff.length === 0) return NaN;
-  const all = [...same.map((v) => ({ v, s: 1 })), ...diff.map((v) => ({ v, s: 0 }))].sort((a, b) => a.v - b.v);
+  const all = [...same.map((v) => ({ v, s: 1 })), ...diff.map((v) => ({ v, s: 0 }))].sort(
+    (a, b) => a.v - b.v,
+  );
   let rankSum = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j < all.length && all[j].v === all[i].v) j++;
     const avgRank = (i + j + 1) / 2;

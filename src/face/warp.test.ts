@@ -7,7 +7,8 @@ import { cropSquareResize, padImage, resizeImage, warpAffine } from './warp.js';
 function pattern(w: number, h: number): RawImage {
   const data = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) data.set([(x * 7 + y * 3) % 256, (x * 11) % 256, (y * 13) % 256], (y * w + x) * 3);
+    for (let x = 0; x < w; x++)
+      data.set([(x * 7 + y * 3) % 256, (x * 11) % 256, (y * 13) % 256], (y * w + x) * 3);
   }
   return { width: w, height: h, channels: 3, data };
 }
@@ -35,7 +36,12 @@ describe('warpAffine', () => {
   });
 
   it('interpolates bilinearly between pixel centres', () => {
-    const img: RawImage = { width: 2, height: 1, channels: 3, data: Uint8Array.from([0, 100, 200, 100, 200, 0]) };
+    const img: RawImage = {
+      width: 2,
+      height: 1,
+      channels: 3,
+      data: Uint8Array.from([0, 100, 200, 100, 200, 0]),
+    };
 
     const out = warpAffine(img, [1, 0, 0.25, 0, 1, 0], 1, 1);
 
@@ -49,7 +55,12 @@ describe('warpAffine', () => {
 
     for (let v = 0; v < 4; v++) {
       for (let u = 0; u < 4; u++) {
-        const block = [px(img, 2 * u, 2 * v), px(img, 2 * u + 1, 2 * v), px(img, 2 * u, 2 * v + 1), px(img, 2 * u + 1, 2 * v + 1)];
+        const block = [
+          px(img, 2 * u, 2 * v),
+          px(img, 2 * u + 1, 2 * v),
+          px(img, 2 * u, 2 * v + 1),
+          px(img, 2 * u + 1, 2 * v + 1),
+        ];
         const mean = [0, 1, 2].map((c) => Math.round(block.reduce((s, p) => s + p[c], 0) / 4));
         px(out, u, v).forEach((val, c) => expect(Math.abs(val - mean[c])).toBeLessThanOrEqual(1));
       }
@@ -65,8 +76,15 @@ describe('resizeImage', () => {
 
     for (let v = 0; v < 2; v++) {
       for (let u = 0; u < 3; u++) {
-        const block = [px(img, 2 * u, 2 * v), px(img, 2 * u + 1, 2 * v), px(img, 2 * u, 2 * v + 1), px(img, 2 * u + 1, 2 * v + 1)];
-        expect(px(out, u, v)).toEqual([0, 1, 2].map((c) => Math.round(block.reduce((s, p) => s + p[c], 0) / 4)));
+        const block = [
+          px(img, 2 * u, 2 * v),
+          px(img, 2 * u + 1, 2 * v),
+          px(img, 2 * u, 2 * v + 1),
+          px(img, 2 * u + 1, 2 * v + 1),
+        ];
+        expect(px(out, u, v)).toEqual(
+          [0, 1, 2].map((c) => Math.round(block.reduce((s, p) => s + p[c], 0) / 4)),
+        );
       }
     }
   });
@@ -74,7 +92,12 @@ describe('resizeImage', () => {
   it('keeps a flat image flat at a fractional ratio, and weighs partly covered pixels', () => {
     // Prepare: 3 columns shrunk to 2: output 0 covers columns 0 and half of 1.
     const flat: RawImage = { width: 7, height: 5, channels: 3, data: new Uint8Array(7 * 5 * 3).fill(77) };
-    const row: RawImage = { width: 3, height: 1, channels: 3, data: Uint8Array.from([0, 0, 0, 90, 90, 90, 30, 30, 30]) };
+    const row: RawImage = {
+      width: 3,
+      height: 1,
+      channels: 3,
+      data: Uint8Array.from([0, 0, 0, 90, 90, 90, 30, 30, 30]),
+    };
 
     const a = resizeImage(flat, 3, 2);
     const b = resizeImage(row, 2, 1);
@@ -105,18 +128,35 @@ describe('cropSquareResize (face-api chip cut, in pure TS)', () => {
   });
 
   /** face-api's ops: slice the clipped box, pad it centred to a square, legacy resizeBilinear. */
-  function faceApiReference(img: RawImage, box: { x: number; y: number; width: number; height: number }, size: number): Float32Array {
+  function faceApiReference(
+    img: RawImage,
+    box: { x: number; y: number; width: number; height: number },
+    size: number,
+  ): Float32Array {
     return tf.tidy(() => {
       const x = Math.floor(Math.max(0, box.x));
       const y = Math.floor(Math.max(0, box.y));
       const w = Math.floor(Math.min(box.x + box.width - Math.max(0, box.x), img.width - Math.max(0, box.x)));
-      const h = Math.floor(Math.min(box.y + box.height - Math.max(0, box.y), img.height - Math.max(0, box.y)));
+      const h = Math.floor(
+        Math.min(box.y + box.height - Math.max(0, box.y), img.height - Math.max(0, box.y)),
+      );
       const t = tf.tensor3d(Float32Array.from(img.data), [img.height, img.width, 3]);
       const crop = tf.slice3d(t, [y, x, 0], [h, w, 3]);
       const diff = Math.abs(w - h);
       const append = Math.round(diff * 0.5);
       const prepend = diff - append;
-      const pads: [number, number][] = w < h ? [[0, 0], [prepend, append], [0, 0]] : [[prepend, append], [0, 0], [0, 0]];
+      const pads: [number, number][] =
+        w < h
+          ? [
+              [0, 0],
+              [prepend, append],
+              [0, 0],
+            ]
+          : [
+              [prepend, append],
+              [0, 0],
+              [0, 0],
+            ];
       const square = tf.pad(crop, pads);
       return tf.image.resizeBilinear(square, [size, size], false, false).dataSync() as Float32Array;
     });

@@ -25,7 +25,13 @@ export interface WarpOptions {
  * @example
  * const chip = warpAffine(photo, [2, 0, 100, 0, 2, 80], 150, 150); // 2x shrink of a 300px region
  */
-export function warpAffine(image: RawImage, m: Affine, width: number, height: number, options: WarpOptions = {}): RawImage {
+export function warpAffine(
+  image: RawImage,
+  m: Affine,
+  width: number,
+  height: number,
+  options: WarpOptions = {},
+): RawImage {
   const k = Math.max(1, Math.min(16, Math.round(options.samples ?? 1)));
   const src = image.data;
   const sw = image.width;
@@ -104,8 +110,12 @@ export function padImage(image: RawImage, border: number): RawImage {
 export function cropSquareResize(image: RawImage, rect: Box, size: number): RawImage {
   const x0 = Math.floor(Math.max(0, rect.x));
   const y0 = Math.floor(Math.max(0, rect.y));
-  const cw = Math.floor(Math.min(rect.x + rect.width - Math.max(0, rect.x), image.width - Math.max(0, rect.x)));
-  const ch = Math.floor(Math.min(rect.y + rect.height - Math.max(0, rect.y), image.height - Math.max(0, rect.y)));
+  const cw = Math.floor(
+    Math.min(rect.x + rect.width - Math.max(0, rect.x), image.width - Math.max(0, rect.x)),
+  );
+  const ch = Math.floor(
+    Math.min(rect.y + rect.height - Math.max(0, rect.y), image.height - Math.max(0, rect.y)),
+  );
   const out = new Uint8Array(size * size * 3);
   if (cw <= 0 || ch <= 0) return { width: size, height: size, channels: 3, data: out };
   const side = Math.max(cw, ch);

@@ -27,7 +27,10 @@ function makeUsers(count: number): UserSamples[] {
 }
 
 /** Largest absolute difference between each user's batched weights and its separately trained ones. */
-async function maxDifferenceFromSeparate(users: UserSamples[], options: Partial<BatchedOptions> & { head: 'linear' | 'mlp' }) {
+async function maxDifferenceFromSeparate(
+  users: UserSamples[],
+  options: Partial<BatchedOptions> & { head: 'linear' | 'mlp' },
+) {
   const batched = await trainUsersBatched(users, DIM, options);
   let maxDiff = 0;
   for (const [u, user] of users.entries()) {
@@ -39,7 +42,8 @@ async function maxDifferenceFromSeparate(users: UserSamples[], options: Partial<
       {
         epochs: options.epochs,
         learningRate: options.learningRate,
-        batchSize: options.batchSize === 'full' || options.batchSize === undefined ? user.y.length : options.batchSize,
+        batchSize:
+          options.batchSize === 'full' || options.batchSize === undefined ? user.y.length : options.batchSize,
         validationSplit: 0,
         classWeight: options.classWeight ?? 'balanced',
         seed,
@@ -48,7 +52,8 @@ async function maxDifferenceFromSeparate(users: UserSamples[], options: Partial<
     const separate = model.getWeights().map((w) => w.dataSync());
     expect(batched.users[u].weights.map((w) => w.shape)).toEqual(model.getWeights().map((w) => w.shape));
     batched.users[u].weights.forEach((w, i) => {
-      for (let j = 0; j < w.values.length; j++) maxDiff = Math.max(maxDiff, Math.abs(w.values[j] - separate[i][j]));
+      for (let j = 0; j < w.values.length; j++)
+        maxDiff = Math.max(maxDiff, Math.abs(w.values[j] - separate[i][j]));
     });
     model.dispose();
   }
@@ -115,8 +120,12 @@ describe('trainUsersBatched', () => {
     const model = result.toModel(2);
 
     // Assert
-    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(result.users[2].weights.map((w) => Array.from(w.values)));
-    const probs = tf.tidy(() => model.predict(tf.tensor2d(users[2].x, [users[2].y.length, DIM])) as tf.Tensor);
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(
+      result.users[2].weights.map((w) => Array.from(w.values)),
+    );
+    const probs = tf.tidy(
+      () => model.predict(tf.tensor2d(users[2].x, [users[2].y.length, DIM])) as tf.Tensor,
+    );
     expect(probs.shape).toEqual([users[2].y.length, users[2].numClasses]);
     probs.dispose();
     model.dispose();
@@ -131,13 +140,15 @@ describe('trainUsersBatched', () => {
 
   it('refuses heads it cannot batch and labels outside a user’s classes', async () => {
     const users = makeUsers(2);
-    await expect(trainUsersBatched(users, DIM, { head: 'centroid' as 'linear' })).rejects.toSatisfy((e: unknown) =>
-      isFedexError(e, 'MODEL_HEAD_NOT_APPLICABLE'),
+    await expect(trainUsersBatched(users, DIM, { head: 'centroid' as 'linear' })).rejects.toSatisfy(
+      (e: unknown) => isFedexError(e, 'MODEL_HEAD_NOT_APPLICABLE'),
     );
     const bad = [{ ...users[0], numClasses: 1 }];
     await expect(trainUsersBatched(bad, DIM)).rejects.toSatisfy(
       (e: unknown) => isFedexError(e, 'MODEL_BAD_DATA') && /user user-0: label 1/.test((e as Error).message),
     );
-    await expect(trainUsersBatched(users, DIM + 1)).rejects.toSatisfy((e: unknown) => isFedexError(e, 'FEATURE_MISMATCH'));
+    await expect(trainUsersBatched(users, DIM + 1)).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'FEATURE_MISMATCH'),
+    );
   });
 });

@@ -58,15 +58,17 @@ export interface BatchedOptions {
  * Defaults: linear head, 100 full-batch epochs at learning rate 0.01 (a user has tens of samples,
  * so a full batch is one step per epoch), balanced class weights, seed 0, 1000 users per chunk.
  */
-export const DEFAULT_BATCHED_OPTIONS: Readonly<Omit<BatchedOptions, 'onProgress' | 'hidden'>> = Object.freeze({
-  head: 'linear',
-  epochs: 100,
-  learningRate: 0.01,
-  batchSize: 'full',
-  classWeight: 'balanced',
-  seed: 0,
-  chunkSize: 1000,
-});
+export const DEFAULT_BATCHED_OPTIONS: Readonly<Omit<BatchedOptions, 'onProgress' | 'hidden'>> = Object.freeze(
+  {
+    head: 'linear',
+    epochs: 100,
+    learningRate: 0.01,
+    batchSize: 'full',
+    classWeight: 'balanced',
+    seed: 0,
+    chunkSize: 1000,
+  },
+);
 
 /** A user's trained head, as plain arrays. */
 export interface BatchedUserResult {
@@ -112,34 +114,52 @@ interface Chunk {
 
 function checkOptions(o: BatchedOptions, hidden: number[]): void {
   if (o.head !== 'linear' && o.head !== 'mlp') {
-    throw new FedexError('MODEL_HEAD_NOT_APPLICABLE', `batched training supports the linear and mlp heads, not "${o.head}"`);
+    throw new FedexError(
+      'MODEL_HEAD_NOT_APPLICABLE',
+      `batched training supports the linear and mlp heads, not "${o.head}"`,
+    );
   }
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new FedexError('BAD_ARGUMENT', `epochs must be an integer >= 1 (got ${o.epochs})`);
-  if (!(o.learningRate > 0)) throw new FedexError('BAD_ARGUMENT', `learningRate must be > 0 (got ${o.learningRate})`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1)
+    throw new FedexError('BAD_ARGUMENT', `epochs must be an integer >= 1 (got ${o.epochs})`);
+  if (!(o.learningRate > 0))
+    throw new FedexError('BAD_ARGUMENT', `learningRate must be > 0 (got ${o.learningRate})`);
   if (o.batchSize !== 'full' && (!Number.isInteger(o.batchSize) || o.batchSize < 1)) {
     throw new FedexError('BAD_ARGUMENT', `batchSize must be an integer >= 1 or "full" (got ${o.batchSize})`);
   }
-  if (!Number.isInteger(o.chunkSize) || o.chunkSize < 1) throw new FedexError('BAD_ARGUMENT', `chunkSize must be an integer >= 1 (got ${o.chunkSize})`);
-  if (hidden.some((h) => !Number.isInteger(h) || h < 1)) throw new FedexError('BAD_ARGUMENT', `hidden widths must be integers >= 1 (got [${hidden.join(', ')}])`);
+  if (!Number.isInteger(o.chunkSize) || o.chunkSize < 1)
+    throw new FedexError('BAD_ARGUMENT', `chunkSize must be an integer >= 1 (got ${o.chunkSize})`);
+  if (hidden.some((h) => !Number.isInteger(h) || h < 1))
+    throw new FedexError('BAD_ARGUMENT', `hidden widths must be integers >= 1 (got [${hidden.join(', ')}])`);
 }
 
 function checkUser(u: UserSamples, index: number, dim: number): void {
   const n = u.y.length;
   const who = `user ${u.id ?? index}`;
   if (n === 0) throw new FedexError('MODEL_BAD_DATA', `${who} has no samples`);
-  if (u.x.length !== n * dim) throw new FedexError('FEATURE_MISMATCH', `${who}: ${u.x.length} values do not make ${n} samples of ${dim}`);
-  if (!Number.isInteger(u.numClasses) || u.numClasses < 1) throw new FedexError('MODEL_BAD_DATA', `${who}: numClasses must be >= 1`);
+  if (u.x.length !== n * dim)
+    throw new FedexError(
+      'FEATURE_MISMATCH',
+      `${who}: ${u.x.length} values do not make ${n} samples of ${dim}`,
+    );
+  if (!Number.isInteger(u.numClasses) || u.numClasses < 1)
+    throw new FedexError('MODEL_BAD_DATA', `${who}: numClasses must be >= 1`);
   for (let i = 0; i < n; i++) {
     const c = u.y[i];
     if (!Number.isInteger(c) || c < 0 || c >= u.numClasses) {
-      throw new FedexError('MODEL_BAD_DATA', `${who}: label ${c} of sample ${i} is outside 0..${u.numClasses - 1}`);
+      throw new FedexError(
+        'MODEL_BAD_DATA',
+        `${who}: label ${c} of sample ${i} is outside 0..${u.numClasses - 1}`,
+      );
     }
   }
 }
 
 /** Layer names and output widths of user `classes`'s head. */
 function layerPlan(hidden: number[], classes: number): Array<{ name: string; units: number }> {
-  return [...hidden.map((units, i) => ({ name: hiddenLayerName(i), units })), { name: LOGITS_LAYER, units: classes }];
+  return [
+    ...hidden.map((units, i) => ({ name: hiddenLayerName(i), units })),
+    { name: LOGITS_LAYER, units: classes },
+  ];
 }
 
 /** Trains one chunk of users; returns their results (no tensors left behind). */
@@ -159,7 +179,9 @@ function trainChunk(chunk: Chunk, dim: number, hidden: number[], o: BatchedOptio
     const kernel = new Float32Array(U * fanIn * width);
     users.forEach((u, ui) => {
       const plan = layerPlan(hidden, u.numClasses)[l];
-      const values = tf.tidy(() => kernelInitializer(seeds[ui], plan.name).apply([fanIn, plan.units]).dataSync());
+      const values = tf.tidy(() =>
+        kernelInitializer(seeds[ui], plan.name).apply([fanIn, plan.units]).dataSync(),
+      );
       for (let r = 0; r < fanIn; r++) {
         kernel.set(values.subarray(r * plan.units, (r + 1) * plan.units), (ui * fanIn + r) * width);
       }
@@ -173,7 +195,12 @@ function trainChunk(chunk: Chunk, dim: number, hidden: number[], o: BatchedOptio
 
   // Per-user constants: class weights, the padded-class mask, features and labels padded to N.
   const classWeights = users.map((u) =>
-    resolveClassWeights(o.classWeight, u.y, Array.from({ length: u.y.length }, (_, i) => i), u.numClasses),
+    resolveClassWeights(
+      o.classWeight,
+      u.y,
+      Array.from({ length: u.y.length }, (_, i) => i),
+      u.numClasses,
+    ),
   );
   const maskValues = new Float32Array(U * K);
   users.forEach((u, ui) => maskValues.fill(MASKED_LOGIT, ui * K + u.numClasses, (ui + 1) * K));
@@ -231,7 +258,14 @@ function trainChunk(chunk: Chunk, dim: number, hidden: number[], o: BatchedOptio
         } else {
           let current = orders[ui];
           if (current?.epoch !== epoch) {
-            current = { epoch, order: epochOrder(seeds[ui], epoch, Array.from({ length: n }, (_, i) => i)) };
+            current = {
+              epoch,
+              order: epochOrder(
+                seeds[ui],
+                epoch,
+                Array.from({ length: n }, (_, i) => i),
+              ),
+            };
             orders[ui] = current;
           }
           batch = current.order.slice(j * B, (j + 1) * B);
@@ -278,7 +312,10 @@ function trainChunk(chunk: Chunk, dim: number, hidden: number[], o: BatchedOptio
           // Adam as tf.train.adam computes it, with each user's own bias correction.
           let mi = tf.add(tf.mul(m[i], BETA1), tf.mul(g, 1 - BETA1));
           let vi = tf.add(tf.mul(v[i], BETA2), tf.mul(tf.square(g), 1 - BETA2));
-          const update = tf.mul(tf.div(tf.mul(mi, c1), tf.add(tf.sqrt(tf.mul(vi, c2)), epsilon)), -o.learningRate);
+          const update = tf.mul(
+            tf.div(tf.mul(mi, c1), tf.add(tf.sqrt(tf.mul(vi, c2)), epsilon)),
+            -o.learningRate,
+          );
           let pi = tf.add(params[i], update);
           if (!everyoneEveryStep) {
             // Users whose epochs are done keep their weights and moments unchanged.
@@ -309,7 +346,10 @@ function trainChunk(chunk: Chunk, dim: number, hidden: number[], o: BatchedOptio
       });
       const ce = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), yOneHot), -1));
       const loss = tf.sum(tf.mul(ce, tf.tensor2d(wValues, [U, N])), -1);
-      const right = tf.mul(tf.cast(tf.equal(tf.argMax(logits, -1), y), 'float32'), tf.tensor2d(valid, [U, N]));
+      const right = tf.mul(
+        tf.cast(tf.equal(tf.argMax(logits, -1), y), 'float32'),
+        tf.tensor2d(valid, [U, N]),
+      );
       return [loss.dataSync(), tf.sum(right, -1).dataSync()];
     });
 
@@ -324,7 +364,10 @@ function trainChunk(chunk: Chunk, dim: number, hidden: number[], o: BatchedOptio
           kernel.set(values[2 * l].subarray(from, from + plan.units), r * plan.units);
         }
         weights.push({ shape: [fanIn, plan.units], values: kernel });
-        weights.push({ shape: [plan.units], values: values[2 * l + 1].slice(ui * width, ui * width + plan.units) });
+        weights.push({
+          shape: [plan.units],
+          values: values[2 * l + 1].slice(ui * width, ui * width + plan.units),
+        });
       });
       return {
         id: ids[ui],
@@ -358,7 +401,8 @@ export async function trainUsersBatched(
   const o: BatchedOptions = { ...DEFAULT_BATCHED_OPTIONS, ...options };
   const hidden = o.head === 'mlp' ? [...(o.hidden ?? DEFAULT_MLP_HIDDEN)] : [];
   checkOptions(o, hidden);
-  if (!Number.isInteger(dim) || dim < 1) throw new FedexError('BAD_ARGUMENT', `dim must be an integer >= 1 (got ${dim})`);
+  if (!Number.isInteger(dim) || dim < 1)
+    throw new FedexError('BAD_ARGUMENT', `dim must be an integer >= 1 (got ${dim})`);
   users.forEach((u, i) => checkUser(u, i, dim));
   const ids = users.map((u, i) => u.id ?? `user:${i}`);
   if (new Set(ids).size !== ids.length) throw new FedexError('MODEL_BAD_DATA', 'user ids must be unique');
@@ -368,7 +412,14 @@ export async function trainUsersBatched(
   for (let s = 0; s < users.length; s += o.chunkSize) {
     const slice = users.slice(s, s + o.chunkSize);
     const chunkIds = ids.slice(s, s + o.chunkSize);
-    results.push(...trainChunk({ users: slice, ids: chunkIds, seeds: chunkIds.map((id) => userSeed(o.seed, id)) }, dim, hidden, o));
+    results.push(
+      ...trainChunk(
+        { users: slice, ids: chunkIds, seeds: chunkIds.map((id) => userSeed(o.seed, id)) },
+        dim,
+        hidden,
+        o,
+      ),
+    );
     o.onProgress?.(results.length, users.length);
     // Let other work (a server's requests) run between chunks.
     await new Promise((resolve) => setTimeout(resolve, 0));

@@ -12,7 +12,9 @@ describe('countModelCosts', () => {
   it('counts a dense layer by hand', () => {
     // Prepare: 128 -> 10, bias, relu.
     const input = tf.input({ shape: [128] });
-    const out = tf.layers.dense({ units: 10, activation: 'relu', name: 'fc' }).apply(input) as tf.SymbolicTensor;
+    const out = tf.layers
+      .dense({ units: 10, activation: 'relu', name: 'fc' })
+      .apply(input) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
 
     // Execute
@@ -23,7 +25,15 @@ describe('countModelCosts', () => {
     // forward  = 2·128·10 (multiply-adds) + 10 (bias) + 10 (relu) = 2,580
     // backward = input gradient + weight gradient ≈ 2 × forward  = 5,160
     expect(layers).toEqual([
-      { name: 'fc', kind: 'dense', outputShape: [10], params: 1290, trainableParams: 1290, forwardFlops: 2580, backwardFlops: 5160 },
+      {
+        name: 'fc',
+        kind: 'dense',
+        outputShape: [10],
+        params: 1290,
+        trainableParams: 1290,
+        forwardFlops: 2580,
+        backwardFlops: 5160,
+      },
     ]);
     expect(totals).toEqual({ params: 1290, trainableParams: 1290, forwardFlops: 2580, backwardFlops: 5160 });
     model.dispose();
@@ -60,10 +70,14 @@ describe('countModelCosts', () => {
   it('counts a small CNN layer by layer and frozen layers have no trainable parameters', () => {
     // Prepare
     const input = tf.input({ shape: [8, 8, 2] });
-    let x = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw', useBias: false }).apply(input) as tf.SymbolicTensor;
+    let x = tf.layers
+      .depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw', useBias: false })
+      .apply(input) as tf.SymbolicTensor;
     x = tf.layers.batchNormalization({ name: 'bn', trainable: false }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ name: 'relu' }).apply(x) as tf.SymbolicTensor;
-    const sep = tf.layers.separableConv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'sep' }).apply(x) as tf.SymbolicTensor;
+    const sep = tf.layers
+      .separableConv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'sep' })
+      .apply(x) as tf.SymbolicTensor;
     const skip = tf.layers.conv2d({ filters: 4, kernelSize: 1, name: 'skip' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.add({ name: 'add' }).apply([sep, skip]) as tf.SymbolicTensor;
     x = tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }).apply(x) as tf.SymbolicTensor;
@@ -109,7 +123,9 @@ describe('countModelCosts', () => {
     });
     inner.trainable = false;
     const input = tf.input({ shape: [6] });
-    const out = tf.layers.dense({ units: 2, name: 'top' }).apply(inner.apply(input) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const out = tf.layers
+      .dense({ units: 2, name: 'top' })
+      .apply(inner.apply(input) as tf.SymbolicTensor) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: out });
 
     // Execute

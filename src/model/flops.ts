@@ -67,7 +67,10 @@ function sampleShape(shape: Shape | Shape[], layer: string): number[] {
   const s = (Array.isArray(shape[0]) ? shape[0] : shape) as Shape;
   const dims = s.slice(1);
   if (dims.some((d) => d === null || d < 0)) {
-    throw new FedexError('MODEL_UNSUPPORTED_LAYER', `layer ${layer} has an undefined dimension [${s.join(', ')}]; FLOPs need fixed shapes`);
+    throw new FedexError(
+      'MODEL_UNSUPPORTED_LAYER',
+      `layer ${layer} has an undefined dimension [${s.join(', ')}]; FLOPs need fixed shapes`,
+    );
   }
   return dims as number[];
 }
@@ -82,13 +85,21 @@ const product = (shape: readonly number[]): number => shape.reduce((a, b) => a *
  * Cost of one layer (one sample), or null for an input layer. `trainable` is false inside a frozen
  * parent. Nested models are not handled here (see `countModelCosts`).
  */
-export function layerCostOf(layer: tf.layers.Layer, name = layer.name, trainable = layer.trainable): LayerCost | null {
+export function layerCostOf(
+  layer: tf.layers.Layer,
+  name = layer.name,
+  trainable = layer.trainable,
+): LayerCost | null {
   const kind = layer.getClassName();
   const config = layer.getConfig() as Record<string, unknown>;
   const out = (): number[] => sampleShape(layer.outputShape as Shape | Shape[], name);
   const input = (): number[] => {
     const node = layer.inboundNodes[0];
-    if (!node) throw new FedexError('MODEL_UNSUPPORTED_LAYER', `layer ${name} was never applied, so its input shape is unknown`);
+    if (!node)
+      throw new FedexError(
+        'MODEL_UNSUPPORTED_LAYER',
+        `layer ${name} was never applied, so its input shape is unknown`,
+      );
     return sampleShape(node.inputShapes as Shape | Shape[], name);
   };
   const activation = typeof config.activation === 'string' ? config.activation : undefined;
@@ -108,7 +119,8 @@ export function layerCostOf(layer: tf.layers.Layer, name = layer.name, trainable
         outputShape: o,
         params: inUnits * units + (useBias ? units : 0),
         trainable,
-        forwardFlops: positions * (2 * inUnits * units + (useBias ? units : 0) + activationFlops(activation, units)),
+        forwardFlops:
+          positions * (2 * inUnits * units + (useBias ? units : 0) + activationFlops(activation, units)),
       });
     }
     case 'Conv2D':
@@ -166,7 +178,10 @@ export function layerCostOf(layer: tf.layers.Layer, name = layer.name, trainable
       return batchNormCost(name, { outputShape: out(), trainable });
     case 'MaxPooling2D':
     case 'AveragePooling2D':
-      return poolCost(name, kind === 'MaxPooling2D' ? 'maxPool' : 'avgPool', { pool: pair(config.poolSize), outputShape: out() });
+      return poolCost(name, kind === 'MaxPooling2D' ? 'maxPool' : 'avgPool', {
+        pool: pair(config.poolSize),
+        outputShape: out(),
+      });
     case 'GlobalAveragePooling2D':
     case 'GlobalMaxPooling2D':
       return globalPoolCost(

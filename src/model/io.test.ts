@@ -104,7 +104,9 @@ describe('weights message precision', () => {
     const { model, x } = await trainedHead(CASES[1]);
 
     // Execute
-    const { model: loaded } = await modelFromWeightsMessage(modelToWeightsMessage(model, {}, { dtype: 'float16' }));
+    const { model: loaded } = await modelFromWeightsMessage(
+      modelToWeightsMessage(model, {}, { dtype: 'float16' }),
+    );
 
     // Assert
     const a = predict(model, x);
@@ -120,8 +122,8 @@ describe('weights message precision', () => {
 
 describe('loading errors', () => {
   it('rejects a model.json without a topology', async () => {
-    await expect(artifactsFromFiles({ weightsManifest: [] }, async () => new Uint8Array())).rejects.toSatisfy((e: unknown) =>
-      isFedexError(e, 'MODEL_LOAD'),
+    await expect(artifactsFromFiles({ weightsManifest: [] }, async () => new Uint8Array())).rejects.toSatisfy(
+      (e: unknown) => isFedexError(e, 'MODEL_LOAD'),
     );
   });
 
@@ -141,7 +143,12 @@ describe('loading errors', () => {
   });
 
   it('rejects a weights message that carries no topology', async () => {
-    const bytes = encodeWeights({ metadata: { head: 'linear' }, tensors: [{ name: 'w', shape: [1], values: Float32Array.of(1) }] });
-    await expect(modelFromWeightsMessage(bytes)).rejects.toSatisfy((e: unknown) => isFedexError(e, 'MODEL_LOAD'));
+    const bytes = encodeWeights({
+      metadata: { head: 'linear' },
+      tensors: [{ name: 'w', shape: [1], values: Float32Array.of(1) }],
+    });
+    await expect(modelFromWeightsMessage(bytes)).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'MODEL_LOAD'),
+    );
   });
 });

@@ -63,7 +63,12 @@ export function artifactsToFiles(artifacts: tf.io.ModelArtifacts, weightsFile = 
     throw new FedexError('MODEL_LOAD', 'artifacts lack a topology or weight specs');
   }
   const data = artifacts.weightData;
-  const buffer = data === undefined ? new ArrayBuffer(0) : Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
+  const buffer =
+    data === undefined
+      ? new ArrayBuffer(0)
+      : Array.isArray(data)
+        ? tf.io.concatenateArrayBuffers(data)
+        : data;
   const modelJson: tf.io.ModelJSON = {
     format: artifacts.format ?? 'layers-model',
     generatedBy: artifacts.generatedBy,
@@ -143,7 +148,8 @@ export async function modelFromWeightsMessage(
     throw new FedexError('MODEL_LOAD', `cannot rebuild the model: ${(cause as Error).message}`, { cause });
   }
   const weights = model.weights;
-  const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  const sameShape = (a: readonly number[], b: readonly number[]) =>
+    a.length === b.length && a.every((d, i) => d === b[i]);
   if (
     weights.length !== message.tensors.length ||
     weights.some((w, i) => !sameShape(w.shape as number[], message.tensors[i].shape))

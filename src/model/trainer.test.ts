@@ -186,7 +186,8 @@ describe('trainModel', () => {
     const model = getHead('linear').build([DIM], 2);
     const data = gaussianBlobs({ dim: 8, perClass: [2, 2], spread: 1, seed: 1 });
     await expect(trainModel(model, data)).rejects.toSatisfy(
-      (e: unknown) => isFedexError(e, 'FEATURE_MISMATCH') && /\[16\] but the data has \[8\]/.test((e as Error).message),
+      (e: unknown) =>
+        isFedexError(e, 'FEATURE_MISMATCH') && /\[16\] but the data has \[8\]/.test((e as Error).message),
     );
     model.dispose();
   });
@@ -194,10 +195,16 @@ describe('trainModel', () => {
   it('rejects labels outside the model classes and bad options', async () => {
     const model = getHead('linear').build([2], 2);
     const data = { x: Float32Array.of(0, 0, 1, 1), y: Int32Array.of(0, 2), shape: [2] };
-    await expect(trainModel(model, data)).rejects.toSatisfy((e: unknown) => isFedexError(e, 'MODEL_BAD_DATA'));
+    await expect(trainModel(model, data)).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'MODEL_BAD_DATA'),
+    );
     const ok = { ...data, y: Int32Array.of(0, 1) };
-    await expect(trainModel(model, ok, { epochs: 0 })).rejects.toSatisfy((e: unknown) => isFedexError(e, 'BAD_ARGUMENT'));
-    await expect(trainModel(model, ok, { learningRate: -1 })).rejects.toSatisfy((e: unknown) => isFedexError(e, 'BAD_ARGUMENT'));
+    await expect(trainModel(model, ok, { epochs: 0 })).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'BAD_ARGUMENT'),
+    );
+    await expect(trainModel(model, ok, { learningRate: -1 })).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'BAD_ARGUMENT'),
+    );
     model.dispose();
   });
 
@@ -218,7 +225,13 @@ describe('trainModel', () => {
   });
 
   it('has documented defaults', () => {
-    expect(DEFAULT_TRAIN_OPTIONS).toMatchObject({ epochs: 100, batchSize: 32, validationSplit: 0.2, patience: 10, classWeight: 'balanced' });
+    expect(DEFAULT_TRAIN_OPTIONS).toMatchObject({
+      epochs: 100,
+      batchSize: 32,
+      validationSplit: 0.2,
+      patience: 10,
+      classWeight: 'balanced',
+    });
   });
 });
 

@@ -145,7 +145,11 @@ export function stratifiedSplit(
  * @example
  * balancedClassWeights([0, 0, 0, 1], [0, 1, 2, 3], 2); // [4/(2·3), 4/(2·1)] = [0.667, 2]
  */
-export function balancedClassWeights(y: ArrayLike<number>, indices: readonly number[], numClasses: number): number[] {
+export function balancedClassWeights(
+  y: ArrayLike<number>,
+  indices: readonly number[],
+  numClasses: number,
+): number[] {
   const counts = new Array<number>(numClasses).fill(0);
   for (const i of indices) counts[y[i]] += 1;
   const present = counts.filter((c) => c > 0).length;
@@ -167,13 +171,19 @@ export function resolveClassWeights(
   if (option === 'balanced') return balancedClassWeights(y, indices, numClasses);
   if (option === 'none') return new Array<number>(numClasses).fill(1);
   if (option.length !== numClasses || option.some((w) => !(w >= 0) || !Number.isFinite(w))) {
-    throw new FedexError('BAD_ARGUMENT', `classWeight needs ${numClasses} finite weights >= 0 (got ${option.length})`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `classWeight needs ${numClasses} finite weights >= 0 (got ${option.length})`,
+    );
   }
   return [...option];
 }
 
 /** Checks features against the model's input and labels against its classes; returns n. */
-export function checkTrainingData(model: tf.LayersModel, data: LabelledFeatures): { n: number; numClasses: number } {
+export function checkTrainingData(
+  model: tf.LayersModel,
+  data: LabelledFeatures,
+): { n: number; numClasses: number } {
   const inShape = model.inputs[0].shape.slice(1);
   const outShape = model.outputs[0].shape;
   const numClasses = outShape[outShape.length - 1] as number;
@@ -185,7 +195,10 @@ export function checkTrainingData(model: tf.LayersModel, data: LabelledFeatures)
   }
   const n = data.y.length;
   if (data.x.length !== n * shapeSize(data.shape)) {
-    throw new FedexError('MODEL_BAD_DATA', `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`);
+    throw new FedexError(
+      'MODEL_BAD_DATA',
+      `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`,
+    );
   }
   for (let i = 0; i < n; i++) {
     const c = data.y[i];
@@ -202,7 +215,8 @@ function dropoutLayers(model: tf.LayersModel): Array<{ seed?: number }> {
   const walk = (layers: tf.layers.Layer[]) => {
     for (const l of layers) {
       if (l instanceof tf.LayersModel) walk(l.layers);
-      else if (l.getClassName() === 'Dropout' || l.getClassName() === 'SpatialDropout1D') out.push(l as unknown as { seed?: number });
+      else if (l.getClassName() === 'Dropout' || l.getClassName() === 'SpatialDropout1D')
+        out.push(l as unknown as { seed?: number });
     }
   };
   walk(model.layers);
@@ -253,7 +267,10 @@ function evaluate(
     const rows = indices.slice(s, s + chunk);
     const [l, r] = tf.tidy(() => {
       const xb = tf.tensor(gatherRows(data.x, dim, rows), [rows.length, ...data.shape]);
-      const yb = tf.tensor1d(rows.map((i) => data.y[i]), 'int32');
+      const yb = tf.tensor1d(
+        rows.map((i) => data.y[i]),
+        'int32',
+      );
       const out = forward.apply(xb, { training: false }) as tf.Tensor;
       const ce = crossEntropy(out, tf.oneHot(yb, numClasses), fromProbs);
       const correct = tf.equal(tf.argMax(out, -1).toInt(), yb);
@@ -281,10 +298,14 @@ export async function trainModel(
   options: Partial<TrainOptions> = {},
 ): Promise<TrainResult> {
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...options };
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new FedexError('BAD_ARGUMENT', `epochs must be an integer >= 1 (got ${o.epochs})`);
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new FedexError('BAD_ARGUMENT', `batchSize must be an integer >= 1 (got ${o.batchSize})`);
-  if (!(o.learningRate > 0)) throw new FedexError('BAD_ARGUMENT', `learningRate must be > 0 (got ${o.learningRate})`);
-  if (!Number.isInteger(o.patience) || o.patience < 0) throw new FedexError('BAD_ARGUMENT', `patience must be an integer >= 0 (got ${o.patience})`);
+  if (!Number.isInteger(o.epochs) || o.epochs < 1)
+    throw new FedexError('BAD_ARGUMENT', `epochs must be an integer >= 1 (got ${o.epochs})`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+    throw new FedexError('BAD_ARGUMENT', `batchSize must be an integer >= 1 (got ${o.batchSize})`);
+  if (!(o.learningRate > 0))
+    throw new FedexError('BAD_ARGUMENT', `learningRate must be > 0 (got ${o.learningRate})`);
+  if (!Number.isInteger(o.patience) || o.patience < 0)
+    throw new FedexError('BAD_ARGUMENT', `patience must be an integer >= 0 (got ${o.patience})`);
   const { n, numClasses } = checkTrainingData(model, data);
   if (n === 0) throw new FedexError('MODEL_BAD_DATA', 'no training samples');
 
@@ -296,7 +317,10 @@ export async function trainModel(
   const fromProbs = logitsModel === null;
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   if (variables.length === 0) {
-    throw new FedexError('MODEL_BAD_DATA', 'the model has no trainable weights (a closed-form head is fitted, not trained)');
+    throw new FedexError(
+      'MODEL_BAD_DATA',
+      'the model has no trainable weights (a closed-form head is fitted, not trained)',
+    );
   }
   const dropouts = dropoutLayers(model);
   const dropoutSeeds = dropouts.map((d) => d.seed);
@@ -328,7 +352,10 @@ export async function trainModel(
           dropouts.forEach((d, i) => (d.seed = deriveSeed(o.seed, `dropout:${step}:${i}`)));
           const [loss, correct] = tf.tidy(() => {
             const xb = tf.tensor(gatherRows(data.x, dim, rows), [b, ...data.shape]);
-            const yb = tf.tensor1d(rows.map((i) => data.y[i]), 'int32');
+            const yb = tf.tensor1d(
+              rows.map((i) => data.y[i]),
+              'int32',
+            );
             const oneHot = tf.oneHot(yb, numClasses);
             const sampleWeights = tf.gather(weightTable, yb);
             let right: tf.Tensor | undefined;
@@ -336,7 +363,10 @@ export async function trainModel(
               const out = forward.apply(xb, { training: true }) as tf.Tensor;
               right = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1).toInt(), yb), 'float32')));
               // Keras semantics: the mean over the batch of weight × cross-entropy.
-              return tf.div(tf.sum(tf.mul(crossEntropy(out, oneHot, fromProbs), sampleWeights)), b) as tf.Scalar;
+              return tf.div(
+                tf.sum(tf.mul(crossEntropy(out, oneHot, fromProbs), sampleWeights)),
+                b,
+              ) as tf.Scalar;
             }, variables);
             // An array keeps the variable order fixed, which Adam's per-slot moments rely on.
             optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name] })));
@@ -353,7 +383,10 @@ export async function trainModel(
         }
         if (stopReason === 'aborted' && losses.length === 0) break;
         const seen = Math.min(order.length, losses.length * o.batchSize);
-        const [lossSum, rightSum] = tf.tidy(() => [tf.addN(losses).dataSync()[0], tf.addN(corrects).dataSync()[0]]);
+        const [lossSum, rightSum] = tf.tidy(() => [
+          tf.addN(losses).dataSync()[0],
+          tf.addN(corrects).dataSync()[0],
+        ]);
         const progress: EpochProgress = { epoch: epoch + 1, loss: lossSum / seen, accuracy: rightSum / seen };
         if (val.length > 0) {
           const v = evaluate(forward, fromProbs, data, val, numClasses);

@@ -66,7 +66,10 @@ export function decodePnm(bytes: Uint8Array, maxPixels = Number.MAX_SAFE_INTEGER
   if (!looksLikePnm(bytes)) throw new FedexError('IMAGE_DECODE', 'PNM: missing P1..P7 magic');
   const kind = bytes[1] - 0x30;
   if (kind === 1 || kind === 4 || kind === 7) {
-    throw new FedexError('IMAGE_UNSUPPORTED', `PNM: P${kind} (${kind === 7 ? 'PAM' : 'bitmap'}) is not supported`);
+    throw new FedexError(
+      'IMAGE_UNSUPPORTED',
+      `PNM: P${kind} (${kind === 7 ? 'PAM' : 'bitmap'}) is not supported`,
+    );
   }
   const reader = new TokenReader(bytes, 2);
   if (bytes.length > 2 && !isSpace(bytes[2]) && bytes[2] !== 0x23) {
@@ -76,10 +79,14 @@ export function decodePnm(bytes: Uint8Array, maxPixels = Number.MAX_SAFE_INTEGER
   const height = reader.int('height');
   const maxval = reader.int('maxval');
   if (width < 1 || height < 1) throw new FedexError('IMAGE_DECODE', `PNM: empty image ${width}x${height}`);
-  if (maxval < 1 || maxval > 65535) throw new FedexError('IMAGE_DECODE', `PNM: maxval ${maxval} outside 1..65535`);
+  if (maxval < 1 || maxval > 65535)
+    throw new FedexError('IMAGE_DECODE', `PNM: maxval ${maxval} outside 1..65535`);
   const pixels = width * height;
   if (pixels > maxPixels) {
-    throw new FedexError('IMAGE_TOO_LARGE', `PNM: ${width}x${height} exceeds the limit of ${maxPixels} pixels`);
+    throw new FedexError(
+      'IMAGE_TOO_LARGE',
+      `PNM: ${width}x${height} exceeds the limit of ${maxPixels} pixels`,
+    );
   }
   const grey = kind === 2 || kind === 5;
   const samples = pixels * (grey ? 1 : 3);

@@ -33,7 +33,9 @@ let current: { choice: BackendChoice; info: Promise<RuntimeInfo> } | undefined;
 
 /** The folder holding the WASM backend's `.wasm` files, inside node_modules. */
 export function wasmDir(): string {
-  return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
+  return (
+    path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep
+  );
 }
 
 function parseChoice(value: string | undefined): BackendChoice {

@@ -9,7 +9,11 @@ describe('dataset location helpers', () => {
   const saved = { dir: process.env.FEDEX_DATA_DIR, req: process.env.FEDEX_REQUIRE_DATA };
   beforeEach(() => {
     tmp = mkdtempSync(path.join(tmpdir(), 'fedex-ds-'));
-    for (const [who, files] of [['bob', ['b2.jpg', 'b1.png', 'notes.txt']], ['amy', ['a1.jpg']], ['.hidden', ['x.jpg']]] as const) {
+    for (const [who, files] of [
+      ['bob', ['b2.jpg', 'b1.png', 'notes.txt']],
+      ['amy', ['a1.jpg']],
+      ['.hidden', ['x.jpg']],
+    ] as const) {
       mkdirSync(path.join(tmp, 'faces', who), { recursive: true });
       for (const f of files) writeFileSync(path.join(tmp, 'faces', who, f), '');
     }

@@ -20,7 +20,10 @@ function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
   const dim = shapeSize(data.shape);
   const n = data.y.length;
   if (data.x.length !== n * dim) {
-    throw new FedexError('MODEL_BAD_DATA', `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`);
+    throw new FedexError(
+      'MODEL_BAD_DATA',
+      `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`,
+    );
   }
   const vectors = tf.tidy(() => {
     const x = tf.tensor(data.x, [n, ...data.shape]);
@@ -29,7 +32,10 @@ function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
     return (upto.predict(x) as tf.Tensor).dataSync() as Float32Array;
   });
   if (vectors.length !== n * inDim) {
-    throw new FedexError('MODEL_BAD_DATA', `centroid head expects ${inDim} values per sample after reduction`);
+    throw new FedexError(
+      'MODEL_BAD_DATA',
+      `centroid head expects ${inDim} values per sample after reduction`,
+    );
   }
   const sums = new Float64Array(numClasses * inDim);
   const counts = new Float64Array(numClasses);

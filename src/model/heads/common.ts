@@ -16,7 +16,10 @@ export const LOGITS_LAYER = 'logits';
 export const PROBS_LAYER = 'probs';
 
 /** Glorot-uniform kernel initialiser seeded from the head's seed and the layer's name. */
-export function kernelInitializer(seed: number, layerName: string): ReturnType<typeof tf.initializers.glorotUniform> {
+export function kernelInitializer(
+  seed: number,
+  layerName: string,
+): ReturnType<typeof tf.initializers.glorotUniform> {
   return tf.initializers.glorotUniform({ seed: deriveSeed(seed, layerName) });
 }
 
@@ -26,7 +29,10 @@ export function checkBuildArgs(head: string, inputShape: readonly number[], numC
     throw new FedexError('BAD_ARGUMENT', `${head} head: bad input shape [${inputShape.join(', ')}]`);
   }
   if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new FedexError('BAD_ARGUMENT', `${head} head: numClasses must be an integer >= 1 (got ${numClasses})`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `${head} head: numClasses must be an integer >= 1 (got ${numClasses})`,
+    );
   }
 }
 
@@ -65,7 +71,9 @@ export function classifier(
       trainable: config.trainable ?? true,
     })
     .apply(x) as tf.SymbolicTensor;
-  return tf.layers.activation({ activation: 'softmax', name: PROBS_LAYER }).apply(logits) as tf.SymbolicTensor;
+  return tf.layers
+    .activation({ activation: 'softmax', name: PROBS_LAYER })
+    .apply(logits) as tf.SymbolicTensor;
 }
 
 /** Validates a dropout rate. */

@@ -42,7 +42,11 @@ describe('head registry', () => {
   });
 
   it('rejects an unknown head name with the known ones in the message', () => {
-    expectFedexError(() => getHead('transformer'), 'MODEL_UNKNOWN_HEAD', /known: centroid, linear, mlp, upper/);
+    expectFedexError(
+      () => getHead('transformer'),
+      'MODEL_UNKNOWN_HEAD',
+      /known: centroid, linear, mlp, upper/,
+    );
     expectFedexError(() => getHead('toString'), 'MODEL_UNKNOWN_HEAD');
   });
 });
@@ -53,7 +57,12 @@ describe.each(CASES)('$name head (shared conformance)', ({ name, shape, options 
     const model = getHead(name).build(shape, 3, options, 5);
 
     // Execute
-    const probs = tf.tidy(() => (model.predict(tf.randomNormal([4, ...shape], 0, 1, 'float32', 1)) as tf.Tensor).arraySync() as number[][]);
+    const probs = tf.tidy(
+      () =>
+        (
+          model.predict(tf.randomNormal([4, ...shape], 0, 1, 'float32', 1)) as tf.Tensor
+        ).arraySync() as number[][],
+    );
 
     // Assert
     expect(probs).toHaveLength(4);
@@ -101,7 +110,15 @@ describe('linear and mlp heads', () => {
     const dropped = getHead('mlp').build([12], 3, { hidden: [8, 6], dropout: 0.5 }, 0);
     const kinds = (m: tf.LayersModel) => m.layers.map((l) => l.getClassName());
     expect(kinds(plain)).toEqual(['InputLayer', 'Dense', 'Dense', 'Dense', 'Activation']);
-    expect(kinds(dropped)).toEqual(['InputLayer', 'Dense', 'Dropout', 'Dense', 'Dropout', 'Dense', 'Activation']);
+    expect(kinds(dropped)).toEqual([
+      'InputLayer',
+      'Dense',
+      'Dropout',
+      'Dense',
+      'Dropout',
+      'Dense',
+      'Activation',
+    ]);
     plain.dispose();
     dropped.dispose();
   });
@@ -111,7 +128,11 @@ describe('linear and mlp heads', () => {
     expectFedexError(() => getHead('mlp').build([12], 3, { dropout: 1 }), 'BAD_ARGUMENT');
     expectFedexError(() => getHead('linear').build([12], 0), 'BAD_ARGUMENT', /numClasses/);
     expectFedexError(() => getHead('linear').build([0], 2), 'BAD_ARGUMENT', /bad input shape/);
-    expectFedexError(() => getHead('linear').build([3, 4], 2), 'MODEL_HEAD_NOT_APPLICABLE', /average pooling/);
+    expectFedexError(
+      () => getHead('linear').build([3, 4], 2),
+      'MODEL_HEAD_NOT_APPLICABLE',
+      /average pooling/,
+    );
   });
 });
 
@@ -129,7 +150,9 @@ describe('centroid head', () => {
     // Execute
     await fitHead(head, model, trainData);
     const predicted = tf.tidy(() =>
-      Array.from((model.predict(tf.tensor2d(data.x.slice(24 * dim), [24, dim])) as tf.Tensor).argMax(-1).dataSync()),
+      Array.from(
+        (model.predict(tf.tensor2d(data.x.slice(24 * dim), [24, dim])) as tf.Tensor).argMax(-1).dataSync(),
+      ),
     );
 
     // Assert
@@ -161,11 +184,20 @@ describe('upper head', () => {
     const data = gaussianBlobs({ dim: 144, perClass: [8, 8], spread: 0.5, seed: 2, shape: FAKE_STAGE_SHAPE });
 
     // Assert: the upper stage's weights are the pretrained ones before training.
-    const upperWeights = () => model.getLayer('upper').getWeights().map((w) => w.dataSync());
+    const upperWeights = () =>
+      model
+        .getLayer('upper')
+        .getWeights()
+        .map((w) => w.dataSync());
     expect(upperWeights()).toEqual(reference.getWeights().map((w) => w.dataSync()));
 
     // Execute
-    await fitHead(getHead('upper'), model, data, { epochs: 3, batchSize: 8, validationSplit: 0, learningRate: 0.01 });
+    await fitHead(getHead('upper'), model, data, {
+      epochs: 3,
+      batchSize: 8,
+      validationSplit: 0,
+      learningRate: 0.01,
+    });
 
     // Assert: they moved (end-to-end training), and every weight is trainable.
     expect(upperWeights()[0]).not.toEqual(reference.getWeights()[0].dataSync());
@@ -183,7 +215,11 @@ describe('upper head', () => {
   });
 
   it('refuses to build without a backbone, or for features of another shape', () => {
-    expectFedexError(() => getHead('upper').build([6, 6, 4], 5), 'MODEL_HEAD_NOT_APPLICABLE', /needs the backbone/);
+    expectFedexError(
+      () => getHead('upper').build([6, 6, 4], 5),
+      'MODEL_HEAD_NOT_APPLICABLE',
+      /needs the backbone/,
+    );
     expectFedexError(
       () => getHead('upper').build([5, 5, 4], 5, { backbone: fakeBackbone(), split: 'stage' }),
       'FEATURE_MISMATCH',

@@ -23,19 +23,32 @@ export const mlpHead: Head = {
     checkBuildArgs('mlp', inputShape, numClasses);
     const hidden = options.hidden ?? DEFAULT_MLP_HIDDEN;
     if (hidden.length === 0 || hidden.some((h) => !Number.isInteger(h) || h < 1)) {
-      throw new FedexError('BAD_ARGUMENT', `mlp head: hidden widths must be integers >= 1 (got [${hidden.join(', ')}])`);
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `mlp head: hidden widths must be integers >= 1 (got [${hidden.join(', ')}])`,
+      );
     }
     const dropout = checkDropout('mlp', options.dropout ?? 0);
     const input = tf.input({ shape: [...inputShape], name: 'features' });
     let x = toVector(input, inputShape, options.pooling ?? 'avg');
     hidden.forEach((units, i) => {
-      if (dropout > 0 && i > 0) x = tf.layers.dropout({ rate: dropout, name: `dropout_${i}` }).apply(x) as tf.SymbolicTensor;
+      if (dropout > 0 && i > 0)
+        x = tf.layers.dropout({ rate: dropout, name: `dropout_${i}` }).apply(x) as tf.SymbolicTensor;
       const name = hiddenLayerName(i);
       x = tf.layers
-        .dense({ units, activation: 'relu', name, kernelInitializer: kernelInitializer(seed, name), biasInitializer: 'zeros' })
+        .dense({
+          units,
+          activation: 'relu',
+          name,
+          kernelInitializer: kernelInitializer(seed, name),
+          biasInitializer: 'zeros',
+        })
         .apply(x) as tf.SymbolicTensor;
     });
-    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: `dropout_${hidden.length}` }).apply(x) as tf.SymbolicTensor;
+    if (dropout > 0)
+      x = tf.layers
+        .dropout({ rate: dropout, name: `dropout_${hidden.length}` })
+        .apply(x) as tf.SymbolicTensor;
     return tf.model({ inputs: input, outputs: classifier(x, numClasses, seed), name: 'fedex_mlp' });
   },
 };

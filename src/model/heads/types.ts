@@ -52,7 +52,12 @@ export interface Head {
    * Builds a fresh model `[n, ...inputShape] -> [n, numClasses]` (probabilities). Every new
    * weight is initialised from `seed` (same arguments, same seed: identical weights).
    */
-  build(inputShape: readonly number[], numClasses: number, options?: HeadOptions, seed?: number): tf.LayersModel;
+  build(
+    inputShape: readonly number[],
+    numClasses: number,
+    options?: HeadOptions,
+    seed?: number,
+  ): tf.LayersModel;
   /** Closed-form heads only: sets the model's weights from labelled features. */
   fit?(model: tf.LayersModel, data: LabelledFeatures): void;
 }

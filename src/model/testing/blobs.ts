@@ -25,10 +25,18 @@ function gaussian(rng: Rng): number {
  * @example
  * const { x, y, shape } = gaussianBlobs({ dim: 16, perClass: [10, 10, 10], spread: 0.3, seed: 1 });
  */
-export function gaussianBlobs(args: { dim: number; perClass: number[]; spread: number; seed: number; shape?: number[] }): Blobs {
+export function gaussianBlobs(args: {
+  dim: number;
+  perClass: number[];
+  spread: number;
+  seed: number;
+  shape?: number[];
+}): Blobs {
   const rng = createRng(args.seed);
   const k = args.perClass.length;
-  const centres = Array.from({ length: k }, () => Float32Array.from({ length: args.dim }, () => 2 * rng() - 1));
+  const centres = Array.from({ length: k }, () =>
+    Float32Array.from({ length: args.dim }, () => 2 * rng() - 1),
+  );
   const n = args.perClass.reduce((a, b) => a + b, 0);
   const x = new Float32Array(n * args.dim);
   const y = new Int32Array(n);

@@ -18,11 +18,22 @@ export function fakeBackbone(): Pick<Backbone, 'id' | 'upperStage'> {
       if (split !== 'stage') throw new Error(`no split ${split}`);
       const input = tf.input({ shape: FAKE_STAGE_SHAPE });
       let x = tf.layers
-        .conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv', kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }) })
+        .conv2d({
+          filters: 8,
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          name: 'conv',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
+        })
         .apply(input) as tf.SymbolicTensor;
       x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
       x = tf.layers
-        .dense({ units: FAKE_EMBEDDING_DIM, name: 'embedding', kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }) })
+        .dense({
+          units: FAKE_EMBEDDING_DIM,
+          name: 'embedding',
+          kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }),
+        })
         .apply(x) as tf.SymbolicTensor;
       return tf.model({ inputs: input, outputs: x, name: 'fake_upper' });
     },

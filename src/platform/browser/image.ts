@@ -16,12 +16,7 @@ import { decodePnm, looksLikePnm } from '../pnm.js';
 
 /** Anything the browser can turn into pixels. */
 export type BrowserImageSource =
-  | Blob
-  | ImageBitmap
-  | HTMLImageElement
-  | HTMLCanvasElement
-  | OffscreenCanvas
-  | ImageData;
+  Blob | ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageData;
 
 /** Default pixel limit, the same as Node's `DEFAULT_DECODE_OPTIONS.maxPixels` (50 MP). */
 export const DEFAULT_BROWSER_MAX_PIXELS = 50_000_000;
@@ -70,7 +65,10 @@ export async function rawImageFrom(
 function checkSize(width: number, height: number, maxPixels: number): void {
   if (width < 1 || height < 1) throw new FedexError('IMAGE_DECODE', `empty image ${width}x${height}`);
   if (width * height > maxPixels) {
-    throw new FedexError('IMAGE_TOO_LARGE', `${width}x${height} image exceeds the limit of ${maxPixels} pixels`);
+    throw new FedexError(
+      'IMAGE_TOO_LARGE',
+      `${width}x${height} image exceeds the limit of ${maxPixels} pixels`,
+    );
   }
 }
 
@@ -81,9 +79,7 @@ function drawAndRead(source: CanvasImageSource, width: number, height: number, m
       ? new OffscreenCanvas(width, height)
       : Object.assign(document.createElement('canvas'), { width, height });
   const ctx = canvas.getContext('2d', { willReadFrequently: true }) as
-    | CanvasRenderingContext2D
-    | OffscreenCanvasRenderingContext2D
-    | null;
+    CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
   if (!ctx) throw new FedexError('IMAGE_DECODE', 'no 2D canvas context available');
   ctx.fillStyle = '#ffffff'; // alpha is composited onto white, as in Node
   ctx.fillRect(0, 0, width, height);

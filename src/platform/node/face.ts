@@ -19,7 +19,9 @@ export function nodeFaceApi(): FaceApiModule {
     try {
       cached = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
     } catch (cause) {
-      throw new FedexError('FACE_MODEL_LOAD', 'cannot load @vladmandic/face-api (node-wasm build)', { cause });
+      throw new FedexError('FACE_MODEL_LOAD', 'cannot load @vladmandic/face-api (node-wasm build)', {
+        cause,
+      });
     }
   }
   return cached;

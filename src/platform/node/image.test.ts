@@ -46,7 +46,9 @@ describe('decodeImage (sharp formats)', () => {
   });
 
   it('removes alpha by compositing onto white', async () => {
-    const rgba = Uint8Array.from([255, 0, 0, 255, 0, 0, 0, 0, 0, 255, 0, 128, 1, 2, 3, 255, 9, 9, 9, 255, 4, 5, 6, 255]);
+    const rgba = Uint8Array.from([
+      255, 0, 0, 255, 0, 0, 0, 0, 0, 255, 0, 128, 1, 2, 3, 255, 9, 9, 9, 255, 4, 5, 6, 255,
+    ]);
     const png = await encode(rgba, 4).png().toBuffer();
 
     const img = await decodeImage(png);
@@ -161,25 +163,37 @@ describe('decodeImage failures', () => {
   it('turns garbage bytes into IMAGE_DECODE', async () => {
     await expectCode(decodeImage(new TextEncoder().encode('definitely not an image')), 'IMAGE_DECODE');
     await expectCode(decodeImage(new Uint8Array(0)), 'IMAGE_DECODE');
-    await expectCode(decodeImage(Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 1, 2, 3])), 'IMAGE_DECODE');
+    await expectCode(
+      decodeImage(Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 1, 2, 3])),
+      'IMAGE_DECODE',
+    );
   });
 
   it('turns a truncated JPEG into IMAGE_DECODE', async () => {
-    const jpg = await encode(new Uint8Array(32 * 32 * 3).fill(90), 3, 32, 32).jpeg().toBuffer();
+    const jpg = await encode(new Uint8Array(32 * 32 * 3).fill(90), 3, 32, 32)
+      .jpeg()
+      .toBuffer();
 
     await expectCode(decodeImage(jpg.subarray(0, Math.floor(jpg.length / 2))), 'IMAGE_DECODE');
   });
 
   it('refuses an image over the pixel limit before decoding it', async () => {
-    const png = await encode(new Uint8Array(100 * 100 * 3), 3, 100, 100).png().toBuffer();
+    const png = await encode(new Uint8Array(100 * 100 * 3), 3, 100, 100)
+      .png()
+      .toBuffer();
 
     await expectCode(decodeImage(png, { maxPixels: 9_999 }), 'IMAGE_TOO_LARGE');
-    await expectCode(decodeImage(new TextEncoder().encode('P5 100 100 255\n'), { maxPixels: 9_999 }), 'IMAGE_TOO_LARGE');
+    await expectCode(
+      decodeImage(new TextEncoder().encode('P5 100 100 255\n'), { maxPixels: 9_999 }),
+      'IMAGE_TOO_LARGE',
+    );
     await expect(decodeImage(png, { maxPixels: 10_000 })).resolves.toMatchObject({ width: 100 });
   });
 
   it('refuses SVG as an unsupported format', async () => {
-    const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>');
+    const svg = new TextEncoder().encode(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>',
+    );
 
     await expectCode(decodeImage(svg), 'IMAGE_UNSUPPORTED');
   });

@@ -45,7 +45,8 @@ const SHARP_FORMATS = new Set(['jpeg', 'png', 'gif', 'webp', 'tiff', 'heif', 'av
  */
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Promise<RawImage> {
   const opts = { ...DEFAULT_DECODE_OPTIONS, ...options };
-  if (!(bytes instanceof Uint8Array)) throw new FedexError('BAD_ARGUMENT', 'decodeImage expects a Uint8Array');
+  if (!(bytes instanceof Uint8Array))
+    throw new FedexError('BAD_ARGUMENT', 'decodeImage expects a Uint8Array');
   if (bytes.length === 0) throw new FedexError('IMAGE_DECODE', 'empty image data');
   if (looksLikePnm(bytes)) return decodePnm(bytes, opts.maxPixels);
 
@@ -53,7 +54,10 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
     const input = sharp(bytes, { limitInputPixels: false, failOn: 'warning' });
     const meta = await input.metadata();
     if (!meta.format || !SHARP_FORMATS.has(meta.format)) {
-      throw new FedexError('IMAGE_UNSUPPORTED', `image format "${meta.format ?? 'unknown'}" is not supported`);
+      throw new FedexError(
+        'IMAGE_UNSUPPORTED',
+        `image format "${meta.format ?? 'unknown'}" is not supported`,
+      );
     }
     const width = meta.width ?? 0;
     const height = meta.height ?? 0;

@@ -26,7 +26,9 @@ describe('model store (Node files)', () => {
 
     // Assert
     expect(readdirSync(dir).sort()).toEqual(['meta.json', 'model.json', 'weights.bin']);
-    expect(JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].paths).toEqual(['./weights.bin']);
+    expect(JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].paths).toEqual([
+      './weights.bin',
+    ]);
     expect(await readModelMeta(dir)).toEqual({ head: 'mlp', labels: ['x', 'y', 'z'] });
     const x = tf.tensor2d([[1, 2, 3, 4, 5, 6]]);
     expect((loaded.predict(x) as tf.Tensor).dataSync()).toEqual((model.predict(x) as tf.Tensor).dataSync());
@@ -44,7 +46,9 @@ describe('model store (Node files)', () => {
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
 
     // Execute / Assert
-    await expect(readModelDir(path.join(tmp, 'missing'))).rejects.toSatisfy((e: unknown) => isFedexError(e, 'MODEL_LOAD'));
+    await expect(readModelDir(path.join(tmp, 'missing'))).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'MODEL_LOAD'),
+    );
     await expect(readModelDir(dir)).rejects.toSatisfy(
       (e: unknown) => isFedexError(e, 'MODEL_LOAD') && /outside/.test((e as Error).message),
     );

@@ -8,7 +8,12 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../../core/errors.js';
-import { artifactsFromFiles, artifactsToFiles, modelFromArtifacts, modelToArtifacts } from '../../model/io.js';
+import {
+  artifactsFromFiles,
+  artifactsToFiles,
+  modelFromArtifacts,
+  modelToArtifacts,
+} from '../../model/io.js';
 
 export const MODEL_JSON = 'model.json';
 export const META_JSON = 'meta.json';
@@ -26,7 +31,11 @@ async function writeAtomic(file: string, data: string | Uint8Array): Promise<voi
  * @example
  * await writeModelDir('out/models/user-003', model, { head: 'linear', labels });
  */
-export async function writeModelDir(dir: string, model: tf.LayersModel, meta?: Record<string, unknown>): Promise<string[]> {
+export async function writeModelDir(
+  dir: string,
+  model: tf.LayersModel,
+  meta?: Record<string, unknown>,
+): Promise<string[]> {
   const files = artifactsToFiles(await modelToArtifacts(model));
   await mkdir(dir, { recursive: true });
   const written = [path.join(dir, files.weightsFile), path.join(dir, MODEL_JSON)];
@@ -74,7 +83,9 @@ export async function readModelDir(dir: string): Promise<tf.LayersModel> {
     try {
       return new Uint8Array(await readFile(file));
     } catch (cause) {
-      throw new FedexError('MODEL_LOAD', `cannot read weights file ${file}: ${(cause as Error).message}`, { cause });
+      throw new FedexError('MODEL_LOAD', `cannot read weights file ${file}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   });
   return modelFromArtifacts(artifacts);
