@@ -19,36 +19,28 @@ import { initRuntime } from '../src/runtime/node.js';
 import { datasetDir } from '../src/testing/datasets.js';
 import { LFW_SCAN } from './quantization.js';
 import { matmulGflops } from './runtime.js';
+import { gather, localLabels } from './split.js';
 import { type BenchRow, type BenchSuite } from './types.js';
 
 const DIM = 128;
 
-function gather(set: ExtractedFeatureSet, idx: number[]): Float32Array {
-  const out = new Float32Array(idx.length * DIM);
-  idx.forEach((s, i) => out.set(set.features.subarray(s * DIM, (s + 1) * DIM), i * DIM));
-  return out;
-}
-
 function userSamples(set: ExtractedFeatureSet, u: SimUser): UserSamples {
-  const local = new Map(u.people.map((p, i) => [p, i]));
   return {
     id: u.id,
     x: gather(set, u.labelled),
-    y: u.labelled.map((s) => local.get(set.samples[s].label)!),
+    y: localLabels(set, u, u.labelled),
     numClasses: u.people.length,
   };
 }
 
-/** Top-1 of one user's trained head (plain weights) on its test photos. */
+/** Top-1 of one user's trained head on its test photos. */
 function userTestAccuracy(set: ExtractedFeatureSet, u: SimUser, model: tf.LayersModel): number {
-  const local = new Map(u.people.map((p, i) => [p, i]));
+  const y = localLabels(set, u, u.test);
   const pred = tf.tidy(() => {
     const logits = model.predict(tf.tensor2d(gather(set, u.test), [u.test.length, DIM])) as tf.Tensor;
     return logits.argMax(-1).dataSync();
   });
-  let ok = 0;
-  u.test.forEach((s, i) => (ok += pred[i] === local.get(set.samples[s].label) ? 1 : 0));
-  return ok / u.test.length;
+  return y.reduce((a, v, i) => a + (pred[i] === v ? 1 : 0), 0) / y.length;
 }
 
 function summarize(accs: number[]): { mean: number; worstDecile: number } {

@@ -24,14 +24,16 @@ import type { BenchRow, BenchSuite } from './types.js';
 export const SPLIT_SCAN = { minPhotos: 5, limit: 1000, seed: 0 } as const;
 const SPLIT = 'stage128';
 
-function gather(set: ExtractedFeatureSet, idx: number[]): Float32Array {
+/** Features of samples `idx`, packed. */
+export function gather(set: ExtractedFeatureSet, idx: number[]): Float32Array {
   const dim = shapeSize(set.spec.shape);
   const out = new Float32Array(idx.length * dim);
   idx.forEach((s, i) => out.set(set.features.subarray(s * dim, (s + 1) * dim), i * dim));
   return out;
 }
 
-function localLabels(set: ExtractedFeatureSet, u: SimUser, idx: number[]): number[] {
+/** A user's local label (index into its people) of each sample in `idx`. */
+export function localLabels(set: ExtractedFeatureSet, u: SimUser, idx: number[]): number[] {
   const local = new Map(u.people.map((p, i) => [p, i]));
   return idx.map((s) => local.get(set.samples[s].label)!);
 }
