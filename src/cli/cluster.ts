@@ -48,11 +48,11 @@ const FLAGS: FlagSpecs = {
   data: { type: 'string', arg: 'DIR', help: 'With --eval: the LFW folder. Default $FEDEX_DATA_DIR/lfw_deepfunneled_min5.' },
   galleries: { type: 'string', arg: 'N', help: `With --eval: evaluation galleries. Default ${DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries}.` },
   'cache-only': { type: 'boolean', help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor).' },
-  'subject-check': { type: 'boolean', help: 'With --eval: leave out photos whose main face is off-centre (a bystander, not the LFW subject). Locates faces once (~10 min, cached).' },
+  'subject-check': { type: 'boolean', help: 'With --eval: leave out photos whose main face is off-centre (a bystander, not the LFW subject). Locates faces once (10-25 min on 2 cores, cached).' },
   'gallery-people': { type: 'string', arg: 'MIN-MAX', help: 'With --eval: people per gallery. Default 2-20.' },
-  'top-photos': { type: 'string', arg: 'N', help: 'With --eval: photos of the person seen most in a gallery. Default 20.' },
-  zipf: { type: 'string', arg: 'X', help: 'With --eval: the k-th person gets top-photos / k^X photos (0 = balanced). Default 1.' },
-  'min-photos': { type: 'string', arg: 'N', help: 'With --eval: fewest photos of a person in a gallery. Default 1.' },
+  'gallery-top-photos': { type: 'string', arg: 'N', help: 'With --eval: photos of the person seen most in a gallery. Default 20.' },
+  'gallery-zipf': { type: 'string', arg: 'X', help: 'With --eval: the k-th person gets gallery-top-photos / k^X photos (0 = balanced). Default 1.' },
+  'gallery-min-photos': { type: 'string', arg: 'N', help: 'With --eval: fewest photos of a person in a gallery. Default 1.' },
 };
 
 const USAGE = 'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N] [--cache-only] [--json]';
@@ -259,14 +259,14 @@ function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 's
     out.minPeople = Number(m[1]);
     out.maxPeople = Number(m[2]);
   }
-  const top = intFlag(flags, 'top-photos', undefined, { min: 1, max: 1000 });
+  const top = intFlag(flags, 'gallery-top-photos', undefined, { min: 1, max: 1000 });
   if (top !== undefined) out.topPhotos = top;
-  const min = intFlag(flags, 'min-photos', undefined, { min: 1, max: 1000 });
+  const min = intFlag(flags, 'gallery-min-photos', undefined, { min: 1, max: 1000 });
   if (min !== undefined) out.minPhotosPerPerson = min;
-  const zipf = stringFlag(flags, 'zipf');
+  const zipf = stringFlag(flags, 'gallery-zipf');
   if (zipf !== undefined) {
     const v = Number(zipf);
-    if (!(Number.isFinite(v) && v >= 0)) throw new FedexError('BAD_ARGUMENT', `--zipf must be a number >= 0, got "${zipf}"`);
+    if (!(Number.isFinite(v) && v >= 0)) throw new FedexError('BAD_ARGUMENT', `--gallery-zipf must be a number >= 0, got "${zipf}"`);
     out.zipfExponent = v;
   }
   return out;

@@ -1,8 +1,8 @@
 /**
  * DBSCAN (Ester et al. 1996) over face descriptors: a face with at least `minPoints` faces
  * (itself included) within `eps` is a core face; core faces within `eps` of each other share a
- * cluster, and a non-core face within `eps` of a core face joins the first such cluster found
- * (by face index, so the result does not depend on a visiting order).
+ * cluster, and a non-core face within `eps` of a core face joins the cluster that reaches it
+ * first (clusters grow from core faces in index order, so no random order is involved).
  *
  * A face that no core face reaches is "noise" to DBSCAN; in a photo gallery it is a person seen
  * once (or a bad detection), so by default each noise face becomes its own cluster

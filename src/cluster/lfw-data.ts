@@ -57,13 +57,12 @@ export function faceDescriptorSpec(): FeatureSpec {
   return { backboneId: 'faceapi-resnet', backboneVersion: version, split: 'embedding', shape: [128] };
 }
 
-function toLabelledFaces(set: ExtractedFeatureSet, drop: ReadonlySet<string> = new Set()): LabelledFaces {
+function toLabelledFaces(set: ExtractedFeatureSet): LabelledFaces {
   const dim = 128;
   const descriptors: Float32Array[] = [];
   const labels: number[] = [];
   const ids: string[] = [];
   set.samples.forEach((s, row) => {
-    if (drop.has(s.id)) return;
     descriptors.push(set.features.slice(row * dim, (row + 1) * dim));
     labels.push(s.label);
     ids.push(s.id);
@@ -136,7 +135,7 @@ export interface SubjectCheck {
  * Finds the photos of a one-folder-per-person dataset of centred crops (LFW) whose main face is
  * not centred — the face described there is not the named person's (see ./main-face-box.ts).
  * Boxes are cached like descriptors; the first run over LFW's 4,200 selected photos takes about
- * 10 minutes on 2 cores, later runs a second.
+ * 10 to 25 minutes on 2 cores (depending on the load), later runs a second.
  *
  * @example
  * const { offCentre } = await checkLfwSubjects({ dir: lfwDir }); // e.g. ['Boris_Becker/Boris_Becker_0004.jpg', ...]
