@@ -21,7 +21,9 @@ import { type BenchRow, type BenchSuite, median, timeRuns } from './types.js';
 const N = 5000;
 
 /** 5,000 descriptors and a note saying where they come from. */
-async function benchDescriptors(log: (line: string) => void): Promise<{ descriptors: Float32Array[]; source: string }> {
+async function benchDescriptors(
+  log: (line: string) => void,
+): Promise<{ descriptors: Float32Array[]; source: string }> {
   const lfw = datasetDir('lfw_deepfunneled_min5');
   let real: Float32Array[] = [];
   if (lfw) {
@@ -31,7 +33,10 @@ async function benchDescriptors(log: (line: string) => void): Promise<{ descript
   }
   if (real.length === 0) {
     const photos = Array.from({ length: 420 }, (_, p) => 5 + (p % 16));
-    return { descriptors: syntheticFaces({ photos, seed: 1 }).descriptors.slice(0, N), source: 'synthetic people (no LFW cache)' };
+    return {
+      descriptors: syntheticFaces({ photos, seed: 1 }).descriptors.slice(0, N),
+      source: 'synthetic people (no LFW cache)',
+    };
   }
   const rng = createRng(5);
   const out = real.slice(0, N);
@@ -42,7 +47,10 @@ async function benchDescriptors(log: (line: string) => void): Promise<{ descript
     out.push(Float32Array.from(base, (v) => v + gaussian(rng) * sd));
   }
   const copies = N - Math.min(real.length, N);
-  return { descriptors: out, source: copies ? `${N - copies} real LFW + ${copies} perturbed copies` : `${N} real LFW` };
+  return {
+    descriptors: out,
+    source: copies ? `${N - copies} real LFW + ${copies} perturbed copies` : `${N} real LFW`,
+  };
 }
 
 export const clusterSuite: BenchSuite = {
@@ -57,19 +65,39 @@ export const clusterSuite: BenchSuite = {
     const jsMs = median(await timeRuns(() => void (js = pairwiseDistances(descriptors)), runs, 0));
     const tfMs = median(await timeRuns(() => void pairwiseDistancesTf(descriptors), runs, 1));
     rows.push({ suite: 'cluster', name: `distances ${N} (JS)`, value: jsMs / 1000, unit: 's', note: source });
-    rows.push({ suite: 'cluster', name: `distances ${N} (tfjs ${info.backend})`, value: tfMs / 1000, unit: 's', note: source });
+    rows.push({
+      suite: 'cluster',
+      name: `distances ${N} (tfjs ${info.backend})`,
+      value: tfMs / 1000,
+      unit: 's',
+      note: source,
+    });
     for (const method of CLUSTER_METHODS) {
       let count = 0;
       // clusterDistances copies the matrix for agglomerative methods (they use it as scratch space).
       const ms = median(
-        await timeRuns(() => {
-          count = clusterDistances(js!, method).count;
-        }, runs, 0),
+        await timeRuns(
+          () => {
+            count = clusterDistances(js!, method).count;
+          },
+          runs,
+          0,
+        ),
       );
-      const row = (name: string, value: number, note: string): BenchRow => ({ suite: 'cluster', name: `${method} ${N} ${name}`, value, unit: 's', note });
+      const row = (name: string, value: number, note: string): BenchRow => ({
+        suite: 'cluster',
+        name: `${method} ${N} ${name}`,
+        value,
+        unit: 's',
+        note,
+      });
       rows.push(row('(algorithm)', ms / 1000, `${count} clusters; calibrated defaults`));
-      rows.push(row('end to end, tfjs distances', (ms + tfMs) / 1000, 'goal <= 5 s; what fedex cluster does'));
-      rows.push(row('end to end, JS distances', (ms + jsMs) / 1000, 'goal <= 5 s; clusterFaces without a matrix'));
+      rows.push(
+        row('end to end, tfjs distances', (ms + tfMs) / 1000, 'goal <= 5 s; what fedex cluster does'),
+      );
+      rows.push(
+        row('end to end, JS distances', (ms + jsMs) / 1000, 'goal <= 5 s; clusterFaces without a matrix'),
+      );
     }
     return rows;
   },

@@ -12,7 +12,8 @@ import { runCli } from './main.js';
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const stream = (append: (s: string) => void) => ({ write: (s: string) => (append(s), true), isTTY: false }) as unknown as NodeJS.WriteStream;
+  const stream = (append: (s: string) => void) =>
+    ({ write: (s: string) => (append(s), true), isTTY: false }) as unknown as NodeJS.WriteStream;
   const io: CommandIO = { stdout: stream((s) => (stdout += s)), stderr: stream((s) => (stderr += s)) };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
@@ -52,13 +53,17 @@ describe('fedex cluster: bad input', () => {
     // Prepare: a plain grey picture and a file that only pretends to be a JPEG.
     const dir = path.join(tmp, 'no-faces');
     mkdirSync(dir);
-    await sharp({ create: { width: 160, height: 120, channels: 3, background: '#808080' } }).png().toFile(path.join(dir, 'wall.png'));
+    await sharp({ create: { width: 160, height: 120, channels: 3, background: '#808080' } })
+      .png()
+      .toFile(path.join(dir, 'wall.png'));
     writeFileSync(path.join(dir, 'broken.jpg'), 'definitely not a jpeg');
     // Execute
     const r = await run(['cluster', dir, '--quiet']);
     // Assert
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no face found in any of the 2 photo\(s\) in .*; 1 could not be read \(broken.jpg: .*\[FACE_NOT_FOUND\]/);
+    expect(r.stderr).toMatch(
+      /no face found in any of the 2 photo\(s\) in .*; 1 could not be read \(broken.jpg: .*\[FACE_NOT_FOUND\]/,
+    );
   });
 
   it('prints help with every method', async () => {
@@ -73,7 +78,8 @@ describe('listImages', () => {
   it('lists image files recursively, sorted, skipping hidden entries and other files', () => {
     const dir = path.join(tmp, 'tree');
     mkdirSync(path.join(dir, 'b', '.hidden'), { recursive: true });
-    for (const f of ['b/2.JPG', 'a.png', 'b/.hidden/x.jpg', 'b/.y.jpg', 'c.txt', 'b/1.webp']) writeFileSync(path.join(dir, f), '');
+    for (const f of ['b/2.JPG', 'a.png', 'b/.hidden/x.jpg', 'b/.y.jpg', 'c.txt', 'b/1.webp'])
+      writeFileSync(path.join(dir, f), '');
     expect(listImages(dir)).toEqual(['a.png', 'b/1.webp', 'b/2.JPG']);
   });
 });
@@ -89,7 +95,11 @@ describeWithData('bbt_faceapi_demo', (bbt) => {
     const r = await run(['cluster', dir, '--out', out, '--json']);
     // Assert
     expect(r.code).toBe(0);
-    const report = JSON.parse(r.stdout) as { people: number; faces: number; groups: Array<{ faces: Array<{ photo: string }> }> };
+    const report = JSON.parse(r.stdout) as {
+      people: number;
+      faces: number;
+      groups: Array<{ faces: Array<{ photo: string }> }>;
+    };
     expect(report.people).toBe(1);
     expect(report.faces).toBe(1);
     expect(report.groups[0].faces[0].photo).toBe('penny1.png');

@@ -30,32 +30,101 @@ import {
 import { scoreClustering } from '../cluster/metrics.js';
 import { groupsOf } from '../cluster/types.js';
 import type { Command } from './command.js';
-import { choiceFlag, intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs, type ParsedFlags } from './args.js';
+import {
+  choiceFlag,
+  intFlag,
+  parseFlags,
+  renderHelp,
+  stringFlag,
+  type FlagSpecs,
+  type ParsedFlags,
+} from './args.js';
 import { defaultDataDir } from './defaults.js';
 import { createProgressBar } from './progress.js';
 
 const FLAGS: FlagSpecs = {
-  method: { type: 'string', arg: 'NAME', help: `Clustering method. Default ${DEFAULT_CLUSTER_METHOD}. Known: ${CLUSTER_METHODS.join(', ')}` },
-  threshold: { type: 'string', arg: 'X', help: "Distance threshold. Default: the method's value calibrated on LFW (docs/clustering.md)." },
-  'min-points': { type: 'string', arg: 'N', help: 'DBSCAN: faces within the threshold that make a core face. Default: calibrated.' },
-  seed: { type: 'string', arg: 'N', help: 'Seed (Chinese whispers visiting order; with --eval, people split and galleries). Default 0.' },
-  faces: { type: 'string', arg: 'WHICH', help: 'all (default): every face in every photo; main: only each photo\'s main face.' },
-  out: { type: 'string', arg: 'DIR', help: 'Where people.json and contact-sheet.html go. Default out/cluster/<folder name>.' },
-  score: { type: 'boolean', help: 'DIR has one sub-folder per person: score the clustering against the folders.' },
+  method: {
+    type: 'string',
+    arg: 'NAME',
+    help: `Clustering method. Default ${DEFAULT_CLUSTER_METHOD}. Known: ${CLUSTER_METHODS.join(', ')}`,
+  },
+  threshold: {
+    type: 'string',
+    arg: 'X',
+    help: "Distance threshold. Default: the method's value calibrated on LFW (docs/clustering.md).",
+  },
+  'min-points': {
+    type: 'string',
+    arg: 'N',
+    help: 'DBSCAN: faces within the threshold that make a core face. Default: calibrated.',
+  },
+  seed: {
+    type: 'string',
+    arg: 'N',
+    help: 'Seed (Chinese whispers visiting order; with --eval, people split and galleries). Default 0.',
+  },
+  faces: {
+    type: 'string',
+    arg: 'WHICH',
+    help: "all (default): every face in every photo; main: only each photo's main face.",
+  },
+  out: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Where people.json and contact-sheet.html go. Default out/cluster/<folder name>.',
+  },
+  score: {
+    type: 'boolean',
+    help: 'DIR has one sub-folder per person: score the clustering against the folders.',
+  },
   json: { type: 'boolean', help: 'Print the result (or the --eval report) as JSON on stdout.' },
   quiet: { type: 'boolean', short: 'q', help: 'No progress bar.' },
-  eval: { type: 'boolean', help: 'Run the LFW evaluation (calibration + all methods) instead of clustering DIR.' },
-  data: { type: 'string', arg: 'DIR', help: 'With --eval: the LFW folder. Default $FEDEX_DATA_DIR/lfw_deepfunneled_min5.' },
-  galleries: { type: 'string', arg: 'N', help: `With --eval: evaluation galleries. Default ${DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries}.` },
-  'cache-only': { type: 'boolean', help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor).' },
-  'subject-check': { type: 'boolean', help: 'With --eval: leave out photos whose main face is off-centre (a bystander, not the LFW subject). Locates faces once (10-25 min on 2 cores, cached).' },
-  'gallery-people': { type: 'string', arg: 'MIN-MAX', help: 'With --eval: people per gallery. Default 2-20.' },
-  'gallery-top-photos': { type: 'string', arg: 'N', help: 'With --eval: photos of the person seen most in a gallery. Default 20.' },
-  'gallery-zipf': { type: 'string', arg: 'X', help: 'With --eval: the k-th person gets gallery-top-photos / k^X photos (0 = balanced). Default 1.' },
-  'gallery-min-photos': { type: 'string', arg: 'N', help: 'With --eval: fewest photos of a person in a gallery. Default 1.' },
+  eval: {
+    type: 'boolean',
+    help: 'Run the LFW evaluation (calibration + all methods) instead of clustering DIR.',
+  },
+  data: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'With --eval: the LFW folder. Default $FEDEX_DATA_DIR/lfw_deepfunneled_min5.',
+  },
+  galleries: {
+    type: 'string',
+    arg: 'N',
+    help: `With --eval: evaluation galleries. Default ${DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries}.`,
+  },
+  'cache-only': {
+    type: 'boolean',
+    help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor).',
+  },
+  'subject-check': {
+    type: 'boolean',
+    help: 'With --eval: leave out photos whose main face is off-centre (a bystander, not the LFW subject). Locates faces once (10-25 min on 2 cores, cached).',
+  },
+  'gallery-people': {
+    type: 'string',
+    arg: 'MIN-MAX',
+    help: 'With --eval: people per gallery. Default 2-20.',
+  },
+  'gallery-top-photos': {
+    type: 'string',
+    arg: 'N',
+    help: 'With --eval: photos of the person seen most in a gallery. Default 20.',
+  },
+  'gallery-zipf': {
+    type: 'string',
+    arg: 'X',
+    help: 'With --eval: the k-th person gets gallery-top-photos / k^X photos (0 = balanced). Default 1.',
+  },
+  'gallery-min-photos': {
+    type: 'string',
+    arg: 'N',
+    help: 'With --eval: fewest photos of a person in a gallery. Default 1.',
+  },
 };
 
-const USAGE = 'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N] [--cache-only] [--json]';
+const USAGE =
+  'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N] [--cache-only] [--json]';
 
 const IMAGE_RE = /\.(jpe?g|png|gif|webp|tiff?|heic|heif|avif|pgm|ppm)$/i;
 
@@ -76,12 +145,17 @@ export function listImages(dir: string): string[] {
 
 function methodParams(flags: ParsedFlags): { method: ClusterMethod; params: MethodParams } {
   const raw = stringFlag(flags, 'method', DEFAULT_CLUSTER_METHOD);
-  if (!isClusterMethod(raw)) throw new FedexError('BAD_ARGUMENT', `--method must be one of ${CLUSTER_METHODS.join(', ')}; got "${raw}"`);
+  if (!isClusterMethod(raw))
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `--method must be one of ${CLUSTER_METHODS.join(', ')}; got "${raw}"`,
+    );
   const params: MethodParams = {};
   const t = stringFlag(flags, 'threshold');
   if (t !== undefined) {
     const v = Number(t);
-    if (!(Number.isFinite(v) && v > 0)) throw new FedexError('BAD_ARGUMENT', `--threshold must be a number > 0, got "${t}"`);
+    if (!(Number.isFinite(v) && v > 0))
+      throw new FedexError('BAD_ARGUMENT', `--threshold must be a number > 0, got "${t}"`);
     params.threshold = v;
   }
   const mp = intFlag(flags, 'min-points', undefined, { min: 1, max: 1000 });
@@ -112,7 +186,11 @@ async function thumbnail(chip: RawImage): Promise<string> {
 
 const round = (x: number): number => Math.round(x * 10) / 10;
 
-async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<Command['run']>[1]): Promise<number> {
+async function clusterFolder(
+  dirArg: string,
+  flags: ParsedFlags,
+  io: Parameters<Command['run']>[1],
+): Promise<number> {
   const dir = path.resolve(dirArg);
   let isDir = false;
   try {
@@ -123,9 +201,15 @@ async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<
   if (!isDir) throw new FedexError('DATASET_NOT_FOUND', `${dirArg} is not a folder`);
   const { method, params } = methodParams(flags);
   const which = choiceFlag(flags, 'faces', ['all', 'main'] as const, 'all');
-  const outDir = path.resolve(stringFlag(flags, 'out', path.join('out', 'cluster', path.basename(dir) || 'photos')));
+  const outDir = path.resolve(
+    stringFlag(flags, 'out', path.join('out', 'cluster', path.basename(dir) || 'photos')),
+  );
   const photos = listImages(dir);
-  if (photos.length === 0) throw new FedexError('DATASET_EMPTY', `no photos in ${dirArg} (looked for JPEG, PNG, GIF, WebP, TIFF, HEIF, PGM/PPM files)`);
+  if (photos.length === 0)
+    throw new FedexError(
+      'DATASET_EMPTY',
+      `no photos in ${dirArg} (looked for JPEG, PNG, GIF, WebP, TIFF, HEIF, PGM/PPM files)`,
+    );
 
   const { initRuntime } = await import('../runtime/node.js');
   await initRuntime();
@@ -157,7 +241,12 @@ async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<
         faces.push({
           photo,
           index: which === 'main' ? analysis.main : i,
-          box: { x: round(f.box.x), y: round(f.box.y), width: round(f.box.width), height: round(f.box.height) },
+          box: {
+            x: round(f.box.x),
+            y: round(f.box.y),
+            width: round(f.box.width),
+            height: round(f.box.height),
+          },
           descriptor: f.descriptor,
           thumbnail: await thumbnail(f.aligned.chip),
         });
@@ -171,20 +260,27 @@ async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<
   }
   if (faces.length === 0) {
     const parts = [`no face found in any of the ${photos.length} photo(s) in ${dirArg}`];
-    if (unreadable.length) parts.push(`${unreadable.length} could not be read (${unreadable[0].photo}: ${unreadable[0].error})`);
+    if (unreadable.length)
+      parts.push(`${unreadable.length} could not be read (${unreadable[0].photo}: ${unreadable[0].error})`);
     throw new FedexError('FACE_NOT_FOUND', parts.join('; '));
   }
 
   const { pairwiseDistancesTf } = await import('../cluster/distance-tf.js');
-  const result = clusterDistances(pairwiseDistancesTf(faces.map((f) => f.descriptor)), method, params, { reuse: true });
+  const result = clusterDistances(pairwiseDistancesTf(faces.map((f) => f.descriptor)), method, params, {
+    reuse: true,
+  });
   const groups = groupsOf(result.labels);
   // With --score the first folder of each photo's path is its person.
   const truthOf = (f: FoundFace): string => f.photo.split('/')[0];
   let score: ReturnType<typeof scoreClustering> | undefined;
   if (flags.score) {
-    if (!faces.every((f) => f.photo.includes('/'))) throw new FedexError('BAD_ARGUMENT', '--score needs every photo inside a per-person sub-folder of DIR');
+    if (!faces.every((f) => f.photo.includes('/')))
+      throw new FedexError('BAD_ARGUMENT', '--score needs every photo inside a per-person sub-folder of DIR');
     const names = [...new Set(faces.map(truthOf))];
-    score = scoreClustering(result.labels, Int32Array.from(faces, (f) => names.indexOf(truthOf(f))));
+    score = scoreClustering(
+      result.labels,
+      Int32Array.from(faces, (f) => names.indexOf(truthOf(f))),
+    );
   }
   const majority = (g: number[]): string => {
     const c = new Map<string, number>();
@@ -215,17 +311,28 @@ async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<
     const name = flags.score ? majority(g) : `Person ${k + 1}`;
     return {
       name,
-      faces: g.map((i) => ({ src: faces[i].thumbnail, title: faces[i].photo, odd: Boolean(flags.score) && truthOf(faces[i]) !== name })),
+      faces: g.map((i) => ({
+        src: faces[i].thumbnail,
+        title: faces[i].photo,
+        odd: Boolean(flags.score) && truthOf(faces[i]) !== name,
+      })),
     };
   });
   const notes = [
     ...noFace.map((p) => `no face found: ${p}`),
     ...unreadable.map((u) => `unreadable: ${u.photo}: ${u.error}`),
-    ...(score ? [`against the folders: BCubed F ${score.bcubed.f.toFixed(3)}, pairwise F ${score.pairwise.f.toFixed(3)}, ${score.trueCount} people there`] : []),
+    ...(score
+      ? [
+          `against the folders: BCubed F ${score.bcubed.f.toFixed(3)}, pairwise F ${score.pairwise.f.toFixed(3)}, ${score.trueCount} people there`,
+        ]
+      : []),
   ];
   mkdirSync(outDir, { recursive: true });
   writeFileSync(report.json, JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(report.contactSheet, renderContactSheet({ title: path.basename(dir), summary, people, notes }));
+  writeFileSync(
+    report.contactSheet,
+    renderContactSheet({ title: path.basename(dir), summary, people, notes }),
+  );
 
   if (flags.json) {
     io.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -234,10 +341,16 @@ async function clusterFolder(dirArg: string, flags: ParsedFlags, io: Parameters<
   const lines = [summary];
   groups.forEach((g, k) => {
     const who = flags.score ? ` (${majority(g)})` : '';
-    const list = g.slice(0, 6).map((i) => faces[i].photo).join(', ');
+    const list = g
+      .slice(0, 6)
+      .map((i) => faces[i].photo)
+      .join(', ');
     lines.push(`  person ${k + 1}${who}: ${g.length} face(s): ${list}${g.length > 6 ? ', ...' : ''}`);
   });
-  if (noFace.length) lines.push(`  no face found in ${noFace.length} photo(s): ${noFace.slice(0, 5).join(', ')}${noFace.length > 5 ? ', ...' : ''}`);
+  if (noFace.length)
+    lines.push(
+      `  no face found in ${noFace.length} photo(s): ${noFace.slice(0, 5).join(', ')}${noFace.length > 5 ? ', ...' : ''}`,
+    );
   for (const u of unreadable.slice(0, 5)) lines.push(`  unreadable: ${u.photo}: ${u.error}`);
   if (score) {
     lines.push(
@@ -255,7 +368,8 @@ function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 's
   const range = stringFlag(flags, 'gallery-people');
   if (range !== undefined) {
     const m = /^(\d+)-(\d+)$/.exec(range);
-    if (!m || Number(m[1]) < 1 || Number(m[2]) < Number(m[1])) throw new FedexError('BAD_ARGUMENT', `--gallery-people must look like 2-20, got "${range}"`);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < Number(m[1]))
+      throw new FedexError('BAD_ARGUMENT', `--gallery-people must look like 2-20, got "${range}"`);
     out.minPeople = Number(m[1]);
     out.maxPeople = Number(m[2]);
   }
@@ -266,7 +380,8 @@ function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 's
   const zipf = stringFlag(flags, 'gallery-zipf');
   if (zipf !== undefined) {
     const v = Number(zipf);
-    if (!(Number.isFinite(v) && v >= 0)) throw new FedexError('BAD_ARGUMENT', `--gallery-zipf must be a number >= 0, got "${zipf}"`);
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new FedexError('BAD_ARGUMENT', `--gallery-zipf must be a number >= 0, got "${zipf}"`);
     out.zipfExponent = v;
   }
   return out;
@@ -275,7 +390,10 @@ function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 's
 async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): Promise<number> {
   const dir = path.resolve(stringFlag(flags, 'data', path.join(defaultDataDir(), 'lfw_deepfunneled_min5')));
   const seed = intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 })!;
-  const galleries = intFlag(flags, 'galleries', DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries, { min: 1, max: 100_000 })!;
+  const galleries = intFlag(flags, 'galleries', DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries, {
+    min: 1,
+    max: 100_000,
+  })!;
   const { LFW_CLUSTER_SCAN, loadLabelledFaces } = await import('../cluster/lfw-data.js');
   const bar = createProgressBar('descriptors', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
   const { faces, missing } = await loadLabelledFaces({
@@ -285,20 +403,29 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
-  if (missing.length) io.stderr.write(`cluster --eval: ${missing.length} photo(s) not in the feature cache yet are left out (--cache-only)\n`);
+  if (missing.length)
+    io.stderr.write(
+      `cluster --eval: ${missing.length} photo(s) not in the feature cache yet are left out (--cache-only)\n`,
+    );
   let used = faces;
   let offCentre: string[] = [];
   if (flags['subject-check']) {
     const { checkLfwSubjects, withoutIds } = await import('../cluster/lfw-data.js');
     const boxBar = createProgressBar('main faces', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
-    ({ offCentre } = await checkLfwSubjects({ dir, onProgress: (done, total) => boxBar.update(done, total) }));
+    ({ offCentre } = await checkLfwSubjects({
+      dir,
+      onProgress: (done, total) => boxBar.update(done, total),
+    }));
     boxBar.done();
     used = withoutIds(faces, new Set(offCentre));
   }
   const gallery = galleryFlags(flags);
   const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery });
   // One report file per setting: e.g. eval-seed0.json, eval-seed0-minPhotosPerPerson2.json.
-  const variant = Object.entries(gallery).map(([k, v]) => `-${k}${v}`).join('') + (flags['subject-check'] ? '-subject' : '');
+  const variant =
+    Object.entries(gallery)
+      .map(([k, v]) => `-${k}${v}`)
+      .join('') + (flags['subject-check'] ? '-subject' : '');
   const outFile = path.resolve('out', 'cluster', `eval-seed${seed}${variant}.json`);
   mkdirSync(path.dirname(outFile), { recursive: true });
   const { methods, ...rest } = report;
@@ -316,7 +443,11 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
   else {
     const header = [
       `LFW ${path.basename(dir)}, selection min-photos ${LFW_CLUSTER_SCAN.minPhotos}, max-per-person ${LFW_CLUSTER_SCAN.maxPerPerson}, seed ${seed}: ${used.descriptors.length} faces of ${new Set(used.labels).size} people${missing.length ? ` (${missing.length} photos not yet cached left out)` : ''}.`,
-      ...(flags['subject-check'] ? [`Subject check: ${offCentre.length} photo(s) whose main face is off-centre left out: ${offCentre.join(', ')}.`] : []),
+      ...(flags['subject-check']
+        ? [
+            `Subject check: ${offCentre.length} photo(s) whose main face is off-centre left out: ${offCentre.join(', ')}.`,
+          ]
+        : []),
       '',
     ];
     io.stdout.write(header.join('\n') + renderExperiment(report) + `\nreport: ${outFile}\n`);
@@ -335,10 +466,12 @@ export const clusterCommand: Command = {
       return 0;
     }
     if (flags.eval) {
-      if (positionals.length) throw new FedexError('BAD_ARGUMENT', '--eval takes no folder argument (use --data)');
+      if (positionals.length)
+        throw new FedexError('BAD_ARGUMENT', '--eval takes no folder argument (use --data)');
       return evaluate(flags, io);
     }
-    if (positionals.length === 0) throw new FedexError('BAD_ARGUMENT', 'which folder? usage: fedex cluster DIR');
+    if (positionals.length === 0)
+      throw new FedexError('BAD_ARGUMENT', 'which folder? usage: fedex cluster DIR');
     return clusterFolder(positionals[0], flags, io);
   },
 };

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { agglomerative, agglomerativeFromDistances, cutMerges, nnChainMerges, type Linkage } from './agglomerative.js';
+import {
+  agglomerative,
+  agglomerativeFromDistances,
+  cutMerges,
+  nnChainMerges,
+  type Linkage,
+} from './agglomerative.js';
 import { pairwiseDistances, type DistanceMatrix } from './distance.js';
 import { createRng } from '../core/random.js';
 
@@ -63,25 +69,32 @@ describe('agglomerative', () => {
 
   it('records the dendrogram heights of a hand-worked example', () => {
     const dist = pairwiseDistances(line(0, 1, 3, 10));
-    const heights = nnChainMerges(4, dist.data.slice(), 'complete').map((m) => m.height).sort((a, b) => a - b);
+    const heights = nnChainMerges(4, dist.data.slice(), 'complete')
+      .map((m) => m.height)
+      .sort((a, b) => a - b);
     // complete: {0,1} at 1; {0,1}+3 at max(3, 2) = 3; everything at 10.
     expect(heights).toEqual([1, 3, 10]);
   });
 
-  it.each(['average', 'complete', 'single'] as const)('equals the textbook O(n³) procedure (%s, random sets)', (linkage) => {
-    // Prepare: random points in the plane (no two distances equal, so the greedy order is unique).
-    const rng = createRng(11);
-    for (let trial = 0; trial < 40; trial++) {
-      const n = 1 + Math.floor(rng() * 30);
-      const dist = pairwiseDistances(Array.from({ length: n }, () => Float32Array.of(rng() * 6, rng() * 6)));
-      for (const threshold of [0.5, 1, 1.5, 2.5, 4]) {
-        // Execute
-        const fast = agglomerativeFromDistances(dist, { linkage, threshold });
-        // Assert
-        expect(partition(fast.labels)).toBe(partition(naive(dist, linkage, threshold)));
+  it.each(['average', 'complete', 'single'] as const)(
+    'equals the textbook O(n³) procedure (%s, random sets)',
+    (linkage) => {
+      // Prepare: random points in the plane (no two distances equal, so the greedy order is unique).
+      const rng = createRng(11);
+      for (let trial = 0; trial < 40; trial++) {
+        const n = 1 + Math.floor(rng() * 30);
+        const dist = pairwiseDistances(
+          Array.from({ length: n }, () => Float32Array.of(rng() * 6, rng() * 6)),
+        );
+        for (const threshold of [0.5, 1, 1.5, 2.5, 4]) {
+          // Execute
+          const fast = agglomerativeFromDistances(dist, { linkage, threshold });
+          // Assert
+          expect(partition(fast.labels)).toBe(partition(naive(dist, linkage, threshold)));
+        }
       }
-    }
-  });
+    },
+  );
 
   it('handles many equal distances (grid points): terminates, complete keeps every pair within the cut', () => {
     // With ties the greedy order, hence the partition, is not unique for average and complete
@@ -90,15 +103,20 @@ describe('agglomerative', () => {
     const rng = createRng(5);
     for (let trial = 0; trial < 30; trial++) {
       const n = 2 + Math.floor(rng() * 25);
-      const dist = pairwiseDistances(Array.from({ length: n }, () => Float32Array.of(Math.round(rng() * 5), Math.round(rng() * 5))));
+      const dist = pairwiseDistances(
+        Array.from({ length: n }, () => Float32Array.of(Math.round(rng() * 5), Math.round(rng() * 5))),
+      );
       for (const threshold of [1, 1.5, 2.5]) {
         const single = agglomerativeFromDistances(dist, { linkage: 'single', threshold });
         expect(partition(single.labels)).toBe(partition(naive(dist, 'single', threshold)));
         const complete = agglomerativeFromDistances(dist, { linkage: 'complete', threshold });
         for (let i = 0; i < n; i++)
           for (let j = 0; j < n; j++)
-            if (complete.labels[i] === complete.labels[j]) expect(dist.data[i * n + j]).toBeLessThanOrEqual(threshold);
-        expect(agglomerativeFromDistances(dist, { linkage: 'average', threshold }).count).toBeGreaterThanOrEqual(1);
+            if (complete.labels[i] === complete.labels[j])
+              expect(dist.data[i * n + j]).toBeLessThanOrEqual(threshold);
+        expect(
+          agglomerativeFromDistances(dist, { linkage: 'average', threshold }).count,
+        ).toBeGreaterThanOrEqual(1);
       }
     }
   });

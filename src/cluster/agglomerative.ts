@@ -53,7 +53,10 @@ export interface Merge {
  */
 export function nnChainMerges(n: number, data: Float32Array, linkage: Linkage): Merge[] {
   if (!LINKAGES.includes(linkage)) {
-    throw new FedexError('BAD_ARGUMENT', `linkage must be one of ${LINKAGES.join(', ')} (got ${String(linkage)})`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `linkage must be one of ${LINKAGES.join(', ')} (got ${String(linkage)})`,
+    );
   }
   const size = new Int32Array(n).fill(1);
   // Active cluster slots, compact; a slot is named by one of its faces' indices.
@@ -151,14 +154,21 @@ export function cutMerges(n: number, merges: readonly Merge[], threshold: number
  * @example
  * agglomerativeFromDistances(pairwiseDistances(descriptors), { linkage: 'complete', threshold: 0.67 });
  */
-export function agglomerativeFromDistances(dist: DistanceMatrix, options: AgglomerativeOptions = {}): Clustering {
+export function agglomerativeFromDistances(
+  dist: DistanceMatrix,
+  options: AgglomerativeOptions = {},
+): Clustering {
   const o = { ...DEFAULT_AGGLOMERATIVE_OPTIONS, ...options };
   checkThreshold('threshold', o.threshold);
   return agglomerativeInPlace(dist.n, dist.data.slice(), o);
 }
 
 /** As {@link agglomerativeFromDistances}, using `data` as scratch space (it is overwritten). */
-export function agglomerativeInPlace(n: number, data: Float32Array, options: AgglomerativeOptions = {}): Clustering {
+export function agglomerativeInPlace(
+  n: number,
+  data: Float32Array,
+  options: AgglomerativeOptions = {},
+): Clustering {
   const o = { ...DEFAULT_AGGLOMERATIVE_OPTIONS, ...options };
   checkThreshold('threshold', o.threshold);
   return cutMerges(n, nnChainMerges(n, data, o.linkage), o.threshold);
@@ -171,7 +181,10 @@ export function agglomerativeInPlace(n: number, data: Float32Array, options: Agg
  * @example
  * const { count } = agglomerative(descriptors, { linkage: 'average', threshold: 0.59 });
  */
-export function agglomerative(descriptors: readonly Float32Array[], options: AgglomerativeOptions = {}): Clustering {
+export function agglomerative(
+  descriptors: readonly Float32Array[],
+  options: AgglomerativeOptions = {},
+): Clustering {
   const dist = pairwiseDistances(descriptors);
   return agglomerativeInPlace(dist.n, dist.data, options);
 }

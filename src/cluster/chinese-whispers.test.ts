@@ -16,7 +16,13 @@ function matrix(n: number, close: Array<[number, number, number]>): DistanceMatr
 
 describe('thresholdGraph', () => {
   it('joins pairs at most the threshold apart, and every node to itself', () => {
-    const g = thresholdGraph(matrix(3, [[0, 1, 0.5], [1, 2, 0.6]]), 0.5);
+    const g = thresholdGraph(
+      matrix(3, [
+        [0, 1, 0.5],
+        [1, 2, 0.6],
+      ]),
+      0.5,
+    );
     expect(Array.from(g.offsets)).toEqual([0, 2, 4, 5]);
     expect(Array.from(g.neighbours)).toEqual([0, 1, 0, 1, 2]);
   });
@@ -31,7 +37,8 @@ describe('chineseWhispers', () => {
   it('splits two cliques joined by one bridge edge, where connected components would not', () => {
     // Prepare: cliques {0..4} and {5..9}, one stray edge 4–5.
     const close: Array<[number, number, number]> = [];
-    for (const base of [0, 5]) for (let i = 0; i < 5; i++) for (let j = i + 1; j < 5; j++) close.push([base + i, base + j, 0.3]);
+    for (const base of [0, 5])
+      for (let i = 0; i < 5; i++) for (let j = i + 1; j < 5; j++) close.push([base + i, base + j, 0.3]);
     close.push([4, 5, 0.3]);
     // Execute, over several seeds
     for (let seed = 0; seed < 5; seed++) {
@@ -43,8 +50,15 @@ describe('chineseWhispers', () => {
   });
 
   it('is reproducible with a seed, and the seed is what varies the visiting order', () => {
-    const { descriptors } = syntheticFaces({ photos: [10, 10, 10, 10, 10], between: 0.6, within: 0.5, seed: 2 });
-    const runs = [0, 0, 1, 2, 3].map((seed) => Array.from(chineseWhispers(descriptors, { threshold: 0.5, seed }).labels).join());
+    const { descriptors } = syntheticFaces({
+      photos: [10, 10, 10, 10, 10],
+      between: 0.6,
+      within: 0.5,
+      seed: 2,
+    });
+    const runs = [0, 0, 1, 2, 3].map((seed) =>
+      Array.from(chineseWhispers(descriptors, { threshold: 0.5, seed }).labels).join(),
+    );
     expect(runs[0]).toBe(runs[1]);
   });
 

@@ -64,7 +64,10 @@ export function thresholdGraph(dist: DistanceMatrix, threshold: number): Thresho
  * @example
  * chineseWhispersFromDistances(pairwiseDistances(descriptors), { threshold: 0.55, seed: 1 }).count;
  */
-export function chineseWhispersFromDistances(dist: DistanceMatrix, options: ChineseWhispersOptions = {}): Clustering {
+export function chineseWhispersFromDistances(
+  dist: DistanceMatrix,
+  options: ChineseWhispersOptions = {},
+): Clustering {
   const o = { ...DEFAULT_CHINESE_WHISPERS_OPTIONS, ...options };
   checkThreshold('threshold', o.threshold);
   if (!(Number.isInteger(o.maxPasses) && o.maxPasses >= 1)) {
@@ -114,6 +117,9 @@ export function chineseWhispersFromDistances(dist: DistanceMatrix, options: Chin
  * @example
  * const { count, labels } = chineseWhispers(descriptors, { threshold: 0.55, seed: 0 });
  */
-export function chineseWhispers(descriptors: readonly Float32Array[], options: ChineseWhispersOptions = {}): Clustering {
+export function chineseWhispers(
+  descriptors: readonly Float32Array[],
+  options: ChineseWhispersOptions = {},
+): Clustering {
   return chineseWhispersFromDistances(pairwiseDistances(descriptors), options);
 }

@@ -7,7 +7,13 @@ describe('renderContactSheet', () => {
       title: 'My <photos>',
       summary: '2 people in 3 faces',
       people: [
-        { name: 'Person 1', faces: [{ src: 'data:image/jpeg;base64,AAA', title: 'a/1.jpg' }, { src: 'data:image/jpeg;base64,BBB', title: 'b/"2".jpg', odd: true }] },
+        {
+          name: 'Person 1',
+          faces: [
+            { src: 'data:image/jpeg;base64,AAA', title: 'a/1.jpg' },
+            { src: 'data:image/jpeg;base64,BBB', title: 'b/"2".jpg', odd: true },
+          ],
+        },
         { name: 'Person 2', faces: [{ src: 'data:image/jpeg;base64,CCC', title: 'c.jpg' }] },
       ],
       notes: ['no face: d.jpg'],

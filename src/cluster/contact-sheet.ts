@@ -34,7 +34,10 @@ export interface ContactSheet {
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /**
@@ -55,7 +58,9 @@ export function renderContactSheet(sheet: ContactSheet): string {
       return `<section><h2>${i + 1}. ${escapeHtml(p.name)} <small>${p.faces.length} face${p.faces.length === 1 ? '' : 's'}</small></h2><div class="row">${faces}</div></section>`;
     })
     .join('\n');
-  const notes = sheet.notes?.length ? `<footer><ul>${sheet.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></footer>` : '';
+  const notes = sheet.notes?.length
+    ? `<footer><ul>${sheet.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></footer>`
+    : '';
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -16,7 +16,8 @@ describe('pairwiseDistances', () => {
     for (const set of [descriptors, odd]) {
       const d = pairwiseDistances(set);
       for (let i = 0; i < set.length; i++)
-        for (let j = 0; j < set.length; j++) expect(d.data[i * set.length + j]).toBeCloseTo(i === j ? 0 : euclideanDistance(set[i], set[j]), 5);
+        for (let j = 0; j < set.length; j++)
+          expect(d.data[i * set.length + j]).toBeCloseTo(i === j ? 0 : euclideanDistance(set[i], set[j]), 5);
     }
   });
 
@@ -26,7 +27,8 @@ describe('pairwiseDistances', () => {
       const set = descriptors.slice(0, n);
       const d = pairwiseDistances(set);
       for (let i = 0; i < n; i++)
-        for (let j = 0; j < n; j++) expect(d.data[i * n + j]).toBeCloseTo(i === j ? 0 : euclideanDistance(set[i], set[j]), 5);
+        for (let j = 0; j < n; j++)
+          expect(d.data[i * n + j]).toBeCloseTo(i === j ? 0 : euclideanDistance(set[i], set[j]), 5);
     }
   });
 

@@ -20,7 +20,9 @@ describe('evaluation on synthetic galleries', () => {
   });
 
   it('calibration picks a threshold inside the gap between people', () => {
-    const { best, curve } = calibrateMethod(galleries, 'chinese-whispers', { thresholds: [0.1, 0.2, 0.6, 1.5] });
+    const { best, curve } = calibrateMethod(galleries, 'chinese-whispers', {
+      thresholds: [0.1, 0.2, 0.6, 1.5],
+    });
     expect(curve).toHaveLength(4);
     expect(best.params.threshold).toBe(0.6);
     const dbscan = calibrateMethod(galleries, 'dbscan', { thresholds: [0.6], minPoints: [2, 3] });

@@ -37,7 +37,10 @@ export interface MethodSummary {
 }
 
 /** Computes each gallery's distance matrix from the source descriptors. */
-export function prepareGalleries(descriptors: readonly Float32Array[], galleries: readonly Gallery[]): PreparedGallery[] {
+export function prepareGalleries(
+  descriptors: readonly Float32Array[],
+  galleries: readonly Gallery[],
+): PreparedGallery[] {
   return galleries.map((g) => ({ ...g, dist: pairwiseDistances(g.faces.map((i) => descriptors[i])) }));
 }
 
@@ -105,17 +108,30 @@ export interface SweepOptions {
 export type CalibrationObjective = 'bcubed' | 'count';
 
 /** The default threshold grid: 0.30 to 0.80 in steps of 0.01. */
-export const DEFAULT_THRESHOLD_GRID: readonly number[] = Array.from({ length: 51 }, (_, i) => Math.round((0.3 + i * 0.01) * 100) / 100);
+export const DEFAULT_THRESHOLD_GRID: readonly number[] = Array.from(
+  { length: 51 },
+  (_, i) => Math.round((0.3 + i * 0.01) * 100) / 100,
+);
 
 /**
  * Orders summaries best first. `'bcubed'`: mean BCubed F, then exact-count rate, then mean absolute
  * count error; `'count'`: exact-count rate, then mean absolute count error, then BCubed F.
  */
-export function better(a: MethodSummary, b: MethodSummary, objective: CalibrationObjective = 'bcubed'): number {
+export function better(
+  a: MethodSummary,
+  b: MethodSummary,
+  objective: CalibrationObjective = 'bcubed',
+): number {
   if (objective === 'count') {
-    return b.exactCountRate - a.exactCountRate || a.meanAbsCountError - b.meanAbsCountError || b.bcubedF - a.bcubedF;
+    return (
+      b.exactCountRate - a.exactCountRate ||
+      a.meanAbsCountError - b.meanAbsCountError ||
+      b.bcubedF - a.bcubedF
+    );
   }
-  return b.bcubedF - a.bcubedF || b.exactCountRate - a.exactCountRate || a.meanAbsCountError - b.meanAbsCountError;
+  return (
+    b.bcubedF - a.bcubedF || b.exactCountRate - a.exactCountRate || a.meanAbsCountError - b.meanAbsCountError
+  );
 }
 
 /**
@@ -136,7 +152,11 @@ export function calibrateMethod(
   const curve: MethodSummary[] = [];
   for (const mp of minPoints) {
     for (const threshold of thresholds) {
-      const params: MethodParams = { ...options.params, threshold, ...(mp !== undefined ? { minPoints: mp } : {}) };
+      const params: MethodParams = {
+        ...options.params,
+        threshold,
+        ...(mp !== undefined ? { minPoints: mp } : {}),
+      };
       curve.push(scoreGalleries(galleries, method, params).summary);
     }
   }

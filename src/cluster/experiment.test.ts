@@ -4,9 +4,20 @@ import { syntheticFaces } from './synthetic.js';
 
 describe('sizeBands', () => {
   it('splits gallery sizes into three bands of about equal width', () => {
-    expect(sizeBands(2, 20)).toEqual([[2, 7], [8, 14], [15, 20]]);
-    expect(sizeBands(2, 10)).toEqual([[2, 4], [5, 7], [8, 10]]);
-    expect(sizeBands(3, 4)).toEqual([[3, 3], [4, 4]]);
+    expect(sizeBands(2, 20)).toEqual([
+      [2, 7],
+      [8, 14],
+      [15, 20],
+    ]);
+    expect(sizeBands(2, 10)).toEqual([
+      [2, 4],
+      [5, 7],
+      [8, 10],
+    ]);
+    expect(sizeBands(3, 4)).toEqual([
+      [3, 3],
+      [4, 4],
+    ]);
     expect(sizeBands(5, 5)).toEqual([[5, 5]]);
   });
 });
@@ -17,10 +28,20 @@ describe('runClusterExperiment', () => {
     const photos = Array.from({ length: 90 }, (_, p) => 1 + (p % 20));
     const faces = syntheticFaces({ photos, between: 1.1, within: 0.35, seed: 4 });
     // Execute: a small grid and few galleries, to stay quick.
-    const r = runClusterExperiment(faces, { calibrationGalleries: 19, evaluationGalleries: 19, thresholds: [0.3, 0.5, 0.7] });
+    const r = runClusterExperiment(faces, {
+      calibrationGalleries: 19,
+      evaluationGalleries: 19,
+      thresholds: [0.3, 0.5, 0.7],
+    });
     // Assert
     expect(r.people).toEqual({ calibration: 30, evaluation: 60 });
-    expect(r.methods.map((m) => m.method)).toEqual(['chinese-whispers', 'agglomerative-average', 'agglomerative-complete', 'agglomerative-single', 'dbscan']);
+    expect(r.methods.map((m) => m.method)).toEqual([
+      'chinese-whispers',
+      'agglomerative-average',
+      'agglomerative-complete',
+      'agglomerative-single',
+      'dbscan',
+    ]);
     for (const m of r.methods) {
       expect(m.evaluation.galleries).toBe(19);
       expect([0.3, 0.5, 0.7]).toContain(m.calibrated.params.threshold);

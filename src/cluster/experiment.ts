@@ -20,7 +20,13 @@ import {
   type MethodSummary,
   type PreparedGallery,
 } from './evaluate.js';
-import { buildGalleries, DEFAULT_GALLERY_OPTIONS, facesByPerson, splitPeople, type GalleryOptions } from './gallery.js';
+import {
+  buildGalleries,
+  DEFAULT_GALLERY_OPTIONS,
+  facesByPerson,
+  splitPeople,
+  type GalleryOptions,
+} from './gallery.js';
 import { CLUSTER_METHODS, DEFAULT_METHOD_PARAMS, type ClusterMethod, type MethodParams } from './methods.js';
 import type { ClusterScores } from './metrics.js';
 import { bestPairThreshold, type PairThreshold } from './pairs.js';
@@ -74,7 +80,12 @@ export interface ExperimentReport {
   people: { calibration: number; evaluation: number };
   faces: { calibration: number; evaluation: number };
   /** Faces and true people per evaluation gallery (min / mean / max). */
-  galleries: { evaluation: number; calibration: number; faces: [number, number, number]; people: [number, number, number] };
+  galleries: {
+    evaluation: number;
+    calibration: number;
+    faces: [number, number, number];
+    people: [number, number, number];
+  };
   pairs: PairThreshold;
   methods: MethodResult[];
 }
@@ -85,7 +96,8 @@ export function sizeBands(minPeople: number, maxPeople: number): Array<[number, 
   const bands = Math.min(3, sizes);
   const out: Array<[number, number]> = [];
   for (let b = 0, lo = minPeople; b < bands; b++) {
-    const hi = b === bands - 1 ? maxPeople : lo + Math.max(1, Math.round((maxPeople - lo + 1) / (bands - b))) - 1;
+    const hi =
+      b === bands - 1 ? maxPeople : lo + Math.max(1, Math.round((maxPeople - lo + 1) / (bands - b))) - 1;
     out.push([lo, hi]);
     lo = hi + 1;
   }
@@ -110,11 +122,19 @@ export function runClusterExperiment(
 
   const calibrationSet = prepareGalleries(
     faces.descriptors,
-    buildGalleries(faces.labels, calibration, { ...o.gallery, galleries: o.calibrationGalleries, seed: deriveSeed(o.seed, 'calibration') }),
+    buildGalleries(faces.labels, calibration, {
+      ...o.gallery,
+      galleries: o.calibrationGalleries,
+      seed: deriveSeed(o.seed, 'calibration'),
+    }),
   );
   const evaluationSet = prepareGalleries(
     faces.descriptors,
-    buildGalleries(faces.labels, evaluation, { ...o.gallery, galleries: o.evaluationGalleries, seed: deriveSeed(o.seed, 'evaluation') }),
+    buildGalleries(faces.labels, evaluation, {
+      ...o.gallery,
+      galleries: o.evaluationGalleries,
+      seed: deriveSeed(o.seed, 'evaluation'),
+    }),
   );
 
   const calibrationFaces = calibration.flatMap((p) => byPerson.get(p)!);
@@ -131,10 +151,16 @@ export function runClusterExperiment(
     const { summary, perGallery } = scoreGalleries(evaluationSet, method, params);
     const shape = { ...DEFAULT_GALLERY_OPTIONS, ...o.gallery };
     const bySize = sizeBands(shape.minPeople, shape.maxPeople).map(([lo, hi]) => {
-      const pick = evaluationSet.map((g, i) => ({ g, i })).filter(({ g }) => g.people.length >= lo && g.people.length <= hi);
+      const pick = evaluationSet
+        .map((g, i) => ({ g, i }))
+        .filter(({ g }) => g.people.length >= lo && g.people.length <= hi);
       return {
         people: `${lo}-${hi}`,
-        summary: summarize(method, params, pick.map(({ i }) => perGallery[i])),
+        summary: summarize(
+          method,
+          params,
+          pick.map(({ i }) => perGallery[i]),
+        ),
       };
     });
     return {
@@ -143,7 +169,10 @@ export function runClusterExperiment(
       evaluation: summary,
       bySize,
       withDefaults: scoreGalleries(evaluationSet, method, DEFAULT_METHOD_PARAMS[method]).summary,
-      forCount: { calibrated: bestForCount, evaluation: scoreGalleries(evaluationSet, method, bestForCount.params).summary },
+      forCount: {
+        calibrated: bestForCount,
+        evaluation: scoreGalleries(evaluationSet, method, bestForCount.params).summary,
+      },
       perGallery,
     };
   });
@@ -192,10 +221,17 @@ export function renderExperiment(r: ExperimentReport): string {
       `| ${m.method} | ${paramText(e.params)} | ${f3(e.bcubedF)} | ${f3(e.bcubedPrecision)} | ${f3(e.bcubedRecall)} | ${f3(e.pairwiseF)} | ${f3(e.nmi)} | ${pct(e.exactCountRate)} | ${e.meanAbsCountError.toFixed(2)} | ${e.meanCountError >= 0 ? '+' : ''}${e.meanCountError.toFixed(2)} |`,
     );
   }
-  lines.push('', 'By gallery size (BCubed F / exact count):', '', `| method | ${r.methods[0]?.bySize.map((b) => `${b.people} people`).join(' | ')} |`);
+  lines.push(
+    '',
+    'By gallery size (BCubed F / exact count):',
+    '',
+    `| method | ${r.methods[0]?.bySize.map((b) => `${b.people} people`).join(' | ')} |`,
+  );
   lines.push(`|---|${r.methods[0]?.bySize.map(() => '---').join('|')}|`);
   for (const m of r.methods) {
-    lines.push(`| ${m.method} | ${m.bySize.map((b) => `${f3(b.summary.bcubedF)} / ${pct(b.summary.exactCountRate)}`).join(' | ')} |`);
+    lines.push(
+      `| ${m.method} | ${m.bySize.map((b) => `${f3(b.summary.bcubedF)} / ${pct(b.summary.exactCountRate)}`).join(' | ')} |`,
+    );
   }
   lines.push(
     '',
@@ -205,7 +241,9 @@ export function renderExperiment(r: ExperimentReport): string {
     '|---|---|---|---|',
   );
   for (const m of r.methods) {
-    lines.push(`| ${m.method} | ${paramText(m.calibrated.params)} | ${f3(m.calibrated.bcubedF)} | ${pct(m.calibrated.exactCountRate)} |`);
+    lines.push(
+      `| ${m.method} | ${paramText(m.calibrated.params)} | ${f3(m.calibrated.bcubedF)} | ${pct(m.calibrated.exactCountRate)} |`,
+    );
   }
   lines.push(
     '',
@@ -216,7 +254,9 @@ export function renderExperiment(r: ExperimentReport): string {
   );
   for (const m of r.methods) {
     const e = m.forCount.evaluation;
-    lines.push(`| ${m.method} | ${paramText(e.params)} | ${f3(e.bcubedF)} | ${f3(e.pairwiseF)} | ${pct(e.exactCountRate)} | ${e.meanAbsCountError.toFixed(2)} |`);
+    lines.push(
+      `| ${m.method} | ${paramText(e.params)} | ${f3(e.bcubedF)} | ${f3(e.pairwiseF)} | ${pct(e.exactCountRate)} | ${e.meanAbsCountError.toFixed(2)} |`,
+    );
   }
   const p = r.pairs;
   lines.push(

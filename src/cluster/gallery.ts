@@ -81,10 +81,15 @@ export function zipfCounts(available: readonly number[], options: GalleryOptions
  * const galleries = buildGalleries(set.labels, evalPeople, { galleries: 95, seed: 1 });
  * galleries[0].faces; // indices into the set, e.g. [412, 17, 18, ...]
  */
-export function buildGalleries(labels: ArrayLike<number>, pool: readonly number[], options: GalleryOptions = {}): Gallery[] {
+export function buildGalleries(
+  labels: ArrayLike<number>,
+  pool: readonly number[],
+  options: GalleryOptions = {},
+): Gallery[] {
   const o = { ...DEFAULT_GALLERY_OPTIONS, ...options };
   const int = (name: string, v: number, min: number): void => {
-    if (!(Number.isInteger(v) && v >= min)) throw new FedexError('BAD_ARGUMENT', `gallery option ${name} must be an integer >= ${min} (got ${v})`);
+    if (!(Number.isInteger(v) && v >= min))
+      throw new FedexError('BAD_ARGUMENT', `gallery option ${name} must be an integer >= ${min} (got ${v})`);
   };
   int('galleries', o.galleries, 0);
   int('minPeople', o.minPeople, 1);
@@ -137,7 +142,10 @@ export function splitPeople(
   if (!(calibrationShare > 0 && calibrationShare < 1)) {
     throw new FedexError('BAD_ARGUMENT', `calibrationShare must be in (0, 1) (got ${calibrationShare})`);
   }
-  const order = shuffled(createRng(deriveSeed(seed, 'people-split')), [...people].sort((a, b) => a - b));
+  const order = shuffled(
+    createRng(deriveSeed(seed, 'people-split')),
+    [...people].sort((a, b) => a - b),
+  );
   const cut = Math.round(order.length * calibrationShare);
   const byValue = (a: number, b: number): number => a - b;
   return { calibration: order.slice(0, cut).sort(byValue), evaluation: order.slice(cut).sort(byValue) };

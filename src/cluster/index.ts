@@ -40,8 +40,22 @@ export {
   type MethodParams,
   type PeopleClustering,
 } from './methods.js';
-export { bcubed, pairwiseF, nmi, scoreClustering, type ClusterScores, type PrecisionRecallF } from './metrics.js';
-export { buildGalleries, splitPeople, zipfCounts, DEFAULT_GALLERY_OPTIONS, type Gallery, type GalleryOptions } from './gallery.js';
+export {
+  bcubed,
+  pairwiseF,
+  nmi,
+  scoreClustering,
+  type ClusterScores,
+  type PrecisionRecallF,
+} from './metrics.js';
+export {
+  buildGalleries,
+  splitPeople,
+  zipfCounts,
+  DEFAULT_GALLERY_OPTIONS,
+  type Gallery,
+  type GalleryOptions,
+} from './gallery.js';
 export { bestPairThreshold, type PairThreshold } from './pairs.js';
 export {
   calibrateMethod,
@@ -53,4 +67,10 @@ export {
   type PreparedGallery,
 } from './evaluate.js';
 export { groupPeople, type PeopleView } from './people.js';
-export { renderContactSheet, escapeHtml, type ContactSheet, type SheetPerson, type SheetFace } from './contact-sheet.js';
+export {
+  renderContactSheet,
+  escapeHtml,
+  type ContactSheet,
+  type SheetPerson,
+  type SheetFace,
+} from './contact-sheet.js';

@@ -150,13 +150,19 @@ export async function checkLfwSubjects(options: {
   const set = await extractDataset({
     dir: options.dir,
     scan: options.scan ?? LFW_CLUSTER_SCAN,
-    source: { kind: 'module', url: new URL('./main-face-box.ts', import.meta.url).href, exportName: 'createMainFaceBoxExtractor' },
+    source: {
+      kind: 'module',
+      url: new URL('./main-face-box.ts', import.meta.url).href,
+      exportName: 'createMainFaceBoxExtractor',
+    },
     spec: mainFaceBoxSpec(),
     cache: options.cacheDir ? { dir: options.cacheDir } : {},
     onProgress: options.onProgress,
   });
   const maxOffset = options.maxOffset ?? DEFAULT_MAX_SUBJECT_OFFSET;
-  const off = set.samples.filter((_, row) => offCentre(set.features.subarray(row * 4, row * 4 + 4), maxOffset)).map((s) => s.id);
+  const off = set.samples
+    .filter((_, row) => offCentre(set.features.subarray(row * 4, row * 4 + 4), maxOffset))
+    .map((s) => s.id);
   return { offCentre: off.sort(), checked: set.samples.length, extracted: set.stats.extracted };
 }
 

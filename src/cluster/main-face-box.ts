@@ -28,7 +28,9 @@ export function mainFaceBoxSpec(): FeatureSpec {
  * exportName: 'createMainFaceBoxExtractor' }`). Options are the face pipeline's; the defaults
  * match the descriptors' defaults, so the same face is located.
  */
-export async function createMainFaceBoxExtractor(options: FaceExtractorOptions = {}): Promise<FeatureExtractor> {
+export async function createMainFaceBoxExtractor(
+  options: FaceExtractorOptions = {},
+): Promise<FeatureExtractor> {
   const { initRuntime } = await import('../runtime/node.js');
   await initRuntime();
   const { createFaceExtractor } = await import('../face/extractor.js');
@@ -38,7 +40,9 @@ export async function createMainFaceBoxExtractor(options: FaceExtractorOptions =
     async extract(image: RawImage): Promise<Float32Array | null> {
       // The same rule the descriptor extractor applies (FacePipeline.analyze with faces: 'main').
       const faces = await face.pipeline.detect(image);
-      const main = chooseMainFace(faces, image.width, image.height, { minAreaRatio: face.pipeline.options.mainFaceMinAreaRatio });
+      const main = chooseMainFace(faces, image.width, image.height, {
+        minAreaRatio: face.pipeline.options.mainFaceMinAreaRatio,
+      });
       if (main < 0) return null;
       const b = faces[main].box;
       return Float32Array.of(

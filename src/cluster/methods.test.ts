@@ -26,7 +26,12 @@ describe.each(CLUSTER_METHODS)('method %s', (method) => {
 
   it('counts well-separated people right, with unbalanced photo counts', () => {
     // Prepare: 6 people with 12, 6, 4, 3, 2, 1 photos, far apart compared with their spread.
-    const { descriptors, labels } = syntheticFaces({ photos: [12, 6, 4, 3, 2, 1], between: 1.2, within: 0.25, seed: 3 });
+    const { descriptors, labels } = syntheticFaces({
+      photos: [12, 6, 4, 3, 2, 1],
+      between: 1.2,
+      within: 0.25,
+      seed: 3,
+    });
     // Execute (DBSCAN: two faces make a core face, else the 2-photo person is noise by definition)
     const r = clusterFaces(descriptors, { method, minPoints: 2 });
     // Assert
@@ -72,11 +77,15 @@ describe('clusterFaces', () => {
     const { descriptors } = syntheticFaces({ photos: [4, 3], between: 1.2, within: 0.25, seed: 2 });
     const people = clusterFaces(descriptors, { distances: pairwiseDistances(descriptors) });
     expect(people.count).toBe(2);
-    expect(() => clusterFaces(descriptors.slice(1), { distances: pairwiseDistances(descriptors) })).toThrow(/for 7 faces, not 6/);
+    expect(() => clusterFaces(descriptors.slice(1), { distances: pairwiseDistances(descriptors) })).toThrow(
+      /for 7 faces, not 6/,
+    );
   });
 
   it('rejects an unknown method', () => {
-    expect(() => clusterFaces([], { method: 'kmeans' as never })).toThrow(/unknown clustering method "kmeans"/);
+    expect(() => clusterFaces([], { method: 'kmeans' as never })).toThrow(
+      /unknown clustering method "kmeans"/,
+    );
   });
 
   it('lets the threshold decide: tiny joins nothing, huge joins everything', () => {

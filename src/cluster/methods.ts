@@ -19,11 +19,7 @@ import { pairwiseDistances, type DistanceMatrix } from './distance.js';
 import { groupsOf, type Clustering } from './types.js';
 
 export type ClusterMethod =
-  | 'chinese-whispers'
-  | 'agglomerative-average'
-  | 'agglomerative-complete'
-  | 'agglomerative-single'
-  | 'dbscan';
+  'chinese-whispers' | 'agglomerative-average' | 'agglomerative-complete' | 'agglomerative-single' | 'dbscan';
 
 /** Every method, in report order. */
 export const CLUSTER_METHODS: readonly ClusterMethod[] = [
@@ -48,7 +44,9 @@ export interface MethodParams {
  * Calibrated defaults per method (see the module header and docs/clustering.md). The pair
  * verification threshold on the same calibration people is {@link PAIR_THRESHOLD}.
  */
-export const DEFAULT_METHOD_PARAMS: Readonly<Record<ClusterMethod, Readonly<Required<Pick<MethodParams, 'threshold'>> & MethodParams>>> = {
+export const DEFAULT_METHOD_PARAMS: Readonly<
+  Record<ClusterMethod, Readonly<Required<Pick<MethodParams, 'threshold'>> & MethodParams>>
+> = {
   'chinese-whispers': { threshold: 0.55 },
   'agglomerative-average': { threshold: 0.59 },
   'agglomerative-complete': { threshold: 0.67 },
@@ -75,7 +73,8 @@ export const METHOD_SUMMARIES: Readonly<Record<ClusterMethod, string>> = {
   'chinese-whispers': "Chinese whispers on the distance-threshold graph (dlib's face clustering)",
   'agglomerative-average': 'agglomerative, average linkage (UPGMA), cut at the threshold',
   'agglomerative-complete': 'agglomerative, complete linkage, cut at the threshold',
-  'agglomerative-single': 'agglomerative, single linkage = connected components of the threshold graph (baseline)',
+  'agglomerative-single':
+    'agglomerative, single linkage = connected components of the threshold graph (baseline)',
   dbscan: 'DBSCAN, eps = threshold; noise faces are people of their own',
 };
 
@@ -85,14 +84,22 @@ export function isClusterMethod(name: string): name is ClusterMethod {
 
 function checkMethod(method: string): asserts method is ClusterMethod {
   if (!isClusterMethod(method)) {
-    throw new FedexError('BAD_ARGUMENT', `unknown clustering method "${method}"; known: ${CLUSTER_METHODS.join(', ')}`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `unknown clustering method "${method}"; known: ${CLUSTER_METHODS.join(', ')}`,
+    );
   }
 }
 
 /** The settings a method will run with: its calibrated defaults overridden by `params`. */
-export function resolveParams(method: ClusterMethod, params: MethodParams = {}): Required<Pick<MethodParams, 'threshold'>> & MethodParams {
+export function resolveParams(
+  method: ClusterMethod,
+  params: MethodParams = {},
+): Required<Pick<MethodParams, 'threshold'>> & MethodParams {
   checkMethod(method);
-  const defined = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as MethodParams;
+  const defined = Object.fromEntries(
+    Object.entries(params).filter(([, v]) => v !== undefined),
+  ) as MethodParams;
   return { ...DEFAULT_METHOD_PARAMS[method], ...defined };
 }
 
@@ -109,7 +116,10 @@ export function clusterDistances(
   const p = resolveParams(method, params);
   switch (method) {
     case 'chinese-whispers':
-      return chineseWhispersFromDistances(dist, { threshold: p.threshold, ...(p.seed !== undefined ? { seed: p.seed } : {}) });
+      return chineseWhispersFromDistances(dist, {
+        threshold: p.threshold,
+        ...(p.seed !== undefined ? { seed: p.seed } : {}),
+      });
     case 'agglomerative-average':
     case 'agglomerative-complete':
     case 'agglomerative-single': {
@@ -118,7 +128,10 @@ export function clusterDistances(
       return agglomerativeInPlace(dist.n, data, { linkage, threshold: p.threshold });
     }
     case 'dbscan':
-      return dbscanFromDistances(dist, { eps: p.threshold, ...(p.minPoints !== undefined ? { minPoints: p.minPoints } : {}) });
+      return dbscanFromDistances(dist, {
+        eps: p.threshold,
+        ...(p.minPoints !== undefined ? { minPoints: p.minPoints } : {}),
+      });
   }
 }
 
@@ -155,13 +168,21 @@ export interface PeopleClustering extends Clustering {
  * people.count;       // e.g. 4
  * people.groups[0];   // indices of the faces of the person seen most
  */
-export function clusterFaces(descriptors: readonly Float32Array[], options: ClusterFacesOptions = {}): PeopleClustering {
+export function clusterFaces(
+  descriptors: readonly Float32Array[],
+  options: ClusterFacesOptions = {},
+): PeopleClustering {
   const { method = DEFAULT_CLUSTER_METHOD, distances, ...params } = options;
   checkMethod(method);
   const resolved = resolveParams(method, params);
   if (distances && distances.n !== descriptors.length) {
-    throw new FedexError('BAD_ARGUMENT', `the distance matrix is for ${distances.n} faces, not ${descriptors.length}`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `the distance matrix is for ${distances.n} faces, not ${descriptors.length}`,
+    );
   }
-  const result = clusterDistances(distances ?? pairwiseDistances(descriptors), method, resolved, { reuse: true });
+  const result = clusterDistances(distances ?? pairwiseDistances(descriptors), method, resolved, {
+    reuse: true,
+  });
   return { ...result, method, params: resolved, groups: groupsOf(result.labels) };
 }

@@ -26,6 +26,8 @@ describe('bestPairThreshold', () => {
   });
 
   it('needs both kinds of pair', () => {
-    expect(() => bestPairThreshold(pairwiseDistances([Float32Array.of(0), Float32Array.of(1)]), [0, 1])).toThrow(/both/);
+    expect(() =>
+      bestPairThreshold(pairwiseDistances([Float32Array.of(0), Float32Array.of(1)]), [0, 1]),
+    ).toThrow(/both/);
   });
 });

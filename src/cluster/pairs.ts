@@ -47,7 +47,10 @@ export function bestPairThreshold(dist: DistanceMatrix, labels: ArrayLike<number
   const nSame = same.reduce((s, v) => s + v, 0);
   const nDiff = m - nSame;
   if (nSame === 0 || nDiff === 0) {
-    throw new FedexError('BAD_ARGUMENT', 'pair calibration needs both same-person and different-person pairs');
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      'pair calibration needs both same-person and different-person pairs',
+    );
   }
   // Walk the sorted distances; after pair t, everything up to it is called "same".
   let best = { acc: 0.5, at: -1, hitSame: 0, hitDiff: nDiff };

@@ -5,7 +5,12 @@ import { syntheticFaces } from './synthetic.js';
 describe('groupPeople', () => {
   it("returns the caller's records grouped by person, the person seen most first", () => {
     // Prepare: 3 people with 2, 4 and 1 photos, as records with ids.
-    const { descriptors, labels } = syntheticFaces({ photos: [2, 4, 1], between: 1.2, within: 0.25, seed: 5 });
+    const { descriptors, labels } = syntheticFaces({
+      photos: [2, 4, 1],
+      between: 1.2,
+      within: 0.25,
+      seed: 5,
+    });
     const records = descriptors.map((descriptor, i) => ({ id: `face-${i}`, person: labels[i], descriptor }));
     // Execute
     const view = groupPeople(records, (r) => r.descriptor);

@@ -37,25 +37,30 @@ describeWithData('bbt_faceapi_demo', (dir) => {
 
 describe('LFW evaluation galleries (needs the LFW selection in the feature cache)', () => {
   const lfw = datasetDir('lfw_deepfunneled_min5');
-  it.skipIf(!lfw)('scores the default method on 19 galleries of evaluation people (2 to 20 people each)', async (ctx) => {
-    // Prepare: cached descriptors only; an incomplete cache skips loudly.
-    const { faces, missing } = await loadLabelledFaces({ dir: lfw!, cacheOnly: true });
-    if (missing.length > 0) {
-      console.warn(`\n!!! SKIPPING the LFW gallery test: ${missing.length} photos of the selection are not in the feature cache.\n!!! Run: npm run fedex -- extract --data ${lfw} --min-photos 5 --max-per-person 20\n`);
-      ctx.skip();
-    }
-    const byPerson = facesByPerson(faces.labels);
-    const { evaluation } = splitPeople([...byPerson.keys()], 1 / 3, 0);
-    const galleries = prepareGalleries(
-      faces.descriptors,
-      buildGalleries(faces.labels, evaluation, { galleries: 19, seed: deriveSeed(0, 'evaluation') }),
-    );
-    // Execute
-    const { summary } = scoreGalleries(galleries, DEFAULT_CLUSTER_METHOD);
-    // Assert: floors a little under the measured values (BCubed F 0.985, exact count 13/19,
-    // mean absolute count error 0.32; docs/clustering.md has the full table).
-    expect(summary.bcubedF).toBeGreaterThanOrEqual(0.97);
-    expect(summary.exactCountRate).toBeGreaterThanOrEqual(0.55);
-    expect(summary.meanAbsCountError).toBeLessThanOrEqual(0.6);
-  });
+  it.skipIf(!lfw)(
+    'scores the default method on 19 galleries of evaluation people (2 to 20 people each)',
+    async (ctx) => {
+      // Prepare: cached descriptors only; an incomplete cache skips loudly.
+      const { faces, missing } = await loadLabelledFaces({ dir: lfw!, cacheOnly: true });
+      if (missing.length > 0) {
+        console.warn(
+          `\n!!! SKIPPING the LFW gallery test: ${missing.length} photos of the selection are not in the feature cache.\n!!! Run: npm run fedex -- extract --data ${lfw} --min-photos 5 --max-per-person 20\n`,
+        );
+        ctx.skip();
+      }
+      const byPerson = facesByPerson(faces.labels);
+      const { evaluation } = splitPeople([...byPerson.keys()], 1 / 3, 0);
+      const galleries = prepareGalleries(
+        faces.descriptors,
+        buildGalleries(faces.labels, evaluation, { galleries: 19, seed: deriveSeed(0, 'evaluation') }),
+      );
+      // Execute
+      const { summary } = scoreGalleries(galleries, DEFAULT_CLUSTER_METHOD);
+      // Assert: floors a little under the measured values (BCubed F 0.985, exact count 13/19,
+      // mean absolute count error 0.32; docs/clustering.md has the full table).
+      expect(summary.bcubedF).toBeGreaterThanOrEqual(0.97);
+      expect(summary.exactCountRate).toBeGreaterThanOrEqual(0.55);
+      expect(summary.meanAbsCountError).toBeLessThanOrEqual(0.6);
+    },
+  );
 });

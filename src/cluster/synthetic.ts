@@ -33,7 +33,10 @@ export function gaussian(rng: Rng): number {
  * @example
  * const { descriptors, labels } = syntheticFaces({ photos: [5, 3, 1], seed: 1 });
  */
-export function syntheticFaces(options: SyntheticOptions): { descriptors: Float32Array[]; labels: Int32Array } {
+export function syntheticFaces(options: SyntheticOptions): {
+  descriptors: Float32Array[];
+  labels: Int32Array;
+} {
   const { photos, dim = 128, between = 1.0, within = 0.4, seed = 0 } = options;
   const rng = createRng(seed);
   // Two independent points with per-axis sd s are s·sqrt(2·dim) apart on average (for large dim).

@@ -59,17 +59,20 @@ export function groupsOf(labels: ArrayLike<number>): number[][] {
  * @throws FedexError BAD_ARGUMENT naming the first bad descriptor.
  */
 export function checkDescriptors(descriptors: readonly Float32Array[]): number {
-  if (!Array.isArray(descriptors)) throw new FedexError('BAD_ARGUMENT', 'descriptors must be an array of Float32Array');
+  if (!Array.isArray(descriptors))
+    throw new FedexError('BAD_ARGUMENT', 'descriptors must be an array of Float32Array');
   if (descriptors.length === 0) return 0;
   const dim = descriptors[0]?.length ?? 0;
   for (let i = 0; i < descriptors.length; i++) {
     const d = descriptors[i];
-    if (!(d instanceof Float32Array)) throw new FedexError('BAD_ARGUMENT', `descriptor ${i} is not a Float32Array`);
+    if (!(d instanceof Float32Array))
+      throw new FedexError('BAD_ARGUMENT', `descriptor ${i} is not a Float32Array`);
     if (d.length === 0 || d.length !== dim) {
       throw new FedexError('BAD_ARGUMENT', `descriptor ${i} has ${d.length} values, descriptor 0 has ${dim}`);
     }
     for (let k = 0; k < d.length; k++) {
-      if (!Number.isFinite(d[k])) throw new FedexError('BAD_ARGUMENT', `descriptor ${i} has a non-finite value at ${k}`);
+      if (!Number.isFinite(d[k]))
+        throw new FedexError('BAD_ARGUMENT', `descriptor ${i} has a non-finite value at ${k}`);
     }
   }
   return dim;
