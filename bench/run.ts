@@ -20,6 +20,7 @@ import { faceSuite } from './face.js';
 import { quantizationSuite } from './quantization.js';
 import { modelSuite } from './model.js';
 import { splitSuite } from './split.js';
+import { globalSplitSuite } from './global-split.js';
 import { backbonesSuite } from './backbones.js';
 
 const SUITES: BenchSuite[] = [
@@ -32,6 +33,7 @@ const SUITES: BenchSuite[] = [
   backbonesSuite,
   modelSuite,
   splitSuite,
+  globalSplitSuite,
 ];
 
 function formatValue(v: number): string {
