@@ -1,0 +1,113 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { isFedexError } from '../../core/errors.js';
+import { modelFromWeightsMessage } from '../../model/io.js';
+import { initRuntime, tf } from '../../runtime/node.js';
+import { syntheticSet } from './test-data.js';
+import { resolveTrainJobConfig, trainScope } from './train-task.js';
+
+const config = resolveTrainJobConfig({ epochs: 40, learningRate: 0.01, patience: 0 });
+
+beforeAll(async () => {
+  await initRuntime();
+});
+
+describe('trainScope', () => {
+  it('promotes a first model that predicts the right person, and leaks no tensors', async () => {
+    // Prepare
+    const set = syntheticSet(4, 10, 1);
+    const before = tf.memory().numTensors;
+    const fractions: number[] = [];
+
+    // Execute
+    const out = await trainScope({ scope: 'user:alice', set, config }, (f) => fractions.push(f));
+
+    // Assert
+    expect(tf.memory().numTensors).toBe(before);
+    expect(out.promote).toBe(true);
+    expect(out.reason).toBeNull();
+    expect(out.labels).toEqual(['0', '1', '2', '3']);
+    expect(out.metrics.heldOutAccuracy).toBe(1);
+    expect(out.metrics.currentHeldOutAccuracy).toBeNull();
+    expect(out.metrics.heldOut).toBe(8);
+    expect(out.metrics.samples).toBe(40);
+    expect(out.metrics.refitEpochs).toBeGreaterThan(0);
+    expect(out.trainedThrough).toBe(40);
+    expect(fractions.at(-1)).toBe(1);
+    expect(fractions.some((f) => f > 0 && f < 0.5)).toBe(true);
+    expect(fractions.some((f) => f > 0.5 && f < 1)).toBe(true);
+    const { model, metadata } = await modelFromWeightsMessage(out.weights);
+    expect(metadata).toMatchObject({ scope: 'user:alice', head: 'linear', labels: out.labels });
+    const test = syntheticSet(4, 3, 99); // same centres, fresh noise
+    const predicted = tf.tidy(() =>
+      Array.from((model.predict(tf.tensor(test.features, [12, 128])) as tf.Tensor).argMax(-1).dataSync()),
+    );
+    model.dispose();
+    expect(predicted).toEqual(Array.from(test.labels));
+  });
+
+  it('rejects a candidate trained on shuffled labels when the current model is right', async () => {
+    // Prepare
+    const good = syntheticSet(4, 10, 1);
+    const current = await trainScope({ scope: 'user:alice', set: good, config });
+    const shuffledLabels = Int32Array.from(good.labels, (_, i) => (i * 7) % 4);
+    const before = tf.memory().numTensors;
+
+    // Execute
+    const out = await trainScope({
+      scope: 'user:alice',
+      set: { ...good, labels: shuffledLabels },
+      current: { weights: current.weights, labels: current.labels, version: 1 },
+      config,
+    });
+
+    // Assert
+    expect(tf.memory().numTensors).toBe(before);
+    expect(out.promote).toBe(false);
+    expect(out.reason).toMatch(/below the current version 1/);
+    expect(out.metrics.currentHeldOutAccuracy).toBeGreaterThan(out.metrics.heldOutAccuracy!);
+    expect(out.metrics.refitEpochs).toBe(0);
+  });
+
+  it('keys global classes by user and label, and leaves out classes with too few samples', async () => {
+    // Prepare
+    const set = syntheticSet(3, 6, 2);
+    set.owners = Array.from(set.labels, (_, i) => (i < 12 ? 'bob' : 'carol'));
+    set.labels = Int32Array.from(set.labels, (l) => (l === 2 ? 0 : l));
+    // one extra sample of a class with a single photo
+    const one = { ...set, labels: Int32Array.from([...set.labels, 5]), owners: [...set.owners, 'dan'] };
+    one.features = new Float32Array([...set.features, ...set.features.subarray(0, 128)]);
+
+    // Execute
+    const out = await trainScope({ scope: 'global', set: one, config: { ...config, refit: false } });
+
+    // Assert
+    expect(out.labels).toEqual(['bob/0', 'bob/1', 'carol/0']);
+    expect(out.metrics.droppedClasses).toEqual(['dan/5']);
+    expect(out.metrics.refitEpochs).toBe(0);
+  });
+
+  it('throws NOT_ENOUGH_DATA for one class, leaking nothing', async () => {
+    const set = syntheticSet(1, 10, 3);
+    const before = tf.memory().numTensors;
+    const error = await trainScope({ scope: 'user:alice', set, config }).catch((e: unknown) => e);
+    expect(isFedexError(error, 'NOT_ENOUGH_DATA')).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('trains the closed-form centroid head', async () => {
+    const out = await trainScope({
+      scope: 'user:alice',
+      set: syntheticSet(3, 5, 4),
+      config: resolveTrainJobConfig({ head: 'centroid' }),
+    });
+    expect(out.promote).toBe(true);
+    expect(out.metrics.heldOutAccuracy).toBe(1);
+  });
+
+  it('rejects a bad config with a typed error', () => {
+    expect(() => resolveTrainJobConfig({ epochs: 0 })).toThrow(/epochs/);
+    expect(() => resolveTrainJobConfig({ head: 'nope' })).toThrow(/unknown head/);
+    expect(() => resolveTrainJobConfig({ dtype: 'int4' as never })).toThrow(/dtype/);
+  });
+});
