@@ -46,6 +46,19 @@ export type ErrorCode =
   | 'MODEL_UNSUPPORTED_LAYER'
   | 'MODEL_LOAD'
   | 'MODEL_BAD_DATA'
+  // server API (mapped to HTTP statuses in src/server/errors.ts)
+  | 'AUTH_REQUIRED'
+  | 'AUTH_INVALID'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_REQUEST'
+  | 'IDEMPOTENCY_CONFLICT'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'NOT_ENOUGH_DATA'
+  | 'JOB_FAILED'
+  | 'UNAVAILABLE'
   // CLI and options
   | 'BAD_ARGUMENT'
   | 'INTERNAL';

@@ -1,0 +1,205 @@
+/**
+ * The HTTP API as a Fastify instance (no listening, no workers: `./server.ts` adds those), so tests
+ * can drive it over real HTTP or `inject`. This file holds what every route shares: bearer
+ * authentication (admin key or a device token, looked up by hash), the per-device rate limit (in
+ * `onRequest`, before a body is read), JSON request schemas, typed JSON errors, request metrics and
+ * the OpenAPI document. Routes live in `./routes/`, one file per resource.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { FedexError } from '../core/errors.js';
+import type { ServerConfig } from './config.js';
+import { httpError } from './errors.js';
+import type { ServerMetrics } from './metrics.js';
+import { TokenBuckets } from './rate-limit.js';
+import { registerDeviceRoutes } from './routes/devices.js';
+import { registerJobRoutes } from './routes/jobs.js';
+import { registerModelRoutes } from './routes/models.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { registerSampleRoutes } from './routes/samples.js';
+import type { Store } from './store/sqlite.js';
+import type { Device, Job } from './store/types.js';
+
+/** Who made a request. */
+export type Principal = { kind: 'admin' } | { kind: 'device'; device: Device };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** What the routes need; `./server.ts` builds it. */
+export interface AppContext {
+  store: Store;
+  config: ServerConfig;
+  metrics: ServerMetrics;
+  adminKey: string;
+  /** Called after a batch was stored (the scheduler's "enough new labelled samples" check). */
+  onIngest?: (userId: string) => void;
+  /** Called after a job was queued (the runner claims it at once if a worker is idle). */
+  onJobQueued?: (job: Job) => void;
+  /** Process start, for /healthz. */
+  startedAt: number;
+  version: string;
+}
+
+/** Auth helpers bound to one app; routes call these first. */
+export interface Guards {
+  /** Any authenticated caller; AUTH_REQUIRED otherwise. */
+  principal(req: FastifyRequest): Principal;
+  admin(req: FastifyRequest): void;
+  device(req: FastifyRequest): Device;
+  /** The admin, or a device of `userId` (FORBIDDEN for another user's device). */
+  userAccess(req: FastifyRequest, userId: string): Principal;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function bearer(req: FastifyRequest): string | null {
+  const h = req.headers.authorization;
+  if (h === undefined) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  if (!m) throw new FedexError('AUTH_INVALID', 'the Authorization header must be "Bearer <token>"');
+  return m[1];
+}
+
+export function createGuards(): Guards {
+  const principal = (req: FastifyRequest): Principal => {
+    if (!req.principal)
+      throw new FedexError('AUTH_REQUIRED', 'this endpoint needs "Authorization: Bearer <token>"');
+    return req.principal;
+  };
+  return {
+    principal,
+    admin(req) {
+      if (principal(req).kind !== 'admin')
+        throw new FedexError('FORBIDDEN', 'this endpoint needs the admin key');
+    },
+    device(req) {
+      const p = principal(req);
+      if (p.kind !== 'device') throw new FedexError('FORBIDDEN', 'this endpoint needs a device token');
+      return p.device;
+    },
+    userAccess(req, userId) {
+      const p = principal(req);
+      if (p.kind === 'device' && p.device.userId !== userId) {
+        throw new FedexError('FORBIDDEN', "a device can only reach its own user's data");
+      }
+      return p;
+    },
+  };
+}
+
+/** Builds the API (call `await app.ready()` or `listen`). */
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
+  const { config, store, metrics } = ctx;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.bodyLimitBytes,
+    // Behind no proxy by default; ids stay short.
+    requestIdHeader: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  const adminHash = sha256(ctx.adminKey);
+  const limiter = new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst);
+  const guards = createGuards();
+
+  app.decorateRequest('principal', null);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'FedEx server',
+        version: ctx.version,
+        description:
+          'Devices upload face feature batches (FXFB codec, see docs/wire-format.md); the server trains per-user and global heads as jobs and serves model versions (FXWT codec) with ETags.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  // Binary uploads: the raw bytes, up to the body limit.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  app.addHook('onRequest', async (req, reply) => {
+    const token = bearer(req);
+    if (token === null) return;
+    if (timingSafeEqual(sha256(token), adminHash)) {
+      req.principal = { kind: 'admin' };
+      return;
+    }
+    const device = store.deviceByToken(token);
+    if (!device) throw new FedexError('AUTH_INVALID', 'unknown or revoked token');
+    req.principal = { kind: 'device', device };
+    const decision = limiter.take(device.id, Date.now());
+    if (!decision.allowed) {
+      metrics.rateLimited.inc();
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterSeconds))));
+      throw new FedexError(
+        'RATE_LIMITED',
+        `too many requests from this device; retry in ${decision.retryAfterSeconds.toFixed(2)} s`,
+      );
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    metrics.latency.observe({ method: req.method, route }, seconds);
+    if (config.logRequests) {
+      process.stderr.write(`${req.method} ${req.url} ${reply.statusCode} ${(seconds * 1000).toFixed(1)}ms\n`);
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | FedexError | Error, req, reply) => {
+    let status: number;
+    let body: { error: { code: string; message: string } };
+    const fe = err as FastifyError;
+    if (
+      !(err instanceof FedexError) &&
+      typeof fe.statusCode === 'number' &&
+      fe.statusCode >= 400 &&
+      fe.statusCode < 500
+    ) {
+      status = fe.statusCode;
+      const code =
+        status === 413
+          ? 'PAYLOAD_TOO_LARGE'
+          : status === 415
+            ? 'UNSUPPORTED_MEDIA_TYPE'
+            : status === 429
+              ? 'RATE_LIMITED'
+              : 'BAD_REQUEST';
+      body = { error: { code, message: fe.message } };
+    } else {
+      const mapped = httpError(err);
+      status = mapped.status;
+      body = mapped.body;
+      if (mapped.internal)
+        process.stderr.write(`fedex serve: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}\n`);
+    }
+    void reply.status(status).type('application/json').send(body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .status(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  registerOpsRoutes(app, ctx, guards);
+  registerDeviceRoutes(app, ctx, guards);
+  registerSampleRoutes(app, ctx, guards);
+  registerJobRoutes(app, ctx, guards);
+  registerModelRoutes(app, ctx, guards);
+  return app;
+}

@@ -1,0 +1,116 @@
+/**
+ * The server's settings: one object with embedded defaults (so `npm start` needs no file), read
+ * from CLI flags and `FEDEX_*` environment variables by `fedex serve`. Everything the server does
+ * that a deployment may want to change is here, with its unit in the name.
+ */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { FedexError } from '../core/errors.js';
+import type { TrainJobConfig } from './jobs/train-task.js';
+
+export interface ServerConfig {
+  /** Host to bind (`127.0.0.1`: loopback only; `0.0.0.0` to serve a network). */
+  host: string;
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Folder of the SQLite file (`fedex.db`) and the admin key file. */
+  dataDir: string;
+  /**
+   * Admin bearer key. Empty: read `<dataDir>/admin-key`, or create it (random, mode 0600) on the
+   * first start.
+   */
+  adminKey: string;
+  /** `full`: fsync at every commit (an acknowledged upload survives power loss); `normal`: a crash. */
+  durability: 'full' | 'normal';
+  /** Largest request body in bytes (a feature batch upload). */
+  bodyLimitBytes: number;
+  /** Most samples in one uploaded batch. */
+  maxBatchSamples: number;
+  /** Most float values in one sample's feature (product of its shape). */
+  maxFeatureValues: number;
+  /** Per-device token bucket: sustained requests per second and burst size. 0 disables. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  /** Training worker threads (0: none, jobs stay queued — for tests of the API alone). */
+  workers: number;
+  /** A user's head is retrained when this many new labelled samples arrived (0: never by count). */
+  retrainAfterLabelled: number;
+  /** Fresh models: a user's head with labelled data is retrained at least this often (ms). */
+  userRetrainIntervalMs: number;
+  /** The global model is retrained this often (ms); 0 disables the global schedule. */
+  globalRetrainIntervalMs: number;
+  /** How often the scheduler looks (ms). */
+  schedulerTickMs: number;
+  /** Training defaults for every job (a job's own config overrides them). */
+  training: Partial<TrainJobConfig>;
+  /** Log one line per request to stderr. */
+  logRequests: boolean;
+}
+
+export const DEFAULT_PORT = 8787;
+
+/** Embedded defaults: loopback, port 8787, `./fedex-data`, fsync per commit, both cores train. */
+export function defaultServerConfig(): ServerConfig {
+  return {
+    host: '127.0.0.1',
+    port: DEFAULT_PORT,
+    dataDir: path.resolve('fedex-data'),
+    adminKey: '',
+    durability: 'full',
+    bodyLimitBytes: 32 * 1024 * 1024,
+    maxBatchSamples: 10_000,
+    maxFeatureValues: 1 << 20,
+    rateLimitPerSecond: 50,
+    rateLimitBurst: 100,
+    workers: availableParallelism(),
+    retrainAfterLabelled: 10,
+    userRetrainIntervalMs: 24 * 3600_000,
+    globalRetrainIntervalMs: 24 * 3600_000,
+    schedulerTickMs: 30_000,
+    training: {},
+    logRequests: false,
+  };
+}
+
+/** Defaults overridden by `partial`, checked; BAD_ARGUMENT names the first bad setting. */
+export function resolveServerConfig(partial: Partial<ServerConfig> = {}): ServerConfig {
+  const c: ServerConfig = { ...defaultServerConfig(), ...partial };
+  const intIn = (name: keyof ServerConfig, min: number, max: number) => {
+    const v = c[name] as number;
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `${name} must be an integer in [${min}, ${max}], got ${String(v)}`,
+      );
+    }
+  };
+  intIn('port', 0, 65535);
+  intIn('bodyLimitBytes', 1024, 2 ** 31 - 1);
+  intIn('maxBatchSamples', 1, 1_000_000);
+  intIn('maxFeatureValues', 1, 1 << 26);
+  intIn('rateLimitBurst', 0, 1_000_000);
+  intIn('workers', 0, 64);
+  intIn('retrainAfterLabelled', 0, 1_000_000_000);
+  intIn('schedulerTickMs', 10, 24 * 3600_000);
+  for (const name of ['userRetrainIntervalMs', 'globalRetrainIntervalMs'] as const) {
+    if (!(c[name] >= 0) || !Number.isFinite(c[name])) {
+      throw new FedexError('BAD_ARGUMENT', `${name} must be a finite number ≥ 0, got ${String(c[name])}`);
+    }
+  }
+  if (!(c.rateLimitPerSecond >= 0) || !Number.isFinite(c.rateLimitPerSecond)) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `rateLimitPerSecond must be ≥ 0, got ${String(c.rateLimitPerSecond)}`,
+    );
+  }
+  if (c.durability !== 'full' && c.durability !== 'normal') {
+    throw new FedexError('BAD_ARGUMENT', `durability must be full or normal, got ${String(c.durability)}`);
+  }
+  if (typeof c.dataDir !== 'string' || c.dataDir.length === 0) {
+    throw new FedexError('BAD_ARGUMENT', 'dataDir must be a folder path');
+  }
+  if (c.adminKey !== '' && c.adminKey.length < 16) {
+    throw new FedexError('BAD_ARGUMENT', 'adminKey must be at least 16 characters');
+  }
+  return c;
+}

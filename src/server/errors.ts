@@ -1,0 +1,42 @@
+/**
+ * Error codes to HTTP statuses, in one place, and the JSON error body every failing request gets:
+ * `{ error: { code, message } }` — never a stack trace.
+ */
+import { isFedexError, type ErrorCode } from '../core/errors.js';
+
+/** HTTP status of each code a request can cause; anything else is a 500 (logged, message hidden). */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  AUTH_REQUIRED: 401,
+  AUTH_INVALID: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  BAD_REQUEST: 400,
+  BAD_ARGUMENT: 400,
+  IDEMPOTENCY_CONFLICT: 409,
+  RATE_LIMITED: 429,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  NOT_ENOUGH_DATA: 422,
+  FEATURE_MISMATCH: 422,
+  MODEL_UNKNOWN_HEAD: 400,
+  UNAVAILABLE: 503,
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** The status and body for an error thrown while handling a request. */
+export function httpError(e: unknown): { status: number; body: ErrorBody; internal: boolean } {
+  if (isFedexError(e)) {
+    const status = e.code.startsWith('CODEC_') ? 400 : (STATUS[e.code] ?? 500);
+    if (status < 500 || e.code === 'UNAVAILABLE') {
+      return { status, body: { error: { code: e.code, message: e.message } }, internal: false };
+    }
+  }
+  return {
+    status: 500,
+    body: { error: { code: 'INTERNAL', message: 'internal server error (logged on the server)' } },
+    internal: true,
+  };
+}

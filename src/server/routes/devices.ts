@@ -1,0 +1,135 @@
+/**
+ * Users (gallery owners) and their devices: the admin creates users and enrollment tokens; a device
+ * enrolls with an enrollment token (or the admin enrolls it) and gets a bearer token, shown once.
+ */
+import type { FastifyInstance } from 'fastify';
+import { FedexError } from '../../core/errors.js';
+import type { AppContext, Guards } from '../app.js';
+import { errorResponses, ID_PATTERN, userIdParams } from './common.js';
+
+const nameSchema = { type: 'string', minLength: 1, maxLength: 200 } as const;
+
+export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
+  const { store } = ctx;
+
+  app.post<{ Body: { name: string; id?: string } }>(
+    '/v1/users',
+    {
+      schema: {
+        summary: 'Create a user (admin)',
+        tags: ['users'],
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: { name: nameSchema, id: { type: 'string', pattern: ID_PATTERN } },
+        },
+        response: errorResponses,
+      },
+    },
+    async (req, reply) => {
+      guards.admin(req);
+      const user = store.createUser(req.body.name, req.body.id);
+      return reply.status(201).send({ user });
+    },
+  );
+
+  app.get(
+    '/v1/users',
+    { schema: { summary: 'List users with counts (admin)', tags: ['users'] } },
+    async (req) => {
+      guards.admin(req);
+      return { users: store.listUsers() };
+    },
+  );
+
+  app.get<{ Params: { userId: string } }>(
+    '/v1/users/:userId',
+    {
+      schema: {
+        summary: "A user, its devices and counts (admin or the user's device)",
+        tags: ['users'],
+        params: userIdParams,
+      },
+    },
+    async (req) => {
+      guards.userAccess(req, req.params.userId);
+      const user = store.listUsers().find((u) => u.id === req.params.userId);
+      if (!user) throw new FedexError('NOT_FOUND', `no user ${req.params.userId}`);
+      return { user, devices: store.listDevices(user.id) };
+    },
+  );
+
+  app.post<{ Params: { userId: string }; Body: { ttlSeconds?: number; uses?: number } }>(
+    '/v1/users/:userId/enrollment-tokens',
+    {
+      schema: {
+        summary: 'Create an enrollment token for a user (admin)',
+        tags: ['users'],
+        params: userIdParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ttlSeconds: { type: 'integer', minimum: 60, maximum: 30 * 24 * 3600 },
+            uses: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      guards.admin(req);
+      const body = req.body ?? {};
+      const t = store.createEnrollmentToken(req.params.userId, {
+        ttlMs: body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000,
+        uses: body.uses,
+      });
+      return reply
+        .status(201)
+        .send({ enrollmentToken: t.token, expiresAt: new Date(t.expiresAt).toISOString() });
+    },
+  );
+
+  app.post<{ Body: { name: string; enrollmentToken?: string; userId?: string } }>(
+    '/v1/devices',
+    {
+      schema: {
+        summary: 'Enroll a device: with an enrollment token, or as admin for a userId',
+        description: 'Returns the device bearer token once; only its hash is stored.',
+        tags: ['devices'],
+        security: [{ bearer: [] }, {}],
+        body: {
+          type: 'object',
+          required: ['name'],
+          additionalProperties: false,
+          properties: {
+            name: nameSchema,
+            enrollmentToken: { type: 'string', minLength: 8, maxLength: 200 },
+            userId: { type: 'string', pattern: ID_PATTERN },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const { name, enrollmentToken, userId } = req.body;
+      if (enrollmentToken !== undefined) {
+        if (userId !== undefined)
+          throw new FedexError('BAD_REQUEST', 'give enrollmentToken or userId, not both');
+        return reply.status(201).send(store.enrollWithToken(enrollmentToken, name));
+      }
+      if (userId === undefined)
+        throw new FedexError('BAD_REQUEST', 'give an enrollmentToken (or userId with the admin key)');
+      guards.admin(req);
+      return reply.status(201).send(store.enrollDevice(userId, name));
+    },
+  );
+
+  app.get(
+    '/v1/me',
+    { schema: { summary: 'The calling device and its user', tags: ['devices'] } },
+    async (req) => {
+      const device = guards.device(req);
+      return { device, user: store.getUser(device.userId) };
+    },
+  );
+}

@@ -1,0 +1,41 @@
+/**
+ * Operations endpoints, no authentication: `/healthz` (the database answers, jobs waiting),
+ * `/metrics` (Prometheus text) and `/openapi.json` (this API, generated from the route schemas).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppContext, Guards } from '../app.js';
+
+export function registerOpsRoutes(app: FastifyInstance, ctx: AppContext, _guards: Guards): void {
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness and readiness', tags: ['ops'], security: [] } },
+    async (_req, reply) => {
+      let db = 'ok';
+      let jobs: Record<string, number> = {};
+      try {
+        jobs = ctx.store.countJobs();
+      } catch (e) {
+        db = (e as Error).message;
+      }
+      const ok = db === 'ok';
+      return reply.status(ok ? 200 : 503).send({
+        status: ok ? 'ok' : 'unavailable',
+        version: ctx.version,
+        uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+        db,
+        jobs,
+      });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', tags: ['ops'], security: [] } },
+    async (_req, reply) => {
+      const text = await ctx.metrics.registry.metrics();
+      return reply.type(ctx.metrics.registry.contentType).send(text);
+    },
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

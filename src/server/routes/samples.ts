@@ -1,0 +1,185 @@
+/**
+ * A user's data: feature batch uploads (FXFB bytes, idempotent by `Idempotency-Key`), the list of
+ * stored samples, relabelling, and label names. Every route checks that the caller is the admin or
+ * a device of that user; an upload is a device's own.
+ */
+import type { FastifyInstance } from 'fastify';
+import { decodeFeatureBatch } from '../../core/codec.js';
+import { FedexError } from '../../core/errors.js';
+import { shapeSize } from '../../core/types.js';
+import type { AppContext, Guards } from '../app.js';
+import { sha256Hex } from '../store/sqlite.js';
+import { userIdParams } from './common.js';
+
+const BATCH_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_LABEL = 1_000_000;
+
+export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
+  const { store, config, metrics } = ctx;
+
+  app.post<{ Params: { userId: string }; Body: Buffer }>(
+    '/v1/users/:userId/batches',
+    {
+      schema: {
+        summary: 'Upload a feature batch (FXFB bytes) from a device',
+        description:
+          'Body: application/octet-stream, a feature batch in the FedEx wire codec (docs/wire-format.md). ' +
+          'Header Idempotency-Key: the client batch id; a retry with the same id and bytes is stored once ' +
+          '(200, duplicate: true); the same id with other bytes is 409. 201 when stored.',
+        tags: ['samples'],
+        params: userIdParams,
+        headers: {
+          type: 'object',
+          required: ['idempotency-key'],
+          properties: { 'idempotency-key': { type: 'string', pattern: BATCH_ID.source } },
+        },
+      },
+    },
+    async (req, reply) => {
+      const device = guards.device(req);
+      guards.userAccess(req, req.params.userId);
+      if (!Buffer.isBuffer(req.body)) {
+        throw new FedexError('UNSUPPORTED_MEDIA_TYPE', 'upload the batch as application/octet-stream');
+      }
+      const bytes = new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+      const batch = decodeFeatureBatch(bytes, {
+        maxBytes: config.bodyLimitBytes,
+        maxSamples: config.maxBatchSamples,
+        maxFeatureSize: config.maxFeatureValues,
+      });
+      if (batch.sampleIds.length === 0) throw new FedexError('BAD_REQUEST', 'the batch holds no samples');
+      if (shapeSize(batch.spec.shape) > config.maxFeatureValues) {
+        throw new FedexError('BAD_REQUEST', `a sample may hold at most ${config.maxFeatureValues} values`);
+      }
+      for (let i = 0; i < batch.labels.length; i++) {
+        if (batch.labels[i] > MAX_LABEL)
+          throw new FedexError('BAD_REQUEST', `label ids must be ≤ ${MAX_LABEL}`);
+      }
+      const batchId = req.headers['idempotency-key'] as string;
+      const result = store.ingestBatch({ device, batchId, sha256: sha256Hex(bytes), batch });
+      if (result.duplicate) {
+        metrics.ingestedBatches.inc({ result: 'duplicate' });
+      } else {
+        metrics.ingestedBatches.inc({ result: 'stored' });
+        metrics.ingestedSamples.inc(result.samples);
+        ctx.onIngest?.(device.userId);
+      }
+      return reply
+        .status(result.duplicate ? 200 : 201)
+        .send({ ...result, receivedAt: new Date(result.receivedAt).toISOString() });
+    },
+  );
+
+  app.get<{ Params: { userId: string }; Querystring: { after?: number; limit?: number; label?: number } }>(
+    '/v1/users/:userId/samples',
+    {
+      schema: {
+        summary: "A page of the user's samples (no features), ascending id; `next` is the cursor",
+        tags: ['samples'],
+        params: userIdParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            after: { type: 'integer', minimum: 0 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            label: { type: 'integer', minimum: -1, maximum: MAX_LABEL },
+          },
+        },
+      },
+    },
+    async (req) => {
+      guards.userAccess(req, req.params.userId);
+      const limit = req.query.limit ?? 100;
+      const samples = store.listSamples(req.params.userId, {
+        after: req.query.after,
+        limit,
+        label: req.query.label,
+      });
+      return { samples, next: samples.length === limit ? samples[samples.length - 1].id : null };
+    },
+  );
+
+  app.post<{
+    Params: { userId: string };
+    Body: { sampleIds?: number[]; clientIds?: string[]; label: number };
+  }>(
+    '/v1/users/:userId/samples/relabel',
+    {
+      schema: {
+        summary: 'Set (or clear, with -1) the label of samples, by server id or client id; all or nothing',
+        tags: ['samples'],
+        params: userIdParams,
+        body: {
+          type: 'object',
+          required: ['label'],
+          additionalProperties: false,
+          properties: {
+            label: { type: 'integer', minimum: -1, maximum: MAX_LABEL },
+            sampleIds: { type: 'array', maxItems: 10_000, items: { type: 'integer', minimum: 1 } },
+            clientIds: {
+              type: 'array',
+              maxItems: 10_000,
+              items: { type: 'string', minLength: 1, maxLength: 1024 },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      guards.userAccess(req, req.params.userId);
+      const { sampleIds, clientIds, label } = req.body;
+      if (!sampleIds?.length && !clientIds?.length)
+        throw new FedexError('BAD_REQUEST', 'give sampleIds or clientIds');
+      const changed = store.relabel(req.params.userId, { sampleIds, clientIds }, label);
+      if (label >= 0) ctx.onIngest?.(req.params.userId);
+      return { changed };
+    },
+  );
+
+  app.get<{ Params: { userId: string } }>(
+    '/v1/users/:userId/labels',
+    { schema: { summary: "The user's label names", tags: ['samples'], params: userIdParams } },
+    async (req) => {
+      guards.userAccess(req, req.params.userId);
+      return { labels: store.getLabels(req.params.userId) };
+    },
+  );
+
+  app.put<{ Params: { userId: string }; Body: { labels: { id: number; name: string }[] } }>(
+    '/v1/users/:userId/labels',
+    {
+      schema: {
+        summary: 'Name (or rename) label ids',
+        tags: ['samples'],
+        params: userIdParams,
+        body: {
+          type: 'object',
+          required: ['labels'],
+          additionalProperties: false,
+          properties: {
+            labels: {
+              type: 'array',
+              maxItems: 10_000,
+              items: {
+                type: 'object',
+                required: ['id', 'name'],
+                additionalProperties: false,
+                properties: {
+                  id: { type: 'integer', minimum: 0, maximum: MAX_LABEL },
+                  name: { type: 'string', minLength: 1, maxLength: 200 },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      guards.userAccess(req, req.params.userId);
+      if (!store.getUser(req.params.userId))
+        throw new FedexError('NOT_FOUND', `no user ${req.params.userId}`);
+      return { labels: store.setLabels(req.params.userId, req.body.labels) };
+    },
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * The server's SQLite schema, as numbered migrations. `migrate` applies the missing ones in one
+ * transaction each and records the version in `PRAGMA user_version`, so an old data folder is
+ * upgraded in place and a half-applied migration never exists.
+ */
+import type Database from 'better-sqlite3';
+import { FedexError } from '../../core/errors.js';
+
+/** Migration i (1-based) brings the schema from version i-1 to version i. Never edit a shipped one. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    -- highest sample id (labelled or not) a finished training of this user's head has seen
+    trained_through INTEGER NOT NULL DEFAULT 0,
+    last_trained_at INTEGER
+  );
+  CREATE TABLE enrollment_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id),
+    expires_at INTEGER NOT NULL,
+    uses_left  INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE devices (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id),
+    name         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER
+  );
+  CREATE INDEX devices_user ON devices(user_id);
+  CREATE TABLE labels (
+    user_id    TEXT NOT NULL REFERENCES users(id),
+    label_id   INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, label_id)
+  );
+  CREATE TABLE specs (
+    key              TEXT PRIMARY KEY,
+    backbone_id      TEXT NOT NULL,
+    backbone_version TEXT NOT NULL,
+    split            TEXT NOT NULL,
+    shape            TEXT NOT NULL
+  );
+  CREATE TABLE batches (
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    batch_id    TEXT NOT NULL,
+    device_id   TEXT NOT NULL REFERENCES devices(id),
+    sha256      TEXT NOT NULL,
+    spec_key    TEXT NOT NULL REFERENCES specs(key),
+    samples     INTEGER NOT NULL,
+    inserted    INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, batch_id)
+  );
+  CREATE TABLE samples (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    TEXT NOT NULL REFERENCES users(id),
+    device_id  TEXT NOT NULL REFERENCES devices(id),
+    batch_id   TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    spec_key   TEXT NOT NULL REFERENCES specs(key),
+    label      INTEGER NOT NULL DEFAULT -1,
+    features   BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (user_id, spec_key, client_id)
+  );
+  CREATE INDEX samples_user_spec_label ON samples(user_id, spec_key, label);
+  CREATE TABLE models (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope      TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    spec_key   TEXT NOT NULL REFERENCES specs(key),
+    head       TEXT NOT NULL,
+    config     TEXT NOT NULL,
+    metrics    TEXT NOT NULL,
+    labels     TEXT NOT NULL,
+    weights    BLOB NOT NULL,
+    checksum   TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('promoted', 'rejected')),
+    reason     TEXT,
+    job_id     INTEGER,
+    created_at INTEGER NOT NULL,
+    UNIQUE (scope, version)
+  );
+  CREATE TABLE jobs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope        TEXT NOT NULL,
+    trigger      TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    progress     REAL NOT NULL DEFAULT 0,
+    message      TEXT,
+    config       TEXT NOT NULL,
+    result       TEXT,
+    error        TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    updated_at   INTEGER NOT NULL
+  );
+  CREATE INDEX jobs_status ON jobs(status, id);
+  CREATE INDEX jobs_scope ON jobs(scope, id);
+  CREATE TABLE schedule (
+    name     TEXT PRIMARY KEY,
+    last_run INTEGER NOT NULL
+  );
+  `,
+];
+
+/** Brings the database to the newest schema version; returns the version it now has. */
+export function migrate(db: Database.Database): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new FedexError(
+      'UNAVAILABLE',
+      `the database has schema version ${current}, newer than this server knows (${MIGRATIONS.length}); upgrade FedEx`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}

@@ -1,0 +1,956 @@
+/**
+ * The server's store on one SQLite file (better-sqlite3): users, devices, labels, samples, batches,
+ * model versions and jobs. WAL journal, foreign keys on, every write in one transaction, so an
+ * acknowledged write survives a crash of the process (and, with `synchronous: 'full'`, of the
+ * machine) and a rejected request leaves nothing behind.
+ *
+ * Synchronous by design (better-sqlite3): each call is a short transaction on the server's thread.
+ * Training workers open their own read-only connection (`openStore(file, { readonly: true })`).
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { FedexError } from '../../core/errors.js';
+import {
+  shapeSize,
+  specKey as keyOfSpec,
+  UNLABELLED,
+  type FeatureBatch,
+  type FeatureSpec,
+} from '../../core/types.js';
+import { migrate } from './schema.js';
+import type {
+  Device,
+  Enrollment,
+  IngestResult,
+  Job,
+  JobStatus,
+  JobTrigger,
+  Label,
+  ModelInfo,
+  ModelVersion,
+  NewModel,
+  SampleInfo,
+  Scope,
+  TrainingSet,
+  User,
+  UserSummary,
+} from './types.js';
+
+export interface StoreOptions {
+  /** Open without writing (training workers). */
+  readonly?: boolean;
+  /** `full`: fsync at every commit (survives power loss). `normal`: survives a process crash. */
+  synchronous?: 'full' | 'normal';
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** sha256 hex of a secret; only hashes of tokens are stored. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** sha256 hex of bytes. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A fresh bearer secret with a readable prefix (`fxd_` device, `fxe_` enrollment). */
+export function newSecret(prefix: string): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
+}
+
+/** `user:<id>` scope of a user. */
+export function userScope(userId: string): Scope {
+  return `user:${userId}`;
+}
+
+/** Parses `global` or `user:<id>`; null for anything else. */
+export function parseScope(text: string): { kind: 'global' } | { kind: 'user'; userId: string } | null {
+  if (text === 'global') return { kind: 'global' };
+  const m = /^user:([A-Za-z0-9_-]{1,64})$/.exec(text);
+  return m ? { kind: 'user', userId: m[1] } : null;
+}
+
+interface UserRow {
+  id: string;
+  name: string;
+  created_at: number;
+  trained_through: number;
+  last_trained_at: number | null;
+}
+interface DeviceRow {
+  id: string;
+  user_id: string;
+  name: string;
+  created_at: number;
+  last_seen_at: number | null;
+}
+interface ModelRow {
+  id: number;
+  scope: string;
+  version: number;
+  spec_key: string;
+  head: string;
+  config: string;
+  metrics: string;
+  labels: string;
+  checksum: string;
+  size: number;
+  status: 'promoted' | 'rejected';
+  reason: string | null;
+  job_id: number | null;
+  created_at: number;
+  weights?: Buffer;
+}
+interface JobRow {
+  id: number;
+  scope: string;
+  trigger: string;
+  status: JobStatus;
+  progress: number;
+  message: string | null;
+  config: string;
+  result: string | null;
+  error: string | null;
+  attempts: number;
+  max_attempts: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+interface SpecRow {
+  key: string;
+  backbone_id: string;
+  backbone_version: string;
+  split: string;
+  shape: string;
+}
+
+const toUser = (r: UserRow): User => ({
+  id: r.id,
+  name: r.name,
+  createdAt: r.created_at,
+  trainedThrough: r.trained_through,
+  lastTrainedAt: r.last_trained_at,
+});
+const toDevice = (r: DeviceRow): Device => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+});
+const toModelInfo = (r: ModelRow): ModelInfo => ({
+  id: r.id,
+  scope: r.scope as Scope,
+  version: r.version,
+  specKey: r.spec_key,
+  head: r.head,
+  config: JSON.parse(r.config) as Record<string, unknown>,
+  metrics: JSON.parse(r.metrics) as Record<string, unknown>,
+  labels: JSON.parse(r.labels) as string[],
+  checksum: r.checksum,
+  size: r.size,
+  status: r.status,
+  reason: r.reason,
+  jobId: r.job_id,
+  createdAt: r.created_at,
+});
+const toJob = (r: JobRow): Job => ({
+  id: r.id,
+  scope: r.scope as Scope,
+  trigger: r.trigger as JobTrigger,
+  status: r.status,
+  progress: r.progress,
+  message: r.message,
+  config: JSON.parse(r.config) as Record<string, unknown>,
+  result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
+  error: r.error,
+  attempts: r.attempts,
+  maxAttempts: r.max_attempts,
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  updatedAt: r.updated_at,
+});
+const toSpec = (r: SpecRow): FeatureSpec => ({
+  backboneId: r.backbone_id,
+  backboneVersion: r.backbone_version,
+  split: r.split,
+  shape: JSON.parse(r.shape) as number[],
+});
+
+const MODEL_COLUMNS =
+  'id, scope, version, spec_key, head, config, metrics, labels, checksum, size, status, reason, job_id, created_at';
+const MODEL_INFO_COLUMNS = MODEL_COLUMNS;
+
+/** Float32 values as a little-endian blob (copy; the blob must not alias the input). */
+function floatsToBlob(values: Float32Array, offset: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length * 4);
+  for (let i = 0; i < length; i++) out.writeFloatLE(values[offset + i], i * 4);
+  return out;
+}
+
+export class Store {
+  readonly db: Database.Database;
+  readonly file: string;
+  private readonly now: () => number;
+  private readonly stmts: ReturnType<Store['prepare']>;
+
+  constructor(file: string, options: StoreOptions = {}) {
+    this.file = file;
+    this.now = options.now ?? Date.now;
+    if (!options.readonly && file !== ':memory:')
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    try {
+      this.db = new Database(file, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+      });
+    } catch (cause) {
+      throw new FedexError('UNAVAILABLE', `cannot open the database ${file}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    this.db.pragma('busy_timeout = 5000');
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      this.db.pragma('foreign_keys = ON');
+      migrate(this.db);
+    }
+    this.stmts = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
+      deviceByHash: db.prepare<[string], DeviceRow>(
+        'SELECT id, user_id, name, created_at, last_seen_at FROM devices WHERE token_hash = ?',
+      ),
+      specByKey: db.prepare<[string], SpecRow>('SELECT * FROM specs WHERE key = ?'),
+      batchByKey: db.prepare<
+        [string, string],
+        {
+          device_id: string;
+          sha256: string;
+          samples: number;
+          inserted: number;
+          updated: number;
+          received_at: number;
+        }
+      >(
+        'SELECT device_id, sha256, samples, inserted, updated, received_at FROM batches WHERE user_id = ? AND batch_id = ?',
+      ),
+      upsertSample: db.prepare(
+        `INSERT INTO samples (user_id, device_id, batch_id, client_id, spec_key, label, features, created_at, updated_at)
+         VALUES (@user, @device, @batch, @client, @spec, @label, @features, @now, @now)
+         ON CONFLICT (user_id, spec_key, client_id) DO UPDATE SET
+           features = excluded.features, device_id = excluded.device_id, batch_id = excluded.batch_id,
+           label = CASE WHEN excluded.label = -1 THEN samples.label ELSE excluded.label END,
+           updated_at = excluded.updated_at`,
+      ),
+      sampleExists: db.prepare<[string, string, string], { id: number }>(
+        'SELECT id FROM samples WHERE user_id = ? AND spec_key = ? AND client_id = ?',
+      ),
+      jobById: db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      maxSampleId: db.prepare<[string], { m: number | null }>(
+        'SELECT MAX(id) AS m FROM samples WHERE user_id = ?',
+      ),
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- users and devices -------------------------------------------------------------------
+
+  createUser(name: string, id: string = randomUUID().replace(/-/g, '').slice(0, 16)): User {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new FedexError('BAD_REQUEST', `bad user id "${id}"`);
+    if (this.stmts.userById.get(id))
+      throw new FedexError('IDEMPOTENCY_CONFLICT', `user ${id} exists already`);
+    const now = this.now();
+    this.db.prepare('INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)').run(id, name, now);
+    return { id, name, createdAt: now, trainedThrough: 0, lastTrainedAt: null };
+  }
+
+  getUser(id: string): User | undefined {
+    const row = this.stmts.userById.get(id);
+    return row ? toUser(row) : undefined;
+  }
+
+  listUsers(): UserSummary[] {
+    const rows = this.db
+      .prepare<
+        [],
+        UserRow & {
+          devices: number;
+          samples: number;
+          labelled: number;
+          new_labelled: number;
+          model_version: number | null;
+        }
+      >(
+        `SELECT u.*,
+           (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id) AS devices,
+           (SELECT COUNT(*) FROM samples s WHERE s.user_id = u.id) AS samples,
+           (SELECT COUNT(*) FROM samples s WHERE s.user_id = u.id AND s.label >= 0) AS labelled,
+           (SELECT COUNT(*) FROM samples s WHERE s.user_id = u.id AND s.label >= 0 AND s.id > u.trained_through) AS new_labelled,
+           (SELECT MAX(version) FROM models m WHERE m.scope = 'user:' || u.id AND m.status = 'promoted') AS model_version
+         FROM users u ORDER BY u.created_at, u.id`,
+      )
+      .all();
+    return rows.map((r) => ({
+      ...toUser(r),
+      devices: r.devices,
+      samples: r.samples,
+      labelled: r.labelled,
+      newLabelled: r.new_labelled,
+      modelVersion: r.model_version,
+    }));
+  }
+
+  /** A one-time enrollment secret for `userId` (valid `ttlMs`, `uses` enrollments). */
+  createEnrollmentToken(
+    userId: string,
+    options: { ttlMs?: number; uses?: number } = {},
+  ): { token: string; expiresAt: number } {
+    if (!this.getUser(userId)) throw new FedexError('NOT_FOUND', `no user ${userId}`);
+    const token = newSecret('fxe');
+    const expiresAt = this.now() + (options.ttlMs ?? 24 * 3600_000);
+    this.db
+      .prepare(
+        'INSERT INTO enrollment_tokens (token_hash, user_id, expires_at, uses_left, created_at) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(hashSecret(token), userId, expiresAt, options.uses ?? 1, this.now());
+    return { token, expiresAt };
+  }
+
+  /** Enrolls a device for `userId` (the caller checked the admin key). */
+  enrollDevice(userId: string, name: string): Enrollment {
+    if (!this.getUser(userId)) throw new FedexError('NOT_FOUND', `no user ${userId}`);
+    const token = newSecret('fxd');
+    const device: Device = {
+      id: randomUUID().replace(/-/g, '').slice(0, 16),
+      userId,
+      name,
+      createdAt: this.now(),
+      lastSeenAt: null,
+    };
+    this.db
+      .prepare('INSERT INTO devices (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(device.id, userId, name, hashSecret(token), device.createdAt);
+    return { device, token };
+  }
+
+  /** Enrolls a device with an enrollment secret (consumes one use); AUTH_INVALID when unknown or spent. */
+  enrollWithToken(enrollmentToken: string, name: string): Enrollment {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare<[string], { user_id: string; expires_at: number; uses_left: number }>(
+          'SELECT user_id, expires_at, uses_left FROM enrollment_tokens WHERE token_hash = ?',
+        )
+        .get(hashSecret(enrollmentToken));
+      if (!row || row.uses_left <= 0 || row.expires_at < this.now()) {
+        throw new FedexError('AUTH_INVALID', 'the enrollment token is unknown, used up or expired');
+      }
+      this.db
+        .prepare('UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE token_hash = ?')
+        .run(hashSecret(enrollmentToken));
+      return this.enrollDevice(row.user_id, name);
+    })();
+  }
+
+  /** The device a bearer token belongs to, or undefined. */
+  deviceByToken(token: string): Device | undefined {
+    const row = this.stmts.deviceByHash.get(hashSecret(token));
+    return row ? toDevice(row) : undefined;
+  }
+
+  listDevices(userId: string): Device[] {
+    return this.db
+      .prepare<[string], DeviceRow>(
+        'SELECT id, user_id, name, created_at, last_seen_at FROM devices WHERE user_id = ? ORDER BY created_at, id',
+      )
+      .all(userId)
+      .map(toDevice);
+  }
+
+  touchDevice(deviceId: string): void {
+    this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(this.now(), deviceId);
+  }
+
+  // ---- labels ------------------------------------------------------------------------------
+
+  getLabels(userId: string): Label[] {
+    return this.db
+      .prepare<[string], { label_id: number; name: string }>(
+        'SELECT label_id, name FROM labels WHERE user_id = ? ORDER BY label_id',
+      )
+      .all(userId)
+      .map((r) => ({ id: r.label_id, name: r.name }));
+  }
+
+  /** Sets names of label ids (insert or rename), in one transaction. */
+  setLabels(userId: string, labels: readonly Label[]): Label[] {
+    const stmt = this.db.prepare(
+      `INSERT INTO labels (user_id, label_id, name, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id, label_id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at`,
+    );
+    this.db.transaction(() => {
+      for (const l of labels) stmt.run(userId, l.id, l.name, this.now());
+    })();
+    return this.getLabels(userId);
+  }
+
+  // ---- samples -----------------------------------------------------------------------------
+
+  /** Records a feature spec (idempotent); FEATURE_MISMATCH when its key is stored with another shape. */
+  registerSpec(spec: FeatureSpec): string {
+    const key = keyOfSpec(spec);
+    const existing = this.stmts.specByKey.get(key);
+    if (existing) {
+      if (existing.shape !== JSON.stringify(spec.shape)) {
+        throw new FedexError(
+          'FEATURE_MISMATCH',
+          `spec ${key} has shape ${existing.shape} here, the batch says ${JSON.stringify(spec.shape)}`,
+        );
+      }
+      return key;
+    }
+    this.db
+      .prepare('INSERT INTO specs (key, backbone_id, backbone_version, split, shape) VALUES (?, ?, ?, ?, ?)')
+      .run(key, spec.backboneId, spec.backboneVersion, spec.split, JSON.stringify(spec.shape));
+    return key;
+  }
+
+  getSpec(key: string): FeatureSpec | undefined {
+    const row = this.stmts.specByKey.get(key);
+    return row ? toSpec(row) : undefined;
+  }
+
+  /**
+   * Stores a decoded batch for the device's user, idempotent by `batchId`: the same id with the
+   * same bytes (`sha256`) returns the first result with `duplicate: true` and changes nothing; the
+   * same id with other bytes is IDEMPOTENCY_CONFLICT. Label names in the batch are recorded (a
+   * name never overwrites an existing one). One transaction: all of the batch or nothing.
+   */
+  ingestBatch(input: { device: Device; batchId: string; sha256: string; batch: FeatureBatch }): IngestResult {
+    const { device, batchId, sha256, batch } = input;
+    const userId = device.userId;
+    return this.db.transaction((): IngestResult => {
+      const prior = this.stmts.batchByKey.get(userId, batchId);
+      if (prior) {
+        if (prior.sha256 !== sha256) {
+          throw new FedexError(
+            'IDEMPOTENCY_CONFLICT',
+            `batch id "${batchId}" was already used for different content; use a new id for new data`,
+          );
+        }
+        return {
+          batchId,
+          samples: prior.samples,
+          inserted: prior.inserted,
+          updated: prior.updated,
+          duplicate: true,
+          receivedAt: prior.received_at,
+        };
+      }
+      const spec = this.registerSpec(batch.spec);
+      const dim = shapeSize(batch.spec.shape);
+      const now = this.now();
+      let inserted = 0;
+      let updated = 0;
+      for (let i = 0; i < batch.sampleIds.length; i++) {
+        const label = batch.labels[i];
+        const existed = this.stmts.sampleExists.get(userId, spec, batch.sampleIds[i]) !== undefined;
+        this.stmts.upsertSample.run({
+          user: userId,
+          device: device.id,
+          batch: batchId,
+          client: batch.sampleIds[i],
+          spec,
+          label: label < 0 ? UNLABELLED : label,
+          features: floatsToBlob(batch.features, i * dim, dim),
+          now,
+        });
+        if (existed) updated++;
+        else inserted++;
+      }
+      if (batch.labelNames) {
+        const named = this.db.prepare(
+          'INSERT INTO labels (user_id, label_id, name, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        );
+        batch.labelNames.forEach((name, id) => {
+          if (typeof name === 'string' && name.length > 0) named.run(userId, id, name, now);
+        });
+      }
+      this.db
+        .prepare(
+          'INSERT INTO batches (user_id, batch_id, device_id, sha256, spec_key, samples, inserted, updated, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(userId, batchId, device.id, sha256, spec, batch.sampleIds.length, inserted, updated, now);
+      this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, device.id);
+      return {
+        batchId,
+        samples: batch.sampleIds.length,
+        inserted,
+        updated,
+        duplicate: false,
+        receivedAt: now,
+      };
+    })();
+  }
+
+  /** Whether a batch id is stored for the user. */
+  hasBatch(userId: string, batchId: string): boolean {
+    return this.stmts.batchByKey.get(userId, batchId) !== undefined;
+  }
+
+  countBatches(userId?: string): number {
+    const row = userId
+      ? this.db
+          .prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM batches WHERE user_id = ?')
+          .get(userId)
+      : this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM batches').get();
+    return row?.n ?? 0;
+  }
+
+  countSamples(userId?: string): number {
+    const row = userId
+      ? this.db
+          .prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM samples WHERE user_id = ?')
+          .get(userId)
+      : this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM samples').get();
+    return row?.n ?? 0;
+  }
+
+  /** A page of the user's samples (no features), by ascending id after `after`. */
+  listSamples(
+    userId: string,
+    options: { after?: number; limit?: number; label?: number } = {},
+  ): SampleInfo[] {
+    const after = options.after ?? 0;
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    const labelClause = options.label === undefined ? '' : ' AND label = @label';
+    return this.db
+      .prepare<
+        { user: string; after: number; limit: number; label?: number },
+        {
+          id: number;
+          client_id: string;
+          device_id: string;
+          batch_id: string;
+          spec_key: string;
+          label: number;
+          created_at: number;
+          updated_at: number;
+        }
+      >(
+        `SELECT id, client_id, device_id, batch_id, spec_key, label, created_at, updated_at FROM samples
+         WHERE user_id = @user AND id > @after${labelClause} ORDER BY id LIMIT @limit`,
+      )
+      .all({ user: userId, after, limit, ...(options.label === undefined ? {} : { label: options.label }) })
+      .map((r) => ({
+        id: r.id,
+        clientId: r.client_id,
+        deviceId: r.device_id,
+        batchId: r.batch_id,
+        specKey: r.spec_key,
+        label: r.label,
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+      }));
+  }
+
+  /**
+   * Sets the label of the user's samples (by server id or client id; -1 clears it). All or
+   * nothing: NOT_FOUND (and no change) when any id is not one of the user's samples. A relabelled
+   * sample counts as new labelled data: the user's `trained_through` is lowered below it, so the
+   * retraining trigger sees it.
+   */
+  relabel(
+    userId: string,
+    ids: { sampleIds?: readonly number[]; clientIds?: readonly string[] },
+    label: number,
+  ): number {
+    return this.db.transaction(() => {
+      let changed = 0;
+      const now = this.now();
+      const byId = this.db.prepare(
+        'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND id = ?',
+      );
+      const byClient = this.db.prepare(
+        'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND client_id = ?',
+      );
+      let lowest = Number.POSITIVE_INFINITY;
+      for (const id of ids.sampleIds ?? []) {
+        const r = byId.run(label, now, userId, id);
+        if (r.changes === 0) throw new FedexError('NOT_FOUND', `no sample ${id} for this user`);
+        changed += r.changes;
+        lowest = Math.min(lowest, id);
+      }
+      for (const cid of ids.clientIds ?? []) {
+        const rows = this.db
+          .prepare<[string, string], { id: number }>(
+            'SELECT id FROM samples WHERE user_id = ? AND client_id = ?',
+          )
+          .all(userId, cid);
+        if (rows.length === 0) throw new FedexError('NOT_FOUND', `no sample "${cid}" for this user`);
+        byClient.run(label, now, userId, cid);
+        changed += rows.length;
+        for (const r of rows) lowest = Math.min(lowest, r.id);
+      }
+      // A relabelled sample must be seen by the next "enough new labelled data" check.
+      if (Number.isFinite(lowest)) {
+        this.db
+          .prepare('UPDATE users SET trained_through = MIN(trained_through, ?) WHERE id = ?')
+          .run(lowest - 1, userId);
+      }
+      return changed;
+    })();
+  }
+
+  /** Labelled samples that arrived or changed since the user's last finished training. */
+  countNewLabelled(userId: string): number {
+    const row = this.db
+      .prepare<[string, string], { n: number }>(
+        'SELECT COUNT(*) AS n FROM samples WHERE user_id = ? AND label >= 0 AND id > (SELECT trained_through FROM users WHERE id = ?)',
+      )
+      .get(userId, userId);
+    return row?.n ?? 0;
+  }
+
+  /** Spec keys with labelled samples, most labelled first (of one user, or of everyone). */
+  labelledSpecs(userId?: string): { specKey: string; labelled: number }[] {
+    const rows = userId
+      ? this.db
+          .prepare<[string], { spec_key: string; n: number }>(
+            'SELECT spec_key, COUNT(*) AS n FROM samples WHERE user_id = ? AND label >= 0 GROUP BY spec_key ORDER BY n DESC, spec_key',
+          )
+          .all(userId)
+      : this.db
+          .prepare<[], { spec_key: string; n: number }>(
+            'SELECT spec_key, COUNT(*) AS n FROM samples WHERE label >= 0 GROUP BY spec_key ORDER BY n DESC, spec_key',
+          )
+          .all();
+    return rows.map((r) => ({ specKey: r.spec_key, labelled: r.n }));
+  }
+
+  /** Labelled features of one spec: one user's (scope `user:<id>`) or everyone's (`global`). */
+  trainingSet(scope: Scope, specKey: string): TrainingSet {
+    const spec = this.getSpec(specKey);
+    if (!spec) throw new FedexError('NOT_FOUND', `no samples of spec ${specKey}`);
+    const dim = shapeSize(spec.shape);
+    const parsed = parseScope(scope);
+    if (!parsed) throw new FedexError('BAD_REQUEST', `bad scope "${scope}"`);
+    const read = this.db.transaction(() => {
+      const rows =
+        parsed.kind === 'user'
+          ? this.db
+              .prepare<[string, string], { id: number; user_id: string; label: number; features: Buffer }>(
+                'SELECT id, user_id, label, features FROM samples WHERE user_id = ? AND spec_key = ? AND label >= 0 ORDER BY id',
+              )
+              .all(parsed.userId, specKey)
+          : this.db
+              .prepare<[string], { id: number; user_id: string; label: number; features: Buffer }>(
+                'SELECT id, user_id, label, features FROM samples WHERE spec_key = ? AND label >= 0 ORDER BY id',
+              )
+              .all(specKey);
+      const through =
+        parsed.kind === 'user'
+          ? (this.stmts.maxSampleId.get(parsed.userId)?.m ?? 0)
+          : (this.db.prepare<[], { m: number | null }>('SELECT MAX(id) AS m FROM samples').get()?.m ?? 0);
+      return { rows, through };
+    });
+    const { rows, through } = read();
+    const features = new Float32Array(rows.length * dim);
+    const labels = new Int32Array(rows.length);
+    rows.forEach((r, i) => {
+      if (r.features.byteLength !== dim * 4) {
+        throw new FedexError(
+          'INTERNAL',
+          `sample ${r.id} holds ${r.features.byteLength} bytes, expected ${dim * 4}`,
+        );
+      }
+      for (let k = 0; k < dim; k++) features[i * dim + k] = r.features.readFloatLE(k * 4);
+      labels[i] = r.label;
+    });
+    return {
+      spec,
+      specKey,
+      sampleIds: rows.map((r) => r.id),
+      labels,
+      owners: rows.map((r) => r.user_id),
+      features,
+      throughSampleId: through,
+    };
+  }
+
+  // ---- models ------------------------------------------------------------------------------
+
+  /** Stores a new version (previous version + 1) in one transaction; returns it without weights. */
+  insertModel(model: NewModel): ModelInfo {
+    return this.db.transaction(() => {
+      const prev = this.db
+        .prepare<[string], { v: number | null }>('SELECT MAX(version) AS v FROM models WHERE scope = ?')
+        .get(model.scope);
+      const version = (prev?.v ?? 0) + 1;
+      const checksum = sha256Hex(model.weights);
+      const now = this.now();
+      const info = this.db
+        .prepare(
+          `INSERT INTO models (scope, version, spec_key, head, config, metrics, labels, weights, checksum, size, status, reason, job_id, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          model.scope,
+          version,
+          model.specKey,
+          model.head,
+          JSON.stringify(model.config),
+          JSON.stringify(model.metrics),
+          JSON.stringify(model.labels),
+          Buffer.from(model.weights.buffer, model.weights.byteOffset, model.weights.byteLength),
+          checksum,
+          model.weights.byteLength,
+          model.status,
+          model.reason ?? null,
+          model.jobId ?? null,
+          now,
+        );
+      return this.modelInfoById(Number(info.lastInsertRowid))!;
+    })();
+  }
+
+  private modelInfoById(id: number): ModelInfo | undefined {
+    const row = this.db
+      .prepare<[number], ModelRow>(`SELECT ${MODEL_INFO_COLUMNS} FROM models WHERE id = ?`)
+      .get(id);
+    return row ? toModelInfo(row) : undefined;
+  }
+
+  /** The newest promoted version of a scope (what devices get), without weights. */
+  latestModelInfo(scope: Scope): ModelInfo | undefined {
+    const row = this.db
+      .prepare<[string], ModelRow>(
+        `SELECT ${MODEL_INFO_COLUMNS} FROM models WHERE scope = ? AND status = 'promoted' ORDER BY version DESC LIMIT 1`,
+      )
+      .get(scope);
+    return row ? toModelInfo(row) : undefined;
+  }
+
+  /** One version with its weights (`latest`: newest promoted). */
+  modelVersion(scope: Scope, version: number | 'latest'): ModelVersion | undefined {
+    const row =
+      version === 'latest'
+        ? this.db
+            .prepare<[string], ModelRow>(
+              `SELECT ${MODEL_COLUMNS}, weights FROM models WHERE scope = ? AND status = 'promoted' ORDER BY version DESC LIMIT 1`,
+            )
+            .get(scope)
+        : this.db
+            .prepare<[string, number], ModelRow>(
+              `SELECT ${MODEL_COLUMNS}, weights FROM models WHERE scope = ? AND version = ?`,
+            )
+            .get(scope, version);
+    if (!row || !row.weights) return undefined;
+    return { ...toModelInfo(row), weights: new Uint8Array(row.weights) };
+  }
+
+  /** Versions, newest first (one scope, or every scope). */
+  listModels(options: { scope?: Scope; limit?: number } = {}): ModelInfo[] {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    const rows = options.scope
+      ? this.db
+          .prepare<[string, number], ModelRow>(
+            `SELECT ${MODEL_INFO_COLUMNS} FROM models WHERE scope = ? ORDER BY version DESC LIMIT ?`,
+          )
+          .all(options.scope, limit)
+      : this.db
+          .prepare<[number], ModelRow>(`SELECT ${MODEL_INFO_COLUMNS} FROM models ORDER BY id DESC LIMIT ?`)
+          .all(limit);
+    return rows.map(toModelInfo);
+  }
+
+  // ---- jobs --------------------------------------------------------------------------------
+
+  /**
+   * Queues a training job for `scope`, unless one is already queued for it (that one is returned,
+   * with `created: false`): a burst of triggers trains once.
+   */
+  enqueueJob(
+    scope: Scope,
+    trigger: JobTrigger,
+    config: Record<string, unknown> = {},
+    maxAttempts = 3,
+  ): { job: Job; created: boolean } {
+    return this.db.transaction(() => {
+      const queued = this.db
+        .prepare<[string], JobRow>(
+          "SELECT * FROM jobs WHERE scope = ? AND status = 'queued' ORDER BY id LIMIT 1",
+        )
+        .get(scope);
+      if (queued) return { job: toJob(queued), created: false };
+      const now = this.now();
+      const info = this.db
+        .prepare(
+          "INSERT INTO jobs (scope, trigger, status, config, max_attempts, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+        )
+        .run(scope, trigger, JSON.stringify(config), maxAttempts, now, now);
+      return { job: this.getJob(Number(info.lastInsertRowid))!, created: true };
+    })();
+  }
+
+  getJob(id: number): Job | undefined {
+    const row = this.stmts.jobById.get(id);
+    return row ? toJob(row) : undefined;
+  }
+
+  listJobs(options: { scope?: Scope; status?: JobStatus; limit?: number } = {}): Job[] {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit };
+    if (options.scope) {
+      where.push('scope = @scope');
+      params.scope = options.scope;
+    }
+    if (options.status) {
+      where.push('status = @status');
+      params.status = options.status;
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+    return this.db.prepare<Record<string, unknown>, JobRow>(sql).all(params).map(toJob);
+  }
+
+  /**
+   * Takes the oldest queued job whose scope has no running job, marks it running and counts the
+   * attempt. Undefined when there is none.
+   */
+  claimJob(): Job | undefined {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare<[], JobRow>(
+          `SELECT * FROM jobs j WHERE status = 'queued'
+             AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.scope = j.scope AND r.status = 'running')
+           ORDER BY id LIMIT 1`,
+        )
+        .get();
+      if (!row) return undefined;
+      const now = this.now();
+      this.db
+        .prepare(
+          "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, updated_at = ?, progress = 0, message = 'starting' WHERE id = ?",
+        )
+        .run(now, now, row.id);
+      return this.getJob(row.id);
+    })();
+  }
+
+  updateJobProgress(id: number, progress: number, message: string | null): void {
+    this.db
+      .prepare(
+        "UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+      )
+      .run(Math.min(Math.max(progress, 0), 1), message, this.now(), id);
+  }
+
+  /**
+   * Finishes a running job: stores its model version (if any), marks the user trained through
+   * `trainedThrough`, and the job done — one transaction, so a crash leaves either all or none.
+   */
+  completeJob(
+    id: number,
+    outcome: { result: Record<string, unknown>; model?: NewModel; trainedThrough?: number },
+  ): { job: Job; model?: ModelInfo } {
+    return this.db.transaction(() => {
+      const job = this.getJob(id);
+      if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
+      const model = outcome.model ? this.insertModel({ ...outcome.model, jobId: id }) : undefined;
+      const parsed = parseScope(job.scope);
+      if (parsed?.kind === 'user' && outcome.trainedThrough !== undefined) {
+        this.db
+          .prepare(
+            'UPDATE users SET trained_through = MAX(trained_through, ?), last_trained_at = ? WHERE id = ?',
+          )
+          .run(outcome.trainedThrough, this.now(), parsed.userId);
+      }
+      const now = this.now();
+      const result = {
+        ...outcome.result,
+        ...(model ? { modelVersion: model.version, promoted: model.status === 'promoted' } : {}),
+      };
+      this.db
+        .prepare(
+          "UPDATE jobs SET status = 'done', progress = 1, message = 'done', result = ?, error = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .run(JSON.stringify(result), now, now, id);
+      return { job: this.getJob(id)!, model };
+    })();
+  }
+
+  /**
+   * A running job failed. It goes back to the queue while attempts remain and `retry` is true,
+   * else it is marked failed for good.
+   */
+  failJob(id: number, error: string, retry = true): Job {
+    return this.db.transaction(() => {
+      const job = this.getJob(id);
+      if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
+      const again = retry && job.attempts < job.maxAttempts;
+      const now = this.now();
+      this.db
+        .prepare(
+          `UPDATE jobs SET status = ?, error = ?, message = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
+        )
+        .run(
+          again ? 'queued' : 'failed',
+          error,
+          again ? `retrying after: ${error}` : 'failed',
+          now,
+          again ? null : now,
+          id,
+        );
+      return this.getJob(id)!;
+    })();
+  }
+
+  /** At start: jobs left running by a crashed process go back to the queue (or fail when spent). */
+  recoverRunningJobs(): number {
+    const running = this.listJobs({ status: 'running', limit: 1000 });
+    for (const job of running) this.failJob(job.id, 'the server stopped while the job was running');
+    return running.length;
+  }
+
+  countJobs(): Record<JobStatus, number> {
+    const out: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0 };
+    for (const r of this.db
+      .prepare<[], { status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status')
+      .all()) {
+      out[r.status] = r.n;
+    }
+    return out;
+  }
+
+  // ---- schedule ----------------------------------------------------------------------------
+
+  lastScheduledRun(name: string): number | undefined {
+    return this.db
+      .prepare<[string], { last_run: number }>('SELECT last_run FROM schedule WHERE name = ?')
+      .get(name)?.last_run;
+  }
+
+  markScheduledRun(name: string, at: number = this.now()): void {
+    this.db
+      .prepare(
+        'INSERT INTO schedule (name, last_run) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run',
+      )
+      .run(name, at);
+  }
+}
