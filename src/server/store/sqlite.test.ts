@@ -1,0 +1,154 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeWeights } from '../../core/codec.js';
+import { specKey } from '../../core/types.js';
+import { syntheticBatch, TEST_SPEC } from '../testing/harness.js';
+import { MIGRATIONS } from './schema.js';
+import { hashSecret, parseScope, sha256Hex, Store } from './sqlite.js';
+
+let dir: string;
+let file: string;
+let store: Store;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'fedex-store-'));
+  file = path.join(dir, 'fedex.db');
+  store = new Store(file, { synchronous: 'normal' });
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function weights(fill: number): Uint8Array {
+  return encodeWeights({
+    metadata: {},
+    tensors: [{ name: 'w', shape: [2], values: new Float32Array(2).fill(fill) }],
+  });
+}
+
+describe('Store', () => {
+  it('creates the schema once, in WAL mode, and reopens an existing file without migrating again', () => {
+    expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    store.createUser('Ana', 'ana');
+    store.close();
+    store = new Store(file);
+    expect(store.getUser('ana')?.name).toBe('Ana');
+    const ro = new Store(file, { readonly: true });
+    expect(ro.getUser('ana')?.name).toBe('Ana');
+    ro.close();
+  });
+
+  it('refuses a database from a newer FedEx', () => {
+    store.db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    store.close();
+    expect(() => new Store(file)).toThrow(/newer than this server knows/);
+    store = new Store(path.join(dir, 'other.db'));
+  });
+
+  it('stores tokens hashed and finds devices by token', () => {
+    store.createUser('Ana', 'ana');
+    const { device, token } = store.enrollDevice('ana', 'phone');
+    expect(store.deviceByToken(token)?.id).toBe(device.id);
+    expect(store.deviceByToken(`${token}x`)).toBeUndefined();
+    const rows = store.db.prepare('SELECT token_hash FROM devices').all() as { token_hash: string }[];
+    expect(rows).toEqual([{ token_hash: hashSecret(token) }]);
+    expect(() => store.enrollDevice('nobody', 'x')).toThrow(/no user/);
+  });
+
+  it('ingests a batch in one transaction: a re-sent sample replaces its features and keeps a label unless given', () => {
+    store.createUser('Ana', 'ana');
+    const { device } = store.enrollDevice('ana', 'phone');
+    const b1 = syntheticBatch({ people: 2, perPerson: 2 });
+    const r1 = store.ingestBatch({ device, batchId: 'one', sha256: 'x1', batch: b1 });
+    expect(r1).toMatchObject({ samples: 4, inserted: 4, updated: 0, duplicate: false });
+    // Same client ids again, unlabelled: features replaced, labels kept.
+    const b2 = { ...b1, labels: new Int32Array(4).fill(-1), features: b1.features.map((v) => v + 1) };
+    const r2 = store.ingestBatch({ device, batchId: 'two', sha256: 'x2', batch: b2 });
+    expect(r2).toMatchObject({ inserted: 0, updated: 4 });
+    const set = store.trainingSet('user:ana', specKey(TEST_SPEC));
+    expect(Array.from(set.labels)).toEqual([0, 0, 1, 1]);
+    expect(set.features[0]).toBeCloseTo(b1.features[0] + 1, 5);
+    // A batch that fails half-way (bad spec shape) stores nothing.
+    const bad = syntheticBatch({
+      people: 1,
+      perPerson: 2,
+      prefix: 'bad',
+      spec: { ...TEST_SPEC, shape: [3] },
+    });
+    expect(() => store.ingestBatch({ device, batchId: 'bad', sha256: 'x3', batch: bad })).toThrow(/shape/);
+    expect(store.countSamples()).toBe(4);
+    expect(store.hasBatch('ana', 'bad')).toBe(false);
+  });
+
+  it('counts new labelled samples since the last training, relabels included', () => {
+    store.createUser('Ana', 'ana');
+    const { device } = store.enrollDevice('ana', 'phone');
+    store.ingestBatch({
+      device,
+      batchId: 'b',
+      sha256: 's',
+      batch: syntheticBatch({ people: 3, perPerson: 4, labelled: 2 }),
+    });
+    expect(store.countNewLabelled('ana')).toBe(6);
+    const { job } = store.enqueueJob('user:ana', 'manual');
+    store.claimJob();
+    const through = store.trainingSet('user:ana', specKey(TEST_SPEC)).throughSampleId;
+    store.completeJob(job.id, { result: {}, trainedThrough: through });
+    expect(store.countNewLabelled('ana')).toBe(0);
+    const unlabelled = store.listSamples('ana', { label: -1 });
+    expect(store.relabel('ana', { sampleIds: [unlabelled[0].id] }, 2)).toBe(1);
+    expect(store.countNewLabelled('ana')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('numbers model versions per scope and serves the newest promoted one as latest', () => {
+    store.registerSpec(TEST_SPEC);
+    const k = specKey(TEST_SPEC);
+    const base = { specKey: k, head: 'linear', config: {}, metrics: {}, labels: ['0', '1'] };
+    const v1 = store.insertModel({ ...base, scope: 'user:a', weights: weights(1), status: 'promoted' });
+    const v2 = store.insertModel({
+      ...base,
+      scope: 'user:a',
+      weights: weights(2),
+      status: 'rejected',
+      reason: 'worse',
+    });
+    const g1 = store.insertModel({ ...base, scope: 'global', weights: weights(3), status: 'promoted' });
+    expect([v1.version, v2.version, g1.version]).toEqual([1, 2, 1]);
+    expect(v1.checksum).toBe(sha256Hex(weights(1)));
+    expect(store.latestModelInfo('user:a')?.version).toBe(1);
+    expect(store.modelVersion('user:a', 'latest')?.weights).toEqual(weights(1));
+    expect(store.modelVersion('user:a', 2)?.reason).toBe('worse');
+    expect(store.listModels({ scope: 'user:a' }).map((m) => m.version)).toEqual([2, 1]);
+  });
+
+  it('runs jobs one per scope, retries failures up to max attempts, and requeues jobs a crash left running', () => {
+    const a = store.enqueueJob('user:a', 'manual', {}, 2).job;
+    expect(store.enqueueJob('user:a', 'schedule').created).toBe(false); // one queued job per scope
+    const g = store.enqueueJob('global', 'schedule').job;
+    expect(store.claimJob()?.id).toBe(a.id);
+    const a2 = store.enqueueJob('user:a', 'new-samples').job; // a is running: a second one may queue
+    expect(store.claimJob()?.id).toBe(g.id); // but not run beside it
+    expect(store.claimJob()).toBeUndefined();
+    expect(store.failJob(a.id, 'boom').status).toBe('queued');
+    expect(store.claimJob()?.id).toBe(a.id); // the oldest queued job of a free scope
+    expect(store.failJob(a.id, 'boom again').status).toBe('failed'); // 2 attempts spent
+    store.updateJobProgress(g.id, 0.5, 'half');
+    expect(store.getJob(g.id)).toMatchObject({ progress: 0.5, message: 'half' });
+    store.close();
+    store = new Store(file); // the process died with g running
+    expect(store.recoverRunningJobs()).toBe(1);
+    expect(store.getJob(g.id)?.status).toBe('queued');
+    expect(store.countJobs()).toEqual({ queued: 2, running: 0, done: 0, failed: 1 });
+    expect(a2.scope).toBe('user:a');
+  });
+
+  it('parses scopes strictly', () => {
+    expect(parseScope('global')).toEqual({ kind: 'global' });
+    expect(parseScope('user:ab_c-1')).toEqual({ kind: 'user', userId: 'ab_c-1' });
+    for (const bad of ['', 'user:', 'user:a b', 'users:a', 'global ', 'user:../x'])
+      expect(parseScope(bad)).toBeNull();
+  });
+});
