@@ -1,0 +1,136 @@
+/**
+ * The whole server in one process: the SQLite store in the data folder, the HTTP API, training
+ * worker threads and the retraining scheduler. `startServer` is what `fedex serve` (and `npm
+ * start`) run; tests start it on port 0 with a temporary folder.
+ *
+ * Start-up order matters for durability: the store opens (and migrates) first, jobs left running
+ * by a crashed process go back to the queue, then the API listens, then workers start.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { FedexError } from '../core/errors.js';
+import { buildApp } from './app.js';
+import { resolveServerConfig, type ServerConfig } from './config.js';
+import { JobRunner } from './jobs/runner.js';
+import { Scheduler } from './jobs/scheduler.js';
+import { createMetrics } from './metrics.js';
+import { newSecret, Store } from './store/sqlite.js';
+
+export const SERVER_VERSION = '0.1.0';
+export const DB_FILE = 'fedex.db';
+export const ADMIN_KEY_FILE = 'admin-key';
+
+export interface RunningServer {
+  /** `http://host:port` it listens on. */
+  url: string;
+  port: number;
+  config: ServerConfig;
+  adminKey: string;
+  /** Where the admin key was read from or written to (null when given in the config). */
+  adminKeyFile: string | null;
+  dbFile: string;
+  store: Store;
+  app: FastifyInstance;
+  runner: JobRunner | null;
+  scheduler: Scheduler;
+  /** Stops listening, stops workers (running jobs go back to the queue), closes the database. */
+  close(): Promise<void>;
+}
+
+/** The admin key: given, or read from `<dataDir>/admin-key`, or created there (mode 0600). */
+function resolveAdminKey(config: ServerConfig): { key: string; file: string | null } {
+  if (config.adminKey) return { key: config.adminKey, file: null };
+  const file = path.join(config.dataDir, ADMIN_KEY_FILE);
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key.length < 16)
+      throw new FedexError('BAD_ARGUMENT', `${file} holds no usable admin key (16+ characters)`);
+    return { key, file };
+  }
+  const key = newSecret('fxa');
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { key, file };
+}
+
+export async function startServer(partial: Partial<ServerConfig> = {}): Promise<RunningServer> {
+  const config = resolveServerConfig(partial);
+  mkdirSync(config.dataDir, { recursive: true });
+  const { key: adminKey, file: adminKeyFile } = resolveAdminKey(config);
+  const dbFile = path.join(config.dataDir, DB_FILE);
+  const store = new Store(dbFile, { synchronous: config.durability });
+  const recovered = store.recoverRunningJobs();
+  const metrics = createMetrics(store, { processMetrics: true });
+
+  const runner =
+    config.workers > 0
+      ? new JobRunner({
+          store,
+          dbFile,
+          workers: config.workers,
+          defaults: config.training,
+          log: config.logRequests ? (line) => process.stderr.write(`${line}\n`) : undefined,
+        })
+      : null;
+  const scheduler = new Scheduler({
+    store,
+    runner: runner ?? undefined,
+    minNewLabelled: config.retrainAfterLabelled,
+    userIntervalMs: config.userRetrainIntervalMs,
+    globalIntervalMs: config.globalRetrainIntervalMs,
+    tickMs: config.schedulerTickMs,
+  });
+
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({
+      store,
+      config,
+      metrics,
+      adminKey,
+      startedAt: Date.now(),
+      version: SERVER_VERSION,
+      onIngest: (userId) => scheduler.afterIngest(userId),
+      onJobQueued: () => runner?.kick(),
+    });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (cause) {
+    store.close();
+    const e = cause as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE')
+      throw new FedexError('UNAVAILABLE', `port ${config.port} is in use; pick another with --port`, {
+        cause,
+      });
+    throw cause;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  runner?.start();
+  scheduler.start();
+  if (recovered > 0 && config.logRequests)
+    process.stderr.write(`requeued ${recovered} job(s) left running\n`);
+
+  let closed = false;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    port,
+    config,
+    adminKey,
+    adminKeyFile,
+    dbFile,
+    store,
+    app,
+    runner,
+    scheduler,
+    async close() {
+      if (closed) return;
+      closed = true;
+      scheduler.stop();
+      await app.close();
+      await runner?.stop();
+      store.close();
+    },
+  };
+}
