@@ -1,0 +1,31 @@
+/**
+ * Messages between the job runner (main thread) and a training worker thread. Plain structured-
+ * clone data; the weights buffer of a `done` reply is transferred, not copied.
+ */
+import type { Scope } from '../store/types.js';
+import type { TrainJobConfig, TrainOutcome } from './train-task.js';
+
+/** Runner → worker: train one job. */
+export interface TrainRequest {
+  type: 'train';
+  jobId: number;
+  scope: Scope;
+  /** Feature spec to train on; default: the spec with most labelled samples in the scope. */
+  specKey?: string;
+  config: TrainJobConfig;
+  /** SQLite file, opened read-only by the worker (kept open between jobs). */
+  dbFile: string;
+}
+
+/** Worker → runner. */
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'fatal'; code: string; message: string }
+  | { type: 'progress'; jobId: number; progress: number; message: string }
+  | { type: 'done'; jobId: number; specKey: string; outcome: TrainOutcome }
+  | { type: 'error'; jobId: number; code: string; message: string };
+
+/** What the worker gets as `workerData` (through `extract-worker-boot.mjs`, which imports `entry`). */
+export interface TrainWorkerData {
+  entry: string;
+}

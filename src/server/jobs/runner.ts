@@ -1,0 +1,342 @@
+/**
+ * Runs queued training jobs on a pool of worker threads (tfjs WASM trains on one thread, so N
+ * workers train N scopes at once on N cores, and the HTTP thread never trains). The store is the
+ * queue: the runner claims a job for an idle worker, writes its progress (throttled), and stores
+ * the outcome — model version and "trained through" mark and job status in one transaction.
+ *
+ * Failure handling: a job whose worker dies (crash, out of memory, terminated) goes back to the
+ * queue (`failJob(..., retry)`) and a replacement worker starts; the scope's previous model stays
+ * the one served, because nothing is written until a job finishes. Errors that would repeat on a
+ * retry (not enough data, a bad config) fail the job for good. `stop()` puts running jobs back on
+ * the queue; `start()` puts back jobs a crashed process left running.
+ *
+ * Only this module writes job outcomes; workers read the database through their own read-only
+ * connection.
+ */
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+import { FedexError } from '../../core/errors.js';
+import type { Store } from '../store/sqlite.js';
+import type { Job, ModelInfo } from '../store/types.js';
+import type { TrainRequest, TrainWorkerData, WorkerReply } from './protocol.js';
+import { resolveTrainJobConfig, type TrainJobConfig, type TrainOutcome } from './train-task.js';
+
+/** Error codes that a retry would only repeat: the job fails at once. */
+const NO_RETRY_CODES: ReadonlySet<string> = new Set([
+  'NOT_ENOUGH_DATA',
+  'BAD_REQUEST',
+  'MODEL_UNKNOWN_HEAD',
+  'MODEL_HEAD_NOT_APPLICABLE',
+  'NOT_FOUND',
+  'FEATURE_MISMATCH',
+]);
+
+/** Least time between two progress writes of one job. */
+const PROGRESS_WRITE_MS = 250;
+const POLL_MS = 200;
+
+export interface JobRunnerOptions {
+  store: Store;
+  /** The store's SQLite file (workers open it read-only). */
+  dbFile: string;
+  /** Worker threads. Default `os.availableParallelism()`. */
+  workers?: number;
+  /** Training config over `DEFAULT_TRAIN_JOB_CONFIG`, under each job's own config. */
+  defaults?: Partial<TrainJobConfig>;
+  log?: (line: string) => void;
+}
+
+/** Emitted as `finished` after each job attempt ends (done, failed, or sent back to the queue). */
+export interface JobFinishedEvent {
+  job: Job;
+  /** `done`: stored; `failed`: failed for good; `retry`: back on the queue. */
+  outcome: 'done' | 'failed' | 'retry';
+  model?: ModelInfo;
+  metrics?: TrainOutcome['metrics'];
+  error?: { code: string; message: string };
+  seconds: number;
+}
+
+export interface JobRunnerStats {
+  workers: number;
+  busy: number;
+  completed: number;
+  failed: number;
+  /** Attempts sent back to the queue (worker crashes, retryable errors). */
+  retried: number;
+}
+
+interface Slot {
+  id: number;
+  worker: Worker;
+  ready: boolean;
+  job?: Job;
+  /** The resolved config of `job`. */
+  config?: TrainJobConfig;
+  startedAt: number;
+  lastProgressWrite: number;
+  /** Set when the runner itself terminates the worker. */
+  retiring: boolean;
+}
+
+/** The worker module next to this one, with this module's extension (`.ts` from source). */
+function workerEntry(): string {
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  return new URL(`./worker${ext}`, import.meta.url).href;
+}
+
+const BOOT = new URL('../../data/extract-worker-boot.mjs', import.meta.url);
+
+/**
+ * A pool of training workers fed from the store's job queue.
+ *
+ * @example
+ * const runner = new JobRunner({ store, dbFile, workers: 2 });
+ * runner.on('finished', (e) => metrics.jobs.inc({ outcome: e.outcome }));
+ * runner.start();
+ * store.enqueueJob('user:alice', 'manual'); runner.kick();
+ * await runner.stop();
+ */
+export class JobRunner extends EventEmitter {
+  private readonly store: Store;
+  private readonly dbFile: string;
+  private readonly size: number;
+  private readonly defaults: Partial<TrainJobConfig>;
+  private readonly log: (line: string) => void;
+  private readonly slots: Slot[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private nextSlotId = 1;
+  private counts = { completed: 0, failed: 0, retried: 0 };
+
+  constructor(options: JobRunnerOptions) {
+    super();
+    this.store = options.store;
+    this.dbFile = path.resolve(options.dbFile);
+    this.size = options.workers ?? os.availableParallelism();
+    if (!Number.isInteger(this.size) || this.size < 1)
+      throw new FedexError('BAD_ARGUMENT', `workers must be an integer >= 1 (got ${this.size})`);
+    this.defaults = options.defaults ?? {};
+    resolveTrainJobConfig(this.defaults); // a bad default fails here, not in every job
+    this.log = options.log ?? (() => {});
+  }
+
+  /** Puts jobs a previous process left running back on the queue, starts the workers and the poll. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const recovered = this.store.recoverRunningJobs();
+    if (recovered > 0) this.log(`jobs: ${recovered} job(s) left running by a previous process requeued`);
+    for (let i = 0; i < this.size; i++) this.spawn();
+    this.timer = setInterval(() => this.kick(), POLL_MS);
+    this.timer.unref();
+  }
+
+  /** Claims queued jobs for idle workers now (call after enqueueing). */
+  kick(): void {
+    if (!this.running) return;
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.job || slot.retiring) continue;
+      const job = this.store.claimJob();
+      if (!job) return;
+      this.dispatch(slot, job);
+    }
+  }
+
+  /** Stops the workers; jobs they were running go back to the queue. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const slots = this.slots.splice(0);
+    for (const slot of slots) {
+      slot.retiring = true;
+      if (slot.job) {
+        const job = this.store.failJob(slot.job.id, 'the job runner stopped while the job was running', true);
+        slot.job = undefined;
+        this.log(
+          `jobs: job ${job.id} (${job.scope}) ${job.status === 'queued' ? 'requeued' : 'failed'} at stop`,
+        );
+      }
+    }
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  stats(): JobRunnerStats {
+    return {
+      workers: this.slots.length,
+      busy: this.slots.filter((s) => s.job).length,
+      ...this.counts,
+    };
+  }
+
+  /** The live worker threads, so a test can kill one mid-job. Not for production use. */
+  workerThreadsForTest(): Worker[] {
+    return this.slots.map((s) => s.worker);
+  }
+
+  /** Worker threads of jobs running now, so a test can kill the one training a given job. */
+  workerOfJobForTest(jobId: number): Worker | undefined {
+    return this.slots.find((s) => s.job?.id === jobId)?.worker;
+  }
+
+  private spawn(): void {
+    const data: TrainWorkerData = { entry: workerEntry() };
+    const worker = new Worker(BOOT, { workerData: data });
+    const slot: Slot = {
+      id: this.nextSlotId++,
+      worker,
+      ready: false,
+      startedAt: 0,
+      lastProgressWrite: 0,
+      retiring: false,
+    };
+    this.slots.push(slot);
+    let lastError: string | undefined;
+    worker.on('message', (msg: WorkerReply) => this.onMessage(slot, msg));
+    worker.on('error', (e) => {
+      lastError = e?.message ?? String(e);
+    });
+    worker.on('exit', (code) => this.onExit(slot, code, lastError));
+  }
+
+  private dispatch(slot: Slot, job: Job): void {
+    const { specKey, ...jobConfig } = job.config as Record<string, unknown>;
+    let config: TrainJobConfig;
+    try {
+      config = resolveTrainJobConfig(this.defaults, jobConfig);
+      if (specKey !== undefined && typeof specKey !== 'string')
+        throw new FedexError('BAD_REQUEST', 'training config: specKey must be a string');
+    } catch (e) {
+      const err = e as FedexError;
+      this.finishFailed(job, { code: err.code ?? 'BAD_REQUEST', message: err.message }, false, 0);
+      return;
+    }
+    slot.job = job;
+    slot.config = config;
+    slot.startedAt = Date.now();
+    slot.lastProgressWrite = 0;
+    const request: TrainRequest = {
+      type: 'train',
+      jobId: job.id,
+      scope: job.scope,
+      ...(specKey !== undefined ? { specKey } : {}),
+      config,
+      dbFile: this.dbFile,
+    };
+    this.log(`jobs: job ${job.id} (${job.scope}, attempt ${job.attempts}) started on worker ${slot.id}`);
+    slot.worker.postMessage(request);
+  }
+
+  private onMessage(slot: Slot, msg: WorkerReply): void {
+    if (slot.retiring) return;
+    switch (msg.type) {
+      case 'ready':
+        slot.ready = true;
+        this.kick();
+        return;
+      case 'fatal':
+        this.log(`jobs: worker ${slot.id} could not start: ${msg.code}: ${msg.message}`);
+        // No respawn loop: a worker that cannot initialise would fail again. The pool shrinks.
+        slot.retiring = true;
+        this.slots.splice(this.slots.indexOf(slot), 1);
+        void slot.worker.terminate();
+        return;
+      case 'progress': {
+        if (slot.job?.id !== msg.jobId) return;
+        const t = Date.now();
+        if (t - slot.lastProgressWrite < PROGRESS_WRITE_MS && msg.progress < 1) return;
+        slot.lastProgressWrite = t;
+        this.store.updateJobProgress(msg.jobId, msg.progress, msg.message);
+        return;
+      }
+      case 'done': {
+        const job = slot.job;
+        if (job?.id !== msg.jobId) return;
+        slot.job = undefined;
+        this.finishDone(job, slot.config!, msg.specKey, msg.outcome, (Date.now() - slot.startedAt) / 1000);
+        this.kick();
+        return;
+      }
+      case 'error': {
+        const job = slot.job;
+        if (job?.id !== msg.jobId) return;
+        slot.job = undefined;
+        this.finishFailed(job, msg, !NO_RETRY_CODES.has(msg.code), (Date.now() - slot.startedAt) / 1000);
+        this.kick();
+        return;
+      }
+    }
+  }
+
+  private onExit(slot: Slot, code: number, lastError: string | undefined): void {
+    if (slot.retiring) return;
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    const why = `training worker exited unexpectedly (exit code ${code}${lastError ? `: ${lastError}` : ''})`;
+    this.log(`jobs: worker ${slot.id}: ${why}`);
+    if (slot.job) {
+      const job = slot.job;
+      slot.job = undefined;
+      this.finishFailed(job, { code: 'INTERNAL', message: why }, true, (Date.now() - slot.startedAt) / 1000);
+    }
+    if (this.running) this.spawn();
+  }
+
+  private finishDone(
+    job: Job,
+    config: TrainJobConfig,
+    specKey: string,
+    outcome: TrainOutcome,
+    seconds: number,
+  ): void {
+    const { job: stored, model } = this.store.completeJob(job.id, {
+      result: { ...outcome.metrics, specKey, promote: outcome.promote, reason: outcome.reason },
+      model: {
+        scope: job.scope,
+        specKey,
+        head: config.head,
+        config: { ...config },
+        metrics: { ...outcome.metrics },
+        labels: outcome.labels,
+        weights: outcome.weights,
+        status: outcome.promote ? 'promoted' : 'rejected',
+        reason: outcome.reason,
+      },
+      trainedThrough: outcome.trainedThrough,
+    });
+    this.counts.completed += 1;
+    this.log(
+      `jobs: job ${job.id} (${job.scope}) done in ${seconds.toFixed(1)} s: version ${model?.version} ${model?.status}` +
+        (outcome.reason ? ` (${outcome.reason})` : ''),
+    );
+    this.emit('finished', {
+      job: stored,
+      outcome: 'done',
+      model,
+      metrics: outcome.metrics,
+      seconds,
+    } satisfies JobFinishedEvent);
+  }
+
+  private finishFailed(
+    job: Job,
+    error: { code: string; message: string },
+    retry: boolean,
+    seconds: number,
+  ): void {
+    const stored = this.store.failJob(job.id, `${error.code}: ${error.message}`, retry);
+    const outcome = stored.status === 'queued' ? 'retry' : 'failed';
+    if (outcome === 'retry') this.counts.retried += 1;
+    else this.counts.failed += 1;
+    this.log(
+      `jobs: job ${job.id} (${job.scope}) ${outcome === 'retry' ? 'requeued' : 'failed'}: ${error.code}: ${error.message}`,
+    );
+    this.emit('finished', { job: stored, outcome, error, seconds } satisfies JobFinishedEvent);
+  }
+}

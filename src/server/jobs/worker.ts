@@ -1,0 +1,85 @@
+/**
+ * A training worker thread: initialises tfjs (WASM) once, then trains one job per `train` message
+ * — reads the scope's training set and current model through its own read-only store connection,
+ * runs `trainScope`, and replies with progress, the outcome (weights transferred) or a typed error.
+ * Started by `runner.ts` through `../../data/extract-worker-boot.mjs` (which registers tsx so this
+ * `.ts` file loads). Never writes to the database: the runner, on the main thread, does.
+ */
+import { parentPort } from 'node:worker_threads';
+
+import { FedexError, isFedexError } from '../../core/errors.js';
+import { initRuntime } from '../../runtime/node.js';
+import { parseScope, Store } from '../store/sqlite.js';
+import type { TrainRequest, WorkerReply } from './protocol.js';
+import { trainScope, type TrainInput } from './train-task.js';
+
+const port = parentPort;
+if (!port) throw new Error('jobs/worker.ts must run in a worker thread');
+
+function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+const errorOf = (e: unknown): { code: string; message: string } =>
+  isFedexError(e)
+    ? { code: e.code, message: e.message }
+    : { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
+
+let store: Store | undefined;
+
+function storeFor(file: string): Store {
+  if (store?.file !== file) {
+    store?.close();
+    store = new Store(file, { readonly: true });
+  }
+  return store;
+}
+
+/** Reads what a job trains on: the spec, its labelled set and the current model of that spec. */
+function readInput(request: TrainRequest): TrainInput {
+  const s = storeFor(request.dbFile);
+  const parsed = parseScope(request.scope);
+  if (!parsed) throw new FedexError('BAD_REQUEST', `bad scope "${request.scope}"`);
+  const specKey =
+    request.specKey ?? s.labelledSpecs(parsed.kind === 'user' ? parsed.userId : undefined)[0]?.specKey;
+  if (!specKey) throw new FedexError('NOT_ENOUGH_DATA', `${request.scope} has no labelled samples`);
+  const set = s.trainingSet(request.scope, specKey);
+  const latest = s.modelVersion(request.scope, 'latest');
+  // A current model of another spec cannot score these features: the candidate is then compared with nothing.
+  const current =
+    latest && latest.specKey === specKey
+      ? { weights: latest.weights, labels: latest.labels, version: latest.version }
+      : undefined;
+  return { scope: request.scope, set, current, config: request.config };
+}
+
+async function handle(request: TrainRequest): Promise<void> {
+  try {
+    const input = readInput(request);
+    const outcome = await trainScope(input, (progress, message) =>
+      reply({ type: 'progress', jobId: request.jobId, progress, message }),
+    );
+    let w = outcome.weights;
+    if (!(w.buffer instanceof ArrayBuffer) || w.byteOffset !== 0 || w.byteLength !== w.buffer.byteLength)
+      w = w.slice();
+    reply(
+      { type: 'done', jobId: request.jobId, specKey: input.set.specKey, outcome: { ...outcome, weights: w } },
+      [w.buffer as ArrayBuffer],
+    );
+  } catch (e) {
+    reply({ type: 'error', jobId: request.jobId, ...errorOf(e) });
+  }
+}
+
+try {
+  await initRuntime();
+  // One job at a time, in order, even if the runner ever sends several.
+  let chain: Promise<void> = Promise.resolve();
+  port.on('message', (msg: TrainRequest) => {
+    if (msg?.type !== 'train') return;
+    chain = chain.then(() => handle(msg));
+  });
+  reply({ type: 'ready' });
+} catch (e) {
+  reply({ type: 'fatal', ...errorOf(e) });
+}
