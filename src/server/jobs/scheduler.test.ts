@@ -1,0 +1,152 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+import { Store } from '../store/sqlite.js';
+import { GLOBAL_SCHEDULE, Scheduler } from './scheduler.js';
+import { seedUser } from './test-data.js';
+
+const HOUR = 3600_000;
+let dir: string;
+let store: Store;
+let clock: number;
+const kick = vi.fn();
+
+/** A scheduler on the shared store and clock; `userIntervalMs` 24 h, global off unless asked. */
+function scheduler(options: { globalIntervalMs?: number; minNewLabelled?: number } = {}): Scheduler {
+  return new Scheduler({
+    store,
+    runner: { kick },
+    now: () => clock,
+    globalIntervalMs: 0,
+    ...options,
+  });
+}
+
+/** Marks a job done as a finished training would (trained through every sample so far). */
+function finishTraining(jobId: number): void {
+  store.claimJob();
+  const through = Math.max(
+    0,
+    ...store.listUsers().flatMap((u) => store.listSamples(u.id, { limit: 1000 }).map((x) => x.id)),
+  );
+  store.completeJob(jobId, { result: {}, trainedThrough: through });
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'fedex-sched-'));
+  clock = Date.now();
+  store = new Store(path.join(dir, 'fedex.db'), { synchronous: 'normal', now: () => clock });
+  kick.mockClear();
+});
+
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Scheduler', () => {
+  it('queues a user with enough new labelled samples once, and kicks the runner', () => {
+    // Prepare
+    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 }); // 10 labelled
+    seedUser(store, 'bob', { people: 2, perPerson: 2, seed: 2 }); // 4: below the threshold
+    const s = scheduler();
+
+    // Execute
+    const first = s.tick();
+    const second = s.tick();
+
+    // Assert
+    expect(first.enqueued.map((j) => [j.scope, j.trigger])).toEqual([['user:alice', 'new-samples']]);
+    expect(second.enqueued).toEqual([]);
+    expect(kick).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not queue a user again while the job runs, nor after it trained through the samples', () => {
+    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+    const s = scheduler();
+    const [job] = s.tick().enqueued;
+    store.claimJob();
+    expect(s.tick().enqueued).toEqual([]); // running
+    store.completeJob(job.id, { result: {}, trainedThrough: 10 });
+    expect(s.tick().enqueued).toEqual([]); // nothing new
+    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 3, batchId: 'b2' });
+    expect(s.tick().enqueued.map((j) => j.trigger)).toEqual(['new-samples']);
+  });
+
+  it('queues a user with a few new samples on schedule, once the interval has passed', () => {
+    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+    const s = scheduler();
+    finishTraining(s.tick().enqueued[0].id);
+    seedUser(store, 'alice', { people: 2, perPerson: 1, seed: 4, batchId: 'b2' }); // 2 new
+    expect(s.tick().enqueued).toEqual([]);
+    clock += 25 * HOUR;
+    expect(s.tick().enqueued.map((j) => [j.scope, j.trigger])).toEqual([['user:alice', 'schedule']]);
+  });
+
+  it('queues a never-trained user with few samples a day after the user was created', () => {
+    seedUser(store, 'bob', { people: 2, perPerson: 2, seed: 2 });
+    const s = scheduler();
+    expect(s.tick().enqueued).toEqual([]);
+    clock += 25 * HOUR;
+    expect(s.tick().enqueued.map((j) => j.trigger)).toEqual(['schedule']);
+  });
+
+  it('leaves a scope alone for a while after its job failed', () => {
+    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+    const s = scheduler();
+    const [job] = s.tick().enqueued;
+    store.claimJob();
+    store.failJob(job.id, 'NOT_ENOUGH_DATA: one class', false);
+    expect(s.tick().enqueued).toEqual([]);
+    clock += 11 * 60_000;
+    expect(s.tick().enqueued).toHaveLength(1);
+  });
+
+  it('queues the global model when its schedule entry is old and two users have labels, and marks it', () => {
+    seedUser(store, 'alice', { people: 1, perPerson: 3, seed: 1 });
+    const s = scheduler({ globalIntervalMs: 24 * HOUR, minNewLabelled: 0 });
+    expect(s.tick().enqueued).toEqual([]); // one user, one label: one class
+    seedUser(store, 'bob', { people: 1, perPerson: 3, seed: 2 });
+    expect(s.tick().enqueued.map((j) => j.scope)).toEqual(['global']);
+    expect(store.lastScheduledRun(GLOBAL_SCHEDULE)).toBe(clock);
+    finishTraining(store.listJobs({ scope: 'global' })[0].id);
+    clock += 23 * HOUR;
+    expect(s.tick().enqueued).toEqual([]);
+    clock += 2 * HOUR;
+    expect(s.tick().enqueued.map((j) => j.scope)).toContain('global');
+  });
+
+  it('afterIngest queues the uploading user when the threshold is reached', () => {
+    seedUser(store, 'alice', { people: 2, perPerson: 4, seed: 1 }); // 8
+    const s = scheduler();
+    expect(s.afterIngest('alice')).toBeUndefined();
+    seedUser(store, 'alice', { people: 2, perPerson: 1, seed: 5, batchId: 'b2' }); // 10
+    expect(s.afterIngest('alice')).toMatchObject({ scope: 'user:alice', trigger: 'new-samples' });
+    expect(kick).toHaveBeenCalledTimes(1);
+    expect(s.afterIngest('alice')).toBeUndefined();
+    expect(s.afterIngest('nobody')).toBeUndefined();
+  });
+
+  it('start() ticks on a timer that does not keep the process alive; stop() ends it', () => {
+    vi.useFakeTimers();
+    try {
+      seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+      const s = new Scheduler({
+        store,
+        runner: { kick },
+        tickMs: 1000,
+        globalIntervalMs: 0,
+        now: () => clock,
+      });
+      s.start();
+      vi.advanceTimersByTime(1000);
+      expect(store.listJobs({ scope: 'user:alice' })).toHaveLength(1);
+      s.stop();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
