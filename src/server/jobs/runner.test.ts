@@ -142,7 +142,7 @@ describe('JobRunner', () => {
   });
 
   it('a new store and runner on the same file resume the queued job', async () => {
-    // Prepare: the queued job from the last test, made fast, plus one left "running" by a crash.
+    // Prepare: the job the last test's stop() put back on the queue, made fast; a fresh process.
     const queued = store.listJobs({ status: 'queued' })[0];
     store.db.prepare('UPDATE jobs SET config = ? WHERE id = ?').run(JSON.stringify(FAST), queued.id);
     store.close();
