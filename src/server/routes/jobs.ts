@@ -20,6 +20,7 @@ const trainBody = {
     specKey: { type: 'string', minLength: 1, maxLength: 300 },
     epochs: { type: 'integer', minimum: 1, maximum: 10_000 },
     learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
+    patience: { type: 'integer', minimum: 0, maximum: 10_000 },
     seed: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 },
     holdoutFraction: { type: 'number', minimum: 0, maximum: 0.9 },
   },
@@ -30,6 +31,7 @@ type TrainBody = {
   specKey?: string;
   epochs?: number;
   learningRate?: number;
+  patience?: number;
   seed?: number;
   holdoutFraction?: number;
 };
