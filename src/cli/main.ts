@@ -9,8 +9,21 @@ import { extractCommand } from './extract.js';
 import { clusterCommand } from './cluster.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { serveCommand } from './serve.js';
+import { usersCommand } from './users.js';
+import { modelsCommand } from './models.js';
+import { jobsCommand } from './jobs.js';
 
-export const COMMANDS: Command[] = [extractCommand, clusterCommand, trainCommand, evalCommand];
+export const COMMANDS: Command[] = [
+  extractCommand,
+  clusterCommand,
+  trainCommand,
+  evalCommand,
+  serveCommand,
+  usersCommand,
+  modelsCommand,
+  jobsCommand,
+];
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;

@@ -1,0 +1,195 @@
+/**
+ * `fedex serve` (and `npm start`): runs the FedEx server — the HTTP API, the SQLite store in the
+ * data folder, training workers and the retraining scheduler — until SIGINT or SIGTERM, then
+ * closes it gracefully (running jobs go back to the queue, the database closes cleanly) and exits 0.
+ *
+ * Settings come from flags, else `FEDEX_PORT`, `FEDEX_SERVER_DATA`, `FEDEX_ADMIN_KEY`, else the
+ * server's embedded defaults (`defaultServerConfig`). It prints one block saying where it listens,
+ * where its data and admin key are, and where the OpenAPI document is; the admin key itself only
+ * when this start created it.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { FedexError } from '../core/errors.js';
+import { defaultServerConfig, type ServerConfig } from '../server/config.js';
+import { ADMIN_KEY_FILE, startServer, type RunningServer } from '../server/server.js';
+import { serverDataDir } from './admin.js';
+import { choiceFlag, intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs } from './args.js';
+import type { Command, CommandIO } from './command.js';
+
+const DEFAULTS = defaultServerConfig();
+
+const FLAGS: FlagSpecs = {
+  port: {
+    type: 'string',
+    arg: 'N',
+    help: `TCP port (0: any free one). Default $FEDEX_PORT, else ${DEFAULTS.port}.`,
+  },
+  host: {
+    type: 'string',
+    arg: 'H',
+    help: `Address to bind; 0.0.0.0 serves the network. Default ${DEFAULTS.host} (this machine only).`,
+  },
+  'data-dir': {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Folder of the database and the admin key. Default $FEDEX_SERVER_DATA, else ./fedex-data.',
+  },
+  workers: {
+    type: 'string',
+    arg: 'N',
+    help: `Training worker threads (0: jobs only queue). Default ${DEFAULTS.workers} (the cores).`,
+  },
+  'retrain-after': {
+    type: 'string',
+    arg: 'N',
+    help: `Retrain a user's head after N new labelled samples (0: never by count). Default ${DEFAULTS.retrainAfterLabelled}.`,
+  },
+  durability: {
+    type: 'string',
+    arg: 'D',
+    help: 'full: fsync every commit (uploads survive power loss); normal: faster, survives a crash. Default full.',
+  },
+  log: { type: 'boolean', help: 'Log one line per request (and job events) to stderr.' },
+};
+
+const USAGE =
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--log]';
+
+/** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
+export function serveConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Partial<ServerConfig> | 'help' {
+  const { flags } = parseFlags(argv, FLAGS);
+  if (flags.help) return 'help';
+  const config: Partial<ServerConfig> = {};
+  let port = intFlag(flags, 'port', undefined, { min: 0, max: 65535 });
+  if (port === undefined && env.FEDEX_PORT !== undefined && env.FEDEX_PORT !== '') {
+    const raw = env.FEDEX_PORT;
+    port = Number(raw);
+    if (!/^\d+$/.test(raw) || port > 65535)
+      throw new FedexError('BAD_ARGUMENT', `FEDEX_PORT must be a port number 0-65535, got "${raw}"`);
+  }
+  if (port !== undefined) config.port = port;
+  const host = stringFlag(flags, 'host');
+  if (host !== undefined) config.host = host;
+  config.dataDir = serverDataDir(stringFlag(flags, 'data-dir'), env);
+  const workers = intFlag(flags, 'workers', undefined, { min: 0, max: 64 });
+  if (workers !== undefined) config.workers = workers;
+  const retrain = intFlag(flags, 'retrain-after', undefined, { min: 0, max: 1_000_000_000 });
+  if (retrain !== undefined) config.retrainAfterLabelled = retrain;
+  config.durability = choiceFlag(flags, 'durability', ['full', 'normal'] as const, DEFAULTS.durability);
+  if (flags.log) config.logRequests = true;
+  const key = env.FEDEX_ADMIN_KEY;
+  if (key !== undefined && key !== '') {
+    if (key.length < 16)
+      throw new FedexError('BAD_ARGUMENT', 'FEDEX_ADMIN_KEY must be at least 16 characters');
+    config.adminKey = key;
+  }
+  return config;
+}
+
+/** The block printed at start-up. */
+export function startBanner(server: RunningServer, createdKey: boolean): string {
+  const c = server.config;
+  const rows: [string, string][] = [
+    ['data folder', c.dataDir],
+    ['database', `${server.dbFile} (durability ${c.durability})`],
+    [
+      'admin key',
+      server.adminKeyFile === null
+        ? 'from FEDEX_ADMIN_KEY'
+        : createdKey
+          ? `${server.adminKeyFile} (created now; mode 0600)`
+          : server.adminKeyFile,
+    ],
+    ['OpenAPI', `${server.url}/openapi.json`],
+    ['health', `${server.url}/healthz   metrics: ${server.url}/metrics`],
+    [
+      'training',
+      `${c.workers} worker thread(s); retrain a user after ${c.retrainAfterLabelled || 'never by count'} new labelled`,
+    ],
+  ];
+  if (c.host === '0.0.0.0' || c.host === '::') rows.push(['bound to', `${c.host} (every network interface)`]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const lines = [
+    `FedEx server listening on ${server.url}`,
+    ...rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`),
+  ];
+  if (createdKey) {
+    lines.push(
+      '',
+      `  New admin key (also in ${server.adminKeyFile}; shown only this once):`,
+      `    ${server.adminKey}`,
+    );
+  }
+  lines.push('', 'Stop with Ctrl+C (SIGINT) or SIGTERM.', '');
+  return lines.join('\n');
+}
+
+/**
+ * Runs the server until SIGINT/SIGTERM (or `options.signal` aborts), then closes it. Tests pass a
+ * signal and get the running server through `onListening`.
+ */
+export async function serve(
+  argv: string[],
+  io: CommandIO,
+  options: { signal?: AbortSignal; onListening?: (server: RunningServer) => void } = {},
+): Promise<number> {
+  const config = serveConfig(argv);
+  if (config === 'help') {
+    io.stdout.write(renderHelp(USAGE, serveCommand.summary, FLAGS));
+    return 0;
+  }
+  const keyFile = path.join(config.dataDir!, ADMIN_KEY_FILE);
+  const createdKey = !config.adminKey && !existsSync(keyFile);
+  const server = await startServer(config);
+  io.stdout.write(startBanner(server, createdKey));
+  options.onListening?.(server);
+
+  const stopped = await new Promise<string>((resolve) => {
+    const onSignal = (name: string) => () => {
+      cleanup();
+      resolve(name);
+    };
+    const onInt = onSignal('SIGINT');
+    const onTerm = onSignal('SIGTERM');
+    const onAbort = () => {
+      cleanup();
+      resolve('abort');
+    };
+    const cleanup = () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    if (options.signal?.aborted) onAbort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  io.stderr.write(
+    `${stopped === 'abort' ? 'stopping' : `${stopped}: stopping`} (finishing requests, closing the database)...\n`,
+  );
+  // A second signal while closing means "now": exit without waiting.
+  const force = () => process.exit(1);
+  if (stopped !== 'abort') {
+    process.once('SIGINT', force);
+    process.once('SIGTERM', force);
+  }
+  try {
+    await server.close();
+  } finally {
+    process.off('SIGINT', force);
+    process.off('SIGTERM', force);
+  }
+  io.stderr.write('stopped\n');
+  return 0;
+}
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Run the FedEx server: upload API, model registry, training workers (Ctrl+C stops it).',
+  run: (argv, io) => serve(argv, io),
+};
