@@ -381,6 +381,9 @@ describe('server API: models and jobs', () => {
     expect(api.queued).toHaveLength(1);
     const badHead = await device.request<Err>('POST', '/v1/users/u1/train', { head: 'nope' });
     expect(badHead.status).toBe(400);
+    // A head that cannot train on uploaded features is refused now, not failed later in a job.
+    const upper = await device.request<Err>('POST', '/v1/users/u1/train', { head: 'upper' });
+    expect([upper.status, upper.json.error.code]).toEqual([400, 'MODEL_HEAD_NOT_APPLICABLE']);
     const job = await device.request<{ job: { config: { head: string } } }>(
       'GET',
       `/v1/jobs/${t1.json.job.id}`,

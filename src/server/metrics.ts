@@ -13,6 +13,8 @@ export interface ServerMetrics {
   ingestedSamples: Counter;
   ingestedBatches: Counter<'result'>;
   rateLimited: Counter;
+  jobsFinished: Counter<'outcome'>;
+  trainingSeconds: Histogram;
 }
 
 export function createMetrics(store: Store, options: { processMetrics?: boolean } = {}): ServerMetrics {
@@ -47,6 +49,18 @@ export function createMetrics(store: Store, options: { processMetrics?: boolean 
     help: 'Requests refused with 429 by the per-device rate limit.',
     registers: [registry],
   });
+  const jobsFinished = new Counter({
+    name: 'fedex_jobs_finished_total',
+    help: 'Training job attempts ended, by outcome: done, failed (for good) or retry (back on the queue).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const trainingSeconds = new Histogram({
+    name: 'fedex_training_seconds',
+    help: 'Wall time of training job attempts on the workers.',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [registry],
+  });
   new Gauge({
     name: 'fedex_jobs',
     help: 'Training jobs by status.',
@@ -65,5 +79,14 @@ export function createMetrics(store: Store, options: { processMetrics?: boolean 
       if (store.db.open) this.set(store.countSamples());
     },
   });
-  return { registry, requests, latency, ingestedSamples, ingestedBatches, rateLimited };
+  return {
+    registry,
+    requests,
+    latency,
+    ingestedSamples,
+    ingestedBatches,
+    rateLimited,
+    jobsFinished,
+    trainingSeconds,
+  };
 }

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { FedexError } from '../core/errors.js';
 import { buildApp } from './app.js';
 import { resolveServerConfig, type ServerConfig } from './config.js';
-import { JobRunner } from './jobs/runner.js';
+import { JobRunner, type JobFinishedEvent } from './jobs/runner.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { createMetrics } from './metrics.js';
 import { newSecret, Store } from './store/sqlite.js';
@@ -73,6 +73,10 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
           log: config.logRequests ? (line) => process.stderr.write(`${line}\n`) : undefined,
         })
       : null;
+  runner?.on('finished', (e: JobFinishedEvent) => {
+    metrics.jobsFinished.inc({ outcome: e.outcome });
+    metrics.trainingSeconds.observe(e.seconds);
+  });
   const scheduler = new Scheduler({
     store,
     runner: runner ?? undefined,

@@ -9,6 +9,7 @@ import { headNames } from '../../model/heads/registry.js';
 import type { AppContext, Guards } from '../app.js';
 import { parseScope, userScope } from '../store/sqlite.js';
 import type { Job, JobStatus, Scope } from '../store/types.js';
+import { resolveTrainJobConfig } from '../jobs/train-task.js';
 import { userIdParams } from './common.js';
 
 /** What a caller may set for one training job (the server's training defaults fill the rest). */
@@ -52,6 +53,8 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
   const { store } = ctx;
 
   const enqueue = (scope: Scope, body: TrainBody | undefined) => {
+    const { specKey: _specKey, ...training } = body ?? {};
+    resolveTrainJobConfig(ctx.config.training, training); // a bad config is a 400 now, not a failed job later
     const { job, created } = store.enqueueJob(scope, 'manual', { ...(body ?? {}) });
     if (created) ctx.onJobQueued?.(job);
     return { job: jobView(job), created };
