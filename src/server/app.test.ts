@@ -212,6 +212,30 @@ describe('server API: uploads', () => {
     expect(api.store.countBatches()).toBe(0);
   });
 
+  it('answers 400 to 300 randomly mutated uploads and stores none of them', async () => {
+    const { device } = await api.userWithDevice('u1');
+    const good = encodeBatch(syntheticBatch({ people: 2, perPerson: 3 }));
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const codes = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      let body = good.slice();
+      const kind = i % 3;
+      if (kind === 0) body[rand(body.length)] ^= 1 << rand(8); // one bit flipped anywhere
+      else if (kind === 1) body = body.subarray(0, rand(body.length)); // cut short
+      else body = Uint8Array.from({ length: 1 + rand(200) }, () => rand(256)); // noise
+      const r = await device.request<Err>('POST', '/v1/users/u1/batches', body, { 'idempotency-key': `m${i}` });
+      expect(r.status, `mutation ${i}`).toBe(400);
+      codes.set(r.json.error.code, (codes.get(r.json.error.code) ?? 0) + 1);
+    }
+    expect([...codes.keys()].every((c) => c.startsWith('CODEC_') || c === 'BAD_REQUEST')).toBe(true);
+    expect(api.store.countSamples()).toBe(0);
+    expect(api.store.countBatches()).toBe(0);
+  });
+
   it('rejects a body over the limit with 413, and a spec whose shape disagrees with the stored one with 422', async () => {
     await api.close();
     api = await startTestApi({ bodyLimitBytes: 4096 });

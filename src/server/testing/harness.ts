@@ -91,6 +91,7 @@ export async function startTestApi(partial: Partial<ServerConfig> = {}): Promise
     workers: 0,
     durability: 'normal',
     adminKey: TEST_ADMIN_KEY,
+    rateLimitPerSecond: 0, // off unless a test sets it
     ...partial,
   });
   const store = new Store(path.join(dir, 'fedex.db'), { synchronous: config.durability });
