@@ -22,6 +22,7 @@ import { modelSuite } from './model.js';
 import { splitSuite } from './split.js';
 import { globalSplitSuite } from './global-split.js';
 import { backbonesSuite } from './backbones.js';
+import { serverSuite } from './server.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -34,6 +35,7 @@ const SUITES: BenchSuite[] = [
   modelSuite,
   splitSuite,
   globalSplitSuite,
+  serverSuite,
 ];
 
 function formatValue(v: number): string {
