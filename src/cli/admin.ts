@@ -141,6 +141,6 @@ function helpOf(name: string, summary: string, subs: Record<string, Subcommand>)
   const lines = [`Usage: fedex ${name} <subcommand> [options]`, '', summary, '', 'Subcommands:'];
   for (const s of Object.values(subs)) lines.push(`  ${s.usage}`, `      ${s.summary}`);
   lines.push('', `Run 'fedex ${name} <subcommand> --help' for its options. Every subcommand takes:`);
-  lines.push(renderHelp('', '', CONNECTION_FLAGS).split('\n').slice(4).join('\n'));
+  lines.push(renderHelp('', '', CONNECTION_FLAGS).split('\n').slice(5).join('\n'));
   return lines.join('\n');
 }
