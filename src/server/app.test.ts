@@ -136,6 +136,24 @@ describe('server API: uploads', () => {
     expect(labelled).toHaveLength(6);
   });
 
+  it('answers 40 concurrent uploads each with its own result (group commit), every sample stored once', async () => {
+    const { device } = await api.userWithDevice('u1');
+    const bodies = Array.from({ length: 40 }, (_, i) =>
+      encodeBatch(syntheticBatch({ people: 2, perPerson: 2, prefix: `c${i}` })),
+    );
+    const send = (i: number, key = `c${i}`) =>
+      device.request('POST', '/v1/users/u1/batches', bodies[i], { 'idempotency-key': key });
+    const other = encodeBatch(syntheticBatch({ people: 2, perPerson: 2, prefix: 'x' }));
+    const conflicting = device.request('POST', '/v1/users/u1/batches', other, { 'idempotency-key': 'c0' });
+    const results = await Promise.all([...bodies.map((_, i) => send(i)), conflicting, send(3)]);
+    const statuses = results.map((r) => r.status);
+    // Arrival order decides which of two requests with one key comes first.
+    expect([statuses[0], statuses[40]].sort()).toEqual([201, 409]); // key c0, two different bodies
+    expect([statuses[3], statuses[41]].sort()).toEqual([200, 201]); // c3 twice: stored, then its duplicate
+    expect(statuses.filter((s, i) => ![0, 3, 40, 41].includes(i) && s !== 201)).toEqual([]);
+    expect(api.store.countSamples('u1')).toBe(160);
+  });
+
   it('rejects bad uploads with 4xx and stores nothing', async () => {
     const { device } = await api.userWithDevice('u1');
     const good = encodeBatch(syntheticBatch({ people: 2, perPerson: 3 }));
@@ -224,10 +242,14 @@ describe('server API: uploads', () => {
     for (let i = 0; i < 300; i++) {
       let body = good.slice();
       const kind = i % 3;
-      if (kind === 0) body[rand(body.length)] ^= 1 << rand(8); // one bit flipped anywhere
-      else if (kind === 1) body = body.subarray(0, rand(body.length)); // cut short
+      if (kind === 0)
+        body[rand(body.length)] ^= 1 << rand(8); // one bit flipped anywhere
+      else if (kind === 1)
+        body = body.subarray(0, rand(body.length)); // cut short
       else body = Uint8Array.from({ length: 1 + rand(200) }, () => rand(256)); // noise
-      const r = await device.request<Err>('POST', '/v1/users/u1/batches', body, { 'idempotency-key': `m${i}` });
+      const r = await device.request<Err>('POST', '/v1/users/u1/batches', body, {
+        'idempotency-key': `m${i}`,
+      });
       expect(r.status, `mutation ${i}`).toBe(400);
       codes.set(r.json.error.code, (codes.get(r.json.error.code) ?? 0) + 1);
     }

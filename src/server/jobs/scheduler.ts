@@ -61,6 +61,9 @@ export const GLOBAL_SCHEDULE = 'global';
  * scheduler.start();                       // ticks every 30 s
  * scheduler.afterIngest('alice');          // after an upload: queue if enough is new
  */
+/** What the decision reads about a user. */
+type RetrainState = Pick<UserSummary, 'id' | 'createdAt' | 'lastTrainedAt' | 'newLabelled'>;
+
 export class Scheduler {
   private readonly store: Store;
   private readonly runner?: Kickable;
@@ -99,7 +102,7 @@ export class Scheduler {
    * rules as a tick) and kicks the runner. Returns the job queued, if any.
    */
   afterIngest(userId: string): Job | undefined {
-    const user = this.store.listUsers().find((u) => u.id === userId);
+    const user = this.store.retrainState(userId);
     const job = user ? this.considerUser(user) : undefined;
     if (job) this.runner?.kick();
     return job;
@@ -118,7 +121,7 @@ export class Scheduler {
   }
 
   /** The trigger due for a user, or null. */
-  dueTrigger(user: UserSummary): JobTrigger | null {
+  dueTrigger(user: RetrainState): JobTrigger | null {
     if (user.newLabelled === 0) return null;
     if (this.o.minNewLabelled > 0 && user.newLabelled >= this.o.minNewLabelled) return 'new-samples';
     if (this.o.userIntervalMs > 0) {
@@ -128,7 +131,7 @@ export class Scheduler {
     return null;
   }
 
-  private considerUser(user: UserSummary): Job | undefined {
+  private considerUser(user: RetrainState): Job | undefined {
     const trigger = this.dueTrigger(user);
     if (!trigger) return undefined;
     return this.enqueue(userScope(user.id), trigger);

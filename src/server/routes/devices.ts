@@ -54,7 +54,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     },
     async (req) => {
       guards.userAccess(req, req.params.userId);
-      const user = store.listUsers().find((u) => u.id === req.params.userId);
+      const [user] = store.listUsers(req.params.userId);
       if (!user) throw new FedexError('NOT_FOUND', `no user ${req.params.userId}`);
       return { user, devices: store.listDevices(user.id) };
     },

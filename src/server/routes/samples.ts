@@ -8,6 +8,7 @@ import { decodeFeatureBatch } from '../../core/codec.js';
 import { FedexError } from '../../core/errors.js';
 import { shapeSize } from '../../core/types.js';
 import type { AppContext, Guards } from '../app.js';
+import { IngestQueue } from '../ingest-queue.js';
 import { sha256Hex } from '../store/sqlite.js';
 import { userIdParams } from './common.js';
 
@@ -16,6 +17,7 @@ const MAX_LABEL = 1_000_000;
 
 export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
   const { store, config, metrics } = ctx;
+  const ingest = new IngestQueue(store);
 
   app.post<{ Params: { userId: string }; Body: Buffer }>(
     '/v1/users/:userId/batches',
@@ -56,13 +58,14 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
           throw new FedexError('BAD_REQUEST', `label ids must be ≤ ${MAX_LABEL}`);
       }
       const batchId = req.headers['idempotency-key'] as string;
-      const result = store.ingestBatch({ device, batchId, sha256: sha256Hex(bytes), batch });
+      const result = await ingest.submit({ device, batchId, sha256: sha256Hex(bytes), batch });
       if (result.duplicate) {
         metrics.ingestedBatches.inc({ result: 'duplicate' });
       } else {
         metrics.ingestedBatches.inc({ result: 'stored' });
         metrics.ingestedSamples.inc(result.samples);
-        ctx.onIngest?.(device.userId);
+        // Only labelled data can make a retraining due.
+        if (batch.labels.some((l) => l >= 0)) ctx.onIngest?.(device.userId);
       }
       return reply
         .status(result.duplicate ? 200 : 201)

@@ -83,6 +83,31 @@ describe('Store', () => {
     expect(store.hasBatch('ana', 'bad')).toBe(false);
   });
 
+  it('group-commits several uploads; a rejected one leaves the others stored', () => {
+    store.createUser('Ana', 'ana');
+    const { device } = store.enrollDevice('ana', 'phone');
+    const ok = (i: number) => ({
+      device,
+      batchId: `g${i}`,
+      sha256: `h${i}`,
+      batch: syntheticBatch({ people: 1, perPerson: 3, prefix: `g${i}` }),
+    });
+    const bad = {
+      ...ok(9),
+      batch: syntheticBatch({ people: 1, perPerson: 2, prefix: 'bad', spec: { ...TEST_SPEC, shape: [3] } }),
+    };
+    const results = store.ingestMany([ok(1), bad, ok(2), { ...ok(1), sha256: 'other' }, ok(1)]);
+    expect(results.map((r) => (r instanceof Error ? (r as { code?: string }).code : r.duplicate))).toEqual([
+      false,
+      'FEATURE_MISMATCH',
+      false,
+      'IDEMPOTENCY_CONFLICT',
+      true,
+    ]);
+    expect(store.countBatches('ana')).toBe(2);
+    expect(store.countSamples('ana')).toBe(6);
+  });
+
   it('counts new labelled samples since the last training, relabels included', () => {
     store.createUser('Ana', 'ana');
     const { device } = store.enrollDevice('ana', 'phone');

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { endianness } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FedexError } from '../../core/errors.js';
@@ -188,11 +189,25 @@ const MODEL_COLUMNS =
   'id, scope, version, spec_key, head, config, metrics, labels, checksum, size, status, reason, job_id, created_at';
 const MODEL_INFO_COLUMNS = MODEL_COLUMNS;
 
-/** Float32 values as a little-endian blob (copy; the blob must not alias the input). */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * Float32 values as a little-endian blob. On little-endian machines a view of the array's bytes
+ * (SQLite copies a bound blob), else a converted copy.
+ */
 function floatsToBlob(values: Float32Array, offset: number, length: number): Buffer {
+  if (LITTLE_ENDIAN) return Buffer.from(values.buffer, values.byteOffset + offset * 4, length * 4);
   const out = Buffer.allocUnsafe(length * 4);
   for (let i = 0; i < length; i++) out.writeFloatLE(values[offset + i], i * 4);
   return out;
+}
+
+/** One upload to store: the device, its idempotency key, the sha256 of its bytes, the decoded batch. */
+export interface IngestInput {
+  device: Device;
+  batchId: string;
+  sha256: string;
+  batch: FeatureBatch;
 }
 
 export class Store {
@@ -247,17 +262,23 @@ export class Store {
       >(
         'SELECT device_id, sha256, samples, inserted, updated, received_at FROM batches WHERE user_id = ? AND batch_id = ?',
       ),
-      upsertSample: db.prepare(
-        `INSERT INTO samples (user_id, device_id, batch_id, client_id, spec_key, label, features, created_at, updated_at)
-         VALUES (@user, @device, @batch, @client, @spec, @label, @features, @now, @now)
-         ON CONFLICT (user_id, spec_key, client_id) DO UPDATE SET
-           features = excluded.features, device_id = excluded.device_id, batch_id = excluded.batch_id,
-           label = CASE WHEN excluded.label = -1 THEN samples.label ELSE excluded.label END,
-           updated_at = excluded.updated_at`,
+      insertSample: db.prepare(
+        `INSERT OR IGNORE INTO samples (user_id, device_id, batch_id, client_id, spec_key, label, features, created_at, updated_at)
+         VALUES (@user, @device, @batch, @client, @spec, @label, @features, @now, @now)`,
       ),
-      sampleExists: db.prepare<[string, string, string], { id: number }>(
-        'SELECT id FROM samples WHERE user_id = ? AND spec_key = ? AND client_id = ?',
+      // A re-sent sample: new features; the label only when the new one is set.
+      updateSample: db.prepare(
+        `UPDATE samples SET features = @features, device_id = @device, batch_id = @batch,
+           label = CASE WHEN @label = -1 THEN label ELSE @label END, updated_at = @now
+         WHERE user_id = @user AND spec_key = @spec AND client_id = @client`,
       ),
+      insertLabelName: db.prepare(
+        'INSERT INTO labels (user_id, label_id, name, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      insertBatch: db.prepare(
+        'INSERT INTO batches (user_id, batch_id, device_id, sha256, spec_key, samples, inserted, updated, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      touchDevice: db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?'),
       jobById: db.prepare<[number], JobRow>('SELECT * FROM jobs WHERE id = ?'),
       maxSampleId: db.prepare<[string], { m: number | null }>(
         'SELECT MAX(id) AS m FROM samples WHERE user_id = ?',
@@ -285,10 +306,11 @@ export class Store {
     return row ? toUser(row) : undefined;
   }
 
-  listUsers(): UserSummary[] {
+  /** Users with their counts, oldest first (one user with `userId`). */
+  listUsers(userId?: string): UserSummary[] {
     const rows = this.db
       .prepare<
-        [],
+        { id: string | null },
         UserRow & {
           devices: number;
           samples: number;
@@ -303,9 +325,9 @@ export class Store {
            (SELECT COUNT(*) FROM samples s WHERE s.user_id = u.id AND s.label >= 0) AS labelled,
            (SELECT COUNT(*) FROM samples s WHERE s.user_id = u.id AND s.label >= 0 AND s.id > u.trained_through) AS new_labelled,
            (SELECT MAX(version) FROM models m WHERE m.scope = 'user:' || u.id AND m.status = 'promoted') AS model_version
-         FROM users u ORDER BY u.created_at, u.id`,
+         FROM users u WHERE @id IS NULL OR u.id = @id ORDER BY u.created_at, u.id`,
       )
-      .all();
+      .all({ id: userId ?? null });
     return rows.map((r) => ({
       ...toUser(r),
       devices: r.devices,
@@ -314,6 +336,20 @@ export class Store {
       newLabelled: r.new_labelled,
       modelVersion: r.model_version,
     }));
+  }
+
+  /** What the retraining decision needs about one user (cheap: one indexed count). */
+  retrainState(
+    userId: string,
+  ): Pick<UserSummary, 'id' | 'createdAt' | 'lastTrainedAt' | 'newLabelled'> | undefined {
+    const user = this.getUser(userId);
+    if (!user) return undefined;
+    return {
+      id: user.id,
+      createdAt: user.createdAt,
+      lastTrainedAt: user.lastTrainedAt,
+      newLabelled: this.countNewLabelled(userId),
+    };
   }
 
   /** A one-time enrollment secret for `userId` (valid `ttlMs`, `uses` enrollments). */
@@ -441,7 +477,7 @@ export class Store {
    * same id with other bytes is IDEMPOTENCY_CONFLICT. Label names in the batch are recorded (a
    * name never overwrites an existing one). One transaction: all of the batch or nothing.
    */
-  ingestBatch(input: { device: Device; batchId: string; sha256: string; batch: FeatureBatch }): IngestResult {
+  ingestBatch(input: IngestInput): IngestResult {
     const { device, batchId, sha256, batch } = input;
     const userId = device.userId;
     return this.db.transaction((): IngestResult => {
@@ -469,8 +505,7 @@ export class Store {
       let updated = 0;
       for (let i = 0; i < batch.sampleIds.length; i++) {
         const label = batch.labels[i];
-        const existed = this.stmts.sampleExists.get(userId, spec, batch.sampleIds[i]) !== undefined;
-        this.stmts.upsertSample.run({
+        const row = {
           user: userId,
           device: device.id,
           batch: batchId,
@@ -479,24 +514,32 @@ export class Store {
           label: label < 0 ? UNLABELLED : label,
           features: floatsToBlob(batch.features, i * dim, dim),
           now,
-        });
-        if (existed) updated++;
-        else inserted++;
+        };
+        if (this.stmts.insertSample.run(row).changes === 1) {
+          inserted++;
+        } else {
+          this.stmts.updateSample.run(row);
+          updated++;
+        }
       }
       if (batch.labelNames) {
-        const named = this.db.prepare(
-          'INSERT INTO labels (user_id, label_id, name, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        );
         batch.labelNames.forEach((name, id) => {
-          if (typeof name === 'string' && name.length > 0) named.run(userId, id, name, now);
+          if (typeof name === 'string' && name.length > 0)
+            this.stmts.insertLabelName.run(userId, id, name, now);
         });
       }
-      this.db
-        .prepare(
-          'INSERT INTO batches (user_id, batch_id, device_id, sha256, spec_key, samples, inserted, updated, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(userId, batchId, device.id, sha256, spec, batch.sampleIds.length, inserted, updated, now);
-      this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, device.id);
+      this.stmts.insertBatch.run(
+        userId,
+        batchId,
+        device.id,
+        sha256,
+        spec,
+        batch.sampleIds.length,
+        inserted,
+        updated,
+        now,
+      );
+      this.stmts.touchDevice.run(now, device.id);
       return {
         batchId,
         samples: batch.sampleIds.length,
@@ -506,6 +549,24 @@ export class Store {
         receivedAt: now,
       };
     })();
+  }
+
+  /**
+   * Group commit: several uploads in one transaction (one fsync), each in its own savepoint, so one
+   * rejected upload (conflict, spec mismatch) leaves the others stored. Returns, per input, its
+   * result or the error it was rejected with; throws (storing none) only when the transaction
+   * itself fails.
+   */
+  ingestMany(inputs: readonly IngestInput[]): (IngestResult | Error)[] {
+    return this.db.transaction(() =>
+      inputs.map((input) => {
+        try {
+          return this.ingestBatch(input);
+        } catch (e) {
+          return e instanceof Error ? e : new Error(String(e));
+        }
+      }),
+    )();
   }
 
   /** Whether a batch id is stored for the user. */
