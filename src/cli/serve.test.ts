@@ -116,6 +116,8 @@ describe('fedex serve', () => {
     // Assert
     expect(c).toMatchObject({ port: 9999, dataDir: '/tmp/x', adminKey: 'k'.repeat(20) });
     expect(flagWins).toMatchObject({ port: 1234 });
+    expect(serveConfig(['--rate-limit', '0'], {})).toMatchObject({ rateLimitPerSecond: 0 });
+    expect(serveConfig(['--rate-limit', '20'], {})).toMatchObject({ rateLimitPerSecond: 20, rateLimitBurst: 40 });
   });
 
   it.each([
@@ -123,6 +125,7 @@ describe('fedex serve', () => {
     [['--port', '70000']],
     [['--durability', 'sometimes']],
     [['--workers', '-1']],
+    [['--rate-limit', 'lots']],
     [['--no-such-flag']],
   ])('rejects bad flags %j with exit 2', async (flags) => {
     // Execute

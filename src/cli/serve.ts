@@ -50,11 +50,16 @@ const FLAGS: FlagSpecs = {
     arg: 'D',
     help: 'full: fsync every commit (uploads survive power loss); normal: faster, survives a crash. Default full.',
   },
+  'rate-limit': {
+    type: 'string',
+    arg: 'N',
+    help: `Requests per second a device may make (bursts of 2N); 0: no limit. Default ${DEFAULTS.rateLimitPerSecond}.`,
+  },
   log: { type: 'boolean', help: 'Log one line per request (and job events) to stderr.' },
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--log]';
 
 /** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
 export function serveConfig(
@@ -80,6 +85,11 @@ export function serveConfig(
   const retrain = intFlag(flags, 'retrain-after', undefined, { min: 0, max: 1_000_000_000 });
   if (retrain !== undefined) config.retrainAfterLabelled = retrain;
   config.durability = choiceFlag(flags, 'durability', ['full', 'normal'] as const, DEFAULTS.durability);
+  const rate = intFlag(flags, 'rate-limit', undefined, { min: 0, max: 1_000_000 });
+  if (rate !== undefined) {
+    config.rateLimitPerSecond = rate;
+    config.rateLimitBurst = 2 * rate;
+  }
   if (flags.log) config.logRequests = true;
   const key = env.FEDEX_ADMIN_KEY;
   if (key !== undefined && key !== '') {
