@@ -20,7 +20,7 @@ import autocannon from 'autocannon';
 import { encodeFeatureBatch } from '../src/core/codec.js';
 import { createRng } from '../src/core/random.js';
 import type { FeatureBatch, FeatureSpec } from '../src/core/types.js';
-import { startServer, type RunningServer } from '../src/server/server.js';
+import { startServer } from '../src/server/server.js';
 import { Store } from '../src/server/store/sqlite.js';
 import { startChildServer, type ChildServer } from '../src/server/testing/child-server.js';
 import { caller, syntheticBatch } from '../src/server/testing/harness.js';
