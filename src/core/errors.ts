@@ -59,6 +59,11 @@ export type ErrorCode =
   | 'NOT_ENOUGH_DATA'
   | 'JOB_FAILED'
   | 'UNAVAILABLE'
+  // device SDK
+  | 'OUTBOX_FULL'
+  | 'DEVICE_NOT_ENROLLED'
+  | 'MODEL_CORRUPT'
+  | 'NO_MODEL'
   // CLI and options
   | 'BAD_ARGUMENT'
   | 'INTERNAL';
