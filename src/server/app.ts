@@ -18,6 +18,7 @@ import { registerJobRoutes } from './routes/jobs.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerSampleRoutes } from './routes/samples.js';
+import { registerStaticRoutes } from './routes/static.js';
 import type { Store } from './store/sqlite.js';
 import type { Device, Job } from './store/types.js';
 
@@ -201,5 +202,6 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   registerSampleRoutes(app, ctx, guards);
   registerJobRoutes(app, ctx, guards);
   registerModelRoutes(app, ctx, guards);
+  registerStaticRoutes(app, ctx, guards);
   return app;
 }

@@ -45,6 +45,8 @@ export interface ServerConfig {
   training: Partial<TrainJobConfig>;
   /** Log one line per request to stderr. */
   logRequests: boolean;
+  /** Folder of the browser SDK bundle served at `/sdk/` (default `<package>/dist/sdk`). */
+  sdkDir?: string;
 }
 
 export const DEFAULT_PORT = 8787;
