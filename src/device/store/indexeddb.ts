@@ -66,7 +66,7 @@ export class IndexedDbDeviceStore implements DeviceStore {
     }
   }
 
-  putJson(key: string, value: unknown): Promise<void> {
+  async putJson(key: string, value: unknown): Promise<void> {
     checkStoreKey(key);
     const text = JSON.stringify(value);
     if (text === undefined)
@@ -83,7 +83,7 @@ export class IndexedDbDeviceStore implements DeviceStore {
     throw new FedexError('BAD_ARGUMENT', `device store key ${key} holds neither bytes nor JSON`);
   }
 
-  putBytes(key: string, bytes: Uint8Array): Promise<void> {
+  async putBytes(key: string, bytes: Uint8Array): Promise<void> {
     checkStoreKey(key);
     // A copy of exactly these bytes (not the whole underlying buffer of a view).
     return this.put(key, bytes.slice());

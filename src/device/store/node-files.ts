@@ -56,7 +56,7 @@ export class NodeFileDeviceStore implements DeviceStore {
     return bytes === undefined ? undefined : bytesToJson<T>(key, bytes);
   }
 
-  putJson(key: string, value: unknown): Promise<void> {
+  async putJson(key: string, value: unknown): Promise<void> {
     checkStoreKey(key);
     return this.write(key, jsonToBytes(key, value));
   }
@@ -73,7 +73,7 @@ export class NodeFileDeviceStore implements DeviceStore {
     }
   }
 
-  putBytes(key: string, bytes: Uint8Array): Promise<void> {
+  async putBytes(key: string, bytes: Uint8Array): Promise<void> {
     checkStoreKey(key);
     return this.write(key, bytes);
   }

@@ -1,0 +1,4 @@
+import { describeDeviceStore } from './conformance.js';
+import { MemoryDeviceStore } from './memory.js';
+
+describeDeviceStore('memory', async () => ({ store: new MemoryDeviceStore() }));
