@@ -1,0 +1,245 @@
+/**
+ * The device SDK against a real server (in process, port 0, one training worker), with a fake
+ * bottom that reads the person from the photo's pixels: enrollment, photos, sync, training, model
+ * pulls (ETag, checksum, corrupt and cut downloads), predictions, a restart from the store, a full
+ * outbox, and that no request ever carries a photo's pixels.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFedexError } from '../core/errors.js';
+import { initRuntime, tf } from '../runtime/node.js';
+import { startServer, type RunningServer } from '../server/server.js';
+import { FedexDevice } from './sdk.js';
+import { MemoryDeviceStore } from './store/memory.js';
+import { enrollmentTokenFor, fakeExtractor, fakePhoto, NO_FACE, STRANGER } from './testing/fixtures.js';
+import { UNKNOWN, type DeviceOptions } from './types.js';
+
+const LONG = 120_000;
+const PEOPLE = ['ann', 'bob', 'cho'];
+
+/** A fetch that records every request body and can rewrite answers. */
+function recordingFetch(rewrite?: (url: string, res: Response) => Promise<Response>) {
+  const bodies: Uint8Array[] = [];
+  const urls: string[] = [];
+  const fn: typeof fetch = async (input, init) => {
+    const url = String(input);
+    urls.push(`${init?.method ?? 'GET'} ${url}`);
+    const body = init?.body;
+    if (body instanceof Uint8Array) bodies.push(body);
+    else if (typeof body === 'string') bodies.push(new TextEncoder().encode(body));
+    const res = await fetch(input, init);
+    return rewrite ? rewrite(url, res) : res;
+  };
+  return { fn, bodies, urls };
+}
+
+/** True when `needle` occurs in `hay`. */
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  return Buffer.from(hay.buffer, hay.byteOffset, hay.byteLength).indexOf(Buffer.from(needle)) >= 0;
+}
+
+const instant = { sleep: async () => {}, random: () => 0.5 };
+
+describe('FedexDevice', () => {
+  let server: RunningServer;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    await initRuntime();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'fedex-sdk-'));
+    server = await startServer({
+      port: 0,
+      dataDir,
+      workers: 1,
+      retrainAfterLabelled: 0,
+      durability: 'normal',
+    });
+  }, LONG);
+  afterAll(async () => {
+    await server?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function options(store: MemoryDeviceStore, extra: Partial<DeviceOptions> = {}): DeviceOptions {
+    return {
+      server: server.url,
+      store,
+      extractor: fakeExtractor(),
+      flopsPerPhoto: 1000,
+      batchSize: 4,
+      retry: { maxAttempts: 2 },
+      ...instant,
+      ...extra,
+    };
+  }
+
+  it(
+    'enrolls, uploads features only, trains, pulls with an ETag, predicts, and restarts from its store',
+    async () => {
+      // Prepare
+      const store = new MemoryDeviceStore();
+      const rec = recordingFetch();
+      const token = await enrollmentTokenFor(server, 'alice');
+      const device = await FedexDevice.open(options(store, { fetch: rec.fn }));
+      const tensorsBefore = tf.memory().numTensors;
+
+      // Execute: 5 labelled photos per person, 2 unlabelled, one without a face.
+      const enrolled = await device.enroll({ enrollmentToken: token, name: 'alice-phone' });
+      expect(enrolled.userId).toBe('alice');
+      const photos = [];
+      for (let p = 0; p < PEOPLE.length; p++)
+        for (let n = 0; n < 5; n++)
+          photos.push({ image: fakePhoto(p, n), id: `${PEOPLE[p]}-${n}.jpg`, label: PEOPLE[p] });
+      for (const ph of photos) expect((await device.addPhoto(ph.image, ph)).found).toBe(true);
+      expect((await device.addPhoto(fakePhoto(0, 9), { id: 'later-ann.jpg' })).found).toBe(true);
+      expect((await device.addPhoto(fakePhoto(1, 9), { id: 'later-bob.jpg' })).found).toBe(true);
+      expect((await device.addPhoto(fakePhoto(2, 9), { id: 'later-cho.jpg' })).found).toBe(true);
+      const noFace = await device.addPhoto(fakePhoto(NO_FACE, 0), { id: 'wall.jpg' });
+      expect(noFace).toEqual({ id: 'wall.jpg', found: false });
+      await device.label('later-ann.jpg', 'ann');
+      await expect(device.predict(fakePhoto(0, 1))).rejects.toMatchObject({ code: 'NO_MODEL' });
+
+      const synced = await device.sync();
+      expect(synced).toMatchObject({ samples: 18, pending: 0, relabelled: 1 }); // later-ann sat in an encoded batch
+      expect(synced.uploaded).toBe(5); // 18 samples in batches of 4
+      expect(server.store.countSamples('alice')).toBe(18);
+      expect(
+        server.store
+          .getLabels('alice')
+          .map((l) => l.name)
+          .sort(),
+      ).toEqual([...PEOPLE].sort());
+      const later = server.store
+        .listSamples('alice', { limit: 100 })
+        .find((s) => s.clientId === 'later-ann.jpg');
+      expect(later?.label).toBe(server.store.getLabels('alice').find((l) => l.name === 'ann')!.id);
+      // Photos labelled after their upload: relabels at the next sync.
+      await device.label('later-bob.jpg', 'bob');
+      await device.label('later-cho.jpg', 'cho');
+      expect((await device.sync()).relabelled).toBe(2);
+
+      const job = await device.train({ head: 'centroid' });
+      expect((await device.waitForJob(job.id, { timeoutMs: 100_000, pollMs: 100 })).status).toBe('done');
+      const pulled = await device.pullModel();
+      const again = await device.pullModel();
+
+      // Assert
+      expect(pulled).toMatchObject({ updated: true, version: 1 });
+      expect(again).toEqual({ updated: false, version: 1 });
+      for (let p = 0; p < PEOPLE.length; p++) {
+        const pred = await device.predict(fakePhoto(p, 7));
+        expect(pred?.name).toBe(PEOPLE[p]);
+        expect(pred?.candidates.map((c) => c.name).sort()).toEqual([...PEOPLE].sort());
+      }
+      const stranger = await device.predict(fakePhoto(STRANGER, 0));
+      expect(stranger?.name).toBe(UNKNOWN);
+      expect(stranger!.confidence).toBeLessThan(0.5);
+      expect(await device.predict(fakePhoto(NO_FACE, 1))).toBeNull();
+
+      const costs = device.costs();
+      expect(costs.photos).toBe(19 + 5);
+      expect(costs.flops).toBeGreaterThan(24 * 1000); // bottom per photo, plus the top per prediction
+      expect(costs.bytesUp).toBeGreaterThan(0);
+      expect(costs.bytesDown).toBeGreaterThan(0);
+      // Nothing sent ever holds a photo's pixels.
+      for (const ph of photos) {
+        const pixels = ph.image.data.subarray(100, 164);
+        for (const body of rec.bodies) expect(contains(body, pixels)).toBe(false);
+      }
+      await device.close();
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+
+      // A restart on the same store: enrollment, label map, model and costs come back.
+      const reopened = await FedexDevice.open(options(store));
+      expect(reopened.modelVersion).toBe(1);
+      expect((await reopened.predict(fakePhoto(2, 8)))?.name).toBe('cho');
+      expect(reopened.costs().photos).toBe(costs.photos + 1);
+      expect((await reopened.pullModel()).updated).toBe(false);
+      const status = await reopened.status();
+      expect(status).toMatchObject({
+        enrolled: true,
+        userId: 'alice',
+        samples: 18,
+        labelled: 18,
+        pendingSamples: 0,
+      });
+
+      // A corrupt download (a flipped byte) and a cut one leave the model held in place.
+      // A new person makes a new version (other bytes, other ETag).
+      for (let n = 0; n < 3; n++)
+        await reopened.addPhoto(fakePhoto(3, n), { id: `dan-${n}.jpg`, label: 'dan' });
+      expect((await reopened.sync()).samples).toBe(3);
+      const job2 = await reopened.train({ head: 'centroid' });
+      await reopened.waitForJob(job2.id, { timeoutMs: 100_000, pollMs: 100 });
+      const versions = server.store.listModels({ scope: 'user:alice' });
+      expect(versions[0].status).toBe('promoted');
+      await reopened.close();
+      const flip = recordingFetch(async (url, res) => {
+        if (!url.includes('/models/') || res.status !== 200) return res;
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        bytes[bytes.length >> 1] ^= 0xff;
+        return new Response(bytes, { status: 200, headers: res.headers });
+      });
+      const cut = recordingFetch(async (url, res) => {
+        if (!url.includes('/models/') || res.status !== 200) return res;
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        const headers = new Headers(res.headers);
+        headers.delete('content-length');
+        return new Response(bytes.subarray(0, bytes.length - 100), { status: 200, headers });
+      });
+      const cutDeclared = recordingFetch(async (url, res) => {
+        if (!url.includes('/models/') || res.status !== 200) return res;
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        return new Response(bytes.subarray(0, 200), { status: 200, headers: res.headers });
+      });
+      for (const [f, code] of [
+        [flip, 'MODEL_CORRUPT'],
+        [cut, 'MODEL_CORRUPT'],
+        [cutDeclared, 'UNAVAILABLE'],
+      ] as const) {
+        const d = await FedexDevice.open(options(store, { fetch: f.fn }));
+        const r = await d.pullModel();
+        expect(r.updated).toBe(false);
+        expect(r.version).toBe(1);
+        expect(r.error?.code).toBe(code);
+        expect((await d.predict(fakePhoto(1, 3)))?.name).toBe('bob');
+        await d.close();
+      }
+      const fine = await FedexDevice.open(options(store));
+      expect(await fine.pullModel()).toEqual({ updated: true, version: 2 });
+      await fine.close();
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+    },
+    LONG,
+  );
+
+  it('surfaces OUTBOX_FULL when the server is away and the outbox is at its limit; sync drains it', async () => {
+    // Prepare: a device whose server is unreachable, one batch of one sample in the outbox at most.
+    const store = new MemoryDeviceStore();
+    const token = await enrollmentTokenFor(server, 'bert');
+    let online = true;
+    const flaky: typeof fetch = (input, init) =>
+      online ? fetch(input, init) : Promise.reject(new TypeError('fetch failed'));
+    const device = await FedexDevice.open(
+      options(store, { fetch: flaky, batchSize: 1, outbox: { maxBatches: 1, maxBytes: 1 << 20 } }),
+    );
+    await device.enroll({ enrollmentToken: token, name: 'bert-phone' });
+    online = false;
+
+    // Execute
+    await device.addPhoto(fakePhoto(0, 0), { id: 'a', label: 'ann' });
+    await device.addPhoto(fakePhoto(0, 1), { id: 'b', label: 'ann' }); // waits behind the full outbox
+    const third = device.addPhoto(fakePhoto(0, 2), { id: 'c', label: 'ann' });
+    await expect(third).rejects.toSatisfy((e) => isFedexError(e, 'OUTBOX_FULL'));
+    await expect(device.sync()).rejects.toSatisfy((e) => isFedexError(e, 'UNAVAILABLE'));
+    online = true;
+    const synced = await device.sync();
+
+    // Assert
+    expect(synced).toMatchObject({ samples: 2, pending: 0 });
+    expect(server.store.countSamples('bert')).toBe(2);
+    await device.close();
+  });
+});

@@ -1,0 +1,785 @@
+/**
+ * `FedexDevice`: the phone's half of FedEx. It runs the frozen bottom (a `FeatureExtractor`) once
+ * per photo, keeps the features in a durable outbox and uploads them as FXFB batches; it names
+ * people (label map), asks the server to train the user's head, pulls the trained top (FXWT, ETag)
+ * and predicts on the device. Only features, label ids, label names and sample ids ever leave the
+ * device: never a photo.
+ *
+ * Platform-neutral (browser or Node): storage is a `DeviceStore`, HTTP is `fetch`, hashing is
+ * WebCrypto, the top runs on whatever tfjs backend the host initialised. Every state change is
+ * written to the store before the call that made it resolves, so `FedexDevice.open` on the same
+ * store after a crash or a restart picks up where the last call left off.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { decodeFeatureBatch, encodeFeatureBatch } from '../core/codec.js';
+import { FedexError, isFedexError } from '../core/errors.js';
+import { shapeSize, specKey, type FeatureExtractor, type RawImage, type WireDtype } from '../core/types.js';
+import { countModelCosts } from '../model/flops.js';
+import { modelFromWeightsMessage } from '../model/io.js';
+import { DEFAULT_RETRY_POLICY, withRetry, type RetryOptions } from './backoff.js';
+import { DeviceClient, isRetryable, type JobInfo, type TrainBody } from './client.js';
+import { CostMeter, parseCosts } from './costs.js';
+import { LabelMap, type LabelEntry } from './labels.js';
+import { Outbox } from './outbox.js';
+import { UNKNOWN, type DeviceCosts, type DeviceOptions, type Prediction, type RetryPolicy } from './types.js';
+
+/** Defaults of `DeviceOptions`: float16 features, 64 samples per batch, `unknown` below 0.5. */
+export const DEFAULT_DEVICE_OPTIONS = Object.freeze({
+  dtype: 'float16' as WireDtype,
+  batchSize: 64,
+  unknownThreshold: 0.5,
+  flopsPerPhoto: 0,
+});
+
+/** Store keys. The outbox keeps its own (`outbox…`). */
+const KEY = {
+  enrollment: 'enrollment',
+  labels: 'labels',
+  samples: 'samples',
+  relabels: 'relabels',
+  seq: 'seq',
+  costs: 'costs',
+  model: 'model',
+  pending: 'pending.',
+} as const;
+
+/** Who this device is on which server (the bearer token stays on the device). */
+export interface Enrollment {
+  server: string;
+  deviceId: string;
+  userId: string;
+  name: string;
+  token: string;
+}
+
+/** The pulled top, as stored: the bytes live under `bytesKey`, named by their checksum. */
+interface ModelRecord {
+  bytesKey: string;
+  etag: string;
+  checksum: string;
+  version: number;
+  labels: string[];
+  pulledAt: number;
+}
+
+/** A photo's features waiting to fill a batch. `label` is a name (ids are settled at sync). */
+interface PendingSample {
+  seq: number;
+  id: string;
+  label: string | null;
+  features: number[];
+}
+
+/** A later labelling to send once the samples are on the server. `name` null clears. */
+interface QueuedRelabel {
+  clientIds: string[];
+  name: string | null;
+}
+
+export interface AddPhotoResult {
+  id: string;
+  /** False when no face was found: nothing was kept or queued. */
+  found: boolean;
+}
+
+export interface SyncResult {
+  /** Batches the server acknowledged in this sync. */
+  uploaded: number;
+  /** Samples in those batches. */
+  samples: number;
+  /** Samples relabelled on the server. */
+  relabelled: number;
+  /** Samples still waiting on the device (not yet acknowledged). */
+  pending: number;
+  /** Batches the server refused for good (malformed, conflicting id): set aside, not retried. */
+  rejected: number;
+}
+
+export interface PullResult {
+  /** True when a new model replaced the one held. */
+  updated: boolean;
+  /** Version now held (null: none). */
+  version: number | null;
+  /**
+   * Why nothing changed: the download was corrupt (`MODEL_CORRUPT`), cut short or failed after its
+   * retries (`UNAVAILABLE`, ...), was for other features (`FEATURE_MISMATCH`), or the server has no
+   * model yet (`NO_MODEL`).
+   */
+  error?: FedexError;
+}
+
+/** What `status()` reports. */
+export interface DeviceStatus {
+  enrolled: boolean;
+  server: string;
+  deviceId: string | null;
+  userId: string | null;
+  name: string | null;
+  /** Photos with a face kept on this device (by sample id), and how many have a name. */
+  samples: number;
+  labelled: number;
+  /** Samples not yet acknowledged by the server (batching + outbox), and queued relabels. */
+  pendingSamples: number;
+  outboxBatches: number;
+  outboxBytes: number;
+  queuedRelabels: number;
+  labels: { id: number; name: string }[];
+  model: { version: number; etag: string; labels: number; pulledAt: number } | null;
+  costs: DeviceCosts;
+}
+
+const SAMPLE_ID_MAX = 1024;
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+/** Lower-case hex SHA-256 via WebCrypto (global in browsers and Node ≥ 19). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>),
+  );
+  let hex = '';
+  for (const b of digest) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/** A pulled top, decoded and checked. */
+interface LoadedModel {
+  record: ModelRecord;
+  model: tf.LayersModel;
+  topFlops: number;
+}
+
+/**
+ * Decodes FXWT bytes into a top for features of `dim` values; anything unusable is
+ * `MODEL_CORRUPT` (`FEATURE_MISMATCH` when it was trained on another feature spec).
+ */
+async function decodeTop(
+  bytes: Uint8Array,
+  dim: number,
+  spec: string,
+): Promise<{ model: tf.LayersModel; labels: string[]; topFlops: number }> {
+  let decoded;
+  try {
+    decoded = await modelFromWeightsMessage(bytes);
+  } catch (cause) {
+    throw new FedexError('MODEL_CORRUPT', `the model does not decode: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const { model, metadata } = decoded;
+  const labels = metadata.labels;
+  const fail = (code: 'MODEL_CORRUPT' | 'FEATURE_MISMATCH', message: string): never => {
+    model.dispose();
+    throw new FedexError(code, message);
+  };
+  if (typeof metadata.specKey === 'string' && metadata.specKey !== spec)
+    fail(
+      'FEATURE_MISMATCH',
+      `the model was trained on ${metadata.specKey} features, this device makes ${spec}`,
+    );
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string'))
+    fail('MODEL_CORRUPT', 'the model carries no label list');
+  const input = model.inputs[0]?.shape;
+  const output = model.outputs[0]?.shape;
+  if (!input || input.length !== 2 || input[1] !== dim)
+    fail('MODEL_CORRUPT', `the model takes ${JSON.stringify(input)}, the features are [${dim}]`);
+  if (!output || output[output.length - 1] !== (labels as string[]).length)
+    fail(
+      'MODEL_CORRUPT',
+      `the model has ${JSON.stringify(output)} outputs for ${(labels as string[]).length} labels`,
+    );
+  let topFlops = 0;
+  try {
+    topFlops = countModelCosts(model).totals.forwardFlops;
+  } catch {
+    topFlops = 0; // an unpriced layer: the account says 0 rather than refuse a working model
+  }
+  return { model, labels: labels as string[], topFlops };
+}
+
+/**
+ * One device: open it on a store, enroll once, then add photos, sync, train, pull and predict.
+ *
+ * @example
+ * const device = await FedexDevice.open({ server, store: new MemoryDeviceStore(), extractor });
+ * await device.enroll({ enrollmentToken, name: 'ann-phone' });
+ * await device.addPhoto(image, { id: 'IMG_0001.jpg', label: 'Ann' });
+ * await device.sync();
+ * await device.train();
+ * await device.pullModel();
+ * const p = await device.predict(image); // { name: 'Ann', confidence: 0.93, ... }
+ */
+export class FedexDevice {
+  private readonly options: DeviceOptions;
+  private readonly store: DeviceOptions['store'];
+  private readonly extractor: FeatureExtractor;
+  private readonly dim: number;
+  private readonly dtype: WireDtype;
+  private readonly batchSize: number;
+  private readonly threshold: number;
+  private readonly flopsPerPhoto: number;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly meter: CostMeter;
+  private readonly client: DeviceClient;
+  private readonly outbox: Outbox;
+  private enrollment: Enrollment | null;
+  private labels: LabelMap;
+  private samples: Record<string, string | null>;
+  private relabels: QueuedRelabel[];
+  private pending: PendingSample[];
+  private seq: number;
+  private loaded: LoadedModel | null = null;
+  private closed = false;
+
+  private constructor(
+    options: DeviceOptions,
+    state: {
+      enrollment: Enrollment | null;
+      labels: LabelEntry[];
+      samples: Record<string, string | null>;
+      relabels: QueuedRelabel[];
+      pending: PendingSample[];
+      seq: number;
+      costs: DeviceCosts;
+      outbox: Outbox;
+    },
+  ) {
+    this.options = options;
+    this.store = options.store;
+    this.extractor = options.extractor;
+    this.dim = shapeSize(options.extractor.spec.shape);
+    this.dtype = options.dtype ?? DEFAULT_DEVICE_OPTIONS.dtype;
+    this.batchSize = options.batchSize ?? DEFAULT_DEVICE_OPTIONS.batchSize;
+    this.threshold = options.unknownThreshold ?? DEFAULT_DEVICE_OPTIONS.unknownThreshold;
+    this.flopsPerPhoto = options.flopsPerPhoto ?? DEFAULT_DEVICE_OPTIONS.flopsPerPhoto;
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+      throw new FedexError('BAD_ARGUMENT', `batchSize must be an integer >= 1, got ${this.batchSize}`);
+    this.meter = new CostMeter(state.costs);
+    this.enrollment = state.enrollment;
+    this.labels = new LabelMap(state.labels);
+    this.samples = state.samples;
+    this.relabels = state.relabels;
+    this.pending = state.pending;
+    this.seq = state.seq;
+    this.client = new DeviceClient({
+      server: state.enrollment?.server ?? options.server,
+      token: state.enrollment?.token,
+      fetch: options.fetch,
+      onBytes: (up, down) => this.meter.bytes(up, down),
+    });
+    this.outbox = state.outbox;
+  }
+
+  /**
+   * Opens a device on its store: enrollment, label map, samples, queued work, the pulled model
+   * (checked against its checksum; a damaged copy is dropped) and the cost totals come back.
+   */
+  static async open(options: DeviceOptions): Promise<FedexDevice> {
+    const { store } = options;
+    const pendingKeys = await store.keys(KEY.pending);
+    const pending: PendingSample[] = [];
+    for (const k of pendingKeys) {
+      const p = await store.getJson<PendingSample>(k);
+      if (p) pending.push(p);
+    }
+    pending.sort((a, b) => a.seq - b.seq);
+    const device = new FedexDevice(options, {
+      enrollment: (await store.getJson<Enrollment>(KEY.enrollment)) ?? null,
+      labels: (await store.getJson<LabelEntry[]>(KEY.labels)) ?? [],
+      samples: (await store.getJson<Record<string, string | null>>(KEY.samples)) ?? {},
+      relabels: (await store.getJson<QueuedRelabel[]>(KEY.relabels)) ?? [],
+      pending,
+      seq: (await store.getJson<number>(KEY.seq)) ?? 0,
+      costs: parseCosts(await store.getJson(KEY.costs)),
+      outbox: await Outbox.open(store, options.outbox ?? {}, { now: options.now }),
+    });
+    await device.restoreModel();
+    return device;
+  }
+
+  private async restoreModel(): Promise<void> {
+    const record = await this.store.getJson<ModelRecord>(KEY.model);
+    if (!record) return;
+    const bytes = await this.store.getBytes(record.bytesKey);
+    if (!bytes || `sha256:${await sha256Hex(bytes)}` !== record.checksum) return;
+    try {
+      const top = await decodeTop(bytes, this.dim, specKey(this.extractor.spec));
+      this.loaded = { record: { ...record, labels: top.labels }, model: top.model, topFlops: top.topFlops };
+    } catch {
+      // An unusable stored copy counts as none: the next pull replaces it.
+    }
+  }
+
+  /** The enrollment, or null before `enroll`. */
+  get enrolled(): Enrollment | null {
+    return this.enrollment ? { ...this.enrollment, token: '(hidden)' } : null;
+  }
+
+  private requireEnrolled(): Enrollment {
+    if (this.closed) throw new FedexError('BAD_ARGUMENT', 'the device is closed');
+    if (!this.enrollment)
+      throw new FedexError(
+        'DEVICE_NOT_ENROLLED',
+        'enroll the device first (enrollment token from the admin)',
+      );
+    return this.enrollment;
+  }
+
+  private retryOptions(): RetryOptions {
+    return {
+      policy: this.retryPolicy,
+      random: this.options.random ?? Math.random,
+      sleep: this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      retryable: isRetryable,
+    };
+  }
+
+  private retry<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, this.retryOptions());
+  }
+
+  /** Uploads the outbox; throws why it stopped when something is left that is not the batch's fault. */
+  private async flushOutbox(userId: string): Promise<{ batches: number; samples: number; rejected: number }> {
+    let samples = 0;
+    const t0 = now();
+    try {
+      const r = await this.outbox.flush(async (entry) => {
+        await this.client.uploadBatch(userId, entry.batchId, entry.bytes);
+        samples += entry.samples;
+      }, this.retryOptions());
+      if (r.lastError !== undefined) throw r.lastError;
+      return { batches: r.sent, samples, rejected: r.dead.length };
+    } finally {
+      this.meter.time('upload', now() - t0);
+      await this.saveCosts();
+    }
+  }
+
+  private saveCosts(): Promise<void> {
+    return this.store.putJson(KEY.costs, this.meter.snapshot('total'));
+  }
+
+  /**
+   * Enrolls with an enrollment token the admin made for the user (`fedex users token`). A device
+   * enrolls once; enrolling again is `BAD_ARGUMENT`.
+   */
+  async enroll(request: { enrollmentToken: string; name: string }): Promise<Enrollment> {
+    if (this.enrollment)
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `this device is enrolled already (device ${this.enrollment.deviceId} of user ${this.enrollment.userId})`,
+      );
+    const { device, token } = await this.client.enroll(request);
+    this.enrollment = {
+      server: this.client.server,
+      deviceId: device.id,
+      userId: device.userId,
+      name: device.name,
+      token,
+    };
+    await this.store.putJson(KEY.enrollment, this.enrollment);
+    return { ...this.enrollment };
+  }
+
+  /**
+   * Runs the bottom on a photo and keeps its features for upload (with `label`, a person's name,
+   * when known). No face: `found: false`, nothing kept. Adding an id again replaces its features.
+   *
+   * @throws FedexError OUTBOX_FULL when a full batch cannot be queued (sync first; nothing was added).
+   */
+  async addPhoto(image: RawImage, sample: { id: string; label?: string | null }): Promise<AddPhotoResult> {
+    this.requireEnrolled();
+    const { id } = sample;
+    if (typeof id !== 'string' || id.length === 0 || id.length > SAMPLE_ID_MAX)
+      throw new FedexError('BAD_ARGUMENT', `a sample id is 1-${SAMPLE_ID_MAX} characters, got "${id}"`);
+    const label = sample.label ?? null;
+    if (label !== null && (label.length === 0 || label.length > 200))
+      throw new FedexError('BAD_ARGUMENT', `a label name is 1-200 characters, got "${label}"`);
+    // A full batch that the outbox refused earlier must find room before anything else is kept.
+    if (this.pending.length >= this.batchSize) await this.queuePending();
+
+    const t0 = now();
+    const features = await this.extractor.extract(image);
+    this.meter.photo(this.flopsPerPhoto, now() - t0);
+    if (!features) {
+      await this.saveCosts();
+      return { id, found: false };
+    }
+    if (features.length !== this.dim)
+      throw new FedexError(
+        'FEATURE_MISMATCH',
+        `the extractor gave ${features.length} values, its spec says ${this.dim}`,
+      );
+
+    if (label !== null && this.labels.idOf(label) === undefined) {
+      this.labels.ensure(label);
+      await this.store.putJson(KEY.labels, this.labels.entries());
+    }
+    const entry: PendingSample = { seq: this.seq, id, label, features: Array.from(features) };
+    await this.store.putJson(`${KEY.pending}${String(entry.seq).padStart(12, '0')}`, entry);
+    this.seq += 1;
+    await this.store.putJson(KEY.seq, this.seq);
+    // Re-adding an id still waiting in the batch replaces it there.
+    const dup = this.pending.findIndex((p) => p.id === id);
+    if (dup >= 0) {
+      await this.store.delete(this.pendingKey(this.pending[dup]));
+      this.pending.splice(dup, 1);
+    }
+    this.pending.push(entry);
+    this.samples[id] = label;
+    await this.store.putJson(KEY.samples, this.samples);
+    await this.saveCosts();
+    if (this.pending.length >= this.batchSize) {
+      try {
+        await this.queuePending();
+      } catch (e) {
+        // Kept in the batch (it is stored); the next addPhoto or sync retries the outbox.
+        if (!isFedexError(e, 'OUTBOX_FULL')) throw e;
+      }
+    }
+    return { id, found: true };
+  }
+
+  private pendingKey(p: PendingSample): string {
+    return `${KEY.pending}${String(p.seq).padStart(12, '0')}`;
+  }
+
+  /**
+   * Encodes the waiting samples as one FXFB batch and hands it to the outbox. The batch id comes
+   * from the first sample's sequence number, so redoing this after a crash between the outbox
+   * write and the deletes makes the same id (stored once by the server).
+   */
+  private async queuePending(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const { deviceId } = this.requireEnrolled();
+    const t0 = now();
+    const batch = this.pending.slice(0, this.batchSize);
+    const features = new Float32Array(batch.length * this.dim);
+    batch.forEach((p, i) => features.set(p.features, i * this.dim));
+    const bytes = encodeFeatureBatch(
+      {
+        spec: this.extractor.spec,
+        sampleIds: batch.map((p) => p.id),
+        labels: Int32Array.from(batch, (p) => (p.label === null ? -1 : this.labels.ensure(p.label))),
+        features,
+      },
+      { dtype: this.dtype },
+    );
+    this.meter.time('encode', now() - t0);
+    await this.outbox.add({
+      batchId: `${deviceId}-${batch[0].seq}`,
+      bytes,
+      samples: batch.length,
+      createdAt: (this.options.now ?? Date.now)(),
+    });
+    for (const p of batch) await this.store.delete(this.pendingKey(p));
+    this.pending.splice(0, batch.length);
+    if (this.pending.length >= this.batchSize) await this.queuePending();
+  }
+
+  /**
+   * Names (or, with null, un-names) a photo added earlier, by its id. Sent at the next sync.
+   *
+   * @throws FedexError NOT_FOUND for an id this device never added.
+   */
+  async label(id: string, name: string | null): Promise<void> {
+    this.requireEnrolled();
+    if (!Object.hasOwn(this.samples, id))
+      throw new FedexError('NOT_FOUND', `no photo "${id}" on this device`);
+    if (name !== null && (name.length === 0 || name.length > 200))
+      throw new FedexError('BAD_ARGUMENT', `a label name is 1-200 characters, got "${name}"`);
+    if (name !== null && this.labels.idOf(name) === undefined) {
+      this.labels.ensure(name);
+      await this.store.putJson(KEY.labels, this.labels.entries());
+    }
+    this.samples[id] = name;
+    await this.store.putJson(KEY.samples, this.samples);
+    const waiting = this.pending.find((p) => p.id === id);
+    if (waiting) {
+      waiting.label = name;
+      await this.store.putJson(this.pendingKey(waiting), waiting);
+      return;
+    }
+    this.queueRelabel([id], name);
+    await this.store.putJson(KEY.relabels, this.relabels);
+  }
+
+  private queueRelabel(clientIds: string[], name: string | null): void {
+    // A later relabel of the same id wins: drop it from earlier entries.
+    const ids = new Set(clientIds);
+    for (const r of this.relabels) r.clientIds = r.clientIds.filter((c) => !ids.has(c));
+    this.relabels = this.relabels.filter((r) => r.clientIds.length > 0);
+    const same = this.relabels.find((r) => r.name === name);
+    if (same) same.clientIds.push(...clientIds);
+    else this.relabels.push({ clientIds: [...clientIds], name });
+  }
+
+  /**
+   * Sends everything waiting: settles label names with the server (new names get the next free
+   * ids), uploads the outbox (retrying with backoff; what fails stays for the next sync) and then
+   * the queued relabels.
+   *
+   * @throws FedexError UNAVAILABLE (or the server's error) when the server cannot take it now; what
+   * was acknowledged before stays acknowledged, the rest waits on the device.
+   */
+  async sync(): Promise<SyncResult> {
+    const { userId } = this.requireEnrolled();
+    await this.syncLabels();
+    try {
+      await this.queuePending();
+    } catch (e) {
+      if (!isFedexError(e, 'OUTBOX_FULL')) throw e;
+    }
+    const flushed = await this.flushOutbox(userId);
+    // Samples that waited behind a full outbox go now.
+    while (this.pending.length > 0) {
+      await this.queuePending();
+      const more = await this.flushOutbox(userId);
+      flushed.batches += more.batches;
+      flushed.samples += more.samples;
+      flushed.rejected += more.rejected;
+    }
+    const relabelled = await this.sendRelabels(userId);
+    await this.saveCosts();
+    return {
+      uploaded: flushed.batches,
+      samples: flushed.samples,
+      relabelled,
+      pending: this.pending.length + this.outbox.usage().samples,
+      rejected: flushed.rejected,
+    };
+  }
+
+  /** Reconciles the label map with the server's names and PUTs the new ones. */
+  private async syncLabels(): Promise<void> {
+    const { userId } = this.requireEnrolled();
+    const server = await this.retry(() => this.client.getLabels(userId));
+    const { toPut, remap } = this.labels.reconcile(server);
+    if (toPut.length > 0) {
+      await this.retry(() => this.client.putLabels(userId, toPut));
+      this.labels.markSynced(toPut);
+    }
+    if (remap.size > 0) {
+      // Batches already encoded carry the old ids: relabel their samples once they are uploaded.
+      for (const entry of await this.outbox.list()) {
+        const batch = decodeFeatureBatch(entry.bytes);
+        batch.labels.forEach((l, i) => {
+          const moved = remap.get(l);
+          if (moved !== undefined) this.queueRelabel([batch.sampleIds[i]], this.labels.nameOf(moved) ?? null);
+        });
+      }
+      await this.store.putJson(KEY.relabels, this.relabels);
+    }
+    await this.store.putJson(KEY.labels, this.labels.entries());
+  }
+
+  private async sendRelabels(userId: string): Promise<number> {
+    let changed = 0;
+    while (this.relabels.length > 0) {
+      const r = this.relabels[0];
+      const label = r.name === null ? -1 : this.labels.idOf(r.name);
+      if (label === undefined) {
+        // A name the map lost (renamed on the server meanwhile): settle names, then retry.
+        this.labels.ensure(r.name!);
+        await this.syncLabels();
+        continue;
+      }
+      const res = await this.retry(() => this.client.relabel(userId, { clientIds: r.clientIds, label }));
+      changed += res.changed;
+      this.relabels.shift();
+      await this.store.putJson(KEY.relabels, this.relabels);
+    }
+    return changed;
+  }
+
+  /** Asks the server to train this user's head (a queued job; one per user at a time). */
+  async train(body: TrainBody = {}): Promise<JobInfo> {
+    const { userId } = this.requireEnrolled();
+    const { job } = await this.retry(() => this.client.train(userId, body));
+    return job;
+  }
+
+  /**
+   * Polls a job until it is done.
+   *
+   * @throws FedexError JOB_FAILED when it failed; UNAVAILABLE when `timeoutMs` passes first.
+   */
+  async waitForJob(jobId: number, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<JobInfo> {
+    this.requireEnrolled();
+    const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (;;) {
+      const job = await this.retry(() => this.client.job(jobId));
+      if (job.status === 'done') return job;
+      if (job.status === 'failed')
+        throw new FedexError('JOB_FAILED', `training job ${jobId} failed: ${job.error ?? 'no reason given'}`);
+      if (Date.now() > deadline) throw new FedexError('UNAVAILABLE', `job ${jobId} is still ${job.status}`);
+      await sleep(options.pollMs ?? 250);
+    }
+  }
+
+  /**
+   * Fetches the newest promoted model of the user if it changed (ETag). The bytes must match the
+   * server's sha256 and decode into a top for this device's features before they replace the
+   * model held; otherwise the previous model stays and the answer carries the error.
+   */
+  async pullModel(): Promise<PullResult> {
+    const { userId } = this.requireEnrolled();
+    const current = this.loaded?.record ?? null;
+    const t0 = now();
+    let fetched;
+    try {
+      fetched = await this.retry(() => this.client.fetchModel(`user:${userId}`, current?.etag));
+    } catch (e) {
+      // A corrupt, cut or failed download, or no model yet: the model held stays.
+      if (isFedexError(e) && (isRetryable(e) || e.code === 'NO_MODEL'))
+        return { updated: false, version: current?.version ?? null, error: e };
+      throw e;
+    } finally {
+      this.meter.time('download', now() - t0);
+      await this.saveCosts();
+    }
+    if (fetched.status === 'not-modified') return { updated: false, version: current?.version ?? null };
+
+    let top;
+    try {
+      top = await decodeTop(fetched.bytes, this.dim, specKey(this.extractor.spec));
+    } catch (e) {
+      if (isFedexError(e)) return { updated: false, version: current?.version ?? null, error: e };
+      throw e;
+    }
+    const record: ModelRecord = {
+      bytesKey: `model.${fetched.checksum.slice('sha256:'.length, 'sha256:'.length + 16)}.bin`,
+      etag: fetched.etag,
+      checksum: fetched.checksum,
+      version: fetched.version,
+      labels: top.labels,
+      pulledAt: (this.options.now ?? Date.now)(),
+    };
+    try {
+      // Bytes first, then the pointer: a crash in between leaves the old model in place.
+      await this.store.putBytes(record.bytesKey, fetched.bytes);
+      await this.store.putJson(KEY.model, record);
+      if (current && current.bytesKey !== record.bytesKey) await this.store.delete(current.bytesKey);
+    } catch (e) {
+      top.model.dispose();
+      throw e;
+    }
+    this.loaded?.model.dispose();
+    this.loaded = { record, model: top.model, topFlops: top.topFlops };
+    await this.learnLabelNames(userId, top.labels);
+    return { updated: true, version: record.version };
+  }
+
+  /** Names of label ids the model knows and this device does not (another device named them). */
+  private async learnLabelNames(userId: string, modelLabels: string[]): Promise<void> {
+    if (modelLabels.every((l) => this.labels.nameOf(Number(l)) !== undefined)) return;
+    try {
+      const server = await this.retry(() => this.client.getLabels(userId));
+      let changed = false;
+      for (const l of server) {
+        if (this.labels.nameOf(l.id) === undefined && this.labels.idOf(l.name) === undefined) {
+          this.labels = new LabelMap([...this.labels.entries(), { ...l, synced: true }]);
+          changed = true;
+        }
+      }
+      if (changed) await this.store.putJson(KEY.labels, this.labels.entries());
+    } catch {
+      // Names are cosmetic here: predictions fall back to "label <id>".
+    }
+  }
+
+  /** Version of the model held, or null. */
+  get modelVersion(): number | null {
+    return this.loaded?.record.version ?? null;
+  }
+
+  /**
+   * Names the main face of a photo with the pulled model, on the device. Null when no face.
+   *
+   * @throws FedexError NO_MODEL before a model was pulled.
+   */
+  async predict(image: RawImage): Promise<Prediction | null> {
+    if (this.closed) throw new FedexError('BAD_ARGUMENT', 'the device is closed');
+    const loaded = this.loaded;
+    if (!loaded) throw new FedexError('NO_MODEL', 'no model yet: sync, train and pull one first');
+    const t0 = now();
+    const features = await this.extractor.extract(image);
+    this.meter.photo(this.flopsPerPhoto, now() - t0);
+    if (!features) {
+      await this.saveCosts();
+      return null;
+    }
+    const prediction = this.predictFeatures(features, loaded);
+    await this.saveCosts();
+    return prediction;
+  }
+
+  /** The top on one feature vector (what `predict` does after the bottom). */
+  predictFeatures(features: Float32Array, loaded: LoadedModel | null = this.loaded): Prediction {
+    if (!loaded) throw new FedexError('NO_MODEL', 'no model yet: sync, train and pull one first');
+    if (features.length !== this.dim)
+      throw new FedexError('FEATURE_MISMATCH', `got ${features.length} values, the model takes ${this.dim}`);
+    const t0 = now();
+    const probs = tf.tidy(() => {
+      const out = loaded.model.predict(tf.tensor2d(features, [1, this.dim])) as tf.Tensor;
+      return out.dataSync() as Float32Array;
+    });
+    const candidates = loaded.record.labels
+      .map((l, i) => ({
+        name: this.labels.nameOf(Number(l)) ?? `label ${l}`,
+        probability: probs[i],
+      }))
+      .sort((a, b) => b.probability - a.probability);
+    this.meter.flops(loaded.topFlops);
+    this.meter.time('predict', now() - t0);
+    const top = candidates[0];
+    const confident = top !== undefined && top.probability >= this.threshold;
+    return {
+      name: confident ? top.name : UNKNOWN,
+      confidence: top?.probability ?? 0,
+      candidates,
+      modelVersion: loaded.record.version,
+    };
+  }
+
+  /** Costs since enrollment (`total`, default) or since `open` (`session`). */
+  costs(which: 'total' | 'session' = 'total'): DeviceCosts {
+    return this.meter.snapshot(which);
+  }
+
+  /** Everything `fedex device status` shows. */
+  async status(): Promise<DeviceStatus> {
+    const outbox = this.outbox.usage();
+    const ids = Object.keys(this.samples);
+    const m = this.loaded?.record;
+    return {
+      enrolled: this.enrollment !== null,
+      server: this.enrollment?.server ?? this.client.server,
+      deviceId: this.enrollment?.deviceId ?? null,
+      userId: this.enrollment?.userId ?? null,
+      name: this.enrollment?.name ?? null,
+      samples: ids.length,
+      labelled: ids.filter((id) => this.samples[id] !== null).length,
+      pendingSamples: this.pending.length + outbox.samples,
+      outboxBatches: outbox.batches,
+      outboxBytes: outbox.bytes,
+      queuedRelabels: this.relabels.reduce((n, r) => n + r.clientIds.length, 0),
+      labels: this.labels.entries().map(({ id, name }) => ({ id, name })),
+      model: m ? { version: m.version, etag: m.etag, labels: m.labels.length, pulledAt: m.pulledAt } : null,
+      costs: this.costs('total'),
+    };
+  }
+
+  /** Saves the cost totals and disposes the model (the extractor belongs to the caller). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.saveCosts();
+    this.loaded?.model.dispose();
+    this.loaded = null;
+  }
+}
