@@ -1,14 +1,12 @@
 /**
- * Defaults the CLI shares: where datasets live (`FEDEX_DATA_DIR`, else `../shared/datasets`
- * beside the repository, which is where this project's machines keep them).
+ * Defaults the CLI shares: the repository root and the datasets folder (one rule for the CLI,
+ * tests and benchmarks, in ../data/datasets-root.ts).
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { datasetsRoot, REPO_ROOT } from '../data/datasets-root.js';
 
-/** Repository root (two levels above src/cli). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO_ROOT };
 
 /** The datasets folder: `$FEDEX_DATA_DIR`, else `<repo>/../shared/datasets`. */
 export function defaultDataDir(): string {
-  return path.resolve(process.env.FEDEX_DATA_DIR ?? path.join(REPO_ROOT, '..', 'shared', 'datasets'));
+  return datasetsRoot();
 }

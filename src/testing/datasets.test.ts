@@ -27,9 +27,11 @@ describe('dataset location helpers', () => {
     if (saved.req === undefined) delete process.env.FEDEX_REQUIRE_DATA;
   });
 
-  it('reads the datasets folder from FEDEX_DATA_DIR, relative paths from the repository root', () => {
+  it('reads the datasets folder from FEDEX_DATA_DIR (relative to the working directory), else beside the repository', () => {
     delete process.env.FEDEX_DATA_DIR;
     expect(datasetsRoot()).toBe(path.resolve(REPO_ROOT, '../shared/datasets'));
+    process.env.FEDEX_DATA_DIR = 'some/where';
+    expect(datasetsRoot()).toBe(path.resolve(process.cwd(), 'some/where'));
 
     process.env.FEDEX_DATA_DIR = tmp;
     expect(datasetDir('faces')).toBe(path.join(tmp, 'faces'));

@@ -2,23 +2,17 @@
  * Where the real face datasets are, for tests and benchmarks (Node-only; no vitest here, so
  * bench scripts can import it too — the vitest side is ./describe-with-data.ts).
  *
- * The datasets folder is `$FEDEX_DATA_DIR`, default `../shared/datasets`, a relative path being
- * resolved against the repository root (not the working directory). Tests that need a dataset use
+ * The datasets folder is `$FEDEX_DATA_DIR`, default `../shared/datasets` beside the repository
+ * (../data/datasets-root.ts). Tests that need a dataset use
  * `describeWithData(name, ...)`: when the folder is missing they skip with a loud warning, unless
  * `FEDEX_REQUIRE_DATA=1` (set it in CI), where a missing dataset FAILS the test instead.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRng, shuffled } from '../core/random.js';
+import { datasetsRoot, REPO_ROOT } from '../data/datasets-root.js';
 
-/** The repository root (two folders above this file). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Absolute path of the datasets folder (`$FEDEX_DATA_DIR`, default `../shared/datasets`). */
-export function datasetsRoot(): string {
-  return path.resolve(REPO_ROOT, process.env.FEDEX_DATA_DIR ?? '../shared/datasets');
-}
+export { datasetsRoot, REPO_ROOT };
 
 /** True when `FEDEX_REQUIRE_DATA=1`: a missing dataset is an error, not a skip. */
 export function dataRequired(): boolean {
