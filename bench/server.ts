@@ -60,11 +60,10 @@ async function makeUploaders(server: ChildServer): Promise<Uploader[]> {
   return out;
 }
 
-async function measureIngest(
+/** A `fedex serve` child on a fresh folder (no workers, no rate limit) and its 50 uploaders. */
+async function ingestServer(
   durability: 'full' | 'normal',
-  seconds: number,
-  log: (line: string) => void,
-): Promise<BenchRow[]> {
+): Promise<{ dir: string; server: ChildServer; uploaders: Uploader[] }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'fedex-bench-server-'));
   const server = await startChildServer(dir, [
     '--workers',
@@ -74,8 +73,16 @@ async function measureIngest(
     '--rate-limit',
     '0',
   ]);
+  return { dir, server, uploaders: await makeUploaders(server) };
+}
+
+async function measureIngest(
+  durability: 'full' | 'normal',
+  seconds: number,
+  log: (line: string) => void,
+): Promise<BenchRow[]> {
+  const { dir, server, uploaders } = await ingestServer(durability);
   try {
-    const uploaders = await makeUploaders(server);
     let sent = 0;
     let encodeMs = 0;
     const instance = autocannon({
@@ -185,17 +192,8 @@ async function measureAtGoalRate(
   seconds: number,
   log: (line: string) => void,
 ): Promise<BenchRow[]> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fedex-bench-rate-'));
-  const server = await startChildServer(dir, [
-    '--workers',
-    '0',
-    '--durability',
-    durability,
-    '--rate-limit',
-    '0',
-  ]);
+  const { dir, server, uploaders } = await ingestServer(durability);
   try {
-    const uploaders = await makeUploaders(server);
     const perDevicePerSecond = GOAL_PHOTOS_PER_S / SAMPLES_PER_BATCH / DEVICES;
     const rng = createRng(7);
     const latencies: number[] = [];
