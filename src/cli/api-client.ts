@@ -8,78 +8,31 @@
  * const api = new ApiClient({ baseUrl: 'http://127.0.0.1:8787', token: adminKey });
  * const { users } = await api.listUsers();
  */
+import type {
+  ApiDevice,
+  ApiJob,
+  ApiJobStatus,
+  ApiModel,
+  ApiTrainBody,
+  ApiUserSummary,
+} from '../core/api-types.js';
 import { FedexError, type ErrorCode } from '../core/errors.js';
 
 /** A user as `GET /v1/users` lists it (times as epoch milliseconds, as the store keeps them). */
-export interface UserRow {
-  id: string;
-  name: string;
-  createdAt: number;
-  trainedThrough: number;
-  lastTrainedAt: number | null;
-  devices: number;
-  samples: number;
-  labelled: number;
-  newLabelled: number;
-  modelVersion: number | null;
-}
+export type UserRow = ApiUserSummary;
 
-export interface DeviceRow {
-  id: string;
-  userId: string;
-  name: string;
-  createdAt: number;
-  lastSeenAt: number | null;
-}
+export type DeviceRow = ApiDevice;
 
 /** A model version as `GET /v1/models` lists it (no weights; `createdAt` is ISO). */
-export interface ModelRow {
-  id: number;
-  scope: string;
-  version: number;
-  specKey: string;
-  head: string;
-  config: Record<string, unknown>;
-  metrics: Record<string, unknown>;
-  labels: string[];
-  checksum: string;
-  size: number;
-  status: 'promoted' | 'rejected';
-  reason: string | null;
-  jobId: number | null;
-  createdAt: string;
-}
+export type ModelRow = ApiModel;
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+export type JobStatus = ApiJobStatus;
 
 /** A job as the API shows it (times ISO). */
-export interface JobRow {
-  id: number;
-  scope: string;
-  trigger: string;
-  status: JobStatus;
-  progress: number;
-  message: string | null;
-  config: Record<string, unknown>;
-  result: Record<string, unknown> | null;
-  error: string | null;
-  attempts: number;
-  maxAttempts: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-}
+export type JobRow = ApiJob;
 
 /** What a caller may set for one training job (the server's defaults fill the rest). */
-export interface TrainRequest {
-  head?: string;
-  specKey?: string;
-  epochs?: number;
-  learningRate?: number;
-  seed?: number;
-  holdoutFraction?: number;
-}
+export type TrainRequest = ApiTrainBody;
 
 export interface ApiClientOptions {
   /** `http://host:port` of the server (a trailing slash is fine). */

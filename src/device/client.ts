@@ -15,74 +15,35 @@
  * await client.uploadBatch(device.userId, 'b-0001', fxfbBytes);
  * const m = await client.fetchModel(`user:${device.userId}`, lastEtag);
  */
+import type {
+  ApiDevice,
+  ApiIngestResult,
+  ApiJob,
+  ApiJobStatus,
+  ApiLabel,
+  ApiTrainBody,
+  ApiUser,
+} from '../core/api-types.js';
 import { FedexError, isFedexError, type ErrorCode } from '../core/errors.js';
 
 /** A device as the server shows it (times as epoch milliseconds). */
-export interface DeviceInfo {
-  id: string;
-  userId: string;
-  name: string;
-  createdAt: number;
-  lastSeenAt: number | null;
-}
+export type DeviceInfo = ApiDevice;
 
 /** The user a device belongs to. */
-export interface UserInfo {
-  id: string;
-  name: string;
-  createdAt: number;
-  trainedThrough: number;
-  lastTrainedAt: number | null;
-}
+export type UserInfo = ApiUser;
 
 /** What the server answers to an upload: 201 stored, or 200 `duplicate` (stored before). */
-export interface IngestResult {
-  batchId: string;
-  samples: number;
-  inserted: number;
-  updated: number;
-  duplicate: boolean;
-  /** ISO time the server first stored the batch. */
-  receivedAt: string;
-}
+export type IngestResult = ApiIngestResult;
 
-export interface LabelName {
-  id: number;
-  name: string;
-}
+export type LabelName = ApiLabel;
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+export type JobStatus = ApiJobStatus;
 
 /** A training job as the API shows it (times ISO). */
-export interface JobInfo {
-  id: number;
-  scope: string;
-  trigger: string;
-  status: JobStatus;
-  /** 0..1. */
-  progress: number;
-  message: string | null;
-  config: Record<string, unknown>;
-  result: Record<string, unknown> | null;
-  error: string | null;
-  attempts: number;
-  maxAttempts: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-}
+export type JobInfo = ApiJob;
 
 /** What a device may set for its user's training job (the server's defaults fill the rest). */
-export interface TrainBody {
-  head?: string;
-  specKey?: string;
-  epochs?: number;
-  learningRate?: number;
-  patience?: number;
-  seed?: number;
-  holdoutFraction?: number;
-}
+export type TrainBody = ApiTrainBody;
 
 /** A model scope: the device's own user (`user:<id>`) or the global model. */
 export type ModelScope = `user:${string}` | 'global';

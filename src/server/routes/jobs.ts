@@ -4,6 +4,7 @@
  * reveal nothing).
  */
 import type { FastifyInstance } from 'fastify';
+import type { ApiTrainBody } from '../../core/api-types.js';
 import { FedexError } from '../../core/errors.js';
 import { headNames } from '../../model/heads/registry.js';
 import type { AppContext, Guards } from '../app.js';
@@ -27,15 +28,7 @@ const trainBody = {
   },
 } as const;
 
-type TrainBody = {
-  head?: string;
-  specKey?: string;
-  epochs?: number;
-  learningRate?: number;
-  patience?: number;
-  seed?: number;
-  holdoutFraction?: number;
-};
+type TrainBody = ApiTrainBody;
 
 /** A job as the API shows it (times as ISO strings). */
 export function jobView(job: Job): Record<string, unknown> {
