@@ -13,6 +13,7 @@ import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
 import { modelsCommand } from './models.js';
 import { jobsCommand } from './jobs.js';
+import { deviceCommand } from './device.js';
 
 export const COMMANDS: Command[] = [
   extractCommand,
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   usersCommand,
   modelsCommand,
   jobsCommand,
+  deviceCommand,
 ];
 
 function mainHelp(): string {
