@@ -17,7 +17,6 @@ import { initRuntime } from '../runtime/node.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { listPeople } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
-import type * as Sdk from './browser.js';
 import {
   browserRequired,
   buildTestSdk,
@@ -26,6 +25,7 @@ import {
   openSdkPage,
   TEST_PREFIX,
 } from './testing/chromium.js';
+import { extractInPage, type ExtractResult } from './testing/page-flows.js';
 
 const chromiumPath = findChromium();
 
@@ -39,13 +39,6 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
     bb += b[i] * b[i];
   }
   return ab / Math.sqrt(aa * bb);
-}
-
-/** What the page answers. */
-interface PageResult {
-  backend: string;
-  descriptors: (number[] | null)[];
-  ms: number[];
 }
 
 if (!chromiumPath && !browserRequired()) {
@@ -65,7 +58,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('browser face bottom (Chrom
     let browser: Browser;
     let server: RunningServer;
     let dataDir: string;
-    let result: PageResult;
+    let result: ExtractResult;
     const consoleLines: string[] = [];
 
     beforeAll(async () => {
@@ -78,21 +71,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('browser face bottom (Chrom
         onConsole: (l) => consoleLines.push(l),
       });
       const urls = photos.map((p) => `${TEST_PREFIX}photos/${path.relative(dir, p.file)}`);
-      result = await page.evaluate(async (photoUrls): Promise<PageResult> => {
-        const m = (window as unknown as { fedex: typeof Sdk }).fedex;
-        const { extractor, runtime } = await m.createBrowserFaceExtractor();
-        const descriptors: (number[] | null)[] = [];
-        const ms: number[] = [];
-        for (const url of photoUrls) {
-          const blob = await (await fetch(url)).blob();
-          const t0 = performance.now();
-          const d = await extractor.extract(await m.rawImageFrom(blob));
-          ms.push(performance.now() - t0);
-          descriptors.push(d ? Array.from(d) : null);
-        }
-        extractor.dispose();
-        return { backend: runtime.backend, descriptors, ms };
-      }, urls);
+      result = await page.evaluate(extractInPage, { urls });
       await close();
     });
 

@@ -1,8 +1,8 @@
 /**
  * The browser entry of the device SDK, bundled by `scripts/build-sdk.ts` into
  * `fedex-device.js`, which the FedEx server serves at `/sdk/fedex-device.js`. A page imports it,
- * calls `createBrowserFaceExtractor` (or, with the full SDK, `createBrowserDevice`) and feeds it
- * photos through `rawImageFrom`; only features leave the page.
+ * calls `createBrowserDevice` (or only `createBrowserFaceExtractor`) and feeds it photos through
+ * `rawImageFrom`; only features leave the page.
  *
  * Must not import Node built-ins (the build fails if anything here reaches one).
  */
@@ -13,7 +13,16 @@ import {
   type BrowserRuntimeInfo,
   type BrowserRuntimeOptions,
 } from '../runtime/browser.js';
+import { FedexDevice } from './sdk.js';
+import { IndexedDbDeviceStore } from './store/indexeddb.js';
+import type { DeviceOptions, DeviceStore } from './types.js';
 
+export { FedexDevice, DEFAULT_DEVICE_OPTIONS } from './sdk.js';
+export type { AddPhotoResult, DeviceStatus, Enrollment, PullResult, SyncResult } from './sdk.js';
+export { IndexedDbDeviceStore } from './store/indexeddb.js';
+export { MemoryDeviceStore } from './store/memory.js';
+export { UNKNOWN } from './types.js';
+export type { Candidate, DeviceCosts, DeviceOptions, DeviceStore, Prediction } from './types.js';
 export { rawImageFrom, type BrowserImageSource } from '../platform/browser/image.js';
 export { browserFacePlatform } from '../platform/browser/face.js';
 export {
@@ -61,4 +70,45 @@ export async function createBrowserFaceExtractor(
     browserFacePlatform(base + SDK_PATHS.models),
   );
   return { extractor, runtime };
+}
+
+/** Options of `createBrowserDevice`: the device's, without the parts this function makes. */
+export interface BrowserDeviceOptions
+  extends Omit<DeviceOptions, 'server' | 'store' | 'extractor'>, BrowserFaceExtractorOptions {
+  /** Base URL of the FedEx server (default: the page's origin). */
+  server?: string;
+  /** Where the device keeps its state. Default: IndexedDB database `storeName`. */
+  store?: DeviceStore;
+  /** IndexedDB database name when no `store` is given. Default `fedex-device`. */
+  storeName?: string;
+}
+
+/** Default IndexedDB database of `createBrowserDevice`. */
+export const DEFAULT_BROWSER_STORE = 'fedex-device';
+
+/**
+ * A ready device in one call: WASM runtime, face bottom loaded from the server, state in IndexedDB
+ * (so enrollment, queued uploads and the pulled model survive a reload).
+ *
+ * @example
+ * const device = await createBrowserDevice({ server: 'https://fedex.example.org' });
+ * if (!device.enrolled) await device.enroll({ enrollmentToken, name: 'my phone' });
+ * await device.addPhoto(await rawImageFrom(file), { id: file.name, label: 'Ann' });
+ * await device.sync();
+ */
+export async function createBrowserDevice(options: BrowserDeviceOptions = {}): Promise<FedexDevice> {
+  const { server, store, storeName, runtime, face, ...deviceOptions } = options;
+  const base = baseOf(server);
+  const { extractor } = await createBrowserFaceExtractor({ server: base, runtime, face });
+  try {
+    return await FedexDevice.open({
+      ...deviceOptions,
+      server: base.replace(/\/$/, ''),
+      store: store ?? (await IndexedDbDeviceStore.open(storeName ?? DEFAULT_BROWSER_STORE)),
+      extractor,
+    });
+  } catch (e) {
+    extractor.dispose();
+    throw e;
+  }
 }

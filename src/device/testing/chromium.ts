@@ -91,6 +91,8 @@ export async function openSdkPage(
   options: { photosDir?: string; onConsole?: (line: string) => void } = {},
 ): Promise<{ page: Page; requests: RecordedRequest[]; close(): Promise<void> }> {
   const context = await browser.newContext();
+  // tsx (the bench) compiles with keepNames: functions handed to page.evaluate call `__name`.
+  await context.addInitScript('globalThis.__name = (f) => f;');
   const page = await context.newPage();
   const requests: RecordedRequest[] = [];
   page.on('request', (r) => {
