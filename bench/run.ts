@@ -23,6 +23,7 @@ import { splitSuite } from './split.js';
 import { globalSplitSuite } from './global-split.js';
 import { backbonesSuite } from './backbones.js';
 import { serverSuite } from './server.js';
+import { browserSuite } from './browser.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -36,6 +37,7 @@ const SUITES: BenchSuite[] = [
   splitSuite,
   globalSplitSuite,
   serverSuite,
+  browserSuite,
 ];
 
 function formatValue(v: number): string {

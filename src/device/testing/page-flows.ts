@@ -5,6 +5,7 @@
  * variable of this file. Types come from the SDK's source, so the page code is type-checked.
  */
 import type * as Sdk from '../browser.js';
+import type { FaceStats } from '../../face/pipeline.js';
 import type { DeviceCosts } from '../types.js';
 
 /** The SDK as the test page exposes it. */
@@ -20,6 +21,10 @@ export interface ExtractResult {
   descriptors: (number[] | null)[];
   /** Per photo: decode + detect + align + embed (ms). */
   ms: number[];
+  /** Per photo: decode alone (ms). */
+  decodeMs: number[];
+  /** The pipeline's cumulative stage times and detection paths. */
+  stats: FaceStats;
 }
 
 /** The face bottom alone: each photo fetched, decoded with `rawImageFrom`, its descriptor extracted. */
@@ -28,18 +33,21 @@ export async function extractInPage(args: ExtractArgs): Promise<ExtractResult> {
   const { extractor, runtime } = await m.createBrowserFaceExtractor();
   const descriptors: (number[] | null)[] = [];
   const ms: number[] = [];
+  const decodeMs: number[] = [];
   try {
     for (const url of args.urls) {
       const blob = await (await fetch(url)).blob();
       const t0 = performance.now();
-      const d = await extractor.extract(await m.rawImageFrom(blob));
+      const image = await m.rawImageFrom(blob);
+      decodeMs.push(performance.now() - t0);
+      const d = await extractor.extract(image);
       ms.push(performance.now() - t0);
       descriptors.push(d ? Array.from(d) : null);
     }
+    return { backend: runtime.backend, descriptors, ms, decodeMs, stats: extractor.stats() };
   } finally {
     extractor.dispose();
   }
-  return { backend: runtime.backend, descriptors, ms };
 }
 
 /** One photo of the device flow: where it is, its sample id, and its name when labelled. */
