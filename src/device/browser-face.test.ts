@@ -87,6 +87,31 @@ describe.skipIf(!chromiumPath && !browserRequired())('browser face bottom (Chrom
       expect(result.descriptors.map((d) => d?.length ?? 0)).toEqual(photos.map(() => 128));
     });
 
+    it('serves a demo page at /sdk/ that loads the models and describes a chosen photo', async () => {
+      const page = await browser.newPage();
+      try {
+        await page.goto(`${server.url}/sdk/`);
+        await page.waitForFunction(
+          () => /ready: tfjs/.test(document.getElementById('log')!.textContent!),
+          undefined,
+          {
+            timeout: 60_000,
+          },
+        );
+        await page.setInputFiles('#photos', photos[0].file);
+        await page.waitForFunction(
+          () => /descriptor \[/.test(document.getElementById('log')!.textContent!),
+          undefined,
+          {
+            timeout: 60_000,
+          },
+        );
+        expect(await page.textContent('#log')).toContain('on wasm');
+      } finally {
+        await page.close();
+      }
+    });
+
     it("matches Node's descriptors for the same photos (cosine > 0.99)", async () => {
       await initRuntime();
       const node = await createFaceExtractor({}, nodeFacePlatform());
