@@ -24,7 +24,13 @@ import {
   type RecordedRequest,
   TEST_PREFIX,
 } from './testing/chromium.js';
-import { deviceFlowInPage, type DeviceFlowResult, type FlowPhoto } from './testing/page-flows.js';
+import {
+  deviceFlowInPage,
+  type DeviceFlowResult,
+  type FlowPhoto,
+  reopenInPage,
+  type ReopenResult,
+} from './testing/page-flows.js';
 
 const chromiumPath = findChromium();
 const ADMIN_KEY = 'fxa_browser-e2e-admin-key-0123';
@@ -47,6 +53,8 @@ describe.skipIf(!chromiumPath && !browserRequired())('device SDK end to end in C
     let dataDir: string;
     let result: DeviceFlowResult;
     let requests: RecordedRequest[];
+    let reopened: ReopenResult;
+    let afterReload: RecordedRequest[];
     const consoleLines: string[] = [];
 
     beforeAll(async () => {
@@ -90,6 +98,12 @@ describe.skipIf(!chromiumPath && !browserRequired())('device SDK end to end in C
         // candidate is right); a larger step makes it confident.
         train: { learningRate: 0.03 },
       });
+      // A reload: the same origin's IndexedDB must give back the enrollment and the model.
+      await page.page.reload();
+      await page.page.waitForFunction(() => 'fedex' in window, undefined, { timeout: 60_000 });
+      const before = page.requests.length;
+      reopened = await page.page.evaluate(reopenInPage, { storeName: 'fedex-e2e', url: test[0].url });
+      afterReload = page.requests.slice(before);
       await page.close();
     }, 600_000);
 
@@ -147,6 +161,16 @@ describe.skipIf(!chromiumPath && !browserRequired())('device SDK end to end in C
       for (const r of requests.filter((x) => x.url.includes(`${TEST_PREFIX}photos/`))) {
         expect(r.method).toBe('GET');
       }
+    });
+
+    it('keeps enrollment and model in IndexedDB across a reload (no model download)', () => {
+      expect(reopened).toEqual({
+        userId: 'bbt',
+        modelVersion: result.modelVersion,
+        pendingSamples: 0,
+        prediction: test[0].person,
+      });
+      expect(afterReload.filter((r) => r.url.includes('/v1/models/'))).toEqual([]);
     });
   });
 });

@@ -141,3 +141,32 @@ export async function deviceFlowInPage(args: DeviceFlowArgs): Promise<DeviceFlow
     await device.close();
   }
 }
+
+export interface ReopenResult {
+  userId: string | null;
+  modelVersion: number | null;
+  pendingSamples: number;
+  prediction: string | null;
+}
+
+/**
+ * After a reload: opens the device on the same IndexedDB database and predicts one photo with the
+ * model it kept, without touching the network for the model.
+ */
+export async function reopenInPage(args: { storeName: string; url: string }): Promise<ReopenResult> {
+  const m = (window as unknown as PageWindow).fedex;
+  const device = await m.createBrowserDevice({ storeName: args.storeName });
+  try {
+    const status = await device.status();
+    const image = await m.rawImageFrom(await (await fetch(args.url)).blob());
+    const p = await device.predict(image);
+    return {
+      userId: device.enrolled?.userId ?? null,
+      modelVersion: device.modelVersion,
+      pendingSamples: status.pendingSamples,
+      prediction: p ? p.name : null,
+    };
+  } finally {
+    await device.close();
+  }
+}
