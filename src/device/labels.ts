@@ -86,15 +86,18 @@ export class LabelMap {
     this.byId.clear();
     this.byName.clear();
     for (const l of server) this.set({ id: l.id, name: l.name, synced: true });
+    // Names the server knows take its ids; then new names keep their ids where free, else max + 1.
+    const fresh: LabelEntry[] = [];
     for (const e of local) {
-      if (serverByName.has(e.name)) {
-        const id = serverByName.get(e.name)!;
-        if (id !== e.id) remap.set(e.id, id);
-        continue;
-      }
-      // A name the server lacks: keep its id unless the server (or an earlier move) uses it.
+      const id = serverByName.get(e.name);
+      if (id === undefined) fresh.push(e);
+      else if (id !== e.id) remap.set(e.id, id);
+    }
+    const wanted = new Set(fresh.map((e) => e.id));
+    for (const e of fresh) {
+      wanted.delete(e.id);
       const free = !serverById.has(e.id) && !this.byId.has(e.id);
-      const id = free ? e.id : this.nextId(local.map((x) => x.id));
+      const id = free ? e.id : this.nextId(wanted);
       if (id !== e.id) remap.set(e.id, id);
       this.set({ id, name: e.name, synced: false });
       toPut.push({ id, name: e.name });

@@ -215,6 +215,44 @@ describe('FedexDevice', () => {
     LONG,
   );
 
+  it('settles names two devices of one user gave offline: a taken id moves, encoded batches are relabelled', async () => {
+    // Prepare: both devices name their first person with provisional id 0 while offline.
+    const token = await enrollmentTokenFor(server, 'carol', { uses: 2 });
+    const a = await FedexDevice.open(options(new MemoryDeviceStore(), { batchSize: 2 }));
+    const b = await FedexDevice.open(options(new MemoryDeviceStore(), { batchSize: 2 }));
+    await a.enroll({ enrollmentToken: token, name: 'carol-phone' });
+    await b.enroll({ enrollmentToken: token, name: 'carol-tablet' });
+    for (let n = 0; n < 2; n++) {
+      await a.addPhoto(fakePhoto(0, n), { id: `a-ann-${n}`, label: 'ann' });
+      await b.addPhoto(fakePhoto(1, n), { id: `b-bob-${n}`, label: 'bob' });
+    }
+    await b.addPhoto(fakePhoto(0, 5), { id: 'b-ann-5', label: 'ann' });
+
+    // Execute
+    await a.sync();
+    const synced = await b.sync();
+
+    // Assert: bob moved to id 1 and its already-encoded samples were relabelled; ann kept a's id.
+    const labels = server.store.getLabels('carol');
+    expect(labels).toEqual([
+      { id: 0, name: 'ann' },
+      { id: 1, name: 'bob' },
+    ]);
+    expect(synced.relabelled).toBe(2);
+    const byClient = new Map(
+      server.store.listSamples('carol', { limit: 100 }).map((s) => [s.clientId, s.label]),
+    );
+    expect(Object.fromEntries(byClient)).toEqual({
+      'a-ann-0': 0,
+      'a-ann-1': 0,
+      'b-bob-0': 1,
+      'b-bob-1': 1,
+      'b-ann-5': 0,
+    });
+    await a.close();
+    await b.close();
+  });
+
   it('surfaces OUTBOX_FULL when the server is away and the outbox is at its limit; sync drains it', async () => {
     // Prepare: a device whose server is unreachable, one batch of one sample in the outbox at most.
     const store = new MemoryDeviceStore();
