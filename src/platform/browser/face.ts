@@ -4,8 +4,8 @@
  * backend), and model files fetched from a base URL (the FedEx server serves face-api's `model/`
  * folder statically).
  *
- * NOT RUN BY THE TEST SUITE YET (Node has no DOM; the device-SDK browser test will load it). The
- * model loader it uses, `urlModelLoader`, is tested in Node against a real HTTP server.
+ * Run in headless Chromium by `src/device/browser-face.test.ts` (descriptors match Node's) and
+ * `src/device/browser-e2e.test.ts`; `urlModelLoader` is also tested in Node against a real server.
  */
 import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
 import type { FaceApiModule } from '../../face/faceapi.js';

@@ -7,8 +7,8 @@
  * composited onto white, as in Node. PGM/PPM blobs, which browsers cannot decode, go through our
  * own parser (../pnm.ts).
  *
- * NOT RUN BY THE TEST SUITE YET: Node has no DOM. It is kept small so it can be checked by eye;
- * the device-SDK browser test will exercise it. Do not import this file from Node code.
+ * Node has no DOM: it runs in headless Chromium in `src/device/browser-face.test.ts` and
+ * `src/device/browser-e2e.test.ts` (Blob PNGs and File inputs). Do not import this file from Node code.
  */
 import { FedexError } from '../../core/errors.js';
 import type { RawImage } from '../../core/types.js';
