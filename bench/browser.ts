@@ -145,7 +145,7 @@ export const browserSuite: BenchSuite = {
           add,
           test,
           jobTimeoutMs: 300_000,
-          train: { learningRate: 0.03 },
+          train: {},
         });
         const wall = performance.now() - t0;
         await page.close();

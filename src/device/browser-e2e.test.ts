@@ -93,10 +93,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('device SDK end to end in C
         add,
         test,
         jobTimeoutMs: 300_000,
-        // The server's default (1e-3, 100 epochs) leaves a head fitted on 24 samples so unsure
-        // that every answer falls below the SDK's 0.5 threshold ("unknown", though the top
-        // candidate is right); a larger step makes it confident.
-        train: { learningRate: 0.03 },
+        train: {}, // the server's defaults
       });
       // A reload: the same origin's IndexedDB must give back the enrollment and the model.
       await page.page.reload();

@@ -141,6 +141,7 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
 
       // Pull each model, predict the held-out photos on the "device"; compare with offline training.
       const served: number[] = [];
+      const confidences: number[] = [];
       const offline: number[] = [];
       for (const user of users) {
         const d = devices.get(user.id)!;
@@ -155,6 +156,13 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
         const labels = metadata.labels as string[];
         const test = batchOf(user, user.test, true);
         const truth = Array.from(test.labels);
+        const probs = tf.tidy(
+          () =>
+            (model.predict(tf.tensor2d(test.features, [test.labels.length, dim])) as tf.Tensor)
+              .max(1)
+              .arraySync() as number[],
+        );
+        confidences.push(...probs);
         const predicted = tf.tidy(
           () =>
             (model.predict(tf.tensor2d(test.features, [truth.length, dim])) as tf.Tensor)
@@ -167,7 +175,12 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
         const train = batchOf(user, user.labelled, true);
         const head = getHead(DEFAULT_TRAIN_JOB_CONFIG.head);
         const ref = head.build([dim], user.people.length, {}, 0);
-        await fitHead(head, ref, { x: train.features, y: train.labels, shape: [dim] }, { seed: 0 });
+        await fitHead(
+          head,
+          ref,
+          { x: train.features, y: train.labels, shape: [dim] },
+          { seed: 0, learningRate: DEFAULT_TRAIN_JOB_CONFIG.learningRate },
+        );
         const refPred = tf.tidy(
           () =>
             (ref.predict(tf.tensor2d(test.features, [truth.length, dim])) as tf.Tensor)
@@ -179,10 +192,12 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
       }
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       console.info(
-        `server e2e (5 LFW users): served models ${mean(served).toFixed(3)} ${JSON.stringify(served.map((a) => +a.toFixed(3)))}, offline ${mean(offline).toFixed(3)}; progress seen: ${seenProgress}`,
+        `server e2e (5 LFW users): served models ${mean(served).toFixed(3)} ${JSON.stringify(served.map((a) => +a.toFixed(3)))}, offline ${mean(offline).toFixed(3)}; progress seen: ${seenProgress}; median top probability ${[...confidences].sort((a, b) => a - b)[Math.floor(confidences.length / 2)].toFixed(2)}`,
       );
       expect(mean(served)).toBeGreaterThanOrEqual(mean(offline) - 0.02);
       expect(mean(served)).toBeGreaterThanOrEqual(0.9);
+      // Confident enough that the device's default "unknown" threshold (0.5) names most faces.
+      expect(confidences.filter((c) => c >= 0.5).length / confidences.length).toBeGreaterThanOrEqual(0.8);
       const models = server.store.listModels();
       expect(models.filter((m) => m.status === 'promoted')).toHaveLength(5);
     },
