@@ -4,6 +4,7 @@
  * enroll with a token from the admin, add a folder of photos (a sub-folder per person names them),
  * sync the features, train, pull the model and predict on this machine. Photos never leave it.
  */
+import { FACE_EMBEDDING_FLOPS } from '../device/costs.js';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FedexError } from '../core/errors.js';
@@ -59,13 +60,7 @@ async function faceBottom(): Promise<{ extractor: FeatureExtractor; flopsPerPhot
   return { extractor, flopsPerPhoto: FACE_EMBEDDING_FLOPS };
 }
 
-/**
- * FLOPs of the face descriptor network (faceapi-resnet up to its 128-d embedding) for one photo,
- * as `loadBackbone('faceapi-resnet').bottomCosts('embedding')` counts them (checked in
- * `device.test.ts`); a constant so that no command loads the network only to count. Face
- * detection and landmarks are not included.
- */
-export const FACE_EMBEDDING_FLOPS = 543_599_232;
+export { FACE_EMBEDDING_FLOPS };
 
 const DEFAULT_DEPS: DeviceCommandDeps = {
   bottom: faceBottom,

@@ -13,6 +13,7 @@ import {
   type BrowserRuntimeInfo,
   type BrowserRuntimeOptions,
 } from '../runtime/browser.js';
+import { FACE_EMBEDDING_FLOPS } from './costs.js';
 import { FedexDevice } from './sdk.js';
 import { IndexedDbDeviceStore } from './store/indexeddb.js';
 import type { DeviceOptions, DeviceStore } from './types.js';
@@ -102,6 +103,7 @@ export async function createBrowserDevice(options: BrowserDeviceOptions = {}): P
   const { extractor } = await createBrowserFaceExtractor({ server: base, runtime, face });
   try {
     return await FedexDevice.open({
+      flopsPerPhoto: FACE_EMBEDDING_FLOPS,
       ...deviceOptions,
       server: base.replace(/\/$/, ''),
       store: store ?? (await IndexedDbDeviceStore.open(storeName ?? DEFAULT_BROWSER_STORE)),

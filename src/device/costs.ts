@@ -7,6 +7,14 @@ import type { DeviceCosts } from './types.js';
 
 export type CostStage = keyof DeviceCosts['ms'];
 
+/**
+ * FLOPs of the face descriptor network (faceapi-resnet up to its 128-d embedding) for one photo,
+ * as `loadBackbone('faceapi-resnet').bottomCosts('embedding')` counts them (checked in
+ * `src/cli/device.test.ts`); a constant so that no device loads the network only to count. Face
+ * detection and landmarks are not included.
+ */
+export const FACE_EMBEDDING_FLOPS = 543_599_232;
+
 /** All zeros. */
 export function emptyCosts(): DeviceCosts {
   return {
