@@ -59,6 +59,10 @@ export type ErrorCode =
   | 'NOT_ENOUGH_DATA'
   | 'JOB_FAILED'
   | 'UNAVAILABLE'
+  // federated rounds
+  | 'ROUND_CLOSED'
+  | 'DUPLICATE_UPDATE'
+  | 'NOT_SELECTED'
   // device SDK
   | 'OUTBOX_FULL'
   | 'DEVICE_NOT_ENROLLED'

@@ -513,6 +513,8 @@ describe('server API: isolation between users', () => {
       ['POST', '/v1/users', '/v1/users', { name: 'mallory' }],
       ['POST', '/v1/devices', '/v1/devices', { name: 'evil', userId: 'alice' }],
       ['POST', '/v1/global/train', '/v1/global/train', {}],
+      ['GET', '/v1/rounds/{round}/weights', '/v1/rounds/1/weights', undefined],
+      ['POST', '/v1/rounds/{round}/updates', '/v1/rounds/1/updates', bytes],
     ];
     for (const [method, , url, body, headers] of attempts) {
       const r = await b.device.request<Err>(method, url, body, headers);
@@ -531,7 +533,8 @@ describe('server API: isolation between users', () => {
       await api.anonymous.request<{ paths: Record<string, Record<string, unknown>> }>('GET', '/openapi.json')
     ).json;
     const covered = new Set(attempts.map(([m, template]) => `${m} ${template}`));
-    const open = new Set(['GET /healthz', 'GET /metrics', 'GET /v1/me']);
+    // A device's own views: /v1/me, and its own task in the current round (never another's).
+    const open = new Set(['GET /healthz', 'GET /metrics', 'GET /v1/me', 'GET /v1/rounds/current']);
     for (const [p, methods] of Object.entries(doc.paths)) {
       for (const m of Object.keys(methods)) {
         const route = `${m.toUpperCase()} ${p}`;

@@ -17,6 +17,7 @@ import { registerDeviceRoutes } from './routes/devices.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { registerRoundRoutes } from './routes/rounds.js';
 import { registerSampleRoutes } from './routes/samples.js';
 import { registerStaticRoutes } from './routes/static.js';
 import type { Store } from './store/sqlite.js';
@@ -202,6 +203,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   registerSampleRoutes(app, ctx, guards);
   registerJobRoutes(app, ctx, guards);
   registerModelRoutes(app, ctx, guards);
+  registerRoundRoutes(app, ctx, guards);
   registerStaticRoutes(app, ctx, guards);
   return app;
 }

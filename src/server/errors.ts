@@ -21,6 +21,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   MODEL_UNKNOWN_HEAD: 400,
   MODEL_HEAD_NOT_APPLICABLE: 400,
   UNAVAILABLE: 503,
+  ROUND_CLOSED: 409,
+  DUPLICATE_UPDATE: 409,
+  NOT_SELECTED: 403,
 };
 
 export interface ErrorBody {
