@@ -1,0 +1,91 @@
+/**
+ * FedEx: every client uploads the features of its photos once (task `upload-features`); the cloud
+ * trains the top on the union of all uploads so far with the same head and trainer the server uses
+ * for its jobs (`getHead(...).build` + `fitHead`, Adam with early stopping), starting from the
+ * global weights. A client that has uploaded is not asked again; once everyone has, rounds are idle.
+ *
+ * The strategy keeps the uploaded features (the cloud stores them, which is the point of FedEx).
+ */
+
+import { getHead, type HeadOptions } from '../model/heads/registry.js';
+import { fitHead, type TrainOptions } from '../model/trainer.js';
+import { readWeights, writeWeights } from './model-weights.js';
+import type { ClientResult, ClientTask, RoundSettings, Strategy, Weights } from './types.js';
+
+export interface FedExOptions {
+  /** Registry head the cloud trains (the one the devices' weights belong to). */
+  head: string;
+  headOptions?: HeadOptions;
+  /** Shape of one feature. */
+  inputShape: readonly number[];
+  numClasses: number;
+  /** The cloud trainer's options (defaults: `DEFAULT_TRAIN_OPTIONS`; seed: `settings.seed`). */
+  train?: Partial<Omit<TrainOptions, 'onEpoch' | 'signal'>>;
+}
+
+class FedEx implements Strategy {
+  readonly name = 'fedex' as const;
+  private readonly uploads = new Map<string, ClientResult & { kind: 'features' }>();
+
+  constructor(private readonly options: FedExOptions) {}
+
+  configureRound(round: number, available: readonly string[]): Map<string, ClientTask> {
+    const tasks = new Map<string, ClientTask>();
+    for (const id of [...new Set(available)].sort()) {
+      if (!this.uploads.has(id)) tasks.set(id, { kind: 'upload-features', round });
+    }
+    return tasks;
+  }
+
+  async aggregate(
+    _round: number,
+    global: Weights,
+    results: readonly ClientResult[],
+    settings: RoundSettings,
+  ): Promise<Weights> {
+    for (const r of results) if (r.kind === 'features') this.uploads.set(r.clientId, r);
+    const batches = [...this.uploads.values()].map((r) => r.batch);
+    if (batches.length === 0) return global;
+    const n = batches.reduce((a, b) => a + b.labels.length, 0);
+    const x = new Float32Array(batches.reduce((a, b) => a + b.features.length, 0));
+    const y = new Int32Array(n);
+    let xo = 0;
+    let yo = 0;
+    for (const b of batches) {
+      x.set(b.features, xo);
+      y.set(b.labels, yo);
+      xo += b.features.length;
+      yo += b.labels.length;
+    }
+    const head = getHead(this.options.head);
+    const model = head.build(
+      this.options.inputShape,
+      this.options.numClasses,
+      this.options.headOptions,
+      settings.seed,
+    );
+    try {
+      writeWeights(model, global);
+      await fitHead(
+        head,
+        model,
+        { x, y, shape: this.options.inputShape },
+        { seed: settings.seed, ...this.options.train },
+      );
+      return readWeights(
+        model,
+        global.map((t) => t.name),
+      );
+    } finally {
+      model.dispose();
+    }
+  }
+}
+
+/**
+ * @example
+ * const strategy = createFedEx({ head: 'linear', inputShape: [128], numClasses: 158 });
+ */
+export function createFedEx(options: FedExOptions): Strategy {
+  return new FedEx(options);
+}

@@ -1,0 +1,32 @@
+/**
+ * Strategies by name. `fedex` needs to know the head it trains in the cloud; fedavg and fedprox
+ * need nothing (their clients train whatever weights they are sent).
+ */
+import { createFedAvg } from './fedavg.js';
+import { createFedEx, type FedExOptions } from './fedex.js';
+import { createFedProx } from './fedprox.js';
+import type { Strategy, StrategyName } from './types.js';
+
+export const STRATEGY_NAMES: readonly StrategyName[] = ['fedavg', 'fedprox', 'fedex'];
+
+/**
+ * A fresh strategy (fedex keeps the uploaded features, so never share one between runs).
+ *
+ * @example
+ * getStrategy('fedavg');
+ * getStrategy('fedex', { fedex: { head: 'linear', inputShape: [128], numClasses: 158 } });
+ */
+export function getStrategy(name: string, options: { fedex?: FedExOptions } = {}): Strategy {
+  switch (name) {
+    case 'fedavg':
+      return createFedAvg();
+    case 'fedprox':
+      return createFedProx();
+    case 'fedex':
+      if (!options.fedex)
+        throw new Error('the fedex strategy needs options.fedex (head, inputShape, numClasses)');
+      return createFedEx(options.fedex);
+    default:
+      throw new Error(`unknown strategy ${name} (known: ${STRATEGY_NAMES.join(', ')})`);
+  }
+}
