@@ -154,7 +154,7 @@ export async function runRounds(options: RunRoundsOptions): Promise<RunRoundsRes
     for (const r of results)
       if (tasks.has(r.clientId) && r.round === round) addCosts(costs, r.clientId, r.costs);
     const { accepted, rejected } = screenResults(round, tasks, results, weights, settings);
-    const reported = new Set(results.map((r) => r.clientId));
+    const reported = new Set(results.filter((r) => r.round === round).map((r) => r.clientId));
     const applied = accepted.length > 0 && accepted.length >= settings.minClients;
     if (applied) weights = await strategy.aggregate(round, weights, accepted, settings);
     const log: RoundLog = {

@@ -1,0 +1,91 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initRuntime, tf } from '../runtime/node.js';
+import { l2Distance } from './aggregate.js';
+import { getStrategy, STRATEGY_NAMES } from './registry.js';
+import { DEFAULT_ROUND_SETTINGS } from './rounds.js';
+import { selectionSize } from './select.js';
+import { blobPopulation } from './testing/sim.js';
+import type { ClientResult, RoundSettings, Weights } from './types.js';
+
+beforeAll(async () => {
+  await initRuntime();
+});
+
+const ids = Array.from({ length: 20 }, (_, i) => `d${i}`);
+const settings: RoundSettings = { ...DEFAULT_ROUND_SETTINGS, clientFraction: 0.25, minClients: 3, seed: 5 };
+const global: Weights = [{ name: 'w', shape: [2], values: Float32Array.of(0, 0) }];
+const fedexOptions = { head: 'linear', inputShape: [8], numClasses: 4 };
+
+describe('registry', () => {
+  it('gives every strategy by name and refuses unknown names', () => {
+    for (const name of STRATEGY_NAMES) expect(getStrategy(name, { fedex: fedexOptions }).name).toBe(name);
+    expect(() => getStrategy('krum')).toThrow(/unknown strategy/);
+    expect(() => getStrategy('fedex')).toThrow(/needs options/);
+  });
+});
+
+describe.each(['fedavg', 'fedprox'])('%s configureRound', (name) => {
+  it('selects max(minClients, round(C·available)) clients, seeded per round', () => {
+    const s = getStrategy(name);
+    const r1 = s.configureRound(1, ids, global, settings);
+    const again = s.configureRound(1, [...ids].reverse(), global, settings);
+    const r2 = s.configureRound(2, ids, global, settings);
+    expect(r1.size).toBe(5);
+    expect([...again.keys()]).toEqual([...r1.keys()]);
+    expect([...r2.keys()]).not.toEqual([...r1.keys()]);
+    expect(s.configureRound(1, ids.slice(0, 4), global, settings).size).toBe(3); // minClients wins
+    expect(selectionSize(2, settings)).toBe(2); // never more than available
+    for (const task of r1.values()) {
+      expect(task.kind).toBe('train');
+      if (task.kind === 'train') {
+        expect(task.mu).toBe(name === 'fedprox' ? settings.mu : 0);
+        expect(task.weights).toBe(global);
+      }
+    }
+  });
+
+  it('aggregates by example count, clipping first when clipNorm is set', async () => {
+    const s = getStrategy(name);
+    const result = (v: number[], n: number): ClientResult => ({
+      kind: 'weights',
+      clientId: `c${n}`,
+      round: 1,
+      weights: [{ name: 'w', shape: [2], values: Float32Array.from(v) }],
+      numExamples: n,
+      metrics: { loss: 0, accuracy: 0 },
+      costs: { deviceFlops: 0, bytesUp: 0, bytesDown: 0 },
+    });
+    const mean = await s.aggregate(1, global, [result([4, 0], 1), result([0, 4], 3)], settings);
+    expect(Array.from(mean[0].values)).toEqual([1, 3]);
+    const clipped = await s.aggregate(1, global, [result([4, 0], 1), result([0, 4], 3)], {
+      ...settings,
+      clipNorm: 2,
+    });
+    expect(Array.from(clipped[0].values)).toEqual([0.5, 1.5]);
+  });
+});
+
+describe('fedex', () => {
+  it('asks every available client to upload once, then trains the top on the union in the cloud', async () => {
+    const pop = blobPopulation({ numClients: 4, numClasses: 4, dim: 8, perClass: 20 });
+    const s = getStrategy('fedex', {
+      fedex: {
+        ...fedexOptions,
+        train: { epochs: 60, learningRate: 0.05, validationSplit: 0, batchSize: 16 },
+      },
+    });
+    const tasks = s.configureRound(1, pop.ids, pop.initial, settings);
+    expect([...tasks.values()].every((t) => t.kind === 'upload-features')).toBe(true);
+    expect(tasks.size).toBe(pop.ids.length);
+    const clients = pop.clients();
+    const results = await Promise.all([...tasks].map(([id, t]) => clients.get(id)!(t)));
+    const before = tf.memory().numTensors;
+    const trained = await s.aggregate(1, pop.initial, results, settings);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(l2Distance(trained, pop.initial)).toBeGreaterThan(0);
+    expect(trained.map((t) => t.name)).toEqual(pop.initial.map((t) => t.name));
+    expect(await pop.evaluate(trained)).toBeGreaterThan(0.9);
+    expect(s.configureRound(2, pop.ids, trained, settings).size).toBe(0);
+    pop.dispose();
+  });
+});
