@@ -327,6 +327,10 @@ describe('rounds over HTTP: FedAvg with 5 device processes', () => {
     const memAcc = inMemory.accuracyByRound[ROUNDS];
     expect(httpAcc).toBeGreaterThan(overHttp.accuracyByRound[0]);
     expect(Math.abs(httpAcc - memAcc)).toBeLessThanOrEqual(0.02);
+    // Not only the end point: every round's accuracy matches (float32 weights travel losslessly).
+    overHttp.accuracyByRound.forEach((acc, r) =>
+      expect([r, Math.abs(acc - inMemory.accuracyByRound[r]) <= 0.02]).toEqual([r, true]),
+    );
     pop.dispose();
   });
 });

@@ -45,6 +45,8 @@ const roundErrors = { ...errorResponses, 409: errorSchema } as const;
 
 export function registerRoundRoutes(app: FastifyInstance, _ctx: AppContext, guards: Guards): void {
   app.decorate('rounds', new HttpTransport());
+  // A closing server closes its open round with whoever reported, so the runner awaiting it ends.
+  app.addHook('onClose', async () => app.rounds.finish());
 
   app.get(
     '/v1/rounds/current',
