@@ -14,6 +14,7 @@ import { getStrategy } from './registry.js';
 import { DEFAULT_ROUND_SETTINGS, runRounds } from './rounds.js';
 import type { DeviceProcessArgs } from './testing/device-process.js';
 import { blobPopulation } from './testing/sim.js';
+import { HttpRoundClient, type RoundClientEvent } from './transport/http-client.js';
 import { MemoryTransport } from './transport/memory.js';
 import type { ClientResult, ClientTask, RoundSettings } from './types.js';
 
@@ -163,6 +164,52 @@ describe('rounds over HTTP: the routes', () => {
     // Assert
     expect(results.map((r) => r.clientId)).toEqual([a.deviceId]);
     expect([late.status, late.json.error.code]).toEqual([409, 'ROUND_CLOSED']);
+  });
+});
+
+describe('rounds over HTTP: the device loop', () => {
+  it('skips a round it answered too late, takes part in the next, and stops when the run finished', async () => {
+    // Prepare
+    const api = await startTestApi();
+    try {
+      const a = await api.userWithDevice('a');
+      const events: RoundClientEvent[] = [];
+      const client = new HttpRoundClient({
+        server: api.url,
+        token: a.token,
+        pollMs: 10,
+        execute: async (t) => {
+          if (t.round === 1) await new Promise((r) => setTimeout(r, 400)); // past round 1's deadline
+          const trained = t.kind === 'train' ? t.weights : [];
+          return {
+            kind: 'weights',
+            clientId: a.deviceId,
+            round: t.round,
+            weights: trained,
+            numExamples: 5,
+            metrics: { loss: 1, accuracy: 0.5 },
+            costs: { deviceFlops: 10, bytesUp: 0, bytesDown: 0 },
+          };
+        },
+        onEvent: (e) => events.push(e),
+      });
+
+      // Execute
+      const running = client.run();
+      const first = await api.app.rounds.runRound(1, new Map([[a.deviceId, task(1)]]), 200);
+      const second = await api.app.rounds.runRound(2, new Map([[a.deviceId, task(2)]]), 10_000);
+      api.app.rounds.finish();
+      const posted = await running;
+
+      // Assert
+      expect([first.length, second.map((r) => r.clientId), posted]).toEqual([0, [a.deviceId], 1]);
+      expect(events.filter((e) => e.kind !== 'task')).toEqual([
+        { kind: 'skipped', round: 1, code: 'ROUND_CLOSED' },
+        { kind: 'posted', round: 2 },
+      ]);
+    } finally {
+      await api.close();
+    }
   });
 });
 
