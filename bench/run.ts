@@ -24,6 +24,7 @@ import { globalSplitSuite } from './global-split.js';
 import { backbonesSuite } from './backbones.js';
 import { serverSuite } from './server.js';
 import { browserSuite } from './browser.js';
+import { strategySuite } from './strategy.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -38,6 +39,7 @@ const SUITES: BenchSuite[] = [
   globalSplitSuite,
   serverSuite,
   browserSuite,
+  strategySuite,
 ];
 
 function formatValue(v: number): string {
