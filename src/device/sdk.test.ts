@@ -210,6 +210,18 @@ describe('FedexDevice', () => {
       const fine = await FedexDevice.open(options(store));
       expect(await fine.pullModel()).toEqual({ updated: true, version: 2 });
       await fine.close();
+
+      // A queued relabel that names a sample the server never stored (say its batch was refused)
+      // relabels the others and leaves the queue: it must not block every later sync.
+      await store.putJson('relabels', [{ clientIds: ['never-uploaded.jpg', 'dan-0.jpg'], name: 'bob' }]);
+      const relabeller = await FedexDevice.open(options(store));
+      expect((await relabeller.sync()).relabelled).toBe(1);
+      expect((await relabeller.status()).queuedRelabels).toBe(0);
+      const bobId = server.store.getLabels('alice').find((l) => l.name === 'bob')!.id;
+      expect(
+        server.store.listSamples('alice', { limit: 100 }).find((x) => x.clientId === 'dan-0.jpg')?.label,
+      ).toBe(bobId);
+      await relabeller.close();
       expect(tf.memory().numTensors).toBe(tensorsBefore);
     },
     LONG,

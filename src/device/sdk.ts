@@ -587,8 +587,23 @@ export class FedexDevice {
         await this.syncLabels();
         continue;
       }
-      const res = await this.retry(() => this.client.relabel(userId, { clientIds: r.clientIds, label }));
-      changed += res.changed;
+      try {
+        const res = await this.retry(() => this.client.relabel(userId, { clientIds: r.clientIds, label }));
+        changed += res.changed;
+      } catch (e) {
+        if (!isFedexError(e, 'NOT_FOUND')) throw e;
+        // The server relabels all or nothing, and it lacks one of these samples (its batch was
+        // refused): relabel the others one by one and drop the ones it never stored, so one lost
+        // sample does not block the queue for ever.
+        for (const id of r.clientIds) {
+          try {
+            const one = await this.retry(() => this.client.relabel(userId, { clientIds: [id], label }));
+            changed += one.changed;
+          } catch (inner) {
+            if (!isFedexError(inner, 'NOT_FOUND')) throw inner;
+          }
+        }
+      }
       this.relabels.shift();
       await this.store.putJson(KEY.relabels, this.relabels);
     }
