@@ -2,6 +2,7 @@
  * Strategies by name. `fedex` needs to know the head it trains in the cloud; fedavg and fedprox
  * need nothing (their clients train whatever weights they are sent).
  */
+import { FedexError } from '../core/errors.js';
 import { createFedAvg } from './fedavg.js';
 import { createFedEx, type FedExOptions } from './fedex.js';
 import { createFedProx } from './fedprox.js';
@@ -24,9 +25,12 @@ export function getStrategy(name: string, options: { fedex?: FedExOptions } = {}
       return createFedProx();
     case 'fedex':
       if (!options.fedex)
-        throw new Error('the fedex strategy needs options.fedex (head, inputShape, numClasses)');
+        throw new FedexError(
+          'BAD_ARGUMENT',
+          'the fedex strategy needs options.fedex (head, inputShape, numClasses)',
+        );
       return createFedEx(options.fedex);
     default:
-      throw new Error(`unknown strategy ${name} (known: ${STRATEGY_NAMES.join(', ')})`);
+      throw new FedexError('BAD_ARGUMENT', `unknown strategy ${name} (known: ${STRATEGY_NAMES.join(', ')})`);
   }
 }
