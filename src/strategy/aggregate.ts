@@ -8,6 +8,7 @@
  * Never averages without weights: an earlier TypeScript FL library did, and a client with one photo
  * then counted as much as one with a thousand.
  */
+import { FedexError } from '../core/errors.js';
 import type { Weights } from './types.js';
 
 /** A client's weights and the number of training examples behind them (the aggregation weight). */
@@ -30,16 +31,17 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  *               { weights: [{ name: 'w', shape: [1], values: Float32Array.of(5) }], numExamples: 3 }]);
  */
 export function weightedMean(updates: readonly WeightedUpdate[]): Weights {
-  if (updates.length === 0) throw new Error('weightedMean needs at least one update');
+  if (updates.length === 0) throw new FedexError('BAD_ARGUMENT', 'weightedMean needs at least one update');
   const total = updates.reduce((a, u) => a + u.numExamples, 0);
-  if (!(total > 0)) throw new Error(`weightedMean needs a positive total weight (got ${total})`);
+  if (!(total > 0))
+    throw new FedexError('BAD_ARGUMENT', `weightedMean needs a positive total weight (got ${total})`);
   const first = updates[0].weights;
   return first.map((t, i) => {
     const acc = new Float64Array(t.values.length);
     for (const u of updates) {
       const v = u.weights[i];
       if (!v || !sameShape(v.shape, t.shape) || v.values.length !== acc.length) {
-        throw new Error(`weightedMean: tensor ${i} (${t.name}) differs between updates`);
+        throw new FedexError('BAD_ARGUMENT', `weightedMean: tensor ${i} (${t.name}) differs between updates`);
       }
       const f = u.numExamples / total;
       for (let j = 0; j < acc.length; j++) acc[j] += f * v.values[j];
@@ -50,12 +52,14 @@ export function weightedMean(updates: readonly WeightedUpdate[]): Weights {
 
 /** ||a - b||₂ over all tensors together. Throws when the tensors do not line up. */
 export function l2Distance(a: Weights, b: Weights): number {
-  if (a.length !== b.length) throw new Error(`l2Distance: ${a.length} tensors vs ${b.length}`);
+  if (a.length !== b.length)
+    throw new FedexError('BAD_ARGUMENT', `l2Distance: ${a.length} tensors vs ${b.length}`);
   let s = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a[i].values;
     const y = b[i].values;
-    if (x.length !== y.length) throw new Error(`l2Distance: tensor ${i} sizes ${x.length} vs ${y.length}`);
+    if (x.length !== y.length)
+      throw new FedexError('BAD_ARGUMENT', `l2Distance: tensor ${i} sizes ${x.length} vs ${y.length}`);
     for (let j = 0; j < x.length; j++) {
       const d = x[j] - y[j];
       s += d * d;

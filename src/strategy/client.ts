@@ -14,6 +14,7 @@
  * float16). With `bottomMode: 'cached'` the device runs its bottom once per photo, the first time
  * it takes part (`featuresCached: false`); with `recompute` every local epoch runs it again.
  */
+import { FedexError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs';
 import { encodeFeatureBatch, encodeWeights } from '../core/codec.js';
 import type { FeatureSpec } from '../core/types.js';
@@ -62,7 +63,10 @@ function logitsView(model: tf.LayersModel): tf.LayersModel {
   const last = model.layers[model.layers.length - 1];
   const config = last.getConfig() as { activation?: unknown };
   if (last.getClassName() !== 'Activation' || config.activation !== 'softmax') {
-    throw new Error('the client model must end in a softmax activation (every registered head does)');
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      'the client model must end in a softmax activation (every registered head does)',
+    );
   }
   return tf.model({ inputs: model.inputs, outputs: last.input as tf.SymbolicTensor });
 }
@@ -200,7 +204,7 @@ export async function runClientTask(
   model: tf.LayersModel,
   options: ClientOptions,
 ): Promise<ClientResult> {
-  if (data.n < 1) throw new Error(`client ${options.clientId} has no examples`);
+  if (data.n < 1) throw new FedexError('BAD_ARGUMENT', `client ${options.clientId} has no examples`);
   return task.kind === 'train' ? train(task, data, model, options) : uploadFeatures(task, data, options);
 }
 

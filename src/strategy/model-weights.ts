@@ -3,6 +3,7 @@
  * weights in `model.weights` order, named as in the FXWT messages of `../model/io.ts`
  * (`index:originalName`), and write them back after checking count and shapes. Leaves no tensors.
  */
+import { FedexError } from '../core/errors.js';
 import * as tf from '@tensorflow/tfjs';
 import type { Weights } from './types.js';
 
@@ -22,12 +23,18 @@ export function readWeights(model: tf.LayersModel, names?: readonly string[]): W
 export function writeWeights(model: tf.LayersModel, weights: Weights): void {
   const vars = model.weights;
   if (vars.length !== weights.length) {
-    throw new Error(`the model has ${vars.length} weights, got ${weights.length} tensors`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `the model has ${vars.length} weights, got ${weights.length} tensors`,
+    );
   }
   vars.forEach((v, i) => {
     const s = weights[i].shape;
     if (v.shape.length !== s.length || v.shape.some((d, j) => d !== s[j])) {
-      throw new Error(`weight ${i} has shape [${v.shape.join(', ')}], got [${s.join(', ')}]`);
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `weight ${i} has shape [${v.shape.join(', ')}], got [${s.join(', ')}]`,
+      );
     }
   });
   const tensors = weights.map((t) => tf.tensor(t.values, t.shape, 'float32'));
