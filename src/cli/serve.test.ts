@@ -117,6 +117,7 @@ describe('fedex serve', () => {
     expect(c).toMatchObject({ port: 9999, dataDir: '/tmp/x', adminKey: 'k'.repeat(20) });
     expect(flagWins).toMatchObject({ port: 1234 });
     expect(serveConfig(['--rate-limit', '0'], {})).toMatchObject({ rateLimitPerSecond: 0 });
+    expect(serveConfig(['--sdk-dir', '/tmp/sdk'], {})).toMatchObject({ sdkDir: '/tmp/sdk' });
     expect(serveConfig(['--rate-limit', '20'], {})).toMatchObject({
       rateLimitPerSecond: 20,
       rateLimitBurst: 40,

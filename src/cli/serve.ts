@@ -50,6 +50,11 @@ const FLAGS: FlagSpecs = {
     arg: 'D',
     help: 'full: fsync every commit (uploads survive power loss); normal: faster, survives a crash. Default full.',
   },
+  'sdk-dir': {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Folder of the browser SDK bundle served at /sdk/fedex-device.js. Default dist/sdk (npm run build:sdk).',
+  },
   'rate-limit': {
     type: 'string',
     arg: 'N',
@@ -59,7 +64,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--sdk-dir DIR] [--log]';
 
 /** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
 export function serveConfig(
@@ -85,6 +90,8 @@ export function serveConfig(
   const retrain = intFlag(flags, 'retrain-after', undefined, { min: 0, max: 1_000_000_000 });
   if (retrain !== undefined) config.retrainAfterLabelled = retrain;
   config.durability = choiceFlag(flags, 'durability', ['full', 'normal'] as const, DEFAULTS.durability);
+  const sdkDir = stringFlag(flags, 'sdk-dir');
+  if (sdkDir !== undefined) config.sdkDir = sdkDir;
   const rate = intFlag(flags, 'rate-limit', undefined, { min: 0, max: 1_000_000 });
   if (rate !== undefined) {
     config.rateLimitPerSecond = rate;
