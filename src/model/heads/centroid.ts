@@ -3,13 +3,73 @@
  * exports, ships and predicts like any other head: the `logits` layer holds, per class c, the kernel
  * column `2·μ_c` and the bias `−‖μ_c‖²`, so `logits_c = 2·x·μ_c − ‖μ_c‖² = ‖x‖² − ‖x − μ_c‖²`. The
  * `‖x‖²` term is the same for every class, hence argmax(logits) is the nearest centroid (ties go to
- * the lowest class, like `nearestCentroidAccuracy`), and the probabilities are softmax(−‖x − μ_c‖²).
+ * the lowest class, like `nearestCentroidAccuracy`), and the probabilities are softmax(−s·‖x − μ_c‖²)
+ * with the scale s fitted on the training samples (leave-one-out likelihood; kernel and bias are
+ * both multiplied by s, which leaves the argmax unchanged).
  */
 import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../../core/errors.js';
 import { shapeSize } from '../../core/types.js';
 import { checkBuildArgs, classifier, LOGITS_LAYER, toVector } from './common.js';
 import type { Head, HeadOptions, LabelledFeatures } from './types.js';
+
+/** Candidate scales: 2^(k/2) for k = 0..24 (1 to 4096). */
+const SCALES = Array.from({ length: 25 }, (_, k) => 2 ** (k / 2));
+
+/**
+ * The temperature of the probabilities, softmax(−s·‖x − μ_c‖²): the s (on a log grid) that
+ * maximises the leave-one-out likelihood of the training samples — each sample scored against its
+ * class centroid without itself, so a sample does not vouch for itself. Distances between face
+ * descriptors are small (≈ 0.3 same person, ≈ 1 others), so s = 1 gives nearly flat probabilities
+ * and a device could never be sure; the fitted s makes the confidence mean something. Returns 1
+ * when no class has two samples (nothing to leave out). Argmax is the same for every s.
+ */
+function fitScale(
+  vectors: Float32Array,
+  y: ArrayLike<number>,
+  means: Float64Array,
+  counts: Float64Array,
+  dim: number,
+): number {
+  const k = counts.length;
+  const rows: Float64Array[] = [];
+  const own: number[] = [];
+  for (let i = 0; i < y.length; i++) {
+    const c = y[i];
+    if (counts[c] < 2) continue;
+    const d2 = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      let acc = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = vectors[i * dim + d];
+        // The own class's centroid without this sample.
+        const mu = j === c ? (counts[c] * means[j * dim + d] - x) / (counts[c] - 1) : means[j * dim + d];
+        acc += (x - mu) * (x - mu);
+      }
+      d2[j] = acc;
+    }
+    rows.push(d2);
+    own.push(c);
+  }
+  if (rows.length === 0) return 1;
+  let best = 1;
+  let bestLl = Number.NEGATIVE_INFINITY;
+  for (const s of SCALES) {
+    let ll = 0;
+    rows.forEach((d2, r) => {
+      let min = Number.POSITIVE_INFINITY;
+      for (const v of d2) min = Math.min(min, v);
+      let z = 0;
+      for (const v of d2) z += Math.exp(-s * (v - min));
+      ll += -s * (d2[own[r]] - min) - Math.log(z);
+    });
+    if (ll > bestLl) {
+      bestLl = ll;
+      best = s;
+    }
+  }
+  return best;
+}
 
 /** Sets a centroid model's weights from the class means of `data`. Every class needs a sample. */
 function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
@@ -51,16 +111,21 @@ function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
   if (missing.length) {
     throw new FedexError('MODEL_BAD_DATA', `centroid head: no sample of class(es) ${missing.join(', ')}`);
   }
+  const means = new Float64Array(numClasses * inDim);
+  for (let c = 0; c < numClasses; c++) {
+    for (let d = 0; d < inDim; d++) means[c * inDim + d] = sums[c * inDim + d] / counts[c];
+  }
+  const scale = fitScale(vectors, data.y, means, counts, inDim);
   const w = new Float32Array(inDim * numClasses);
   const b = new Float32Array(numClasses);
   for (let c = 0; c < numClasses; c++) {
     let sq = 0;
     for (let d = 0; d < inDim; d++) {
-      const mu = sums[c * inDim + d] / counts[c];
-      w[d * numClasses + c] = 2 * mu;
+      const mu = means[c * inDim + d];
+      w[d * numClasses + c] = 2 * scale * mu;
       sq += mu * mu;
     }
-    b[c] = -sq;
+    b[c] = -scale * sq;
   }
   const tensors = [tf.tensor2d(w, [inDim, numClasses]), tf.tensor1d(b)];
   logits.setWeights(tensors);

@@ -162,6 +162,28 @@ describe('centroid head', () => {
     model.dispose();
   });
 
+  it('fits the temperature of its probabilities: confident on tight clusters, never changing the argmax', async () => {
+    // Prepare: tight, well separated clusters at face-descriptor scale (distances < 1).
+    const dim = 16;
+    const data = gaussianBlobs({ dim, perClass: [6, 6, 6], spread: 0.05, seed: 9 });
+    const scaled = Float32Array.from(data.x, (v) => v * 0.1);
+    const head = getHead('centroid');
+    const model = head.build([dim], 3);
+
+    // Execute
+    await fitHead(head, model, { x: scaled, y: data.y, shape: [dim] });
+    const probs = tf.tidy(
+      () => (model.predict(tf.tensor2d(scaled, [18, dim])) as tf.Tensor).arraySync() as number[][],
+    );
+
+    // Assert: at s = 1 these distances would give ~1/3 each; the fitted scale names them surely.
+    probs.forEach((p, i) => {
+      expect(p.indexOf(Math.max(...p))).toBe(data.y[i]);
+      expect(Math.max(...p)).toBeGreaterThan(0.9);
+    });
+    model.dispose();
+  });
+
   it('is not trainable and refuses a class without samples', () => {
     const head = getHead('centroid');
     const model = head.build([2], 3);
