@@ -49,6 +49,22 @@ describe('withRetry', () => {
     expect(sleeps).toEqual([50, 100]);
   });
 
+  it("waits at least what the server's Retry-After asked (capped at maxMs)", async () => {
+    const sleeps: number[] = [];
+    let calls = 0;
+    const limited = (ms: number) => Object.assign(transient(), { retryAfterMs: ms });
+    await withRetry(
+      async () => {
+        calls++;
+        if (calls === 1) throw limited(700);
+        if (calls === 2) throw limited(10_000_000);
+        return 'ok';
+      },
+      { ...fixed, policy, sleep: async (ms) => void sleeps.push(ms) },
+    );
+    expect(sleeps).toEqual([700, policy.maxMs]);
+  });
+
   it('makes exactly maxAttempts attempts, then throws the last error', async () => {
     let calls = 0;
     const retries: number[] = [];

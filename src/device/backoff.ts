@@ -54,7 +54,10 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       return await fn(attempt);
     } catch (error) {
       if (attempt >= attempts || !options.retryable(error)) throw error;
-      const delayMs = backoffDelay(attempt - 1, options.policy, options.random);
+      // A server that said when to come back (429/503 Retry-After) is not asked sooner.
+      const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+      const floor = typeof asked === 'number' && asked > 0 ? Math.min(asked, options.policy.maxMs) : 0;
+      const delayMs = Math.max(floor, backoffDelay(attempt - 1, options.policy, options.random));
       options.onRetry?.({ attempt, error, delayMs });
       await options.sleep(delayMs);
     }
