@@ -6,6 +6,7 @@
  *
  * Needs LFW; features come from the shared cache (the first run extracts: slow for stage128).
  */
+import { splitExtractorSource } from '../src/data/extractor-source.js';
 import * as tf from '@tensorflow/tfjs';
 import { extractDataset, type ExtractedFeatureSet } from '../src/data/extract.js';
 import { buildGlobalTask, type GlobalTask } from '../src/data/users.js';
@@ -47,12 +48,7 @@ export const globalSplitSuite: BenchSuite = {
     const mid = await extractDataset({
       dir,
       scan: GLOBAL_SCAN,
-      source: {
-        kind: 'module',
-        url: new URL('../src/model/split-extractor.ts', import.meta.url).href,
-        exportName: 'createSplitExtractor',
-        options: { backbone: 'faceapi-resnet', split: 'stage128', face: { detector: 'ssd' } },
-      },
+      source: splitExtractorSource('faceapi-resnet', 'stage128', { detector: 'ssd' }),
       onProgress: progress('stage128'),
     });
     if (emb.samples.map((s) => s.id).join() !== mid.samples.map((s) => s.id).join()) {

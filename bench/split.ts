@@ -7,6 +7,7 @@
  *
  * Needs LFW; features come from the shared cache (the first run extracts, which takes a while).
  */
+import { splitExtractorSource } from '../src/data/extractor-source.js';
 import * as tf from '@tensorflow/tfjs';
 import { personalizedAccuracy } from '../src/data/eval.js';
 import { extractDataset, type ExtractedFeatureSet } from '../src/data/extract.js';
@@ -67,12 +68,7 @@ export const splitSuite: BenchSuite = {
     const mid = await extractDataset({
       dir,
       scan: SPLIT_SCAN,
-      source: {
-        kind: 'module',
-        url: new URL('../src/model/split-extractor.ts', import.meta.url).href,
-        exportName: 'createSplitExtractor',
-        options: { backbone: 'faceapi-resnet', split: SPLIT, face: { detector: 'ssd' } },
-      },
+      source: splitExtractorSource('faceapi-resnet', SPLIT, { detector: 'ssd' }),
       onProgress: progress(SPLIT),
     });
     // Same photos in both sets (a photo with no face is missing from both).

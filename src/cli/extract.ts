@@ -14,7 +14,7 @@ import { choiceFlag, intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs
 import { createProgressBar } from './progress.js';
 import { defaultDataDir } from './defaults.js';
 import { backboneEntry, backboneIds } from '../model/backbones/registry.js';
-import type { ExtractorSource } from '../data/extractor-source.js';
+import { splitExtractorSource } from '../data/extractor-source.js';
 
 /** Backbone ids and their split names, from the backbone registry (no weights loaded). */
 const BACKBONES: Record<string, string[]> = Object.fromEntries(
@@ -130,15 +130,7 @@ export const extractCommand: Command = {
 
     // The 128-d descriptor is the face pipeline itself; any other split runs the face chip through
     // the backbone's frozen bottom (in each worker, so the cache and the pool work the same way).
-    const source: ExtractorSource =
-      backbone === 'faceapi-resnet' && split === 'embedding'
-        ? { kind: 'face', options: { detector } }
-        : {
-            kind: 'module',
-            url: new URL('../model/split-extractor.ts', import.meta.url).href,
-            exportName: 'createSplitExtractor',
-            options: { backbone, split, face: { detector } },
-          };
+    const source = splitExtractorSource(backbone, split, { detector });
     const bar = createProgressBar('extract', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
     let faces = 0;
     const set = await extractDataset({

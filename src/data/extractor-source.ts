@@ -8,7 +8,7 @@
  */
 import { DEFAULT_FACE_OPTIONS } from '../face/pipeline.js';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { FedexError } from '../core/errors.js';
 import type { FeatureExtractor, RawImage } from '../core/types.js';
@@ -35,6 +35,30 @@ export type ExtractorSource =
       /** Export of the same module used to read images instead of `readImageFile`. */
       readImageExport?: string;
     };
+
+/**
+ * The source of a backbone's frozen bottom cut at `split`, run on each aligned face chip (in each
+ * worker, so the cache and the pool work as for faces). The 128-d face-api descriptor is the face
+ * pipeline itself, so `faceapi-resnet` / `embedding` gives the face source.
+ *
+ * @example
+ * extractDataset({ dir, source: splitExtractorSource('faceapi-resnet', 'stage128', { detector: 'ssd' }) });
+ */
+export function splitExtractorSource(
+  backbone: string,
+  split: string,
+  face: FaceExtractorOptions = {},
+): ExtractorSource {
+  if (backbone === 'faceapi-resnet' && split === 'embedding') return { kind: 'face', options: face };
+  // This module's own extension: `.ts` when run from source, `.js` once built.
+  const ext = path.extname(fileURLToPath(import.meta.url)) || '.js';
+  return {
+    kind: 'module',
+    url: new URL(`../model/split-extractor${ext}`, import.meta.url).href,
+    exportName: 'createSplitExtractor',
+    options: { backbone, split, face },
+  };
+}
 
 /** The default source: the face pipeline with its default options. */
 export const DEFAULT_EXTRACTOR_SOURCE: ExtractorSource = { kind: 'face' };
