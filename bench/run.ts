@@ -25,6 +25,7 @@ import { backbonesSuite } from './backbones.js';
 import { serverSuite } from './server.js';
 import { browserSuite } from './browser.js';
 import { strategySuite } from './strategy.js';
+import { loadSuite } from './load.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -40,6 +41,7 @@ const SUITES: BenchSuite[] = [
   serverSuite,
   browserSuite,
   strategySuite,
+  loadSuite,
 ];
 
 function formatValue(v: number): string {
