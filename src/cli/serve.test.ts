@@ -117,6 +117,8 @@ describe('fedex serve', () => {
     expect(c).toMatchObject({ port: 9999, dataDir: '/tmp/x', adminKey: 'k'.repeat(20) });
     expect(flagWins).toMatchObject({ port: 1234 });
     expect(serveConfig(['--rate-limit', '0'], {})).toMatchObject({ rateLimitPerSecond: 0 });
+    expect(serveConfig(['--enrollment', 'closed'], {})).toMatchObject({ enrollment: 'closed' });
+    expect(serveConfig([], {})).toMatchObject({ enrollment: 'open' });
     expect(serveConfig(['--sdk-dir', '/tmp/sdk'], {})).toMatchObject({ sdkDir: '/tmp/sdk' });
     expect(serveConfig(['--rate-limit', '20'], {})).toMatchObject({
       rateLimitPerSecond: 20,
@@ -128,6 +130,7 @@ describe('fedex serve', () => {
     [['--port', 'eighty']],
     [['--port', '70000']],
     [['--durability', 'sometimes']],
+    [['--enrollment', 'maybe']],
     [['--workers', '-1']],
     [['--rate-limit', 'lots']],
     [['--no-such-flag']],

@@ -60,11 +60,16 @@ const FLAGS: FlagSpecs = {
     arg: 'N',
     help: `Requests per second a device may make (bursts of 2N); 0: no limit. Default ${DEFAULTS.rateLimitPerSecond}.`,
   },
+  enrollment: {
+    type: 'string',
+    arg: 'E',
+    help: 'open: devices enroll themselves with an enrollment token; closed: only the admin enrolls devices. Default open.',
+  },
   log: { type: 'boolean', help: 'Log one line per request (and job events) to stderr.' },
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--sdk-dir DIR] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--sdk-dir DIR] [--log]';
 
 /** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
 export function serveConfig(
@@ -90,6 +95,7 @@ export function serveConfig(
   const retrain = intFlag(flags, 'retrain-after', undefined, { min: 0, max: 1_000_000_000 });
   if (retrain !== undefined) config.retrainAfterLabelled = retrain;
   config.durability = choiceFlag(flags, 'durability', ['full', 'normal'] as const, DEFAULTS.durability);
+  config.enrollment = choiceFlag(flags, 'enrollment', ['open', 'closed'] as const, DEFAULTS.enrollment);
   const sdkDir = stringFlag(flags, 'sdk-dir');
   if (sdkDir !== undefined) config.sdkDir = sdkDir;
   const rate = intFlag(flags, 'rate-limit', undefined, { min: 0, max: 1_000_000 });

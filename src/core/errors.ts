@@ -59,6 +59,7 @@ export type ErrorCode =
   | 'NOT_ENOUGH_DATA'
   | 'JOB_FAILED'
   | 'UNAVAILABLE'
+  | 'ENROLLMENT_CLOSED'
   // federated rounds
   | 'ROUND_CLOSED'
   | 'DUPLICATE_UPDATE'

@@ -512,6 +512,7 @@ describe('server API: isolation between users', () => {
       ['GET', '/v1/users', '/v1/users', undefined],
       ['POST', '/v1/users', '/v1/users', { name: 'mallory' }],
       ['POST', '/v1/devices', '/v1/devices', { name: 'evil', userId: 'alice' }],
+      ['DELETE', '/v1/devices/{deviceId}', `/v1/devices/${a.deviceId}`, undefined],
       ['POST', '/v1/global/train', '/v1/global/train', {}],
       ['GET', '/v1/rounds/{round}/weights', '/v1/rounds/1/weights', undefined],
       ['POST', '/v1/rounds/{round}/updates', '/v1/rounds/1/updates', bytes],

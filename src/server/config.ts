@@ -43,6 +43,11 @@ export interface ServerConfig {
   schedulerTickMs: number;
   /** Training defaults for every job (a job's own config overrides them). */
   training: Partial<TrainJobConfig>;
+  /**
+   * `open`: a device may enroll itself with an enrollment token; `closed`: enrollment tokens are
+   * refused (403 ENROLLMENT_CLOSED) and only the admin enrolls devices (by userId).
+   */
+  enrollment: 'open' | 'closed';
   /** Log one line per request to stderr. */
   logRequests: boolean;
   /** Folder of the browser SDK bundle served at `/sdk/` (default `<package>/dist/sdk`). */
@@ -70,6 +75,7 @@ export function defaultServerConfig(): ServerConfig {
     globalRetrainIntervalMs: 24 * 3600_000,
     schedulerTickMs: 30_000,
     training: {},
+    enrollment: 'open',
     logRequests: false,
   };
 }
@@ -107,6 +113,9 @@ export function resolveServerConfig(partial: Partial<ServerConfig> = {}): Server
   }
   if (c.durability !== 'full' && c.durability !== 'normal') {
     throw new FedexError('BAD_ARGUMENT', `durability must be full or normal, got ${String(c.durability)}`);
+  }
+  if (c.enrollment !== 'open' && c.enrollment !== 'closed') {
+    throw new FedexError('BAD_ARGUMENT', `enrollment must be open or closed, got ${String(c.enrollment)}`);
   }
   if (typeof c.dataDir !== 'string' || c.dataDir.length === 0) {
     throw new FedexError('BAD_ARGUMENT', 'dataDir must be a folder path');

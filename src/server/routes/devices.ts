@@ -115,12 +115,76 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
       if (enrollmentToken !== undefined) {
         if (userId !== undefined)
           throw new FedexError('BAD_REQUEST', 'give enrollmentToken or userId, not both');
+        if (ctx.config.enrollment === 'closed') {
+          throw new FedexError(
+            'ENROLLMENT_CLOSED',
+            'enrollment is closed on this server: the admin enrolls devices (by userId)',
+          );
+        }
         return reply.status(201).send(store.enrollWithToken(enrollmentToken, name));
       }
       if (userId === undefined)
         throw new FedexError('BAD_REQUEST', 'give an enrollmentToken (or userId with the admin key)');
       guards.admin(req);
       return reply.status(201).send(store.enrollDevice(userId, name));
+    },
+  );
+
+  app.delete<{ Params: { deviceId: string } }>(
+    '/v1/devices/:deviceId',
+    {
+      schema: {
+        summary: "Revoke a device's token (admin, or a device of the same user)",
+        description:
+          'The token stops authenticating at once (401 AUTH_INVALID); the data it uploaded stays. ' +
+          "Another user's device is a 404.",
+        tags: ['devices'],
+        params: {
+          type: 'object',
+          required: ['deviceId'],
+          additionalProperties: false,
+          properties: {
+            deviceId: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['device'],
+            properties: {
+              device: {
+                type: 'object',
+                required: ['id', 'userId', 'revokedAt'],
+                properties: {
+                  id: { type: 'string' },
+                  userId: { type: 'string' },
+                  name: { type: 'string' },
+                  revokedAt: { type: 'string' },
+                },
+              },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const p = guards.principal(req);
+      const target = store.getDevice(req.params.deviceId);
+      // Another user's device reads as missing: a device learns nothing about other users.
+      if (!target || (p.kind === 'device' && p.device.userId !== target.userId)) {
+        throw new FedexError('NOT_FOUND', `no device ${req.params.deviceId}`);
+      }
+      store.revokeDevice(target.id);
+      const revoked = store.getDevice(target.id);
+      return {
+        device: {
+          id: target.id,
+          userId: target.userId,
+          name: target.name,
+          revokedAt: new Date(revoked?.revokedAt ?? Date.now()).toISOString(),
+        },
+      };
     },
   );
 

@@ -115,6 +115,10 @@ export const MIGRATIONS: readonly string[] = [
     last_run INTEGER NOT NULL
   );
   `,
+  // 2: device tokens can be revoked (a revoked device's token no longer authenticates).
+  `
+  ALTER TABLE devices ADD COLUMN revoked_at INTEGER;
+  `,
 ];
 
 /** Brings the database to the newest schema version; returns the version it now has. */

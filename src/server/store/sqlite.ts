@@ -246,7 +246,7 @@ export class Store {
     return {
       userById: db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?'),
       deviceByHash: db.prepare<[string], DeviceRow>(
-        'SELECT id, user_id, name, created_at, last_seen_at FROM devices WHERE token_hash = ?',
+        'SELECT id, user_id, name, created_at, last_seen_at FROM devices WHERE token_hash = ? AND revoked_at IS NULL',
       ),
       specByKey: db.prepare<[string], SpecRow>('SELECT * FROM specs WHERE key = ?'),
       batchByKey: db.prepare<
@@ -409,10 +409,32 @@ export class Store {
     return row ? toDevice(row) : undefined;
   }
 
+  /** A device by id (revoked or not), or undefined. */
+  getDevice(deviceId: string): (Device & { revokedAt: number | null }) | undefined {
+    const row = this.db
+      .prepare<[string], DeviceRow & { revoked_at: number | null }>(
+        'SELECT id, user_id, name, created_at, last_seen_at, revoked_at FROM devices WHERE id = ?',
+      )
+      .get(deviceId);
+    return row ? { ...toDevice(row), revokedAt: row.revoked_at } : undefined;
+  }
+
+  /**
+   * Revokes a device: its bearer token stops authenticating at once (`deviceByToken` no longer
+   * finds it). Its uploaded data stays. True when the device exists (revoking twice is a no-op).
+   */
+  revokeDevice(deviceId: string): boolean {
+    const r = this.db
+      .prepare('UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?')
+      .run(this.now(), deviceId);
+    return r.changes > 0;
+  }
+
+  /** The user's devices that are not revoked. */
   listDevices(userId: string): Device[] {
     return this.db
       .prepare<[string], DeviceRow>(
-        'SELECT id, user_id, name, created_at, last_seen_at FROM devices WHERE user_id = ? ORDER BY created_at, id',
+        'SELECT id, user_id, name, created_at, last_seen_at FROM devices WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at, id',
       )
       .all(userId)
       .map(toDevice);
