@@ -7,7 +7,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { FedexError } from '../core/errors.js';
 import type { ServerConfig } from './config.js';
 import { httpError } from './errors.js';
@@ -115,6 +120,19 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     // Behind no proxy by default; ids stay short.
     requestIdHeader: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // The router answers a malformed URL (bad percent-encoding, a path parameter over 100
+    // characters) before any hook runs; give those the same typed body as every other error.
+    frameworkErrors: (error, _req, reply) => {
+      const status =
+        typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500
+          ? error.statusCode
+          : 400;
+      const r = reply as unknown as FastifyReply;
+      void r
+        .status(status)
+        .type('application/json')
+        .send({ error: { code: 'BAD_REQUEST', message: error.message } });
+    },
   });
   const isAdminKey = adminKeyMatcher(ctx.adminKey);
   const limiter = new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst);

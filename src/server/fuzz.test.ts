@@ -28,15 +28,6 @@ const SEED = 0x0fed_e5;
 const RUNS_PER_OPERATION = 200;
 const UPLOAD_RUNS = 400;
 
-/**
- * Errors Fastify's router answers before any of our handlers run (malformed percent-encoding in the
- * path; a path parameter over `maxParamLength`, 100 by default). They come back with Fastify's own
- * body `{ error: 'Bad Request', code: 'FST_…', message, statusCode }`, not `{ error: { code, message } }`
- * — see the `it.fails` test below. The main property tolerates exactly these codes and counts them.
- */
-const KNOWN_ROUTER_ERRORS = new Set(['FST_ERR_BAD_URL', 'FST_ERR_MAX_PARAM_LENGTH']);
-let knownRouterErrors = 0;
-
 interface Operation {
   method: string;
   path: string;
@@ -117,7 +108,7 @@ afterAll(async () => {
   const byStatus = [...statusCounts.entries()].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`);
   console.info(
     `server fuzz: ${cases} requests over ${operations.length} operations (seed ${SEED}); ` +
-      `statuses ${byStatus.join(' ')}; ${knownRouterErrors} known router-error bodies (FST_ERR_*)`,
+      `statuses ${byStatus.join(' ')}`,
   );
   if (findings.length > 0) {
     const kinds = new Map<string, number>();
@@ -404,10 +395,7 @@ async function send(
       return;
     }
     const err = (parsed as { error?: { code?: unknown; message?: unknown } }).error;
-    const topCode = (parsed as { code?: unknown }).code;
-    if (typeof topCode === 'string' && KNOWN_ROUTER_ERRORS.has(topCode) && typeof err === 'string') {
-      knownRouterErrors++;
-    } else if (typeof err?.code !== 'string' || typeof err?.message !== 'string')
+    if (typeof err?.code !== 'string' || typeof err?.message !== 'string')
       fail(`4xx body is not {error:{code,message}}: ${JSON.stringify(parsed).slice(0, 200)}`);
     if (JSON.stringify(before) !== JSON.stringify(after))
       fail(`rejected request changed state: ${JSON.stringify(before)} → ${JSON.stringify(after)}`);
@@ -493,11 +481,10 @@ describe('server fuzz: every OpenAPI operation', () => {
     expect(snapshot()).not.toEqual(before);
   });
 
-  // Known bug found by this fuzzer: Fastify's router errors skip the app's error handler, so a path
-  // with malformed percent-encoding (400 FST_ERR_BAD_URL) or a path parameter over 100 characters
-  // (414 FST_ERR_MAX_PARAM_LENGTH) gets Fastify's default body, whose `error` is a string. Remove
-  // `.fails` once app.ts maps these through `frameworkErrors` to `{ error: { code, message } }`.
-  it.fails('router errors use the {error:{code,message}} body too', async () => {
+  // Found by this fuzzer: Fastify's router errors skip the app's error handler, so a path with
+  // malformed percent-encoding (FST_ERR_BAD_URL) or a path parameter over 100 characters
+  // (FST_ERR_MAX_PARAM_LENGTH) got Fastify's default body; app.ts now maps them (`frameworkErrors`).
+  it('router errors use the {error:{code,message}} body too', async () => {
     for (const url of [`/v1/users/%ZZ`, `/v1/jobs/${'x'.repeat(101)}`]) {
       const r = await api.admin.request<{ error: { code: unknown; message: unknown } }>('GET', url);
       expect(r.status).toBeLessThan(500);
