@@ -165,6 +165,18 @@ describe('rounds over HTTP: the routes', () => {
     expect(results.map((r) => r.clientId)).toEqual([a.deviceId]);
     expect([late.status, late.json.error.code]).toEqual([409, 'ROUND_CLOSED']);
   });
+
+  it('lists the devices that polled recently, so a dead one can stop being selected', async () => {
+    const a = await api.userWithDevice('a');
+    const b = await api.userWithDevice('b');
+    expect(api.app.rounds.activeDevices(60_000)).toEqual([]);
+    await a.device.request('GET', '/v1/rounds/current');
+    await b.device.request('GET', '/v1/rounds/current');
+    expect(api.app.rounds.activeDevices(60_000)).toEqual([a.deviceId, b.deviceId].sort());
+    await new Promise((r) => setTimeout(r, 300));
+    await b.device.request('GET', '/v1/rounds/current');
+    expect(api.app.rounds.activeDevices(150)).toEqual([b.deviceId]);
+  });
 });
 
 describe('rounds over HTTP: the device loop', () => {

@@ -120,6 +120,8 @@ export class HttpTransport implements Transport {
   private open: OpenRound | null = null;
   /** Highest round number published so far (0: none). */
   private lastRound = 0;
+  /** When each device last asked for the current round. */
+  private readonly seen = new Map<string, number>();
   private finished = false;
   private readonly now: () => number;
 
@@ -181,6 +183,7 @@ export class HttpTransport implements Transport {
 
   /** The round as `deviceId` sees it. */
   current(deviceId: string): CurrentRound {
+    this.seen.set(deviceId, this.now());
     const open = this.open;
     if (!open || this.now() >= open.closesAt) {
       return {
@@ -200,6 +203,19 @@ export class HttpTransport implements Transport {
       task: task && !reported ? this.publish(open, deviceId, task) : null,
       reported,
     };
+  }
+
+  /**
+   * Devices that polled within the last `withinMs`, sorted: pass `() => transport.activeDevices(ms)`
+   * as `runRounds`' `clients` so a device that died stops being selected (and stops costing every
+   * later round a full deadline).
+   */
+  activeDevices(withinMs: number): string[] {
+    const since = this.now() - withinMs;
+    return [...this.seen]
+      .filter(([, t]) => t >= since)
+      .map(([id]) => id)
+      .sort();
   }
 
   /** The FXWT global weights `deviceId`'s task in round `round` starts from. */
