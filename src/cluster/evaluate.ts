@@ -9,11 +9,13 @@
  */
 import { pairwiseDistances, type DistanceMatrix } from './distance.js';
 import type { Gallery } from './gallery.js';
+import type { MergeModel } from './learned-merge.js';
 import { clusterDistances, resolveParams, type ClusterMethod, type MethodParams } from './methods.js';
 import { scoreClustering, type ClusterScores } from './metrics.js';
 
-/** A gallery with its distance matrix. */
+/** A gallery with its descriptors (gallery order) and their distance matrix. */
 export interface PreparedGallery extends Gallery {
+  descriptors: Float32Array[];
   dist: DistanceMatrix;
 }
 
@@ -41,21 +43,31 @@ export function prepareGalleries(
   descriptors: readonly Float32Array[],
   galleries: readonly Gallery[],
 ): PreparedGallery[] {
-  return galleries.map((g) => ({ ...g, dist: pairwiseDistances(g.faces.map((i) => descriptors[i])) }));
+  return galleries.map((g) => {
+    const own = g.faces.map((i) => descriptors[i]);
+    return { ...g, descriptors: own, dist: pairwiseDistances(own) };
+  });
 }
 
-/** Runs and scores one method on every gallery. */
+/**
+ * Runs and scores one method on every gallery (`model`: the merge model of
+ * `agglomerative-learned`; default the shipped one).
+ */
 export function scoreGalleries(
   galleries: readonly PreparedGallery[],
   method: ClusterMethod,
   params: MethodParams = {},
+  model?: MergeModel,
 ): { summary: MethodSummary; perGallery: ClusterScores[] } {
   const resolved = resolveParams(method, params);
   const perGallery: ClusterScores[] = [];
   let faces = 0;
   const t0 = performance.now();
   for (const g of galleries) {
-    const result = clusterDistances(g.dist, method, resolved);
+    const result = clusterDistances(g.dist, method, resolved, {
+      descriptors: g.descriptors,
+      ...(model ? { model } : {}),
+    });
     perGallery.push(scoreClustering(result.labels, g.truth));
     faces += g.faces.length;
   }

@@ -24,12 +24,14 @@ describe('sizeBands', () => {
 
 describe('runClusterExperiment', () => {
   it('calibrates on one pool of people and scores on the other, for every method', () => {
-    // Prepare: 90 synthetic people with 1..20 photos.
+    // Prepare: 90 synthetic people with 1..20 photos, close enough for some wrong merges below
+    // the learned model's highest merge (it needs both kinds to learn from).
     const photos = Array.from({ length: 90 }, (_, p) => 1 + (p % 20));
-    const faces = syntheticFaces({ photos, between: 1.1, within: 0.35, seed: 4 });
+    const faces = syntheticFaces({ photos, between: 0.8, within: 0.35, seed: 4 });
     // Execute: a small grid and few galleries, to stay quick.
     const r = runClusterExperiment(faces, {
       calibrationGalleries: 19,
+      modelGalleries: 38,
       evaluationGalleries: 19,
       thresholds: [0.3, 0.5, 0.7],
     });
@@ -41,14 +43,23 @@ describe('runClusterExperiment', () => {
       'agglomerative-complete',
       'agglomerative-single',
       'dbscan',
+      'agglomerative-learned',
     ]);
     for (const m of r.methods) {
       expect(m.evaluation.galleries).toBe(19);
-      expect([0.3, 0.5, 0.7]).toContain(m.calibrated.params.threshold);
+      if (m.method !== 'agglomerative-learned')
+        expect([0.3, 0.5, 0.7]).toContain(m.calibrated.params.threshold);
       expect(m.bySize.map((b) => b.people)).toEqual(['2-7', '8-14', '15-20']);
     }
+    // The merge model learned from the 38 calibration-people galleries only, cut chosen on them.
+    const learned = r.methods.find((m) => m.method === 'agglomerative-learned')!;
+    expect(learned.calibrated.galleries).toBe(38);
+    expect(learned.calibrated.params.accept).toBe(r.mergeModel!.model.accept);
+    expect(r.mergeModel!.sameMerges).toBeGreaterThan(0);
+    expect(r.mergeModel!.sameMerges).toBeLessThan(r.mergeModel!.trainingMerges);
     const text = renderExperiment(r);
     expect(text).toMatch(/\| agglomerative-average \| 0\.\d\d \|/);
+    expect(text).toMatch(/\| agglomerative-learned \| accept 0\.\d{3}, max 0\.90 \|/);
     expect(text).toMatch(/Pair verification on the calibration people/);
   });
 });

@@ -3,7 +3,8 @@
  * into a calibration pool and a disjoint evaluation pool, calibrate every method's threshold on
  * galleries of calibration people (plus the pair-verification threshold on all their pairs), then
  * score every method, with its calibrated threshold, on galleries of evaluation people. The
- * evaluation people never influence a threshold.
+ * evaluation people never influence a threshold. `agglomerative-learned` fits its merge model
+ * (./merge-model-fit.ts) on more galleries of the same calibration people, per seed.
  *
  * `fedex cluster --eval` runs this on LFW and prints {@link renderExperiment}'s tables;
  * docs/clustering.md holds the result. Platform-neutral and pure.
@@ -27,6 +28,8 @@ import {
   splitPeople,
   type GalleryOptions,
 } from './gallery.js';
+import { meanDescriptor, type MergeModel } from './learned-merge.js';
+import { fitMergeModel, type MergeFit } from './merge-model-fit.js';
 import { CLUSTER_METHODS, DEFAULT_METHOD_PARAMS, type ClusterMethod, type MethodParams } from './methods.js';
 import type { ClusterScores } from './metrics.js';
 import { bestPairThreshold, type PairThreshold } from './pairs.js';
@@ -37,6 +40,11 @@ export interface ExperimentOptions {
   calibrationShare?: number;
   /** Galleries of calibration people. Default 95 (5 of each size 2..20). */
   calibrationGalleries?: number;
+  /**
+   * Galleries of calibration people the merge model of `agglomerative-learned` is fitted on.
+   * Default 570 (30 of each size 2..20; the first 95 are the calibration galleries above).
+   */
+  modelGalleries?: number;
   /** Galleries of evaluation people. Default 190 (10 of each size 2..20). */
   evaluationGalleries?: number;
   /** Gallery shape (sizes, photo counts); `galleries` and `seed` are set per pool. */
@@ -52,6 +60,7 @@ export interface ExperimentOptions {
 export const DEFAULT_EXPERIMENT_OPTIONS = {
   calibrationShare: 1 / 3,
   calibrationGalleries: 95,
+  modelGalleries: 570,
   evaluationGalleries: 190,
   gallery: {},
   methods: CLUSTER_METHODS,
@@ -87,7 +96,39 @@ export interface ExperimentReport {
     people: [number, number, number];
   };
   pairs: PairThreshold;
+  /** The merge model fitted on the calibration people (when `agglomerative-learned` ran). */
+  mergeModel?: Omit<MergeFit, 'curve'>;
   methods: MethodResult[];
+}
+
+/**
+ * The merge model of `agglomerative-learned` fitted on a seed's calibration people only: the
+ * people split of {@link runClusterExperiment}, `modelGalleries` galleries of the calibration
+ * people, their mean face. What `--eval` uses per seed, and (seed 0) what
+ * scripts/cluster-fit-merge-model.ts ships.
+ *
+ * @example
+ * const { model } = fitMergeModelOnCalibration({ descriptors, labels }, { seed: 0 });
+ */
+export function fitMergeModelOnCalibration(
+  faces: { descriptors: readonly Float32Array[]; labels: ArrayLike<number> },
+  options: ExperimentOptions = {},
+): MergeFit {
+  const o = { ...DEFAULT_EXPERIMENT_OPTIONS, ...options };
+  const byPerson = facesByPerson(faces.labels);
+  const { calibration } = splitPeople([...byPerson.keys()], o.calibrationShare, o.seed);
+  const galleries = prepareGalleries(
+    faces.descriptors,
+    buildGalleries(faces.labels, calibration, {
+      ...o.gallery,
+      galleries: o.modelGalleries,
+      seed: deriveSeed(o.seed, 'calibration'),
+    }),
+  );
+  const centre = meanDescriptor(
+    calibration.flatMap((p) => byPerson.get(p)!).map((i) => faces.descriptors[i]),
+  );
+  return fitMergeModel(galleries, centre);
 }
 
 /** Gallery sizes split into (up to) three bands of about equal width: 2-20 gives 2-7, 8-14, 15-20. */
@@ -143,12 +184,23 @@ export function runClusterExperiment(
     calibrationFaces.map((i) => faces.labels[i]),
   );
 
+  const fit = o.methods.includes('agglomerative-learned') ? fitMergeModelOnCalibration(faces, o) : undefined;
   const methods = o.methods.map((method): MethodResult => {
-    const { best, curve } = calibrateMethod(calibrationSet, method, { thresholds: o.thresholds });
-    let bestForCount = curve[0];
-    for (const c of curve) if (better(c, bestForCount, 'count') < 0) bestForCount = c;
+    let best: MethodSummary;
+    let bestForCount: MethodSummary;
+    let model: MergeModel | undefined;
+    if (method === 'agglomerative-learned') {
+      // Calibrated for the exact count already (./merge-model-fit.ts): one setting, both columns.
+      best = bestForCount = fit!.calibrated;
+      model = fit!.model;
+    } else {
+      const calibrated = calibrateMethod(calibrationSet, method, { thresholds: o.thresholds });
+      best = calibrated.best;
+      bestForCount = calibrated.curve[0];
+      for (const c of calibrated.curve) if (better(c, bestForCount, 'count') < 0) bestForCount = c;
+    }
     const params: MethodParams = best.params;
-    const { summary, perGallery } = scoreGalleries(evaluationSet, method, params);
+    const { summary, perGallery } = scoreGalleries(evaluationSet, method, params, model);
     const shape = { ...DEFAULT_GALLERY_OPTIONS, ...o.gallery };
     const bySize = sizeBands(shape.minPeople, shape.maxPeople).map(([lo, hi]) => {
       const pick = evaluationSet
@@ -171,7 +223,7 @@ export function runClusterExperiment(
       withDefaults: scoreGalleries(evaluationSet, method, DEFAULT_METHOD_PARAMS[method]).summary,
       forCount: {
         calibrated: bestForCount,
-        evaluation: scoreGalleries(evaluationSet, method, bestForCount.params).summary,
+        evaluation: scoreGalleries(evaluationSet, method, bestForCount.params, model).summary,
       },
       perGallery,
     };
@@ -192,6 +244,16 @@ export function runClusterExperiment(
       people: stats(evaluationSet, (g) => g.people.length),
     },
     pairs,
+    ...(fit
+      ? {
+          mergeModel: {
+            model: fit.model,
+            trainingMerges: fit.trainingMerges,
+            sameMerges: fit.sameMerges,
+            calibrated: fit.calibrated,
+          },
+        }
+      : {}),
     methods,
   };
 }
@@ -200,6 +262,7 @@ const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const f3 = (x: number): string => x.toFixed(3);
 
 function paramText(p: MethodParams): string {
+  if (p.accept !== undefined) return `accept ${p.accept.toFixed(3)}, max ${p.threshold?.toFixed(2)}`;
   return `${p.threshold?.toFixed(2)}${p.minPoints !== undefined ? `, minPoints ${p.minPoints}` : ''}`;
 }
 

@@ -16,10 +16,17 @@ import { agglomerativeInPlace } from './agglomerative.js';
 import { chineseWhispersFromDistances } from './chinese-whispers.js';
 import { dbscanFromDistances } from './dbscan.js';
 import { pairwiseDistances, type DistanceMatrix } from './distance.js';
-import { groupsOf, type Clustering } from './types.js';
+import { learnedMergeFromDistances, type MergeModel } from './learned-merge.js';
+import { MERGE_MODEL } from './merge-model.generated.js';
+import { checkThreshold, groupsOf, type Clustering } from './types.js';
 
 export type ClusterMethod =
-  'chinese-whispers' | 'agglomerative-average' | 'agglomerative-complete' | 'agglomerative-single' | 'dbscan';
+  | 'chinese-whispers'
+  | 'agglomerative-average'
+  | 'agglomerative-complete'
+  | 'agglomerative-single'
+  | 'dbscan'
+  | 'agglomerative-learned';
 
 /** Every method, in report order. */
 export const CLUSTER_METHODS: readonly ClusterMethod[] = [
@@ -28,6 +35,7 @@ export const CLUSTER_METHODS: readonly ClusterMethod[] = [
   'agglomerative-complete',
   'agglomerative-single',
   'dbscan',
+  'agglomerative-learned',
 ];
 
 /** Per-method settings; any field left out takes the method's calibrated default. */
@@ -38,6 +46,11 @@ export interface MethodParams {
   seed?: number;
   /** DBSCAN: faces (itself included) within the threshold that make a core face. */
   minPoints?: number;
+  /**
+   * Learned merges: the model's probability at which a merge is accepted. Default: the shipped
+   * model's calibrated cut. (Its `threshold` is the highest merge ever accepted.)
+   */
+  accept?: number;
 }
 
 /**
@@ -54,6 +67,8 @@ export const DEFAULT_METHOD_PARAMS: Readonly<
   // minPoints 2 won the calibration over 3 and 4: galleries are full of people with one or two
   // photos, whom a higher minPoints turns into noise. With 2, DBSCAN equals single linkage.
   dbscan: { threshold: 0.53, minPoints: 2 },
+  // The shipped merge model (./merge-model.generated.ts), fitted on the same calibration people.
+  'agglomerative-learned': { threshold: MERGE_MODEL.maxHeight, accept: MERGE_MODEL.accept },
 };
 
 /**
@@ -76,6 +91,8 @@ export const METHOD_SUMMARIES: Readonly<Record<ClusterMethod, string>> = {
   'agglomerative-single':
     'agglomerative, single linkage = connected components of the threshold graph (baseline)',
   dbscan: 'DBSCAN, eps = threshold; noise faces are people of their own',
+  'agglomerative-learned':
+    'average-linkage dendrogram, each merge accepted by a logistic model learned on calibration people',
 };
 
 export function isClusterMethod(name: string): name is ClusterMethod {
@@ -103,15 +120,27 @@ export function resolveParams(
   return { ...DEFAULT_METHOD_PARAMS[method], ...defined };
 }
 
+/** Options of {@link clusterDistances}. */
+export interface ClusterDistancesOptions {
+  /** The matrix may be overwritten (agglomerative uses it as scratch space). Default false. */
+  reuse?: boolean;
+  /** The descriptors behind the matrix: `agglomerative-learned` needs them (quality features). */
+  descriptors?: readonly Float32Array[];
+  /** `agglomerative-learned`: the merge model. Default the shipped {@link MERGE_MODEL}. */
+  model?: MergeModel;
+}
+
 /**
  * Runs a method on a distance matrix. With `reuse: true` the matrix may be overwritten
  * (agglomerative uses it as scratch space) — pass it only when it is not needed afterwards.
+ *
+ * @throws FedexError BAD_ARGUMENT for `agglomerative-learned` without `descriptors`.
  */
 export function clusterDistances(
   dist: DistanceMatrix,
   method: ClusterMethod,
   params: MethodParams = {},
-  options: { reuse?: boolean } = {},
+  options: ClusterDistancesOptions = {},
 ): Clustering {
   const p = resolveParams(method, params);
   switch (method) {
@@ -132,6 +161,20 @@ export function clusterDistances(
         eps: p.threshold,
         ...(p.minPoints !== undefined ? { minPoints: p.minPoints } : {}),
       });
+    case 'agglomerative-learned': {
+      if (!options.descriptors) {
+        throw new FedexError(
+          'BAD_ARGUMENT',
+          'agglomerative-learned needs the descriptors, not only their distances',
+        );
+      }
+      checkThreshold('threshold', p.threshold);
+      return learnedMergeFromDistances(dist, options.descriptors, {
+        model: options.model ?? MERGE_MODEL,
+        maxHeight: p.threshold,
+        ...(p.accept !== undefined ? { accept: p.accept } : {}),
+      });
+    }
   }
 }
 
@@ -145,6 +188,8 @@ export interface ClusterFacesOptions extends MethodParams {
    * computed in pure JS by `pairwiseDistances`.
    */
   distances?: DistanceMatrix;
+  /** `agglomerative-learned`: the merge model. Default the shipped {@link MERGE_MODEL}. */
+  model?: MergeModel;
 }
 
 /** The people found in a set of faces. */
@@ -172,7 +217,7 @@ export function clusterFaces(
   descriptors: readonly Float32Array[],
   options: ClusterFacesOptions = {},
 ): PeopleClustering {
-  const { method = DEFAULT_CLUSTER_METHOD, distances, ...params } = options;
+  const { method = DEFAULT_CLUSTER_METHOD, distances, model, ...params } = options;
   checkMethod(method);
   const resolved = resolveParams(method, params);
   if (distances && distances.n !== descriptors.length) {
@@ -183,6 +228,8 @@ export function clusterFaces(
   }
   const result = clusterDistances(distances ?? pairwiseDistances(descriptors), method, resolved, {
     reuse: true,
+    descriptors,
+    ...(model ? { model } : {}),
   });
   return { ...result, method, params: resolved, groups: groupsOf(result.labels) };
 }
