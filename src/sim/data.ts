@@ -1,0 +1,106 @@
+/**
+ * Real data for the simulator: the LFW global task's features at one split of faceapi-resnet,
+ * read through the shared feature cache (features are computed once per photo, ever; a cache miss
+ * extracts, which is slow for intermediate splits), plus the counted FLOPs of the device's bottom
+ * at that split. Node-only (files).
+ */
+import { FedexError } from '../core/errors.js';
+import { shapeSize, type FeatureSpec } from '../core/types.js';
+import { extractDataset } from '../data/extract.js';
+import { splitExtractorSource } from '../data/extractor-source.js';
+import { buildGlobalTask } from '../data/users.js';
+import { FACE_EMBEDDING_FLOPS } from '../device/costs.js';
+import { FACEAPI_RESNET_SPLITS } from '../model/backbones/faceapi-resnet.js';
+import { loadBackbone } from '../model/backbones/registry.js';
+import { sumCosts } from '../model/layer-cost.js';
+import { datasetDir } from '../testing/datasets.js';
+
+/** The scan of the global task (same as bench/global-split.ts): people with >= 10 photos, <= 20 each. */
+export const SIM_SCAN = Object.freeze({ minPhotos: 10, maxPerPerson: 20, seed: 0 });
+/** Seed of the task's 80/20 train/test split (same as the strategy bench). */
+export const SIM_TASK_SEED = 3;
+export const SIM_DATASET = 'lfw_deepfunneled_min5';
+
+/** Split names the simulator accepts (faceapi-resnet's). */
+export const SIM_SPLITS: readonly string[] = FACEAPI_RESNET_SPLITS.map((s) => s.name);
+
+/** Features of the global task at one split, and what the device's bottom costs there. */
+export interface SimData {
+  split: string;
+  spec: FeatureSpec;
+  /** All kept samples' features, sample-major. */
+  features: Float32Array;
+  dim: number;
+  /** Task label per sample (-1: not in the task). */
+  labels: Int32Array;
+  numClasses: number;
+  names: string[];
+  train: number[];
+  test: number[];
+  /** Training sample indices per task label. */
+  trainByPerson: number[][];
+  /** Test sample indices per task label. */
+  testByPerson: number[][];
+  /** FLOPs of the device's frozen bottom for one photo (counted from the layers). */
+  bottomFlopsPerPhoto: number;
+}
+
+/** Groups sample indices by task label. */
+export function byPerson(indices: readonly number[], labels: Int32Array, numClasses: number): number[][] {
+  const out: number[][] = Array.from({ length: numClasses }, () => []);
+  for (const s of indices) if (labels[s] >= 0) out[labels[s]].push(s);
+  return out;
+}
+
+/** FLOPs of faceapi-resnet's bottom up to `split`, for one photo. */
+export async function bottomFlops(split: string): Promise<number> {
+  if (split === 'embedding') return FACE_EMBEDDING_FLOPS;
+  const bb = await loadBackbone('faceapi-resnet');
+  try {
+    return sumCosts(bb.bottomCosts(split)).forwardFlops;
+  } finally {
+    bb.dispose();
+  }
+}
+
+/**
+ * Loads the global task at `split` (embedding: face-api's descriptor; other splits: the backbone's
+ * bottom, SSD detector, as bench/global-split.ts). `DATASET_NOT_FOUND` when LFW is missing.
+ *
+ * @example
+ * const data = await loadSimData({ split: 'embedding' }); // 158 people, ~2,400 train / ~600 test
+ */
+export async function loadSimData(options: {
+  split: string;
+  dir?: string;
+  onProgress?: (done: number, total: number) => void;
+}): Promise<SimData> {
+  const { split } = options;
+  if (!SIM_SPLITS.includes(split))
+    throw new FedexError('BAD_ARGUMENT', `unknown split "${split}"; known: ${SIM_SPLITS.join(', ')}`);
+  const dir = options.dir ?? datasetDir(SIM_DATASET);
+  if (!dir)
+    throw new FedexError('DATASET_NOT_FOUND', `dataset ${SIM_DATASET} not found (set FEDEX_DATA_DIR to the datasets folder)`);
+  const set = await extractDataset({
+    dir,
+    scan: SIM_SCAN,
+    ...(split === 'embedding' ? {} : { source: splitExtractorSource('faceapi-resnet', split, { detector: 'ssd' }) }),
+    onProgress: options.onProgress ? (done: number, total: number) => options.onProgress!(done, total) : undefined,
+  });
+  const task = buildGlobalTask(set, { minPhotos: SIM_SCAN.minPhotos, testFraction: 0.2, seed: SIM_TASK_SEED });
+  const numClasses = task.people.length;
+  return {
+    split,
+    spec: set.spec,
+    features: set.features,
+    dim: shapeSize(set.spec.shape),
+    labels: task.taskLabels,
+    numClasses,
+    names: task.names,
+    train: task.train,
+    test: task.test,
+    trainByPerson: byPerson(task.train, task.taskLabels, numClasses),
+    testByPerson: byPerson(task.test, task.taskLabels, numClasses),
+    bottomFlopsPerPhoto: await bottomFlops(split),
+  };
+}

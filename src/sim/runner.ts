@@ -1,0 +1,548 @@
+/**
+ * The experiment runner: one fleet (`buildPopulation` + `drawProfiles`), several arms (FedEx, and
+ * FedAvg / FedProx with the device's bottom cached or recomputed), each run through the SAME round
+ * runner and strategies as the server (`runRounds`, `getStrategy`, `runClientTask`), really
+ * training on real features; only time is virtual. Per round the clock advances by the devices'
+ * sessions (`SimTransport`) and by the cloud's aggregation, measured in wall seconds on this
+ * machine (FedEx's cloud training, FedAvg's averaging) and multiplied by `cloudTimeScale`.
+ *
+ * Costs are per device, accounted from what each task counted (FLOPs, bytes) and the device's
+ * profile; devices are never recomputed: features are gathered from the one feature array when a
+ * device is selected, and dropped afterwards, so memory grows with the selected devices, not the
+ * fleet (FedEx's cloud keeps every upload: that is the method). Devices share one tfjs model per
+ * arm because the transport runs them one at a time.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FedexError } from '../core/errors.js';
+import { deriveSeed } from '../core/random.js';
+import { getHead, type HeadOptions } from '../model/heads/registry.js';
+import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
+import { readWeights, writeWeights } from '../strategy/model-weights.js';
+import { getStrategy } from '../strategy/registry.js';
+import { DEFAULT_ROUND_SETTINGS, runRounds } from '../strategy/rounds.js';
+import type { ClientFn } from '../strategy/transport/memory.js';
+import type { BottomMode, RoundSettings, Strategy, StrategyName, Weights } from '../strategy/types.js';
+import { VirtualClock } from './clock.js';
+import type { SimData } from './data.js';
+import { buildPopulation, type SimDevice } from './population.js';
+import { drawProfiles, PROFILES, type DeviceProfile, type ProfileCatalog } from './profiles.js';
+import { CostLedger, SimTransport } from './transport.js';
+
+/** One arm: a strategy and, for FedAvg-like ones, how the device gets its features. */
+export interface Arm {
+  strategy: StrategyName;
+  bottomMode: BottomMode;
+}
+
+/** `fedex`, `fedavg-cached`, `fedprox-recompute`, ... */
+export function armName(a: Arm): string {
+  return a.strategy === 'fedex' ? 'fedex' : `${a.strategy}-${a.bottomMode}`;
+}
+
+export interface SimOptions {
+  devices: number;
+  arms: Arm[];
+  /** `phone/network` or a population name (profiles.json). */
+  profile: string;
+  seed: number;
+  /** Head every arm trains (registry name). */
+  head: string;
+  headOptions?: HeadOptions;
+  /** Global test accuracy that counts as "trained". */
+  target: number;
+  /** Stop an arm once it reaches the target (its costs are then "to target"). */
+  stopAtTarget: boolean;
+  /** Most FedAvg/FedProx rounds. */
+  maxRounds: number;
+  /** Most FedEx rounds (collection windows; each retrains the top on all uploads so far). */
+  fedexRounds: number;
+  /** Devices a FedAvg round selects (about: C = this / expected available devices). */
+  clientsPerRound: number;
+  localEpochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** FedProx's mu. */
+  mu: number;
+  deadlineS: number;
+  /** Multiplies measured cloud seconds (e.g. 0.1 for a cloud 10x this machine). */
+  cloudTimeScale: number;
+  peoplePerDevice: readonly [number, number];
+  photosPerPerson: readonly [number, number];
+  /** FedEx's cloud trainer (Adam, early stopping), as a server job. */
+  cloudTrain: { epochs: number; learningRate: number; patience: number; maxBatchesPerEpoch: number };
+  catalog: ProfileCatalog;
+}
+
+/**
+ * Defaults: mid-range phone on LTE; linear head; target 0.8 (global top-1 over the 158 people); FedAvg E=5, B=10, lr 30 (the best of
+ * the strategy bench's sweep on these features), 20 devices per round, 60 s deadline, at most 150
+ * rounds; FedProx mu 0.001; FedEx at most 3 collection rounds, cloud Adam 3e-3, <= 60 epochs,
+ * patience 8; 2-4 people per device, 2-6 photos each; cloud time as measured.
+ */
+export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object.freeze({
+  arms: [
+    { strategy: 'fedex', bottomMode: 'cached' },
+    { strategy: 'fedavg', bottomMode: 'cached' },
+    { strategy: 'fedavg', bottomMode: 'recompute' },
+  ] as Arm[],
+  profile: 'mid-range/lte',
+  seed: 1,
+  head: 'linear',
+  target: 0.8,
+  stopAtTarget: true,
+  maxRounds: 150,
+  fedexRounds: 3,
+  clientsPerRound: 20,
+  localEpochs: 5,
+  batchSize: 10,
+  learningRate: 30,
+  mu: 0.001,
+  deadlineS: 60,
+  cloudTimeScale: 1,
+  peoplePerDevice: [2, 4] as const,
+  photosPerPerson: [2, 6] as const,
+  cloudTrain: { epochs: 60, learningRate: 3e-3, patience: 8, maxBatchesPerEpoch: 150 },
+  catalog: PROFILES,
+});
+
+/** One evaluation of the global model. */
+export interface SeriesPoint {
+  round: number;
+  /** Virtual seconds since the start when this model existed. */
+  timeS: number;
+  accuracy: number;
+  /** Mean over devices of top-1 among the device's own people on their test photos. */
+  personalized: number;
+  /** 10th percentile of the per-device personalized accuracy. */
+  personalizedP10: number;
+  selected: number;
+  participants: number;
+  droppedOut: number;
+  late: number;
+  /** Virtual seconds the cloud spent aggregating / training this round. */
+  cloudS: number;
+}
+
+export interface Distribution {
+  mean: number;
+  p10: number;
+  p50: number;
+  p90: number;
+  max: number;
+  /** Mean over the devices that did any work. */
+  meanActive: number;
+  active: number;
+}
+
+export interface ArmReport {
+  name: string;
+  strategy: StrategyName;
+  bottomMode: BottomMode | null;
+  series: SeriesPoint[];
+  roundsToTarget: number | null;
+  timeToTargetS: number | null;
+  finalAccuracy: number;
+  rounds: number;
+  virtualS: number;
+  /** Per device (index = device), over the run (to target when it stopped there). */
+  perDevice: { flops: number[]; bytesUp: number[]; bytesDown: number[]; energyJ: number[] };
+  summary: { flops: Distribution; bytes: Distribution; energyJ: Distribution };
+  /** Wall seconds this arm took on this machine. */
+  wallS: number;
+}
+
+/** FedAvg-like arm vs FedEx: how many times more (time, FLOPs, energy, bytes; mean per device). */
+export interface Comparison {
+  arm: string;
+  timeToTarget: number | null;
+  deviceFlops: number | null;
+  deviceEnergy: number | null;
+  deviceBytes: number | null;
+}
+
+export interface SimReport {
+  format: 'fedex-sim';
+  version: 1;
+  createdAt: string;
+  config: Omit<SimOptions, 'catalog'> & { split: string; numClasses: number; bottomFlopsPerPhoto: number };
+  population: {
+    devices: number;
+    distinctTrainPhotos: number;
+    photosPerDevice: { mean: number; min: number; max: number };
+    peoplePerDevice: { mean: number; min: number; max: number };
+    profiles: Record<string, number>;
+    testPhotos: number;
+  };
+  cloudTrainableParams: number;
+  arms: ArmReport[];
+  comparisons: Comparison[];
+  wallS: number;
+  peakRssMb: number;
+}
+
+export interface SimProgress {
+  arm: string;
+  round: number;
+  maxRounds: number;
+  accuracy: number | undefined;
+  timeS: number;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** Summary of a per-device quantity (zeros included in `mean`, not in `meanActive`). */
+export function distribution(values: ArrayLike<number>): Distribution {
+  const s = Float64Array.from(values).sort();
+  let sum = 0;
+  let active = 0;
+  for (const v of s) {
+    sum += v;
+    if (v > 0) active++;
+  }
+  return {
+    mean: s.length ? sum / s.length : 0,
+    p10: quantile(s, 0.1),
+    p50: quantile(s, 0.5),
+    p90: quantile(s, 0.9),
+    max: s.length ? s[s.length - 1] : 0,
+    meanActive: active ? sum / active : 0,
+    active,
+  };
+}
+
+function checkOptions(o: SimOptions): void {
+  const pos = (k: keyof SimOptions, v: number, int = true) => {
+    if (!(Number.isFinite(v) && v > 0 && (!int || Number.isSafeInteger(v))))
+      throw new FedexError('BAD_ARGUMENT', `${k} must be a positive ${int ? 'integer' : 'number'}, got ${v}`);
+  };
+  pos('devices', o.devices);
+  pos('maxRounds', o.maxRounds);
+  pos('fedexRounds', o.fedexRounds);
+  pos('clientsPerRound', o.clientsPerRound);
+  pos('localEpochs', o.localEpochs);
+  pos('batchSize', o.batchSize);
+  pos('learningRate', o.learningRate, false);
+  pos('deadlineS', o.deadlineS, false);
+  pos('cloudTimeScale', o.cloudTimeScale, false);
+  if (!(o.target > 0 && o.target <= 1)) throw new FedexError('BAD_ARGUMENT', `target must be in (0, 1], got ${o.target}`);
+  if (o.arms.length === 0) throw new FedexError('BAD_ARGUMENT', 'no arms to run (give at least one strategy)');
+}
+
+/** Evaluates weights on the test photos: global top-1 and per-device personalized top-1. */
+function createEvaluator(data: SimData, model: tf.LayersModel, devices: readonly SimDevice[]) {
+  const rowOf = new Map(data.test.map((s, r) => [s, r]));
+  const x = new Float32Array(data.test.length * data.dim);
+  data.test.forEach((s, r) => x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), r * data.dim));
+  const xt = tf.tensor(x, [data.test.length, ...data.spec.shape]);
+  const k = data.numClasses;
+  let last = { personalized: 0, personalizedP10: 0 };
+  const evaluate = (w: Weights): Promise<number> => {
+    writeWeights(model, w);
+    const probs = tf.tidy(() => (model.predict(xt) as tf.Tensor).dataSync() as Float32Array);
+    let right = 0;
+    data.test.forEach((s, r) => {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (probs[r * k + c] > probs[r * k + best]) best = c;
+      if (best === data.labels[s]) right++;
+    });
+    const perDevice = new Float64Array(devices.length);
+    devices.forEach((d, i) => {
+      let ok = 0;
+      let n = 0;
+      for (const p of d.people) {
+        for (const s of data.testByPerson[p]) {
+          const r = rowOf.get(s)!;
+          let best = d.people[0];
+          for (const q of d.people) if (probs[r * k + q] > probs[r * k + best]) best = q;
+          if (best === p) ok++;
+          n++;
+        }
+      }
+      perDevice[i] = n ? ok / n : 1;
+    });
+    const dist = distribution(perDevice);
+    last = { personalized: dist.mean, personalizedP10: dist.p10 };
+    return Promise.resolve(right / data.test.length);
+  };
+  return { evaluate, last: () => last, dispose: () => xt.dispose() };
+}
+
+/** Wraps a strategy so each aggregation's wall time moves the virtual clock. */
+function timedStrategy(inner: Strategy, clock: VirtualClock, scale: number, onCloud: (s: number) => void): Strategy {
+  return {
+    name: inner.name,
+    configureRound: (round, available, global, settings) => inner.configureRound(round, available, global, settings),
+    async aggregate(round, global, results, settings) {
+      const t0 = performance.now();
+      const out = await inner.aggregate(round, global, results, settings);
+      const s = ((performance.now() - t0) / 1000) * scale;
+      clock.advanceBy(s);
+      onCloud(s);
+      return out;
+    },
+  };
+}
+
+function peakRssMb(): number {
+  const p = (globalThis as { process?: { resourceUsage?: () => { maxRSS: number } } }).process;
+  return p?.resourceUsage ? p.resourceUsage().maxRSS / 1024 : 0;
+}
+
+/**
+ * Runs every arm on the same fleet and data; returns the report (JSON-ready).
+ *
+ * @example
+ * const report = await runSimulation(await loadSimData({ split: 'embedding' }), { devices: 100 });
+ * report.comparisons; // [{ arm: 'fedavg-cached', timeToTarget: 35.2, ... }, ...]
+ */
+export async function runSimulation(
+  data: SimData,
+  partial: Partial<SimOptions> & { devices: number },
+  hooks: { onProgress?: (p: SimProgress) => void; log?: (line: string) => void } = {},
+): Promise<SimReport> {
+  const o: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...partial };
+  checkOptions(o);
+  const t0 = performance.now();
+  const devices = buildPopulation(data.trainByPerson, {
+    devices: o.devices,
+    seed: o.seed,
+    peoplePerDevice: o.peoplePerDevice,
+    photosPerPerson: o.photosPerPerson,
+  });
+  const profiles: DeviceProfile[] = drawProfiles(o.profile, o.devices, o.seed, o.catalog);
+  const ids = devices.map((d) => d.id);
+  const indexOf = new Map(ids.map((id, i) => [id, i]));
+  const meanAvailability = profiles.reduce((a, p) => a + p.availability, 0) / profiles.length;
+  const available = (round: number) =>
+    ids.filter((id, i) => deriveSeed(o.seed, `avail:${round}:${id}`) / 4294967296 < profiles[i].availability);
+  const head = getHead(o.head);
+  const shape = data.spec.shape;
+  const evalModel = head.build(shape, data.numClasses, o.headOptions, 0);
+  const initial = readWeights(evalModel);
+  const cloudTrainableParams = evalModel.countParams();
+  const evaluator = createEvaluator(data, evalModel, devices);
+  const totalSamples = devices.reduce((a, d) => a + d.samples.length, 0);
+  const deviceData = (d: SimDevice): ClientData => {
+    const features = new Float32Array(d.samples.length * data.dim);
+    d.samples.forEach((s, j) => features.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), j * data.dim));
+    return { features, labels: Int32Array.from(d.samples, (s) => data.labels[s]), shape, n: d.samples.length };
+  };
+
+  const arms: ArmReport[] = [];
+  try {
+    for (const arm of o.arms) {
+      const name = armName(arm);
+      const a0 = performance.now();
+      const clock = new VirtualClock();
+      const ledger = new CostLedger(o.devices);
+      const model = head.build(shape, data.numClasses, o.headOptions, 0);
+      const cached = new Set<string>();
+      const client = (id: string): ClientFn | undefined => {
+        const i = indexOf.get(id);
+        if (i === undefined) return undefined;
+        return async (task) => {
+          const r = await runClientTask(task, deviceData(devices[i]), model, {
+            clientId: id,
+            bottomMode: arm.bottomMode,
+            bottomFlopsPerPhoto: data.bottomFlopsPerPhoto,
+            featuresCached: cached.has(id),
+            spec: data.spec,
+          });
+          cached.add(id);
+          return r;
+        };
+      };
+      const transport = new SimTransport({
+        client,
+        indexOf: (id) => indexOf.get(id) ?? -1,
+        profiles,
+        clock,
+        ledger,
+        seed: o.seed,
+      });
+      let cloudS = 0;
+      const batchSize = Math.max(32, Math.ceil(totalSamples / o.cloudTrain.maxBatchesPerEpoch));
+      const strategy = timedStrategy(
+        getStrategy(arm.strategy, {
+          fedex: {
+            head: o.head,
+            headOptions: o.headOptions,
+            inputShape: shape,
+            numClasses: data.numClasses,
+            train: {
+              epochs: o.cloudTrain.epochs,
+              batchSize,
+              learningRate: o.cloudTrain.learningRate,
+              patience: o.cloudTrain.patience,
+            },
+          },
+        }),
+        clock,
+        o.cloudTimeScale,
+        (s) => (cloudS = s),
+      );
+      const fedex = arm.strategy === 'fedex';
+      const settings: RoundSettings = {
+        ...DEFAULT_ROUND_SETTINGS,
+        clientFraction: Math.min(1, o.clientsPerRound / (o.devices * meanAvailability)),
+        minClients: fedex ? 1 : Math.min(2, o.devices),
+        deadlineMs: o.deadlineS * 1000,
+        localEpochs: o.localEpochs,
+        batchSize: o.batchSize,
+        learningRate: o.learningRate,
+        mu: arm.strategy === 'fedprox' ? o.mu : 0,
+        seed: o.seed,
+      };
+      const maxRounds = fedex ? o.fedexRounds : o.maxRounds;
+      const series: SeriesPoint[] = [];
+      const out = await runRounds({
+        strategy,
+        transport,
+        clients: available,
+        initial,
+        settings,
+        rounds: maxRounds,
+        evaluate: evaluator.evaluate,
+        stopAtAccuracy: o.stopAtTarget ? o.target : undefined,
+        onRound: (log, _w, accuracy) => {
+          const t = transport.timings[transport.timings.length - 1];
+          const applied = log.applied;
+          series.push({
+            round: log.round,
+            timeS: clock.now,
+            accuracy: accuracy ?? Number.NaN,
+            ...(applied || series.length === 0 ? evaluator.last() : pick(series[series.length - 1])),
+            selected: log.selected.length,
+            participants: log.participants.length,
+            droppedOut: t && t.round === log.round ? t.droppedOut : 0,
+            late: t && t.round === log.round ? t.late : 0,
+            cloudS: applied ? cloudS : 0,
+          });
+          cloudS = 0;
+          hooks.onProgress?.({ arm: name, round: log.round, maxRounds, accuracy, timeS: clock.now });
+        },
+      });
+      // Round 0: the initial model, at time 0 (evaluate it again for its personalized score).
+      await evaluator.evaluate(initial);
+      series.unshift({
+        round: 0,
+        timeS: 0,
+        accuracy: out.accuracyByRound[0],
+        ...evaluator.last(),
+        selected: 0,
+        participants: 0,
+        droppedOut: 0,
+        late: 0,
+        cloudS: 0,
+      });
+      if (fedex) {
+        // Every device that uploaded pulls the trained top once to predict on the phone.
+        const down = weightsWireBytes(out.weights);
+        for (const id of cached) {
+          const i = indexOf.get(id)!;
+          ledger.book(i, profiles[i], { bytesDown: down, flops: 0, bytesUp: 0 });
+        }
+      }
+      model.dispose();
+      const hit = series.find((p) => p.accuracy >= o.target);
+      const bytes = ledger.bytesUp.map((u, i) => u + ledger.bytesDown[i]);
+      const report: ArmReport = {
+        name,
+        strategy: arm.strategy,
+        bottomMode: fedex ? null : arm.bottomMode,
+        series,
+        roundsToTarget: hit ? hit.round : null,
+        timeToTargetS: hit ? hit.timeS : null,
+        finalAccuracy: series[series.length - 1].accuracy,
+        rounds: out.logs.length,
+        virtualS: clock.now,
+        perDevice: {
+          flops: Array.from(ledger.flops),
+          bytesUp: Array.from(ledger.bytesUp),
+          bytesDown: Array.from(ledger.bytesDown),
+          energyJ: Array.from(ledger.energyJ, (e) => Math.round(e * 1e6) / 1e6),
+        },
+        summary: {
+          flops: distribution(ledger.flops),
+          bytes: distribution(bytes),
+          energyJ: distribution(ledger.energyJ),
+        },
+        wallS: (performance.now() - a0) / 1000,
+      };
+      arms.push(report);
+      hooks.log?.(
+        `${name}: ${report.rounds} rounds, final accuracy ${report.finalAccuracy.toFixed(3)}, ` +
+          `target ${o.target} ${report.timeToTargetS === null ? 'not reached' : `at ${report.timeToTargetS.toFixed(1)} virtual s (round ${report.roundsToTarget})`}, ` +
+          `${report.wallS.toFixed(1)} wall s`,
+      );
+    }
+  } finally {
+    evaluator.dispose();
+    evalModel.dispose();
+  }
+  return {
+    format: 'fedex-sim',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    config: {
+      ...withoutCatalog(o),
+      split: data.split,
+      numClasses: data.numClasses,
+      bottomFlopsPerPhoto: data.bottomFlopsPerPhoto,
+    },
+    population: describePopulation(devices, profiles, data),
+    cloudTrainableParams,
+    arms,
+    comparisons: compare(arms),
+    wallS: (performance.now() - t0) / 1000,
+    peakRssMb: peakRssMb(),
+  };
+}
+
+function pick(p: SeriesPoint): { personalized: number; personalizedP10: number } {
+  return { personalized: p.personalized, personalizedP10: p.personalizedP10 };
+}
+
+function withoutCatalog(o: SimOptions): Omit<SimOptions, 'catalog'> {
+  const { catalog: _catalog, ...rest } = o;
+  return rest;
+}
+
+function describePopulation(devices: readonly SimDevice[], profiles: readonly DeviceProfile[], data: SimData) {
+  const stats = (xs: number[]) => ({
+    mean: xs.reduce((a, b) => a + b, 0) / xs.length,
+    min: Math.min(...xs),
+    max: Math.max(...xs),
+  });
+  const counts: Record<string, number> = {};
+  for (const p of profiles) counts[p.name] = (counts[p.name] ?? 0) + 1;
+  const distinct = new Set<number>();
+  for (const d of devices) for (const s of d.samples) distinct.add(s);
+  return {
+    devices: devices.length,
+    distinctTrainPhotos: distinct.size,
+    photosPerDevice: stats(devices.map((d) => d.samples.length)),
+    peoplePerDevice: stats(devices.map((d) => d.people.length)),
+    profiles: counts,
+    testPhotos: data.test.length,
+  };
+}
+
+/** Each non-FedEx arm against FedEx: arm / fedex, per quantity (null when either is missing or 0). */
+export function compare(arms: readonly ArmReport[]): Comparison[] {
+  const fx = arms.find((a) => a.strategy === 'fedex');
+  if (!fx) return [];
+  const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
+  return arms
+    .filter((a) => a !== fx)
+    .map((a) => ({
+      arm: a.name,
+      timeToTarget: ratio(a.timeToTargetS, fx.timeToTargetS),
+      deviceFlops: ratio(a.summary.flops.mean, fx.summary.flops.mean),
+      deviceEnergy: ratio(a.summary.energyJ.mean, fx.summary.energyJ.mean),
+      deviceBytes: ratio(a.summary.bytes.mean, fx.summary.bytes.mean),
+    }));
+}

@@ -1,0 +1,132 @@
+/**
+ * The simulator's transport: the same `Transport` seam the server's HTTP transport fills, but each
+ * selected device is a function called in process, one at a time (so all devices can share one
+ * tfjs model), and time is virtual. A device's answer arrives `sessionCost(profile, costs).seconds`
+ * after the round opened, from the FLOPs and bytes the device counted for that task; the round
+ * closes at its last arrival or at the deadline (`roundCloseTime`), whichever the events reach
+ * first. Answers after the deadline are lost, but the device spent them: the ledger counts every
+ * finished task. A dropout (seeded, `profile.dropout`) never starts and spends nothing.
+ */
+import { deriveSeed } from '../core/random.js';
+import type { ClientCosts, ClientResult, ClientTask, Transport } from '../strategy/types.js';
+import type { ClientFn } from '../strategy/transport/memory.js';
+import { EventQueue, roundCloseTime, type VirtualClock } from './clock.js';
+import { sessionCost, type DeviceWork } from './energy.js';
+import type { DeviceProfile } from './profiles.js';
+
+/** What each device spent, summed over the run; indexed by device index. */
+export class CostLedger {
+  readonly flops: Float64Array;
+  readonly bytesUp: Float64Array;
+  readonly bytesDown: Float64Array;
+  readonly energyJ: Float64Array;
+  /** Seconds the device was busy (transfers + compute). */
+  readonly busyS: Float64Array;
+  /** Tasks the device finished (in time or late). */
+  readonly tasks: Uint32Array;
+
+  constructor(readonly size: number) {
+    this.flops = new Float64Array(size);
+    this.bytesUp = new Float64Array(size);
+    this.bytesDown = new Float64Array(size);
+    this.energyJ = new Float64Array(size);
+    this.busyS = new Float64Array(size);
+    this.tasks = new Uint32Array(size);
+  }
+
+  /** Books one session of device `i` on `profile`; returns its time and energy. */
+  book(i: number, profile: DeviceProfile, work: DeviceWork): { seconds: number; energyJ: number } {
+    const c = sessionCost(profile, work);
+    this.flops[i] += work.flops;
+    this.bytesUp[i] += work.bytesUp;
+    this.bytesDown[i] += work.bytesDown;
+    this.energyJ[i] += c.energyJ;
+    this.busyS[i] += c.seconds;
+    this.tasks[i] += 1;
+    return c;
+  }
+}
+
+export interface SimTransportOptions {
+  /** The device of each id (its task runner). */
+  client: (id: string) => ClientFn | undefined;
+  /** Index of a device id in the ledger and the profile table. */
+  indexOf: (id: string) => number;
+  profiles: readonly DeviceProfile[];
+  clock: VirtualClock;
+  ledger: CostLedger;
+  seed: number;
+  /** Called per finished task (progress). */
+  onTask?: () => void;
+}
+
+/** One round as the clock saw it. */
+export interface RoundTiming {
+  round: number;
+  startS: number;
+  closeS: number;
+  selected: number;
+  droppedOut: number;
+  late: number;
+}
+
+/** Whether device `id` drops out of `round` (seeded). */
+export function dropsOut(seed: number, round: number, id: string, p: number): boolean {
+  return p > 0 && deriveSeed(seed, `dropout:${round}:${id}`) / 4294967296 < p;
+}
+
+function work(c: ClientCosts): DeviceWork {
+  return { bytesDown: c.bytesDown, flops: c.deviceFlops, bytesUp: c.bytesUp };
+}
+
+/**
+ * @example
+ * const transport = new SimTransport({ client, indexOf, profiles, clock, ledger, seed: 1 });
+ * await runRounds({ strategy, transport, ... }); // transport.timings: one entry per round
+ */
+export class SimTransport implements Transport {
+  readonly timings: RoundTiming[] = [];
+
+  constructor(private readonly options: SimTransportOptions) {}
+
+  async runRound(round: number, tasks: ReadonlyMap<string, ClientTask>, deadlineMs: number): Promise<ClientResult[]> {
+    const { clock, ledger, profiles } = this.options;
+    const start = clock.now;
+    const deadlineS = deadlineMs / 1000;
+    const queue = new EventQueue<ClientResult>();
+    let droppedOut = 0;
+    for (const [id, task] of [...tasks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const i = this.options.indexOf(id);
+      const client = this.options.client(id);
+      const profile = profiles[i];
+      if (!client || profile === undefined || dropsOut(this.options.seed, round, id, profile.dropout)) {
+        droppedOut++;
+        continue;
+      }
+      let result: ClientResult;
+      try {
+        result = await client(task);
+      } catch {
+        droppedOut++; // a crashed device is a dropout
+        continue;
+      }
+      const { seconds } = ledger.book(i, profile, work(result.costs));
+      queue.push(seconds, result);
+      this.options.onTask?.();
+    }
+    const arrived: ClientResult[] = [];
+    const arrivals: number[] = [];
+    let late = 0;
+    while (queue.size > 0) {
+      const { time, event } = queue.pop()!;
+      if (time <= deadlineS) {
+        arrived.push(event);
+        arrivals.push(time);
+      } else late++;
+    }
+    const close = roundCloseTime(start, arrivals, deadlineS, tasks.size);
+    clock.advanceTo(close);
+    this.timings.push({ round, startS: start, closeS: close, selected: tasks.size, droppedOut, late });
+    return arrived;
+  }
+}
