@@ -78,7 +78,7 @@ export const clusterSuite: BenchSuite = {
       const ms = median(
         await timeRuns(
           () => {
-            count = clusterDistances(js!, method).count;
+            count = clusterDistances(js!, method, {}, { descriptors }).count;
           },
           runs,
           0,

@@ -266,8 +266,10 @@ async function clusterFolder(
   }
 
   const { pairwiseDistancesTf } = await import('../cluster/distance-tf.js');
-  const result = clusterDistances(pairwiseDistancesTf(faces.map((f) => f.descriptor)), method, params, {
+  const descriptors = faces.map((f) => f.descriptor);
+  const result = clusterDistances(pairwiseDistancesTf(descriptors), method, params, {
     reuse: true,
+    descriptors,
   });
   const groups = groupsOf(result.labels);
   // With --score the first folder of each photo's path is its person.
@@ -306,7 +308,7 @@ async function clusterFolder(
     contactSheet: path.join(outDir, 'contact-sheet.html'),
     json: path.join(outDir, 'people.json'),
   };
-  const summary = `${result.count} ${result.count === 1 ? 'person' : 'people'} in ${faces.length} face(s) from ${photos.length} photo(s) (${method}, threshold ${params.threshold})`;
+  const summary = `${result.count} ${result.count === 1 ? 'person' : 'people'} in ${faces.length} face(s) from ${photos.length} photo(s) (${method}, ${params.accept !== undefined ? `merges accepted at p >= ${params.accept}` : `threshold ${params.threshold}`})`;
   const people: SheetPerson[] = groups.map((g, k) => {
     const name = flags.score ? majority(g) : `Person ${k + 1}`;
     return {

@@ -4,7 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { isFedexError } from '../core/errors.js';
-import { CLUSTER_METHODS, clusterFaces, DEFAULT_CLUSTER_METHOD, resolveParams } from './methods.js';
+import {
+  CLUSTER_METHODS,
+  clusterFaces,
+  DEFAULT_CLUSTER_METHOD,
+  defaultMethodFor,
+  FALLBACK_CLUSTER_METHOD,
+  resolveParams,
+} from './methods.js';
 import { bcubed } from './metrics.js';
 import { pairwiseDistances } from './distance.js';
 import { MERGE_MODEL } from './merge-model.generated.js';
@@ -80,9 +87,25 @@ describe.each(CLUSTER_METHODS)('method %s', (method) => {
 
 describe('clusterFaces', () => {
   it('uses the calibrated default method and reports its settings', () => {
-    const r = clusterFaces([new Float32Array(8)]);
+    const r = clusterFaces([Float32Array.from(around)]);
     expect(r.method).toBe(DEFAULT_CLUSTER_METHOD);
-    expect(r.params.threshold).toBe(resolveParams(DEFAULT_CLUSTER_METHOD).threshold);
+    expect(r.method).toBe('agglomerative-learned');
+    expect(r.params).toEqual(resolveParams(DEFAULT_CLUSTER_METHOD));
+    expect(r.params.accept).toBe(MERGE_MODEL.accept);
+  });
+
+  it('falls back to average linkage for descriptors the merge model does not fit', () => {
+    // Prepare: 8-value descriptors (the model was learned on 128-value face-api ones).
+    const { descriptors } = syntheticFaces({ photos: [3, 2], dim: 8, between: 1.2, within: 0.2, seed: 1 });
+    // Execute
+    const r = clusterFaces(descriptors);
+    // Assert: the fallback, named in the result; asking for the learned method is an error.
+    expect(defaultMethodFor(descriptors)).toBe(FALLBACK_CLUSTER_METHOD);
+    expect(r.method).toBe('agglomerative-average');
+    expect(r.count).toBe(2);
+    expect(() => clusterFaces(descriptors, { method: 'agglomerative-learned' })).toThrow(
+      /merge model does not fit/,
+    );
   });
 
   it('takes a precomputed distance matrix, and refuses one of the wrong size', () => {

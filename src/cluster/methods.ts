@@ -7,7 +7,10 @@
  * Default thresholds were calibrated on LFW people kept out of every evaluation gallery
  * (`fedex cluster --eval`, seed 0, docs/clustering.md); each is the value that maximised mean
  * BCubed F on the 95 calibration galleries (141 people). They are Euclidean distances between
- * face-api / dlib descriptors; another descriptor needs its own calibration.
+ * face-api / dlib descriptors; another descriptor needs its own calibration. The exception is
+ * `agglomerative-learned` (./learned-merge.ts): the average-linkage dendrogram, each merge accepted
+ * by a logistic model fitted on the same calibration people (./merge-model.generated.ts); it needs
+ * the descriptors as well as their distances.
  *
  * Platform-neutral and pure.
  */
@@ -78,10 +81,15 @@ export const DEFAULT_METHOD_PARAMS: Readonly<
 export const PAIR_THRESHOLD = 0.62;
 
 /**
- * The method `clusterFaces` uses when none is named: average linkage had the best BCubed F on the
- * calibration galleries (and on the evaluation ones; docs/clustering.md).
+ * The method `clusterFaces` uses when none is named: average linkage with learned merges had the
+ * best exact-count rate and BCubed F on the calibration galleries, and on the evaluation galleries
+ * of all three seeds (docs/clustering.md). Plain average linkage, the previous default, is
+ * `method: 'agglomerative-average'`.
  */
-export const DEFAULT_CLUSTER_METHOD: ClusterMethod = 'agglomerative-average';
+export const DEFAULT_CLUSTER_METHOD: ClusterMethod = 'agglomerative-learned';
+
+/** The default for descriptors the merge model does not fit (see {@link defaultMethodFor}). */
+export const FALLBACK_CLUSTER_METHOD: ClusterMethod = 'agglomerative-average';
 
 /** Summary of each method for help texts and reports. */
 export const METHOD_SUMMARIES: Readonly<Record<ClusterMethod, string>> = {
@@ -178,9 +186,25 @@ export function clusterDistances(
   }
 }
 
+/**
+ * The method {@link clusterFaces} picks when none is named: {@link DEFAULT_CLUSTER_METHOD} for
+ * descriptors of the merge model's length (face-api's 128), else {@link FALLBACK_CLUSTER_METHOD}
+ * — a learned model says nothing about descriptors of another length.
+ */
+export function defaultMethodFor(
+  descriptors: readonly Float32Array[],
+  model: MergeModel = MERGE_MODEL,
+): ClusterMethod {
+  const dim = descriptors[0]?.length ?? model.centre.length;
+  return dim === model.centre.length ? DEFAULT_CLUSTER_METHOD : FALLBACK_CLUSTER_METHOD;
+}
+
 /** Options of {@link clusterFaces}. */
 export interface ClusterFacesOptions extends MethodParams {
-  /** Default {@link DEFAULT_CLUSTER_METHOD}. */
+  /**
+   * Default {@link DEFAULT_CLUSTER_METHOD} (`agglomerative-learned`); for descriptors that are not
+   * the merge model's length, {@link FALLBACK_CLUSTER_METHOD} (see {@link defaultMethodFor}).
+   */
   method?: ClusterMethod;
   /**
    * The descriptors' distance matrix, when the caller has it — e.g. from `pairwiseDistancesTf`
@@ -217,7 +241,8 @@ export function clusterFaces(
   descriptors: readonly Float32Array[],
   options: ClusterFacesOptions = {},
 ): PeopleClustering {
-  const { method = DEFAULT_CLUSTER_METHOD, distances, model, ...params } = options;
+  const { distances, model, ...params } = options;
+  const method = options.method ?? defaultMethodFor(descriptors, model ?? MERGE_MODEL);
   checkMethod(method);
   const resolved = resolveParams(method, params);
   if (distances && distances.n !== descriptors.length) {

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { MERGE_MODEL } from './merge-model.generated.js';
 import { groupPeople } from './people.js';
 import { syntheticFaces } from './synthetic.js';
 
 describe('groupPeople', () => {
   it("returns the caller's records grouped by person, the person seen most first", () => {
-    // Prepare: 3 people with 2, 4 and 1 photos, as records with ids.
+    // Prepare: 3 people with 2, 4 and 1 photos, as records with ids; around the mean real face,
+    // where the default (learned) method's quality features expect face descriptors to be.
     const { descriptors, labels } = syntheticFaces({
       photos: [2, 4, 1],
       between: 1.2,
       within: 0.25,
+      around: MERGE_MODEL.centre,
       seed: 5,
     });
     const records = descriptors.map((descriptor, i) => ({ id: `face-${i}`, person: labels[i], descriptor }));
