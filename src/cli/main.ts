@@ -14,6 +14,7 @@ import { usersCommand } from './users.js';
 import { modelsCommand } from './models.js';
 import { jobsCommand } from './jobs.js';
 import { deviceCommand } from './device.js';
+import { simCommand } from './sim.js';
 
 export const COMMANDS: Command[] = [
   extractCommand,
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   modelsCommand,
   jobsCommand,
   deviceCommand,
+  simCommand,
 ];
 
 function mainHelp(): string {

@@ -74,8 +74,8 @@ export interface SimOptions {
 }
 
 /**
- * Defaults: mid-range phone on LTE; linear head; target 0.8 (global top-1 over the 158 people); FedAvg E=5, B=10, lr 30 (the best of
- * the strategy bench's sweep on these features), 20 devices per round, 60 s deadline, at most 150
+ * Defaults: mid-range phone on LTE; linear head; target 0.8 (global top-1 over the 158 people); FedAvg E=5, B=10, lr from
+ * `defaultLearningRate` unless given (30 on the embedding: the strategy bench's best), 20 devices per round, 60 s deadline, at most 150
  * rounds; FedProx mu 0.001; FedEx at most 3 collection rounds, cloud Adam 3e-3, <= 60 epochs,
  * patience 8; 2-4 people per device, 2-6 photos each; cloud time as measured.
  */
@@ -213,6 +213,30 @@ export function distribution(values: ArrayLike<number>): Distribution {
   };
 }
 
+/**
+ * FedAvg's plain-SGD step for these features: lr · E||x̄||² = 62, where x̄ is a photo's feature
+ * vector after the head's average pooling. That is lr 30 on the 128-d embedding (E||x||² ≈ 2.1),
+ * the best of the strategy bench's sweep; a split whose pooled features are larger (stage128:
+ * E||x̄||² ≈ 113) gets a proportionally smaller step, since the softmax loss's curvature grows
+ * with ||x||².
+ */
+export function defaultLearningRate(data: SimData, samples = 400): number {
+  const shape = data.spec.shape;
+  const channels = shape[shape.length - 1];
+  const positions = data.dim / channels;
+  const idx = data.train.slice(0, samples);
+  let sum = 0;
+  const v = new Float64Array(channels);
+  for (const s of idx) {
+    v.fill(0);
+    const f = data.features.subarray(s * data.dim, (s + 1) * data.dim);
+    for (let p = 0; p < positions; p++) for (let c = 0; c < channels; c++) v[c] += f[p * channels + c] / positions;
+    sum += v.reduce((a, b) => a + b * b, 0);
+  }
+  const meanSq = idx.length ? sum / idx.length : 1;
+  return Number((62 / meanSq).toPrecision(2));
+}
+
 function checkOptions(o: SimOptions): void {
   const pos = (k: keyof SimOptions, v: number, int = true) => {
     if (!(Number.isFinite(v) && v > 0 && (!int || Number.isSafeInteger(v))))
@@ -303,7 +327,11 @@ export async function runSimulation(
   partial: Partial<SimOptions> & { devices: number },
   hooks: { onProgress?: (p: SimProgress) => void; log?: (line: string) => void } = {},
 ): Promise<SimReport> {
-  const o: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...partial };
+  const o: SimOptions = {
+    ...DEFAULT_SIM_OPTIONS,
+    ...partial,
+    learningRate: partial.learningRate ?? defaultLearningRate(data),
+  };
   checkOptions(o);
   const t0 = performance.now();
   const devices = buildPopulation(data.trainByPerson, {

@@ -1,0 +1,227 @@
+/**
+ * `fedex sim`: simulates a fleet of phones running FedEx and FedAvg/FedProx on real LFW features
+ * (really training, virtual time and energy from counted FLOPs and bytes; see src/sim/) and writes
+ * `report.json` (every series) and a self-contained `report.html` to `--out`. `--sweep-split`
+ * runs it once per split and adds `sweep.json` / `sweep.html`. Progress bars go to stderr; stdout
+ * gets a short summary (or JSON with --json).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FedexError } from '../core/errors.js';
+import { initRuntime } from '../runtime/node.js';
+import { loadSimData, SIM_SPLITS } from '../sim/data.js';
+import { mergeCatalog, PROFILES, profileNames, type ProfileCatalog } from '../sim/profiles.js';
+import { renderReportHtml } from '../sim/report-html.js';
+import { armName, DEFAULT_SIM_OPTIONS, runSimulation, type Arm, type SimOptions, type SimReport } from '../sim/runner.js';
+import { renderSweepHtml, sweepRows } from '../sim/sweep.js';
+import type { BottomMode, StrategyName } from '../strategy/types.js';
+import { intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs, type ParsedFlags } from './args.js';
+import type { Command } from './command.js';
+import { createProgressBar } from './progress.js';
+
+const D = DEFAULT_SIM_OPTIONS;
+
+const FLAGS: FlagSpecs = {
+  devices: { type: 'string', arg: 'N', help: 'Devices in the fleet (1..100000). Default 100.' },
+  strategies: { type: 'string', arg: 'LIST', help: 'Comma-separated: fedex, fedavg, fedprox. Default fedex,fedavg.' },
+  bottom: {
+    type: 'string',
+    arg: 'LIST',
+    help: "FedAvg/FedProx device modes: cached (bottom once per photo), recompute (every epoch). Default cached,recompute.",
+  },
+  split: { type: 'string', arg: 'S', help: `Split of faceapi-resnet (${SIM_SPLITS.join(', ')}). Default embedding.` },
+  profile: { type: 'string', arg: 'P', help: `Device profile: phone/network or a population. Default ${D.profile}.` },
+  profiles: { type: 'string', arg: 'FILE', help: 'JSON overriding fields of src/sim/profiles.json (same shape).' },
+  out: { type: 'string', arg: 'DIR', help: 'Output folder for report.json and report.html. Default out/sim.' },
+  target: { type: 'string', arg: 'ACC', help: `Target global top-1 accuracy in (0, 1]. Default ${D.target}.` },
+  rounds: { type: 'string', arg: 'N', help: `Most FedAvg/FedProx rounds. Default ${D.maxRounds}.` },
+  'fedex-rounds': { type: 'string', arg: 'N', help: `Most FedEx collection rounds. Default ${D.fedexRounds}.` },
+  'clients-per-round': { type: 'string', arg: 'K', help: `Devices per FedAvg round. Default ${D.clientsPerRound}.` },
+  epochs: { type: 'string', arg: 'E', help: `FedAvg local epochs. Default ${D.localEpochs}.` },
+  batch: { type: 'string', arg: 'B', help: `FedAvg local batch size. Default ${D.batchSize}.` },
+  lr: { type: 'string', arg: 'LR', help: 'FedAvg SGD learning rate. Default: scaled to the features (30 on embedding).' },
+  mu: { type: 'string', arg: 'MU', help: `FedProx mu. Default ${D.mu}.` },
+  deadline: { type: 'string', arg: 'S', help: `Round deadline in virtual seconds. Default ${D.deadlineS}.` },
+  'cloud-time-scale': { type: 'string', arg: 'X', help: 'Multiplies measured cloud seconds. Default 1.' },
+  'run-past-target': { type: 'boolean', help: 'Keep training after the target (default: stop there).' },
+  seed: { type: 'string', arg: 'N', help: `Seed of the fleet, profiles and rounds. Default ${D.seed}.` },
+  'sweep-split': { type: 'boolean', help: 'Run once per split (--splits) and write sweep.json / sweep.html.' },
+  splits: { type: 'string', arg: 'LIST', help: 'Splits for --sweep-split. Default embedding,stage128 (others extract first: slow).' },
+  json: { type: 'boolean', help: 'Print the summary as JSON on stdout.' },
+  quiet: { type: 'boolean', help: 'No progress bars.' },
+};
+
+const USAGE =
+  'fedex sim [--devices N] [--strategies fedex,fedavg,fedprox] [--bottom cached,recompute] [--split S] [--profile P] [--out DIR] | --sweep-split';
+
+function numberFlag(flags: ParsedFlags, name: string, fallback: number, check: (v: number) => boolean, what: string): number {
+  const raw = stringFlag(flags, name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || !check(v))
+    throw new FedexError('BAD_ARGUMENT', `--${name} must be ${what}, got "${raw}"`);
+  return v;
+}
+
+function listFlag<T extends string>(flags: ParsedFlags, name: string, choices: readonly T[], fallback: readonly T[]): T[] {
+  const raw = stringFlag(flags, name);
+  if (raw === undefined) return [...fallback];
+  const items = raw.split(',').map((s) => s.trim());
+  for (const s of items)
+    if (!(choices as readonly string[]).includes(s))
+      throw new FedexError('BAD_ARGUMENT', `--${name}: unknown "${s}"; choose from ${choices.join(', ')}`);
+  return [...new Set(items)] as T[];
+}
+
+/** Parses and checks the flags into simulation options (everything but the data). */
+export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
+  options: Partial<SimOptions> & { devices: number };
+  split: string;
+  splits: string[];
+  out: string;
+}> {
+  const devices = intFlag(flags, 'devices', 100, { min: 1, max: 100_000 })!;
+  const strategies = listFlag<StrategyName>(flags, 'strategies', ['fedex', 'fedavg', 'fedprox'], ['fedex', 'fedavg']);
+  const bottoms = listFlag<BottomMode>(flags, 'bottom', ['cached', 'recompute'], ['cached', 'recompute']);
+  const arms: Arm[] = strategies.flatMap((s): Arm[] =>
+    s === 'fedex' ? [{ strategy: s, bottomMode: 'cached' }] : bottoms.map((b) => ({ strategy: s, bottomMode: b })),
+  );
+  const split = stringFlag(flags, 'split', 'embedding');
+  if (!SIM_SPLITS.includes(split))
+    throw new FedexError('BAD_ARGUMENT', `--split must be one of ${SIM_SPLITS.join(', ')}; got "${split}"`);
+  const splits = stringFlag(flags, 'splits', 'embedding,stage128').split(',').map((s) => s.trim());
+  for (const s of splits)
+    if (!SIM_SPLITS.includes(s)) throw new FedexError('BAD_ARGUMENT', `--splits: unknown split "${s}"; known: ${SIM_SPLITS.join(', ')}`);
+  let catalog: ProfileCatalog = PROFILES;
+  const profilesFile = stringFlag(flags, 'profiles');
+  if (profilesFile) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(profilesFile, 'utf8'));
+    } catch (cause) {
+      throw new FedexError('BAD_ARGUMENT', `--profiles ${profilesFile}: ${(cause as Error).message}`, { cause });
+    }
+    catalog = mergeCatalog(parsed);
+  }
+  const profile = stringFlag(flags, 'profile', D.profile);
+  if (!profileNames(catalog).includes(profile))
+    throw new FedexError('BAD_ARGUMENT', `--profile must be one of ${profileNames(catalog).join(', ')}; got "${profile}"`);
+  const pos = (v: number) => v > 0;
+  const lrRaw = stringFlag(flags, 'lr');
+  const options: Partial<SimOptions> & { devices: number } = {
+    devices,
+    arms,
+    profile,
+    catalog,
+    target: numberFlag(flags, 'target', D.target, (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
+    maxRounds: intFlag(flags, 'rounds', D.maxRounds, { min: 1, max: 100_000 })!,
+    fedexRounds: intFlag(flags, 'fedex-rounds', D.fedexRounds, { min: 1, max: 1000 })!,
+    clientsPerRound: intFlag(flags, 'clients-per-round', D.clientsPerRound, { min: 1, max: 100_000 })!,
+    localEpochs: intFlag(flags, 'epochs', D.localEpochs, { min: 1, max: 1000 })!,
+    batchSize: intFlag(flags, 'batch', D.batchSize, { min: 1, max: 100_000 })!,
+    mu: numberFlag(flags, 'mu', D.mu, (v) => v >= 0, 'a non-negative number'),
+    deadlineS: numberFlag(flags, 'deadline', D.deadlineS, pos, 'a positive number of seconds'),
+    cloudTimeScale: numberFlag(flags, 'cloud-time-scale', D.cloudTimeScale, pos, 'a positive number'),
+    stopAtTarget: !flags['run-past-target'],
+    seed: intFlag(flags, 'seed', D.seed, { min: 0, max: 2 ** 32 - 1 })!,
+    ...(lrRaw === undefined ? {} : { learningRate: numberFlag(flags, 'lr', 0, pos, 'a positive number') }),
+  };
+  return { options, split, splits, out: stringFlag(flags, 'out', path.join('out', 'sim')) };
+}
+
+function summaryLines(r: SimReport): string[] {
+  const lines = [
+    `${r.population.devices} devices, split ${r.config.split}, profile ${r.config.profile}, target ${r.config.target}:`,
+  ];
+  for (const a of r.arms)
+    lines.push(
+      `  ${a.name.padEnd(18)} ${a.timeToTargetS === null ? `target not reached in ${a.rounds} rounds` : `target at ${a.timeToTargetS.toFixed(1)} s (round ${a.roundsToTarget})`}; ` +
+        `final ${a.finalAccuracy.toFixed(3)}; per device ${(a.summary.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summary.energyJ.mean.toFixed(2)} J, ${(a.summary.bytes.mean / 1e3).toFixed(1)} kB`,
+    );
+  for (const c of r.comparisons) {
+    const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}x`);
+    lines.push(`  ${c.arm} / fedex: time ${x(c.timeToTarget)}, FLOPs ${x(c.deviceFlops)}, energy ${x(c.deviceEnergy)}, bytes ${x(c.deviceBytes)}`);
+  }
+  lines.push(`  wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
+  return lines;
+}
+
+async function simulateSplit(
+  split: string,
+  options: Partial<SimOptions> & { devices: number },
+  quiet: boolean,
+  stderr: NodeJS.WriteStream,
+): Promise<{ report: SimReport; dim: number }> {
+  const load = createProgressBar(`features ${split}`, stderr, { quiet });
+  const data = await loadSimData({ split, onProgress: (d, t) => load.update(d, t) });
+  load.done(quiet ? undefined : `features ${split}: ${data.train.length} train / ${data.test.length} test photos, ${data.numClasses} people`);
+  const bars = new Map<string, ReturnType<typeof createProgressBar>>();
+  const report = await runSimulation(data, options, {
+    onProgress: (p) => {
+      let bar = bars.get(p.arm);
+      if (!bar) {
+        bars.forEach((b) => b.done());
+        bar = createProgressBar(`sim ${p.arm}`, stderr, { quiet });
+        bars.set(p.arm, bar);
+      }
+      bar.update(p.round, p.maxRounds, `acc ${p.accuracy === undefined ? '?' : p.accuracy.toFixed(3)} t=${p.timeS.toFixed(0)}s`);
+    },
+    log: (line) => {
+      bars.forEach((b) => b.done());
+      if (!quiet) stderr.write(`${line}\n`);
+    },
+  });
+  return { report, dim: data.dim };
+}
+
+export const simCommand: Command = {
+  name: 'sim',
+  summary: 'Simulate thousands of phones: FedEx vs FedAvg on real LFW features, virtual time and energy; JSON + HTML report.',
+  async run(argv, io) {
+    const { flags } = parseFlags(argv, FLAGS);
+    if (flags.help) {
+      io.stdout.write(renderHelp(USAGE, simCommand.summary, FLAGS));
+      return 0;
+    }
+    const { options, split, splits, out } = await simOptionsFromFlags(flags);
+    const quiet = Boolean(flags.quiet);
+    await initRuntime();
+    await mkdir(out, { recursive: true });
+    if (flags['sweep-split']) {
+      const reports: SimReport[] = [];
+      const dims: Record<string, number> = {};
+      for (const s of splits) {
+        const { report, dim } = await simulateSplit(s, options, quiet, io.stderr);
+        reports.push(report);
+        dims[s] = dim;
+        const dir = path.join(out, s);
+        await mkdir(dir, { recursive: true });
+        await writeFile(path.join(dir, 'report.json'), JSON.stringify(report));
+        await writeFile(path.join(dir, 'report.html'), renderReportHtml(report, `FedEx simulation, ${s}`));
+      }
+      const rows = sweepRows(reports, dims);
+      await writeFile(path.join(out, 'sweep.json'), JSON.stringify(rows, null, 2));
+      const note = `${options.devices} devices, profile ${options.profile}, arms ${options.arms!.map(armName).join(', ')}; one report per split in ${out}/SPLIT/.`;
+      await writeFile(path.join(out, 'sweep.html'), renderSweepHtml(rows, note));
+      if (flags.json) io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else {
+        for (const r of reports) io.stdout.write(summaryLines(r).join('\n') + '\n');
+        io.stdout.write(`wrote ${path.join(out, 'sweep.json')} and ${path.join(out, 'sweep.html')}\n`);
+      }
+      return 0;
+    }
+    const { report } = await simulateSplit(split, options, quiet, io.stderr);
+    await writeFile(path.join(out, 'report.json'), JSON.stringify(report));
+    await writeFile(path.join(out, 'report.html'), renderReportHtml(report));
+    if (flags.json) {
+      const { arms, ...rest } = report;
+      io.stdout.write(
+        JSON.stringify({ ...rest, arms: arms.map(({ perDevice: _p, series: _s, ...a }) => a) }, null, 2) + '\n',
+      );
+    } else {
+      io.stdout.write(summaryLines(report).join('\n') + '\n');
+      io.stdout.write(`wrote ${path.join(out, 'report.json')} and ${path.join(out, 'report.html')}\n`);
+    }
+    return 0;
+  },
+};
