@@ -71,6 +71,14 @@ describe('fedex cluster: bad input', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/chinese-whispers/);
     expect(r.stdout).toMatch(/dbscan/);
+    expect(r.stdout).toMatch(/agglomerative-learned/);
+    expect(r.stdout).toMatch(/Default agglomerative-learned/);
+  });
+
+  it('rejects an --accept that is not a probability (exit 2)', async () => {
+    const r = await run(['cluster', tmp, '--accept', '1.5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--accept must be a probability between 0 and 1/);
   });
 });
 

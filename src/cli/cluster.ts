@@ -51,7 +51,12 @@ const FLAGS: FlagSpecs = {
   threshold: {
     type: 'string',
     arg: 'X',
-    help: "Distance threshold. Default: the method's value calibrated on LFW (docs/clustering.md).",
+    help: "Distance threshold (agglomerative-learned: the highest merge it may accept). Default: the method's value calibrated on LFW (docs/clustering.md).",
+  },
+  accept: {
+    type: 'string',
+    arg: 'P',
+    help: 'agglomerative-learned: merge probability at which two clusters are joined (0-1). Default: calibrated.',
   },
   'min-points': {
     type: 'string',
@@ -157,6 +162,13 @@ function methodParams(flags: ParsedFlags): { method: ClusterMethod; params: Meth
     if (!(Number.isFinite(v) && v > 0))
       throw new FedexError('BAD_ARGUMENT', `--threshold must be a number > 0, got "${t}"`);
     params.threshold = v;
+  }
+  const accept = stringFlag(flags, 'accept');
+  if (accept !== undefined) {
+    const v = Number(accept);
+    if (!(Number.isFinite(v) && v > 0 && v < 1))
+      throw new FedexError('BAD_ARGUMENT', `--accept must be a probability between 0 and 1, got "${accept}"`);
+    params.accept = v;
   }
   const mp = intFlag(flags, 'min-points', undefined, { min: 1, max: 1000 });
   if (mp !== undefined) params.minPoints = mp;
