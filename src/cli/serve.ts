@@ -55,6 +55,16 @@ const FLAGS: FlagSpecs = {
     arg: 'DIR',
     help: 'Folder of the browser SDK bundle served at /sdk/fedex-device.js. Default dist/sdk (npm run build:sdk).',
   },
+  'web-dir': {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Folder of the face app served at /. Default dist/web (npm run build:web).',
+  },
+  signup: {
+    type: 'string',
+    arg: 'S',
+    help: 'open: anyone reaching the server may create a user with its first device (the face app does, npm start opens it); closed: only the admin makes users. Default closed.',
+  },
   'rate-limit': {
     type: 'string',
     arg: 'N',
@@ -69,7 +79,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--sdk-dir DIR] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--sdk-dir DIR] [--web-dir DIR] [--log]';
 
 /** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
 export function serveConfig(
@@ -96,8 +106,11 @@ export function serveConfig(
   if (retrain !== undefined) config.retrainAfterLabelled = retrain;
   config.durability = choiceFlag(flags, 'durability', ['full', 'normal'] as const, DEFAULTS.durability);
   config.enrollment = choiceFlag(flags, 'enrollment', ['open', 'closed'] as const, DEFAULTS.enrollment);
+  config.signup = choiceFlag(flags, 'signup', ['open', 'closed'] as const, DEFAULTS.signup);
   const sdkDir = stringFlag(flags, 'sdk-dir');
   if (sdkDir !== undefined) config.sdkDir = sdkDir;
+  const webDir = stringFlag(flags, 'web-dir');
+  if (webDir !== undefined) config.webDir = webDir;
   const rate = intFlag(flags, 'rate-limit', undefined, { min: 0, max: 1_000_000 });
   if (rate !== undefined) {
     config.rateLimitPerSecond = rate;
@@ -127,6 +140,7 @@ export function startBanner(server: RunningServer, createdKey: boolean): string 
           ? `${server.adminKeyFile} (created now; mode 0600)`
           : server.adminKeyFile,
     ],
+    ['face app', `${server.url}/  (sign-up ${c.signup})`],
     ['OpenAPI', `${server.url}/openapi.json`],
     ['health', `${server.url}/healthz   metrics: ${server.url}/metrics`],
     [

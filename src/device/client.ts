@@ -158,6 +158,21 @@ export class DeviceClient {
     return res;
   }
 
+  /**
+   * Self sign-up (servers started with `--signup open`): a new user named `name` and this device
+   * (`deviceName`, default `name`) in one call; keeps the device token.
+   */
+  async signup(request: { name: string; deviceName?: string }): Promise<{ device: DeviceInfo; token: string }> {
+    const res = await this.json<{ device: DeviceInfo; token: string }>(
+      'POST',
+      '/v1/devices',
+      { name: request.deviceName ?? request.name, signup: { userName: request.name } },
+      { auth: false },
+    );
+    this.tokenValue = res.token;
+    return res;
+  }
+
   /** The calling device and its user (also checks that the token still works). */
   me(): Promise<{ device: DeviceInfo; user: UserInfo }> {
     return this.json('GET', '/v1/me');

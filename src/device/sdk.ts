@@ -385,6 +385,31 @@ export class FedexDevice {
   }
 
   /**
+   * Enrolls by self sign-up, where the server allows it (`fedex serve --signup open`): the server
+   * makes a new user named `name` and this device its first device. A browser app on its own
+   * server needs no admin this way; elsewhere the answer is ENROLLMENT_CLOSED (ask for a token).
+   *
+   * @throws FedexError ENROLLMENT_CLOSED when the server does not allow sign-up.
+   */
+  async signup(request: { name: string; deviceName?: string }): Promise<Enrollment> {
+    if (this.enrollment)
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `this device is enrolled already (device ${this.enrollment.deviceId} of user ${this.enrollment.userId})`,
+      );
+    const { device, token } = await this.client.signup(request);
+    this.enrollment = {
+      server: this.client.server,
+      deviceId: device.id,
+      userId: device.userId,
+      name: device.name,
+      token,
+    };
+    await this.store.putJson(KEY.enrollment, this.enrollment);
+    return { ...this.enrollment };
+  }
+
+  /**
    * Runs the bottom on a photo and keeps its features for upload (with `label`, a person's name,
    * when known). No face: `found: false`, nothing kept. Adding an id again replaces its features.
    *
@@ -408,6 +433,40 @@ export class FedexDevice {
       await this.saveCosts();
       return { id, found: false };
     }
+    await this.keepFeatures(features, id, label);
+    return { id, found: true };
+  }
+
+  /**
+   * Keeps features the caller extracted with this device's bottom (e.g. one per face of a group
+   * photo, from `FaceExtractor.pipeline.analyze`): the same as `addPhoto` after its bottom run.
+   * `extract`, when given, is what that run cost (FLOPs, ms); it goes into `costs()` as a photo.
+   *
+   * @throws FedexError FEATURE_MISMATCH (wrong length), BAD_ARGUMENT, OUTBOX_FULL as `addPhoto`.
+   * @example
+   * const { faces } = await extractor.pipeline.analyze(image, { faces: 'all' });
+   * for (const [i, f] of faces.entries()) await device.addFeatures(f.descriptor!, { id: `IMG_1.jpg#${i}` });
+   */
+  async addFeatures(
+    features: Float32Array,
+    sample: { id: string; label?: string | null },
+    extract?: { flops: number; ms: number },
+  ): Promise<AddPhotoResult> {
+    this.requireEnrolled();
+    const { id } = sample;
+    if (typeof id !== 'string' || id.length === 0 || id.length > SAMPLE_ID_MAX)
+      throw new FedexError('BAD_ARGUMENT', `a sample id is 1-${SAMPLE_ID_MAX} characters, got "${id}"`);
+    const label = sample.label ?? null;
+    if (label !== null && (label.length === 0 || label.length > 200))
+      throw new FedexError('BAD_ARGUMENT', `a label name is 1-200 characters, got "${label}"`);
+    if (this.pending.length >= this.batchSize) await this.queuePending();
+    if (extract) this.meter.photo(extract.flops, extract.ms);
+    await this.keepFeatures(features, id, label);
+    return { id, found: true };
+  }
+
+  /** Stores one sample's features in the waiting batch (and the outbox when it is full). */
+  private async keepFeatures(features: Float32Array, id: string, label: string | null): Promise<void> {
     if (features.length !== this.dim)
       throw new FedexError(
         'FEATURE_MISMATCH',
@@ -440,7 +499,6 @@ export class FedexDevice {
         if (!isFedexError(e, 'OUTBOX_FULL')) throw e;
       }
     }
-    return { id, found: true };
   }
 
   private pendingKey(p: PendingSample): string {

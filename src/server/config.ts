@@ -48,10 +48,18 @@ export interface ServerConfig {
    * refused (403 ENROLLMENT_CLOSED) and only the admin enrolls devices (by userId).
    */
   enrollment: 'open' | 'closed';
+  /**
+   * `open`: anyone who reaches the server may create a user with its first device in one call
+   * (`POST /v1/devices` with `signup`), as the face app does on a personal server; `closed`
+   * (default): users exist only when the admin makes them. Sign-up needs `enrollment: 'open'` too.
+   */
+  signup: 'open' | 'closed';
   /** Log one line per request to stderr. */
   logRequests: boolean;
   /** Folder of the browser SDK bundle served at `/sdk/` (default `<package>/dist/sdk`). */
   sdkDir?: string;
+  /** Folder of the face app served at `/` (default `<package>/dist/web`, `npm run build:web`). */
+  webDir?: string;
 }
 
 export const DEFAULT_PORT = 8787;
@@ -76,6 +84,7 @@ export function defaultServerConfig(): ServerConfig {
     schedulerTickMs: 30_000,
     training: {},
     enrollment: 'open',
+    signup: 'closed',
     logRequests: false,
   };
 }
@@ -116,6 +125,9 @@ export function resolveServerConfig(partial: Partial<ServerConfig> = {}): Server
   }
   if (c.enrollment !== 'open' && c.enrollment !== 'closed') {
     throw new FedexError('BAD_ARGUMENT', `enrollment must be open or closed, got ${String(c.enrollment)}`);
+  }
+  if (c.signup !== 'open' && c.signup !== 'closed') {
+    throw new FedexError('BAD_ARGUMENT', `signup must be open or closed, got ${String(c.signup)}`);
   }
   if (typeof c.dataDir !== 'string' || c.dataDir.length === 0) {
     throw new FedexError('BAD_ARGUMENT', 'dataDir must be a folder path');

@@ -90,12 +90,16 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     },
   );
 
-  app.post<{ Body: { name: string; enrollmentToken?: string; userId?: string } }>(
+  app.post<{
+    Body: { name: string; enrollmentToken?: string; userId?: string; signup?: { userName: string } };
+  }>(
     '/v1/devices',
     {
       schema: {
-        summary: 'Enroll a device: with an enrollment token, or as admin for a userId',
-        description: 'Returns the device bearer token once; only its hash is stored.',
+        summary: 'Enroll a device: with an enrollment token, as admin for a userId, or by sign-up',
+        description:
+          'Returns the device bearer token once; only its hash is stored. `signup` (servers started ' +
+          'with --signup open) makes a new user named `signup.userName` with this device as its first.',
         tags: ['devices'],
         security: [{ bearer: [] }, {}],
         body: {
@@ -106,12 +110,31 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
             name: nameSchema,
             enrollmentToken: { type: 'string', minLength: 8, maxLength: 200 },
             userId: { type: 'string', pattern: ID_PATTERN },
+            signup: {
+              type: 'object',
+              required: ['userName'],
+              additionalProperties: false,
+              properties: { userName: nameSchema },
+            },
           },
         },
       },
     },
     async (req, reply) => {
-      const { name, enrollmentToken, userId } = req.body;
+      const { name, enrollmentToken, userId, signup } = req.body;
+      if (signup !== undefined) {
+        if (enrollmentToken !== undefined || userId !== undefined)
+          throw new FedexError('BAD_REQUEST', 'give signup alone, without enrollmentToken or userId');
+        if (ctx.config.signup !== 'open' || ctx.config.enrollment === 'closed') {
+          throw new FedexError(
+            'ENROLLMENT_CLOSED',
+            'self sign-up is off on this server: ask the admin for an enrollment token',
+          );
+        }
+        // A fresh user (random id) owns nothing but this device: sign-up reaches no one else's data.
+        const user = store.createUser(signup.userName);
+        return reply.status(201).send(store.enrollDevice(user.id, name));
+      }
       if (enrollmentToken !== undefined) {
         if (userId !== undefined)
           throw new FedexError('BAD_REQUEST', 'give enrollmentToken or userId, not both');
