@@ -127,12 +127,20 @@ export async function openSdkPage(
   return { page, requests, close: () => context.close() };
 }
 
-/** True when `bytes` contains a JPEG (FF D8 FF) or PNG (89 50 4E 47) signature anywhere. */
+/**
+ * True when `bytes` contains a JPEG (FF D8 FF), PNG (89 'PNG'), GIF ('GIF8') or WebP
+ * ('RIFF' .... 'WEBP') signature anywhere.
+ */
 export function containsImageSignature(bytes: Uint8Array): boolean {
+  const at = (i: number, text: string) => {
+    for (let k = 0; k < text.length; k++) if (bytes[i + k] !== text.charCodeAt(k)) return false;
+    return true;
+  };
   for (let i = 0; i + 3 < bytes.length; i++) {
     if (bytes[i] === 0xff && bytes[i + 1] === 0xd8 && bytes[i + 2] === 0xff) return true;
-    if (bytes[i] === 0x89 && bytes[i + 1] === 0x50 && bytes[i + 2] === 0x4e && bytes[i + 3] === 0x47)
-      return true;
+    if (bytes[i] === 0x89 && at(i + 1, 'PNG')) return true;
+    if (at(i, 'GIF8')) return true;
+    if (at(i, 'RIFF') && i + 12 <= bytes.length && at(i + 8, 'WEBP')) return true;
   }
   return false;
 }

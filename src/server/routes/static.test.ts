@@ -117,3 +117,88 @@ describe('static SDK routes', () => {
     expect(body.error.message).toContain('npm run build:sdk');
   });
 });
+
+describe('static face app routes', () => {
+  let api: TestApi | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await api?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    api = undefined;
+    dir = undefined;
+  });
+
+  const get = (p: string, headers: Record<string, string> = {}) => fetch(api!.url + p, { headers });
+
+  /** A folder laid out as Vite writes it: index.html and assets/. */
+  function builtApp(): string {
+    const d = mkdtempSync(path.join(tmpdir(), 'fedex-web-'));
+    writeFileSync(path.join(d, 'index.html'), '<!doctype html><title>app</title><script src="/assets/i-1.js"></script>');
+    mkdirSync(path.join(d, 'assets'));
+    writeFileSync(path.join(d, 'assets', 'i-1.js'), 'console.log(1);\n');
+    writeFileSync(path.join(d, 'assets', 'i-1.css'), 'body{}');
+    writeFileSync(path.join(d, 'assets', 'notes.md'), 'not served');
+    writeFileSync(path.join(d, 'secret.js'), 'outside assets');
+    return d;
+  }
+
+  it('serves index.html at / and the scripts and styles under /assets/, without auth', async () => {
+    dir = builtApp();
+    api = await startTestApi({ webDir: dir });
+
+    const page = await get('/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<title>app</title>');
+    const etag = page.headers.get('etag')!;
+    expect((await get('/', { 'if-none-match': etag })).status).toBe(304);
+
+    const js = await get('/assets/i-1.js');
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
+    expect(await js.text()).toBe('console.log(1);\n');
+    const css = await get('/assets/i-1.css');
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect(await css.text()).toBe('body{}');
+  });
+
+  it('answers 404 to traversal, other extensions and files outside assets/', async () => {
+    dir = builtApp();
+    api = await startTestApi({ webDir: dir });
+    for (const p of [
+      '/assets/notes.md',
+      '/assets/..%2Fsecret.js',
+      '/assets/..%2Findex.html',
+      '/assets/..%2F..%2F..%2Fpackage.json',
+      '/assets/%2Fetc%2Fpasswd',
+      '/assets/..%5Csecret.js',
+      '/secret.js',
+      '/index.html',
+    ]) {
+      const res = await get(p);
+      expect(res.status, p).toBe(404);
+      await res.arrayBuffer();
+    }
+  });
+
+  it('says how to build the app when dist/web is missing', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'fedex-web-'));
+    api = await startTestApi({ webDir: path.join(dir, 'not-built') });
+    const res = await get('/');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const text = await res.text();
+    expect(text).toContain('npm run build:web');
+    expect(text).toContain('npm start');
+    const missing = await get('/assets/x.js');
+    expect(missing.status).toBe(404);
+    await missing.arrayBuffer();
+  });
+
+  it('keeps the face app out of the OpenAPI document', async () => {
+    dir = builtApp();
+    api = await startTestApi({ webDir: dir });
+    const doc = (await (await get('/openapi.json')).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p === '/' || p.startsWith('/assets'))).toEqual([]);
+  });
+});

@@ -7,6 +7,10 @@
  * - `GET /sdk/models/face-api/<file>`: face-api's model manifests and shards (`.json`, `.bin`).
  * - `GET /sdk/wasm/<file>`: the tfjs WASM backend's binaries (`.wasm` only).
  *
+ * - `GET /`: the face app's `index.html` from `config.webDir` (default `<package>/dist/web`, written
+ *   by `npm run build:web`; until then a page that says how to build it), and `GET /assets/<file>`:
+ *   its hashed scripts and styles. No `/v1/...` route is touched and none of these is in OpenAPI.
+ *
  * Each folder is a fixed root; a requested name is resolved inside it and refused unless the result
  * stays inside (`..`, encoded slashes, absolute paths) and has an allowed extension. Files are
  * streamed with a weak ETag from size and mtime, so a page reloads them for free.
@@ -28,9 +32,15 @@ const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 /** Default `sdkDir`: where `npm run build:sdk` writes the bundle. */
 export const DEFAULT_SDK_DIR = path.join(PACKAGE_ROOT, 'dist', 'sdk');
 
+/** Default `webDir`: where `npm run build:web` writes the face app. */
+export const DEFAULT_WEB_DIR = path.join(PACKAGE_ROOT, 'dist', 'web');
+
 /** Content types by extension; a file with any other extension is never served. */
 export const STATIC_TYPES: Readonly<Record<string, string>> = {
   '.js': 'application/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.html': 'text/html; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
   '.bin': 'application/octet-stream',
@@ -43,11 +53,17 @@ export interface StaticRoots {
   sdk: string;
   models: string;
   wasm: string;
+  /** The face app (`index.html`), and its `assets/` sub-folder served as a root of its own. */
+  web: string;
 }
 
-export function staticRoots(sdkDir?: string): StaticRoots {
+/** Extensions served from the face app's `assets/` folder (what Vite writes there). */
+export const WEB_ASSET_TYPES: readonly string[] = ['.js', '.css', '.map', '.svg'];
+
+export function staticRoots(sdkDir?: string, webDir?: string): StaticRoots {
   const pkgDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
   return {
+    web: path.resolve(webDir ?? DEFAULT_WEB_DIR),
     sdk: path.resolve(sdkDir ?? DEFAULT_SDK_DIR),
     models: path.join(pkgDir('@vladmandic/face-api'), 'model'),
     wasm: path.join(pkgDir('@tensorflow/tfjs-backend-wasm'), 'dist'),
@@ -121,8 +137,31 @@ try {
 </html>
 `;
 
+/** What `/` answers while the face app is not built (404): how to build it. */
+export function webMissingPage(webDir: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>FedEx: the face app is not built</title>
+<style>body{font:16px system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em}code{background:#f4f4f4;padding:.1em .3em}</style>
+</head>
+<body>
+<h1>The face app is not built yet</h1>
+<p>This server serves the face app from <code>${escapeHtml(webDir)}</code>, and there is no
+<code>index.html</code> there. Build it with <code>npm run build:web</code> (or start the server with
+<code>npm start</code>, which builds it first), then reload this page.</p>
+<p>The API is up: <a href="/openapi.json">/openapi.json</a>, the SDK demo at <a href="/sdk/">/sdk/</a>.</p>
+</body>
+</html>
+`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 export function registerStaticRoutes(app: FastifyInstance, ctx: AppContext, _guards: Guards): void {
-  const roots = staticRoots(ctx.config.sdkDir);
+  const roots = staticRoots(ctx.config.sdkDir, ctx.config.webDir);
 
   const send = (
     req: FastifyRequest,
@@ -157,6 +196,28 @@ export function registerStaticRoutes(app: FastifyInstance, ctx: AppContext, _gua
     hide: true,
   });
 
+  app.get('/', { schema: { hide: true } }, async (req, reply) => {
+    if (!statFile(path.join(roots.web, 'index.html')))
+      return reply
+        .status(404)
+        .type('text/html; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .send(webMissingPage(roots.web));
+    return send(req, reply, roots.web, 'index.html', ['.html'], 'no index.html');
+  });
+  app.get<{ Params: { file: string } }>(
+    '/assets/:file',
+    { schema: { ...schema('The face app: scripts and styles'), tags: ['web'] } },
+    async (req, reply) =>
+      send(
+        req,
+        reply,
+        path.join(roots.web, 'assets'),
+        req.params.file,
+        WEB_ASSET_TYPES,
+        `no face app file "${req.params.file}" (npm run build:web)`,
+      ),
+  );
   app.get('/sdk', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/sdk/'));
   app.get('/sdk/', { schema: { hide: true } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(DEMO_PAGE),
