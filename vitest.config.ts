@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // generous timeouts (wall-clock is never asserted: speed lives in bench/).
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'scripts/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'scripts/**/*.test.ts', 'web/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 180_000,

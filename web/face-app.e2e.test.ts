@@ -1,0 +1,229 @@
+/**
+ * The face app end to end in headless Chromium against a real server (training worker included):
+ * the app is built with Vite (scripts/build-web.ts), served at `/` by the server, signs itself up,
+ * imports the 40 bbt photos through its file input, the test names 2 photos per character by
+ * typing in the tiles, presses "Sync and train", and the app pulls the model and names every face.
+ * Asserts: >= 90% of the other faces get the right name, the People view reports a count, no
+ * request body from the page holds image bytes (uploads are FXFB), and the main screens are saved
+ * as PNG screenshots to `out/face-app/` (test artifacts).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWeb } from '../scripts/build-web.js';
+import { WIRE_MAGIC } from '../src/core/codec/format.js';
+import {
+  browserRequired,
+  containsImageSignature,
+  findChromium,
+  launchChromium,
+  type RecordedRequest,
+} from '../src/device/testing/chromium.js';
+import { startServer, type RunningServer } from '../src/server/server.js';
+import { listPeople } from '../src/testing/datasets.js';
+import { describeWithData } from '../src/testing/describe-with-data.js';
+
+const chromiumPath = findChromium();
+const NAMED_PER_PERSON = 2;
+const SHOTS_DIR = path.resolve('out', 'face-app');
+
+/** What the test reads off a gallery tile. */
+interface TileInfo {
+  photo: string;
+  id: string;
+  source: string;
+  name: string;
+  confidence: number | null;
+}
+
+async function readTiles(page: Page): Promise<TileInfo[]> {
+  return page.$$eval('li.tile', (els) =>
+    els.map((el) => {
+      const d = (el as HTMLElement).dataset;
+      return {
+        photo: d.photo ?? '',
+        id: d.faceId ?? '',
+        source: d.source ?? '',
+        name: d.name ?? '',
+        confidence: d.confidence === undefined ? null : Number(d.confidence),
+      };
+    }),
+  );
+}
+
+describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium', () => {
+  describeWithData('bbt_faceapi_demo', (dir) => {
+    const people = listPeople(dir);
+    const personOf = new Map(people.flatMap((p) => p.files.map((f) => [path.basename(f), p.name])));
+    const named = new Set(people.flatMap((p) => p.files.slice(0, NAMED_PER_PERSON).map((f) => path.basename(f))));
+
+    let browser: Browser;
+    let server: RunningServer;
+    let dataDir: string;
+    let webDir: string;
+    let page: Page;
+    const requests: RecordedRequest[] = [];
+    const consoleLines: string[] = [];
+    let tilesAfterImport: TileInfo[] = [];
+    let tilesAfterModel: TileInfo[] = [];
+    let peopleCount = -1;
+    let peopleText = '';
+    let syncText = '';
+    let importText = '';
+    let bytesUp = 0;
+    let factsText = '';
+
+    const shot = async (name: string) => {
+      await page.screenshot({ path: path.join(SHOTS_DIR, `${name}.png`), fullPage: false });
+    };
+
+    beforeAll(async () => {
+      mkdirSync(SHOTS_DIR, { recursive: true });
+      webDir = mkdtempSync(path.join(tmpdir(), 'fedex-web-'));
+      await buildWeb({ outDir: webDir, minify: false, sourcemap: false });
+      dataDir = mkdtempSync(path.join(tmpdir(), 'fedex-face-app-'));
+      server = await startServer({
+        port: 0,
+        dataDir,
+        workers: 1,
+        durability: 'normal',
+        retrainAfterLabelled: 0,
+        signup: 'open',
+        webDir,
+        adminKey: 'fxa_face-app-e2e-admin-key-0123',
+      });
+
+      browser = await launchChromium(chromiumPath!);
+      const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+      page = await context.newPage();
+      page.on('request', (r) => {
+        const body = r.postDataBuffer();
+        requests.push({ method: r.method(), url: r.url(), body: body ? new Uint8Array(body) : null });
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(`[${m.type()}] ${m.text()}`);
+      });
+      page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
+
+      // Open: the app loads the face models and signs this device up (a new user).
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+
+      // Import all 40 photos through the file input, as a user picking many at once.
+      const files = people.flatMap((p) => p.files);
+      await page.setInputFiles('#files', files);
+      await page.waitForFunction(
+        () => {
+          const s = document.getElementById('import-status');
+          return s?.dataset.done === 'true' || s?.dataset.kind === 'error';
+        },
+        undefined,
+        { timeout: 240_000 },
+      );
+      importText = (await page.textContent('#import-status')) ?? '';
+      tilesAfterImport = await readTiles(page);
+      await shot('1-gallery-imported');
+
+      // The People view on the faces nobody named yet.
+      await page.click('#tab-people');
+      await page.waitForSelector('#people-count[data-count]');
+      peopleCount = Number(await page.getAttribute('#people-count', 'data-count'));
+      peopleText = (await page.textContent('#people-count')) ?? '';
+      await shot('2-people');
+      await page.click('#tab-gallery');
+
+      // Name 2 photos per character by typing in their tiles ("who is this?", Enter).
+      for (const p of people) {
+        for (const f of p.files.slice(0, NAMED_PER_PERSON)) {
+          const input = page.getByLabel(`Who is this? ${path.basename(f)}, face 1`, { exact: true });
+          await input.fill(p.name);
+          await input.press('Enter');
+          await page.waitForSelector(`li.tile[data-photo="${path.basename(f)}"][data-source="named"]`);
+        }
+      }
+      await shot('3-gallery-named');
+
+      // Sync, train on the server, pull the model: the app names every face on the device.
+      await page.click('#sync');
+      await page.waitForFunction(
+        () =>
+          document.body.dataset.modelVersion !== undefined ||
+          document.getElementById('sync-status')?.dataset.kind === 'error',
+        undefined,
+        { timeout: 300_000 },
+      );
+      syncText = (await page.textContent('#sync-status')) ?? '';
+      tilesAfterModel = await readTiles(page);
+      await shot('4-gallery-model');
+
+      await page.click('#tab-privacy');
+      await page.waitForSelector('[data-fact="bytes-up"]');
+      factsText = (await page.textContent('#facts')) ?? '';
+      bytesUp = Number(await page.evaluate(() => document.body.dataset.bytesUp ?? '0'));
+      await shot('5-what-left-the-device');
+
+      // A phone's width.
+      await page.setViewportSize({ width: 375, height: 800 });
+      await page.click('#tab-gallery');
+      await shot('6-phone-gallery');
+      await page.click('#tab-people');
+      await shot('7-phone-people');
+    }, 600_000);
+
+    afterAll(async () => {
+      if (consoleLines.length) console.info(`browser console:\n${consoleLines.join('\n')}`);
+      await browser?.close();
+      await server?.close();
+      for (const d of [dataDir, webDir]) if (d) rmSync(d, { recursive: true, force: true });
+    });
+
+    it('finds a face in every photo and shows a tile for it, with no name yet', () => {
+      expect(importText, importText).toMatch(/^Done: /);
+      const photos = new Set(tilesAfterImport.map((t) => t.photo));
+      expect(photos.size).toBe(personOf.size);
+      expect(tilesAfterImport.every((t) => t.source === 'none')).toBe(true);
+    });
+
+    it('reports how many people the People view found', () => {
+      console.info(`face app: People view "${peopleText}" for ${tilesAfterImport.length} faces of ${people.length} characters`);
+      expect(peopleCount).toBeGreaterThanOrEqual(1);
+      expect(peopleCount).toBeLessThanOrEqual(tilesAfterImport.length);
+      expect(peopleText).toMatch(/^\d+ people found$|^1 person found$/);
+    });
+
+    it('names >= 90% of the other faces right after sync, train and pull', () => {
+      expect(syncText, syncText).toMatch(/^Model v\d+ pulled/);
+      const others = tilesAfterModel.filter((t) => !named.has(t.photo));
+      const right = others.filter((t) => t.name === personOf.get(t.photo));
+      const unknown = others.filter((t) => t.source === 'unknown');
+      const accuracy = right.length / others.length;
+      console.info(
+        `face app: ${right.length}/${others.length} other faces named right (${(accuracy * 100).toFixed(1)}%), ` +
+          `${unknown.length} unknown; ${bytesUp} bytes left the device in all; ${syncText}`,
+      );
+      expect(tilesAfterModel.filter((t) => t.source === 'named')).toHaveLength(named.size);
+      expect(others.every((t) => t.source === 'predicted' || t.source === 'unknown')).toBe(true);
+      expect(accuracy).toBeGreaterThanOrEqual(0.9);
+    });
+
+    it('sends no image bytes: every body is JSON or an FXFB feature batch', () => {
+      const withBody = requests.filter((r) => r.body && r.body.length > 0);
+      const uploads = requests.filter((r) => r.method === 'POST' && /\/v1\/users\/[^/]+\/batches$/.test(r.url));
+      const magic = [...new TextEncoder().encode(WIRE_MAGIC['feature-batch'])];
+      expect(uploads.length).toBeGreaterThanOrEqual(1);
+      for (const r of withBody) {
+        expect(containsImageSignature(r.body!), `${r.method} ${r.url}`).toBe(false);
+        if (uploads.includes(r)) expect([...r.body!.subarray(0, 4)], r.url).toEqual(magic);
+        else expect(() => JSON.parse(new TextDecoder().decode(r.body!)), `${r.method} ${r.url}`).not.toThrow();
+      }
+      // Requests leave for the server only; the page's own origin is the only one it talks to.
+      for (const r of requests.filter((x) => /^https?:/.test(x.url))) expect(new URL(r.url).origin).toBe(server.url);
+      // The transparency panel counts what the SDK sent: every request body, nothing hidden.
+      const sent = withBody.reduce((n, r) => n + r.body!.length, 0);
+      expect(bytesUp).toBe(sent);
+      expect(factsText).toMatch(/No photo, no crop/);
+    });
+  });
+});

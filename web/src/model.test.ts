@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Face,
+  faceIdOf,
+  formatBytes,
+  formatFlops,
+  knownNames,
+  normalizeName,
+  tileText,
+  unnamedFaces,
+  upsertFaces,
+  withLabel,
+} from './model.js';
+
+function face(id: string, over: Partial<Face> = {}): Face {
+  return { id, photo: `${id}.jpg`, index: 0, label: null, descriptor: [0, 0], prediction: null, score: 0.9, addedAt: 0, ...over };
+}
+
+describe('normalizeName', () => {
+  it('trims and collapses white space; empty clears the name', () => {
+    expect(normalizeName('  Ann   Lee ')).toBe('Ann Lee');
+    expect(normalizeName('   ')).toBeNull();
+  });
+
+  it('refuses the reserved "unknown" and names over 200 characters', () => {
+    expect(() => normalizeName('Unknown')).toThrow(RangeError);
+    expect(() => normalizeName('x'.repeat(201))).toThrow(/200/);
+    expect(normalizeName('x'.repeat(200))).toHaveLength(200);
+  });
+});
+
+describe('knownNames', () => {
+  it('lists each label and model name once, sorted, without "unknown"', () => {
+    const faces = [face('a', { label: 'Raj' }), face('b', { label: 'Amy' }), face('c', { label: 'Raj' }), face('d')];
+    expect(knownNames(faces, ['Penny', 'unknown', 'Amy'])).toEqual(['Amy', 'Penny', 'Raj']);
+  });
+});
+
+describe('tileText', () => {
+  it("shows the user's name over the model's guess", () => {
+    const f = face('a', { label: 'Amy', prediction: { name: 'Raj', confidence: 0.9, modelVersion: 1 } });
+    expect(tileText(f)).toEqual({ name: 'Amy', source: 'named', confidence: null });
+  });
+
+  it("shows the model's guess, unknown below the threshold, or nothing yet", () => {
+    expect(tileText(face('a', { prediction: { name: 'Raj', confidence: 0.8, modelVersion: 2 } }))).toEqual({
+      name: 'Raj',
+      source: 'predicted',
+      confidence: 0.8,
+    });
+    expect(tileText(face('a', { prediction: { name: 'unknown', confidence: 0.3, modelVersion: 2 } })).source).toBe('unknown');
+    expect(tileText(face('a')).source).toBe('none');
+  });
+});
+
+describe('gallery edits', () => {
+  it('names one face and leaves the others alone (a correction is a new label)', () => {
+    const faces = [face('a', { prediction: { name: 'Raj', confidence: 0.7, modelVersion: 1 } }), face('b')];
+    const next = withLabel(faces, 'a', 'Howard');
+    expect(next.map((f) => f.label)).toEqual(['Howard', null]);
+    expect(tileText(next[0]).source).toBe('named');
+    expect(faces[0].label).toBeNull(); // pure: the input list is unchanged
+    expect(unnamedFaces(next).map((f) => f.id)).toEqual(['b']);
+  });
+
+  it('replaces faces of a photo imported again and appends new ones in order', () => {
+    const faces = [face('p#0'), face('q#0')];
+    const next = upsertFaces(faces, [face('q#0', { score: 0.5 }), face('r#0')]);
+    expect(next.map((f) => f.id)).toEqual(['p#0', 'q#0', 'r#0']);
+    expect(next[1].score).toBe(0.5);
+  });
+
+  it('makes face ids from the photo key and the face index', () => {
+    expect(faceIdOf('0a1b2c3d4e5f6071', 2)).toBe('0a1b2c3d4e5f6071#2');
+  });
+});
+
+describe('formatting', () => {
+  it('formats bytes and FLOPs for the transparency panel', () => {
+    expect(formatBytes(999)).toBe('999 B');
+    expect(formatBytes(11_280)).toBe('11 kB');
+    expect(formatBytes(1_500)).toBe('1.5 kB');
+    expect(formatBytes(2_500_000)).toBe('2.5 MB');
+    expect(formatFlops(543_599_232)).toBe('543.6 MFLOP');
+    expect(formatFlops(21.7e9)).toBe('21.7 GFLOP');
+  });
+});
+
+describe('cropKey', () => {
+  it('makes a device store key out of a face id', async () => {
+    const { cropKey } = await import('./store.js');
+    expect(cropKey('81d16aa1f97003c2#0')).toBe('crop.81d16aa1f97003c2_0');
+    expect(cropKey('a/..#1')).toMatch(/^crop\.[A-Za-z0-9._-]+$/);
+    expect(cropKey('a/..#1')).not.toContain('..');
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The face app's gallery as plain data: one `Face` per face found in an imported photo, what the
+ * user named it, what the pulled model says, and the pure rules the views follow (names for the
+ * autocomplete, what a tile shows, accuracy bookkeeping). No DOM, no storage, no network: unit
+ * tested in Node (web/src/model.test.ts).
+ */
+
+/** The model's answer for one face, made on the device. */
+export interface FacePrediction {
+  /** A person's name, or `unknown` below the device's threshold. */
+  name: string;
+  confidence: number;
+  /** Version of the model that said it. */
+  modelVersion: number;
+}
+
+/** One face of one photo. The photo itself is never stored: only this and a small crop. */
+export interface Face {
+  /** Sample id, also the SDK's: `<photo name>#<face index>` (see `faceIdOf`). */
+  id: string;
+  /** File name of the photo it came from. */
+  photo: string;
+  /** Index of the face in that photo (0 = first found). */
+  index: number;
+  /** The name the user gave (a label the server trains on), or null. */
+  label: string | null;
+  /** The 128-d descriptor (the feature that is uploaded), kept to predict and to cluster. */
+  descriptor: number[];
+  prediction: FacePrediction | null;
+  /** Detection score, for the tile's details. */
+  score: number;
+  addedAt: number;
+}
+
+/** What `predict` gives back in the SDK (`Prediction`), the part the app keeps. */
+export interface PredictionLike {
+  name: string;
+  confidence: number;
+  modelVersion: number;
+}
+
+/** The SDK's `unknown` name. */
+export const UNKNOWN_NAME = 'unknown';
+
+/** Longest name the server accepts. */
+export const MAX_NAME_LENGTH = 200;
+
+/** `IMG_1.jpg`, face 0 → `IMG_1.jpg#0`. */
+export function faceIdOf(photo: string, index: number): string {
+  return `${photo}#${index}`;
+}
+
+/**
+ * A typed name made tidy: trimmed, inner white space collapsed, empty → null (clears the name).
+ *
+ * @throws RangeError for a name over 200 characters or the reserved `unknown`.
+ */
+export function normalizeName(input: string): string | null {
+  const name = input.replace(/\s+/g, ' ').trim();
+  if (name.length === 0) return null;
+  if (name.length > MAX_NAME_LENGTH) throw new RangeError(`a name has at most ${MAX_NAME_LENGTH} characters`);
+  if (name.toLowerCase() === UNKNOWN_NAME) throw new RangeError(`"${UNKNOWN_NAME}" is what the app says for nobody known`);
+  return name;
+}
+
+/** Names for the autocomplete: every label given and every name the model knows, sorted, once. */
+export function knownNames(faces: readonly Face[], modelNames: readonly string[] = []): string[] {
+  const set = new Set<string>();
+  for (const f of faces) if (f.label) set.add(f.label);
+  for (const n of modelNames) if (n !== UNKNOWN_NAME) set.add(n);
+  return [...set].sort((a, b) => a.localeCompare(b));
+}
+
+/** What a tile says: the user's name wins, then the model's guess, else nothing yet. */
+export interface TileText {
+  name: string | null;
+  /** `named` by the user, `predicted` by the model, `unknown` below the threshold, `none` yet. */
+  source: 'named' | 'predicted' | 'unknown' | 'none';
+  confidence: number | null;
+}
+
+export function tileText(face: Face): TileText {
+  if (face.label) return { name: face.label, source: 'named', confidence: null };
+  const p = face.prediction;
+  if (!p) return { name: null, source: 'none', confidence: null };
+  if (p.name === UNKNOWN_NAME) return { name: UNKNOWN_NAME, source: 'unknown', confidence: p.confidence };
+  return { name: p.name, source: 'predicted', confidence: p.confidence };
+}
+
+/** Sets (or with null clears) the user's name of a face; returns a new list. */
+export function withLabel(faces: readonly Face[], id: string, label: string | null): Face[] {
+  return faces.map((f) => (f.id === id ? { ...f, label } : f));
+}
+
+/** Adds or replaces faces by id (a photo imported again replaces its faces), keeping order. */
+export function upsertFaces(faces: readonly Face[], added: readonly Face[]): Face[] {
+  const byId = new Map(added.map((f) => [f.id, f]));
+  const kept = faces.map((f) => byId.get(f.id) ?? f);
+  const known = new Set(faces.map((f) => f.id));
+  return [...kept, ...added.filter((f) => !known.has(f.id))];
+}
+
+/** Faces nobody named yet: the People view clusters these. */
+export function unnamedFaces(faces: readonly Face[]): Face[] {
+  return faces.filter((f) => f.label === null);
+}
+
+/** Photos already imported (to skip a file picked twice). */
+export function importedPhotos(faces: readonly Face[]): Set<string> {
+  return new Set(faces.map((f) => f.photo));
+}
+
+/** "1.2 kB" style sizes (decimal units, as network tools show them). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB'];
+  let v = bytes / 1000;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u += 1;
+  }
+  return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
+}
+
+/** "3.2 GFLOP" style compute. */
+export function formatFlops(flops: number): string {
+  if (flops < 1e6) return `${flops.toFixed(0)} FLOP`;
+  if (flops < 1e9) return `${(flops / 1e6).toFixed(1)} MFLOP`;
+  if (flops < 1e12) return `${(flops / 1e9).toFixed(1)} GFLOP`;
+  return `${(flops / 1e12).toFixed(2)} TFLOP`;
+}
+
+/** "87%" */
+export function formatConfidence(c: number): string {
+  return `${Math.round(c * 100)}%`;
+}
