@@ -14,7 +14,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../core/errors.js';
-import { deriveSeed } from '../core/random.js';
 import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
 import { readWeights, writeWeights } from '../strategy/model-weights.js';
@@ -26,7 +25,7 @@ import { VirtualClock } from './clock.js';
 import type { SimData } from './data.js';
 import { buildPopulation, type SimDevice } from './population.js';
 import { drawProfiles, PROFILES, type DeviceProfile, type ProfileCatalog } from './profiles.js';
-import { CostLedger, SimTransport } from './transport.js';
+import { CostLedger, SimTransport, unitHash } from './transport.js';
 
 /** One arm: a strategy and, for FedAvg-like ones, how the device gets its features. */
 export interface Arm {
@@ -345,7 +344,7 @@ export async function runSimulation(
   const indexOf = new Map(ids.map((id, i) => [id, i]));
   const meanAvailability = profiles.reduce((a, p) => a + p.availability, 0) / profiles.length;
   const available = (round: number) =>
-    ids.filter((id, i) => deriveSeed(o.seed, `avail:${round}:${id}`) / 4294967296 < profiles[i].availability);
+    ids.filter((id, i) => unitHash(o.seed, `avail:${round}:${id}`) < profiles[i].availability);
   const head = getHead(o.head);
   const shape = data.spec.shape;
   const evalModel = head.build(shape, data.numClasses, o.headOptions, 0);

@@ -70,9 +70,24 @@ export interface RoundTiming {
   late: number;
 }
 
-/** Whether device `id` drops out of `round` (seeded). */
+/**
+ * A uniform number in [0, 1) from (seed, key). `deriveSeed` alone is FNV-1a, whose output moves
+ * little when only the last character changes (d00001, d00002, ...), which made neighbouring
+ * devices drop out together; murmur3's finaliser spreads it.
+ */
+export function unitHash(seed: number, key: string): number {
+  let h = deriveSeed(seed, key);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return (h >>> 0) / 4294967296;
+}
+
+/** Whether device `id` drops out of `round` (seeded, independent across devices and rounds). */
 export function dropsOut(seed: number, round: number, id: string, p: number): boolean {
-  return p > 0 && deriveSeed(seed, `dropout:${round}:${id}`) / 4294967296 < p;
+  return p > 0 && unitHash(seed, `dropout:${round}:${id}`) < p;
 }
 
 function work(c: ClientCosts): DeviceWork {

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import type { ClientFn } from '../strategy/transport/memory.js';
+import type { ClientResult, ClientTask } from '../strategy/types.js';
+import { VirtualClock } from './clock.js';
+import { sessionCost } from './energy.js';
+import { deviceProfile, type DeviceProfile } from './profiles.js';
+import { CostLedger, dropsOut, SimTransport, unitHash } from './transport.js';
+
+const noDrop = (p: DeviceProfile): DeviceProfile => ({ ...p, dropout: 0 });
+
+/** A device that reports `flops` FLOPs and 10 kB each way. */
+function device(id: string, flops: number): ClientFn {
+  return (task: ClientTask): Promise<ClientResult> =>
+    Promise.resolve({
+      kind: 'weights',
+      clientId: id,
+      round: task.round,
+      weights: [],
+      numExamples: 1,
+      metrics: { loss: 0, accuracy: 0 },
+      costs: { deviceFlops: flops, bytesUp: 10_000, bytesDown: 10_000 },
+    });
+}
+
+function tasks(ids: string[], round = 1): Map<string, ClientTask> {
+  return new Map(ids.map((id) => [id, { kind: 'upload-features', round } as ClientTask]));
+}
+
+describe('SimTransport', () => {
+  it('closes the round at the slowest device and books each device its session', async () => {
+    // Prepare: a fast and a slow phone, same link; 8 GFLOP and 2 GFLOP of work.
+    const profiles = [noDrop(deviceProfile('high-end', 'wifi')), noDrop(deviceProfile('low-end', 'wifi'))];
+    const clients = new Map([
+      ['a', device('a', 8e9)],
+      ['b', device('b', 2e9)],
+    ]);
+    const clock = new VirtualClock();
+    const ledger = new CostLedger(2);
+    const t = new SimTransport({
+      client: (id) => clients.get(id),
+      indexOf: (id) => (id === 'a' ? 0 : 1),
+      profiles,
+      clock,
+      ledger,
+      seed: 1,
+    });
+
+    // Execute
+    const results = await t.runRound(1, tasks(['a', 'b']), 60_000);
+
+    // Assert: a takes 8e9/25e9 s of compute, b 2e9/2e9 = 1 s; the round closes when b arrives.
+    const work = (f: number) => ({ bytesDown: 10_000, flops: f, bytesUp: 10_000 });
+    const sa = sessionCost(profiles[0], work(8e9));
+    const sb = sessionCost(profiles[1], work(2e9));
+    expect(results.map((r) => r.clientId)).toEqual(['a', 'b']); // in arrival order
+    expect(clock.now).toBeCloseTo(Math.max(sa.seconds, sb.seconds), 9);
+    expect(ledger.energyJ[0]).toBeCloseTo(sa.energyJ, 9);
+    expect(ledger.energyJ[1]).toBeCloseTo(sb.energyJ, 9);
+    expect(Array.from(ledger.flops)).toEqual([8e9, 2e9]);
+    expect(t.timings[0]).toMatchObject({ round: 1, selected: 2, droppedOut: 0, late: 0 });
+  });
+
+  it('drops a late answer but still books what the device spent, and waits for the deadline', async () => {
+    const profiles = [noDrop(deviceProfile('low-end', 'lte'))];
+    const clock = new VirtualClock();
+    const ledger = new CostLedger(1);
+    const t = new SimTransport({ client: () => device('a', 200e9), indexOf: () => 0, profiles, clock, ledger, seed: 1 });
+
+    // Execute: 200 GFLOP at 2 GFLOP/s is 100 s, past a 60 s deadline.
+    const results = await t.runRound(1, tasks(['a']), 60_000);
+
+    // Assert
+    expect(results).toEqual([]);
+    expect(clock.now).toBe(60);
+    expect(ledger.flops[0]).toBe(200e9);
+    expect(ledger.energyJ[0]).toBeGreaterThan(200e9 * 0.2e-9);
+    expect(t.timings[0]).toMatchObject({ late: 1 });
+  });
+
+  it('lets a seeded dropout spend nothing, and drops about the profile\'s share', async () => {
+    const p = { ...deviceProfile('mid-range', 'lte'), dropout: 1 };
+    const ledger = new CostLedger(1);
+    const t = new SimTransport({ client: () => device('a', 1e9), indexOf: () => 0, profiles: [p], clock: new VirtualClock(), ledger, seed: 1 });
+    expect(await t.runRound(1, tasks(['a']), 60_000)).toEqual([]);
+    expect(ledger.energyJ[0]).toBe(0);
+    const drops = Array.from({ length: 5000 }, (_, r) => dropsOut(9, r, 'x', 0.08)).filter(Boolean).length;
+    expect(drops / 5000).toBeCloseTo(0.08, 1);
+  });
+});
+
+describe('unitHash', () => {
+  it('spreads neighbouring device ids over [0, 1)', () => {
+    const xs = Array.from({ length: 1000 }, (_, i) => unitHash(1, `dropout:1:d${String(i).padStart(5, '0')}`));
+    // Consecutive ids must not land next to each other (FNV-1a alone gives steps of ~0.004).
+    const steps = xs.slice(1).map((x, i) => Math.abs(x - xs[i]));
+    expect(steps.filter((d) => d < 0.01).length).toBeLessThan(50);
+    expect(xs.filter((x) => x < 0.08).length).toBeGreaterThan(50);
+    expect(xs.filter((x) => x < 0.08).length).toBeLessThan(110);
+  });
+});
