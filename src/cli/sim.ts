@@ -10,9 +10,16 @@ import path from 'node:path';
 import { FedexError } from '../core/errors.js';
 import { initRuntime } from '../runtime/node.js';
 import { loadSimData, SIM_SPLITS } from '../sim/data.js';
-import { mergeCatalog, PROFILES, profileNames, type ProfileCatalog } from '../sim/profiles.js';
+import { deviceProfile, mergeCatalog, PROFILES, profileNames, type ProfileCatalog } from '../sim/profiles.js';
 import { renderReportHtml } from '../sim/report-html.js';
-import { armName, DEFAULT_SIM_OPTIONS, runSimulation, type Arm, type SimOptions, type SimReport } from '../sim/runner.js';
+import {
+  armName,
+  DEFAULT_SIM_OPTIONS,
+  runSimulation,
+  type Arm,
+  type SimOptions,
+  type SimReport,
+} from '../sim/runner.js';
 import { renderSweepHtml, sweepRows } from '../sim/sweep.js';
 import type { BottomMode, StrategyName } from '../strategy/types.js';
 import { intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs, type ParsedFlags } from './args.js';
@@ -23,30 +30,73 @@ const D = DEFAULT_SIM_OPTIONS;
 
 const FLAGS: FlagSpecs = {
   devices: { type: 'string', arg: 'N', help: 'Devices in the fleet (1..100000). Default 100.' },
-  strategies: { type: 'string', arg: 'LIST', help: 'Comma-separated: fedex, fedavg, fedprox. Default fedex,fedavg.' },
+  strategies: {
+    type: 'string',
+    arg: 'LIST',
+    help: 'Comma-separated: fedex, fedavg, fedprox. Default fedex,fedavg.',
+  },
   bottom: {
     type: 'string',
     arg: 'LIST',
-    help: "FedAvg/FedProx device modes: cached (bottom once per photo), recompute (every epoch). Default cached,recompute.",
+    help: 'FedAvg/FedProx device modes: cached (bottom once per photo), recompute (every epoch). Default cached,recompute.',
   },
-  split: { type: 'string', arg: 'S', help: `Split of faceapi-resnet (${SIM_SPLITS.join(', ')}). Default embedding.` },
-  profile: { type: 'string', arg: 'P', help: `Device profile: phone/network or a population. Default ${D.profile}.` },
-  profiles: { type: 'string', arg: 'FILE', help: 'JSON overriding fields of src/sim/profiles.json (same shape).' },
-  out: { type: 'string', arg: 'DIR', help: 'Output folder for report.json and report.html. Default out/sim.' },
-  target: { type: 'string', arg: 'ACC', help: `Target global top-1 accuracy in (0, 1]. Default ${D.target}.` },
+  split: {
+    type: 'string',
+    arg: 'S',
+    help: `Split of faceapi-resnet (${SIM_SPLITS.join(', ')}). Default embedding.`,
+  },
+  profile: {
+    type: 'string',
+    arg: 'P',
+    help: `Device profile: phone/network or a population. Default ${D.profile}.`,
+  },
+  profiles: {
+    type: 'string',
+    arg: 'FILE',
+    help: 'JSON overriding fields of src/sim/profiles.json (same shape).',
+  },
+  out: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Output folder for report.json and report.html. Default out/sim.',
+  },
+  target: {
+    type: 'string',
+    arg: 'ACC',
+    help: `Target global top-1 accuracy in (0, 1]. Default ${D.target}.`,
+  },
   rounds: { type: 'string', arg: 'N', help: `Most FedAvg/FedProx rounds. Default ${D.maxRounds}.` },
-  'fedex-rounds': { type: 'string', arg: 'N', help: `Most FedEx collection rounds. Default ${D.fedexRounds}.` },
-  'clients-per-round': { type: 'string', arg: 'K', help: `Devices per FedAvg round. Default ${D.clientsPerRound}.` },
+  'fedex-rounds': {
+    type: 'string',
+    arg: 'N',
+    help: `Most FedEx collection rounds. Default ${D.fedexRounds}.`,
+  },
+  'clients-per-round': {
+    type: 'string',
+    arg: 'K',
+    help: `Devices per FedAvg round. Default ${D.clientsPerRound}.`,
+  },
   epochs: { type: 'string', arg: 'E', help: `FedAvg local epochs. Default ${D.localEpochs}.` },
   batch: { type: 'string', arg: 'B', help: `FedAvg local batch size. Default ${D.batchSize}.` },
-  lr: { type: 'string', arg: 'LR', help: 'FedAvg SGD learning rate. Default: scaled to the features (30 on embedding).' },
+  lr: {
+    type: 'string',
+    arg: 'LR',
+    help: 'FedAvg SGD learning rate. Default: scaled to the features (30 on embedding).',
+  },
   mu: { type: 'string', arg: 'MU', help: `FedProx mu. Default ${D.mu}.` },
   deadline: { type: 'string', arg: 'S', help: `Round deadline in virtual seconds. Default ${D.deadlineS}.` },
   'cloud-time-scale': { type: 'string', arg: 'X', help: 'Multiplies measured cloud seconds. Default 1.' },
   'run-past-target': { type: 'boolean', help: 'Keep training after the target (default: stop there).' },
   seed: { type: 'string', arg: 'N', help: `Seed of the fleet, profiles and rounds. Default ${D.seed}.` },
-  'sweep-split': { type: 'boolean', help: 'Run once per split (--splits) and write sweep.json / sweep.html.' },
-  splits: { type: 'string', arg: 'LIST', help: 'Splits for --sweep-split. Default embedding,stage128 (others extract first: slow).' },
+  'sweep-split': {
+    type: 'boolean',
+    help: 'Run once per split (--splits) and write sweep.json / sweep.html.',
+  },
+  splits: {
+    type: 'string',
+    arg: 'LIST',
+    help: 'Splits for --sweep-split. Default embedding,stage128 (others extract first: slow).',
+  },
   json: { type: 'boolean', help: 'Print the summary as JSON on stdout.' },
   quiet: { type: 'boolean', help: 'No progress bars.' },
 };
@@ -54,7 +104,13 @@ const FLAGS: FlagSpecs = {
 const USAGE =
   'fedex sim [--devices N] [--strategies fedex,fedavg,fedprox] [--bottom cached,recompute] [--split S] [--profile P] [--out DIR] | --sweep-split';
 
-function numberFlag(flags: ParsedFlags, name: string, fallback: number, check: (v: number) => boolean, what: string): number {
+function numberFlag(
+  flags: ParsedFlags,
+  name: string,
+  fallback: number,
+  check: (v: number) => boolean,
+  what: string,
+): number {
   const raw = stringFlag(flags, name);
   if (raw === undefined) return fallback;
   const v = Number(raw);
@@ -63,7 +119,12 @@ function numberFlag(flags: ParsedFlags, name: string, fallback: number, check: (
   return v;
 }
 
-function listFlag<T extends string>(flags: ParsedFlags, name: string, choices: readonly T[], fallback: readonly T[]): T[] {
+function listFlag<T extends string>(
+  flags: ParsedFlags,
+  name: string,
+  choices: readonly T[],
+  fallback: readonly T[],
+): T[] {
   const raw = stringFlag(flags, name);
   if (raw === undefined) return [...fallback];
   const items = raw.split(',').map((s) => s.trim());
@@ -81,17 +142,27 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   out: string;
 }> {
   const devices = intFlag(flags, 'devices', 100, { min: 1, max: 100_000 })!;
-  const strategies = listFlag<StrategyName>(flags, 'strategies', ['fedex', 'fedavg', 'fedprox'], ['fedex', 'fedavg']);
+  const strategies = listFlag<StrategyName>(
+    flags,
+    'strategies',
+    ['fedex', 'fedavg', 'fedprox'],
+    ['fedex', 'fedavg'],
+  );
   const bottoms = listFlag<BottomMode>(flags, 'bottom', ['cached', 'recompute'], ['cached', 'recompute']);
   const arms: Arm[] = strategies.flatMap((s): Arm[] =>
-    s === 'fedex' ? [{ strategy: s, bottomMode: 'cached' }] : bottoms.map((b) => ({ strategy: s, bottomMode: b })),
+    s === 'fedex'
+      ? [{ strategy: s, bottomMode: 'cached' }]
+      : bottoms.map((b) => ({ strategy: s, bottomMode: b })),
   );
   const split = stringFlag(flags, 'split', 'embedding');
   if (!SIM_SPLITS.includes(split))
     throw new FedexError('BAD_ARGUMENT', `--split must be one of ${SIM_SPLITS.join(', ')}; got "${split}"`);
-  const splits = stringFlag(flags, 'splits', 'embedding,stage128').split(',').map((s) => s.trim());
+  const splits = stringFlag(flags, 'splits', 'embedding,stage128')
+    .split(',')
+    .map((s) => s.trim());
   for (const s of splits)
-    if (!SIM_SPLITS.includes(s)) throw new FedexError('BAD_ARGUMENT', `--splits: unknown split "${s}"; known: ${SIM_SPLITS.join(', ')}`);
+    if (!SIM_SPLITS.includes(s))
+      throw new FedexError('BAD_ARGUMENT', `--splits: unknown split "${s}"; known: ${SIM_SPLITS.join(', ')}`);
   let catalog: ProfileCatalog = PROFILES;
   const profilesFile = stringFlag(flags, 'profiles');
   if (profilesFile) {
@@ -99,13 +170,21 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     try {
       parsed = JSON.parse(await readFile(profilesFile, 'utf8'));
     } catch (cause) {
-      throw new FedexError('BAD_ARGUMENT', `--profiles ${profilesFile}: ${(cause as Error).message}`, { cause });
+      throw new FedexError('BAD_ARGUMENT', `--profiles ${profilesFile}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     catalog = mergeCatalog(parsed);
+    // Check every phone/network pair now, before minutes of feature loading.
+    for (const phone of Object.keys(catalog.phones))
+      for (const network of Object.keys(catalog.networks)) deviceProfile(phone, network, catalog);
   }
   const profile = stringFlag(flags, 'profile', D.profile);
   if (!profileNames(catalog).includes(profile))
-    throw new FedexError('BAD_ARGUMENT', `--profile must be one of ${profileNames(catalog).join(', ')}; got "${profile}"`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `--profile must be one of ${profileNames(catalog).join(', ')}; got "${profile}"`,
+    );
   const pos = (v: number) => v > 0;
   const lrRaw = stringFlag(flags, 'lr');
   const options: Partial<SimOptions> & { devices: number } = {
@@ -140,7 +219,9 @@ function summaryLines(r: SimReport): string[] {
     );
   for (const c of r.comparisons) {
     const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}x`);
-    lines.push(`  ${c.arm} / fedex: time ${x(c.timeToTarget)}, FLOPs ${x(c.deviceFlops)}, energy ${x(c.deviceEnergy)}, bytes ${x(c.deviceBytes)}`);
+    lines.push(
+      `  ${c.arm} / fedex: time ${c.timeToTargetIsLowerBound ? '>= ' : ''}${x(c.timeToTarget)}, FLOPs ${x(c.deviceFlops)}, energy ${x(c.deviceEnergy)}, bytes ${x(c.deviceBytes)}`,
+    );
   }
   lines.push(`  wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
   return lines;
@@ -154,7 +235,11 @@ async function simulateSplit(
 ): Promise<{ report: SimReport; dim: number }> {
   const load = createProgressBar(`features ${split}`, stderr, { quiet });
   const data = await loadSimData({ split, onProgress: (d, t) => load.update(d, t) });
-  load.done(quiet ? undefined : `features ${split}: ${data.train.length} train / ${data.test.length} test photos, ${data.numClasses} people`);
+  load.done(
+    quiet
+      ? undefined
+      : `features ${split}: ${data.train.length} train / ${data.test.length} test photos, ${data.numClasses} people`,
+  );
   const bars = new Map<string, ReturnType<typeof createProgressBar>>();
   const report = await runSimulation(data, options, {
     onProgress: (p) => {
@@ -164,7 +249,11 @@ async function simulateSplit(
         bar = createProgressBar(`sim ${p.arm}`, stderr, { quiet });
         bars.set(p.arm, bar);
       }
-      bar.update(p.round, p.maxRounds, `acc ${p.accuracy === undefined ? '?' : p.accuracy.toFixed(3)} t=${p.timeS.toFixed(0)}s`);
+      bar.update(
+        p.round,
+        p.maxRounds,
+        `acc ${p.accuracy === undefined ? '?' : p.accuracy.toFixed(3)} t=${p.timeS.toFixed(0)}s`,
+      );
     },
     log: (line) => {
       bars.forEach((b) => b.done());
@@ -176,7 +265,8 @@ async function simulateSplit(
 
 export const simCommand: Command = {
   name: 'sim',
-  summary: 'Simulate thousands of phones: FedEx vs FedAvg on real LFW features, virtual time and energy; JSON + HTML report.',
+  summary:
+    'Simulate thousands of phones: FedEx vs FedAvg on real LFW features, virtual time and energy; JSON + HTML report.',
   async run(argv, io) {
     const { flags } = parseFlags(argv, FLAGS);
     if (flags.help) {
@@ -216,7 +306,8 @@ export const simCommand: Command = {
     if (flags.json) {
       const { arms, ...rest } = report;
       io.stdout.write(
-        JSON.stringify({ ...rest, arms: arms.map(({ perDevice: _p, series: _s, ...a }) => a) }, null, 2) + '\n',
+        JSON.stringify({ ...rest, arms: arms.map(({ perDevice: _p, series: _s, ...a }) => a) }, null, 2) +
+          '\n',
       );
     } else {
       io.stdout.write(summaryLines(report).join('\n') + '\n');

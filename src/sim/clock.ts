@@ -22,7 +22,8 @@ export class EventQueue<T> {
 
   /** Adds `event` at virtual time `time` (seconds). */
   push(time: number, event: T): void {
-    if (!Number.isFinite(time)) throw new FedexError('BAD_ARGUMENT', `event time must be finite, got ${time}`);
+    if (!Number.isFinite(time))
+      throw new FedexError('BAD_ARGUMENT', `event time must be finite, got ${time}`);
     const h = this.heap;
     h.push({ time, seq: this.seq++, event });
     let i = h.length - 1;
@@ -77,7 +78,8 @@ export class VirtualClock {
 
   /** Moves to `time` (an error if that is in the past). */
   advanceTo(time: number): void {
-    if (!(time >= this.t)) throw new FedexError('BAD_ARGUMENT', `virtual clock cannot go back from ${this.t} s to ${time} s`);
+    if (!(time >= this.t))
+      throw new FedexError('BAD_ARGUMENT', `virtual clock cannot go back from ${this.t} s to ${time} s`);
     this.t = time;
   }
 
@@ -95,7 +97,12 @@ export class VirtualClock {
  * roundCloseTime(100, [3, 7], 60, 2); // 107: both arrived
  * roundCloseTime(100, [3], 60, 2);    // 160: one missing, the round waits for the deadline
  */
-export function roundCloseTime(start: number, arrivals: readonly number[], deadlineS: number, selected: number): number {
+export function roundCloseTime(
+  start: number,
+  arrivals: readonly number[],
+  deadlineS: number,
+  selected: number,
+): number {
   const inTime = arrivals.filter((a) => a <= deadlineS);
   if (selected === 0) return start;
   if (inTime.length === selected) return start + Math.max(0, ...inTime);

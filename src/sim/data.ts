@@ -80,14 +80,25 @@ export async function loadSimData(options: {
     throw new FedexError('BAD_ARGUMENT', `unknown split "${split}"; known: ${SIM_SPLITS.join(', ')}`);
   const dir = options.dir ?? datasetDir(SIM_DATASET);
   if (!dir)
-    throw new FedexError('DATASET_NOT_FOUND', `dataset ${SIM_DATASET} not found (set FEDEX_DATA_DIR to the datasets folder)`);
+    throw new FedexError(
+      'DATASET_NOT_FOUND',
+      `dataset ${SIM_DATASET} not found (set FEDEX_DATA_DIR to the datasets folder)`,
+    );
   const set = await extractDataset({
     dir,
     scan: SIM_SCAN,
-    ...(split === 'embedding' ? {} : { source: splitExtractorSource('faceapi-resnet', split, { detector: 'ssd' }) }),
-    onProgress: options.onProgress ? (done: number, total: number) => options.onProgress!(done, total) : undefined,
+    ...(split === 'embedding'
+      ? {}
+      : { source: splitExtractorSource('faceapi-resnet', split, { detector: 'ssd' }) }),
+    onProgress: options.onProgress
+      ? (done: number, total: number) => options.onProgress!(done, total)
+      : undefined,
   });
-  const task = buildGlobalTask(set, { minPhotos: SIM_SCAN.minPhotos, testFraction: 0.2, seed: SIM_TASK_SEED });
+  const task = buildGlobalTask(set, {
+    minPhotos: SIM_SCAN.minPhotos,
+    testFraction: 0.2,
+    seed: SIM_TASK_SEED,
+  });
   const numClasses = task.people.length;
   return {
     split,

@@ -31,7 +31,8 @@ export interface SessionCost {
 
 function check(w: DeviceWork): void {
   for (const [k, v] of Object.entries(w))
-    if (!(Number.isFinite(v) && v >= 0)) throw new FedexError('BAD_ARGUMENT', `device work ${k} must be a non-negative number, got ${v}`);
+    if (!(Number.isFinite(v) && v >= 0))
+      throw new FedexError('BAD_ARGUMENT', `device work ${k} must be a non-negative number, got ${v}`);
 }
 
 /** Seconds to move `bytes` over a link of `bitsPerS` plus one round trip; 0 for no bytes. */
@@ -53,7 +54,8 @@ export function sessionCost(profile: DeviceProfile, work: DeviceWork): SessionCo
   const compute = work.flops / profile.flopsPerS;
   const up = transferSeconds(work.bytesUp, profile.uplinkBitsPerS, profile.rttS);
   const computeJ = work.flops * profile.joulesPerFlop;
-  const radioJ = work.bytesDown * 8 * profile.downlinkJoulesPerBit + work.bytesUp * 8 * profile.uplinkJoulesPerBit;
+  const radioJ =
+    work.bytesDown * 8 * profile.downlinkJoulesPerBit + work.bytesUp * 8 * profile.uplinkJoulesPerBit;
   let tailS = 0;
   if (work.bytesDown > 0) tailS += work.bytesUp > 0 ? Math.min(profile.tailS, compute) : profile.tailS;
   if (work.bytesUp > 0) tailS += profile.tailS;

@@ -42,7 +42,9 @@ describe('buildPopulation', () => {
 
   it('refuses bad ranges and too few people', () => {
     expect(() => buildPopulation(byPerson, { devices: 0, seed: 1 })).toThrow(/devices/);
-    expect(() => buildPopulation(byPerson, { devices: 3, seed: 1, peoplePerDevice: [3, 2] })).toThrow(/peoplePerDevice/);
+    expect(() => buildPopulation(byPerson, { devices: 3, seed: 1, peoplePerDevice: [3, 2] })).toThrow(
+      /peoplePerDevice/,
+    );
     expect(() => buildPopulation(byPerson.slice(0, 2), { devices: 3, seed: 1 })).toThrow(/2 people/);
   });
 

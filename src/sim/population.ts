@@ -37,7 +37,10 @@ export interface SimDevice {
 
 function checkRange(what: string, r: readonly [number, number], min: number): void {
   if (!(Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1]) && r[0] >= min && r[1] >= r[0]))
-    throw new FedexError('BAD_ARGUMENT', `${what} must be integers lo <= hi with lo >= ${min}, got [${r.join(', ')}]`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `${what} must be integers lo <= hi with lo >= ${min}, got [${r.join(', ')}]`,
+    );
 }
 
 /** Zero-padded device id, sortable: `d00042`. */
@@ -53,7 +56,10 @@ export function deviceId(i: number, n: number): string {
  * const fleet = buildPopulation([[0, 1, 2], [3, 4, 5]], { devices: 3, seed: 1 });
  * fleet[0].people; // e.g. [1, 0]
  */
-export function buildPopulation(trainByPerson: readonly (readonly number[])[], options: PopulationOptions): SimDevice[] {
+export function buildPopulation(
+  trainByPerson: readonly (readonly number[])[],
+  options: PopulationOptions,
+): SimDevice[] {
   const { devices, seed } = options;
   const ppd = options.peoplePerDevice ?? DEFAULT_POPULATION.peoplePerDevice;
   const ppp = options.photosPerPerson ?? DEFAULT_POPULATION.photosPerPerson;
@@ -63,7 +69,10 @@ export function buildPopulation(trainByPerson: readonly (readonly number[])[], o
   checkRange('photosPerPerson', ppp, 1);
   const people = trainByPerson.map((_, p) => p).filter((p) => trainByPerson[p].length > 0);
   if (people.length < ppd[1])
-    throw new FedexError('BAD_ARGUMENT', `${people.length} people with training photos, but a device may hold ${ppd[1]}`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `${people.length} people with training photos, but a device may hold ${ppd[1]}`,
+    );
   const deal = shuffled(createRng(deriveSeed(seed, 'population:deal')), people);
   const out: SimDevice[] = [];
   for (let i = 0; i < devices; i++) {

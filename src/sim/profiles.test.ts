@@ -5,7 +5,9 @@ describe('profiles.json', () => {
   it('documents a source for every number of every preset', () => {
     for (const group of [PROFILES.phones, PROFILES.networks]) {
       for (const [name, fields] of Object.entries(group)) {
-        for (const [field, v] of Object.entries(fields as Record<string, { value: number; source: string }>)) {
+        for (const [field, v] of Object.entries(
+          fields as Record<string, { value: number; source: string }>,
+        )) {
           expect(Number.isFinite(v.value), `${name}.${field}`).toBe(true);
           expect(v.source.length, `${name}.${field} source`).toBeGreaterThan(10);
         }

@@ -80,18 +80,24 @@ export const PROFILES: ProfileCatalog = PROFILE_DATA as unknown as ProfileCatalo
 
 /** Every name `resolveProfile` accepts: each `phone/network` pair and each population. */
 export function profileNames(catalog: ProfileCatalog = PROFILES): string[] {
-  const pairs = Object.keys(catalog.phones).flatMap((p) => Object.keys(catalog.networks).map((n) => `${p}/${n}`));
+  const pairs = Object.keys(catalog.phones).flatMap((p) =>
+    Object.keys(catalog.networks).map((n) => `${p}/${n}`),
+  );
   return [...pairs, ...Object.keys(catalog.populations)];
 }
 
 function checkPositive(what: string, v: number, allowZero = false): number {
   if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
-    throw new FedexError('BAD_ARGUMENT', `profile field ${what} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${v}`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `profile field ${what} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${v}`,
+    );
   return v;
 }
 
 function checkProbability(what: string, v: number): number {
-  if (!(v >= 0 && v <= 1)) throw new FedexError('BAD_ARGUMENT', `profile field ${what} must be in [0, 1], got ${v}`);
+  if (!(v >= 0 && v <= 1))
+    throw new FedexError('BAD_ARGUMENT', `profile field ${what} must be in [0, 1], got ${v}`);
   return v;
 }
 
@@ -101,12 +107,23 @@ function checkProbability(what: string, v: number): number {
  * @example
  * const p = deviceProfile('mid-range', 'lte'); // p.flopsPerS === 8e9, p.uplinkJoulesPerBit === 0.438e-6
  */
-export function deviceProfile(phone: string, network: string, catalog: ProfileCatalog = PROFILES): DeviceProfile {
+export function deviceProfile(
+  phone: string,
+  network: string,
+  catalog: ProfileCatalog = PROFILES,
+): DeviceProfile {
   const ph = Object.hasOwn(catalog.phones, phone) ? catalog.phones[phone] : undefined;
   const net = Object.hasOwn(catalog.networks, network) ? catalog.networks[network] : undefined;
-  if (!ph) throw new FedexError('BAD_ARGUMENT', `unknown phone "${phone}"; known: ${Object.keys(catalog.phones).join(', ')}`);
+  if (!ph)
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `unknown phone "${phone}"; known: ${Object.keys(catalog.phones).join(', ')}`,
+    );
   if (!net)
-    throw new FedexError('BAD_ARGUMENT', `unknown network "${network}"; known: ${Object.keys(catalog.networks).join(', ')}`);
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `unknown network "${network}"; known: ${Object.keys(catalog.networks).join(', ')}`,
+    );
   return {
     name: `${phone}/${network}`,
     flopsPerS: checkPositive(`${phone}.computeGflops`, ph.computeGflops.value) * 1e9,
@@ -115,7 +132,8 @@ export function deviceProfile(phone: string, network: string, catalog: ProfileCa
     downlinkBitsPerS: checkPositive(`${network}.downlinkMbps`, net.downlinkMbps.value) * 1e6,
     rttS: checkPositive(`${network}.rttMs`, net.rttMs.value, true) / 1000,
     uplinkJoulesPerBit: checkPositive(`${network}.uplinkUjPerBit`, net.uplinkUjPerBit.value, true) * 1e-6,
-    downlinkJoulesPerBit: checkPositive(`${network}.downlinkUjPerBit`, net.downlinkUjPerBit.value, true) * 1e-6,
+    downlinkJoulesPerBit:
+      checkPositive(`${network}.downlinkUjPerBit`, net.downlinkUjPerBit.value, true) * 1e-6,
     tailS: checkPositive(`${network}.tailS`, net.tailS.value, true),
     tailPowerW: checkPositive(`${network}.tailPowerW`, net.tailPowerW.value, true),
     availability: checkProbability(`${phone}.availability`, ph.availability.value),
@@ -151,13 +169,22 @@ function pick(rng: Rng, shares: Record<string, number>, what: string): string {
  * @example
  * drawProfiles('mixed', 1000, 7).filter((p) => p.name.endsWith('/lte')).length; // ~400
  */
-export function drawProfiles(name: string, n: number, seed: number, catalog: ProfileCatalog = PROFILES): DeviceProfile[] {
-  if (!Number.isSafeInteger(n) || n < 0) throw new FedexError('BAD_ARGUMENT', `device count must be a non-negative integer, got ${n}`);
+export function drawProfiles(
+  name: string,
+  n: number,
+  seed: number,
+  catalog: ProfileCatalog = PROFILES,
+): DeviceProfile[] {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new FedexError('BAD_ARGUMENT', `device count must be a non-negative integer, got ${n}`);
   const pop = Object.hasOwn(catalog.populations, name) ? catalog.populations[name] : undefined;
   if (!pop) {
     const [phone, network, extra] = name.split('/');
     if (!phone || !network || extra !== undefined)
-      throw new FedexError('BAD_ARGUMENT', `unknown profile "${name}"; known: ${profileNames(catalog).join(', ')}`);
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `unknown profile "${name}"; known: ${profileNames(catalog).join(', ')}`,
+      );
     const p = deviceProfile(phone, network, catalog);
     return Array.from({ length: n }, () => p);
   }
@@ -172,7 +199,12 @@ export function drawProfiles(name: string, n: number, seed: number, catalog: Pro
     const b = base.get(key)!;
     const c = Math.exp(pop.computeSigma * gaussian(rng));
     const l = Math.exp(pop.linkSigma * gaussian(rng));
-    out.push({ ...b, flopsPerS: b.flopsPerS * c, uplinkBitsPerS: b.uplinkBitsPerS * l, downlinkBitsPerS: b.downlinkBitsPerS * l });
+    out.push({
+      ...b,
+      flopsPerS: b.flopsPerS * c,
+      uplinkBitsPerS: b.uplinkBitsPerS * l,
+      downlinkBitsPerS: b.downlinkBitsPerS * l,
+    });
   }
   return out;
 }
@@ -180,7 +212,10 @@ export function drawProfiles(name: string, n: number, seed: number, catalog: Pro
 /** A catalog with the fields of `override` (same shape as profiles.json, any subset) replaced. */
 export function mergeCatalog(override: unknown, catalog: ProfileCatalog = PROFILES): ProfileCatalog {
   if (!override || typeof override !== 'object')
-    throw new FedexError('BAD_ARGUMENT', 'a profile override must be a JSON object shaped like profiles.json');
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      'a profile override must be a JSON object shaped like profiles.json',
+    );
   const o = override as Partial<ProfileCatalog>;
   const merged: ProfileCatalog = structuredClone(catalog);
   for (const group of ['phones', 'networks'] as const) {

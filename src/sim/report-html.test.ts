@@ -30,16 +30,26 @@ function smallReport(): SimReport {
         cloudS: 1,
       })),
       roundsToTarget: acc.findIndex((a) => a >= 0.8) >= 0 ? acc.findIndex((a) => a >= 0.8) : null,
-      timeToTargetS: acc.findIndex((a) => a >= 0.8) >= 0 ? acc.findIndex((a) => a >= 0.8) * (strategy === 'fedex' ? 30 : 70) : null,
+      timeToTargetS:
+        acc.findIndex((a) => a >= 0.8) >= 0
+          ? acc.findIndex((a) => a >= 0.8) * (strategy === 'fedex' ? 30 : 70)
+          : null,
       finalAccuracy: acc[acc.length - 1],
       rounds: acc.length - 1,
       virtualS: (acc.length - 1) * 70,
       perDevice: { flops, bytesUp: bytes, bytesDown: bytes, energyJ: energy },
-      summary: { flops: distribution(flops), bytes: distribution(bytes.map((b) => 2 * b)), energyJ: distribution(energy) },
+      summary: {
+        flops: distribution(flops),
+        bytes: distribution(bytes.map((b) => 2 * b)),
+        energyJ: distribution(energy),
+      },
       wallS: 1,
     };
   };
-  const arms = [arm('fedex', 'fedex', [0.01, 0.9], [12, 13, 12.5, 0, 14]), arm('fedavg-cached', 'fedavg', [0.01, 0.3, 0.6, 0.85], [50, 0, 120, 80, 60])];
+  const arms = [
+    arm('fedex', 'fedex', [0.01, 0.9], [12, 13, 12.5, 0, 14]),
+    arm('fedavg-cached', 'fedavg', [0.01, 0.3, 0.6, 0.85], [50, 0, 120, 80, 60]),
+  ];
   const { catalog: _c, ...config } = { ...DEFAULT_SIM_OPTIONS, devices: 5 };
   return {
     format: 'fedex-sim',
@@ -78,9 +88,15 @@ describe('report HTML, as a string', () => {
   });
 
   it('escapes text and formats numbers compactly', () => {
-    expect(linePlot([{ name: '<b>', points: [[1, 1]] }], { id: 'x', title: 't&', xLabel: 'x', yLabel: 'y', logX: false })).toContain(
-      '&lt;b&gt;',
-    );
+    expect(
+      linePlot([{ name: '<b>', points: [[1, 1]] }], {
+        id: 'x',
+        title: 't&',
+        xLabel: 'x',
+        yLabel: 'y',
+        logX: false,
+      }),
+    ).toContain('&lt;b&gt;');
     expect(fmt(1.234e9)).toBe('1.23G');
     expect(fmt(null)).toBe('—');
   });
@@ -89,7 +105,12 @@ describe('report HTML, as a string', () => {
     const pts = cdfPoints([0, 5, 1, 3, 2, 4]);
     expect(pts[0]).toEqual([1, 0.2]);
     expect(pts[pts.length - 1]).toEqual([5, 1]);
-    expect(cdfPoints(Array.from({ length: 10_000 }, (_, i) => i + 1), 100)).toHaveLength(100);
+    expect(
+      cdfPoints(
+        Array.from({ length: 10_000 }, (_, i) => i + 1),
+        100,
+      ),
+    ).toHaveLength(100);
   });
 });
 

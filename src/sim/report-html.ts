@@ -13,7 +13,10 @@ const H = 320;
 const M = { left: 64, right: 16, top: 16, bottom: 44 };
 
 function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** Compact number: 3 significant digits, SI suffix for large values. */
@@ -48,7 +51,9 @@ interface PlotOptions {
 /** An SVG line plot; each point is a `circle.pt` with its data values. */
 export function linePlot(series: readonly Series[], o: PlotOptions): string {
   const tx = (v: number) => (o.logX ? Math.log10(Math.max(v, 1e-9)) : v);
-  const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0));
+  const all = series
+    .flatMap((s) => s.points)
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0));
   const xs = all.map(([x]) => tx(x));
   const ys = all.map(([, y]) => y);
   let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
@@ -72,21 +77,29 @@ export function linePlot(series: readonly Series[], o: PlotOptions): string {
   for (const t of xticks) {
     const x = px(t);
     parts.push(`<line x1="${x}" y1="${M.top + ph}" x2="${x}" y2="${M.top + ph + 4}" stroke="#333"/>`);
-    parts.push(`<text x="${x}" y="${M.top + ph + 16}" text-anchor="middle" font-size="11">${esc(fmt(t, 2))}</text>`);
+    parts.push(
+      `<text x="${x}" y="${M.top + ph + 16}" text-anchor="middle" font-size="11">${esc(fmt(t, 2))}</text>`,
+    );
   }
   for (let i = 0; i <= 4; i++) {
     const v = y0 + ((y1 - y0) * i) / 4;
     const y = py(v);
     parts.push(`<line x1="${M.left - 4}" y1="${y}" x2="${M.left + pw}" y2="${y}" stroke="#eee"/>`);
-    parts.push(`<text x="${M.left - 6}" y="${y + 4}" text-anchor="end" font-size="11">${esc(fmt(v, 2))}</text>`);
+    parts.push(
+      `<text x="${M.left - 6}" y="${y + 4}" text-anchor="end" font-size="11">${esc(fmt(v, 2))}</text>`,
+    );
   }
-  parts.push(`<text x="${M.left + pw / 2}" y="${H - 6}" text-anchor="middle" font-size="12">${esc(o.xLabel)}</text>`);
+  parts.push(
+    `<text x="${M.left + pw / 2}" y="${H - 6}" text-anchor="middle" font-size="12">${esc(o.xLabel)}</text>`,
+  );
   parts.push(
     `<text x="14" y="${M.top + ph / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 14 ${M.top + ph / 2})">${esc(o.yLabel)}</text>`,
   );
   if (o.hLine !== undefined) {
     const y = py(o.hLine);
-    parts.push(`<line class="target" x1="${M.left}" y1="${y}" x2="${M.left + pw}" y2="${y}" stroke="#555" stroke-dasharray="5 4"/>`);
+    parts.push(
+      `<line class="target" x1="${M.left}" y1="${y}" x2="${M.left + pw}" y2="${y}" stroke="#555" stroke-dasharray="5 4"/>`,
+    );
   }
   series.forEach((s, k) => {
     const color = COLORS[k % COLORS.length];
@@ -151,7 +164,10 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
   const c = report.config;
   const arms = report.arms;
   const acc = linePlot(
-    arms.map((a) => ({ name: a.name, points: a.series.map((p) => [Math.max(p.timeS, 0.1), p.accuracy] as [number, number]) })),
+    arms.map((a) => ({
+      name: a.name,
+      points: a.series.map((p) => [Math.max(p.timeS, 0.1), p.accuracy] as [number, number]),
+    })),
     {
       id: 'accuracy',
       title: `Global top-1 on ${report.population.testPhotos} held-out LFW photos against virtual time (log scale; dashed: target ${c.target})`,
@@ -176,7 +192,9 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
       },
     );
   const energy = cdf('energy', 'Device energy', 'J', (a) => a.perDevice.energyJ);
-  const bytes = cdf('bytes', 'Bytes up + down', 'B', (a) => a.perDevice.bytesUp.map((u, i) => u + a.perDevice.bytesDown[i]));
+  const bytes = cdf('bytes', 'Bytes up + down', 'B', (a) =>
+    a.perDevice.bytesUp.map((u, i) => u + a.perDevice.bytesDown[i]),
+  );
   const flops = cdf('flops', 'Device FLOPs', 'FLOP', (a) => a.perDevice.flops);
   const armsTable = table(
     [
@@ -198,7 +216,13 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
   const ratio = (x: number | null) => (x === null ? '—' : `${fmt(x)}×`);
   const ratios = table(
     ['FedAvg-like arm vs FedEx', 'time to target', 'device FLOPs', 'device energy', 'device bytes'],
-    report.comparisons.map((r) => [r.arm, ratio(r.timeToTarget), ratio(r.deviceFlops), ratio(r.deviceEnergy), ratio(r.deviceBytes)]),
+    report.comparisons.map((r) => [
+      r.arm,
+      (r.timeToTargetIsLowerBound ? '≥ ' : '') + ratio(r.timeToTarget),
+      ratio(r.deviceFlops),
+      ratio(r.deviceEnergy),
+      ratio(r.deviceBytes),
+    ]),
     'ratios',
   );
   const pop = report.population;
@@ -212,10 +236,19 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
       ['split / head', `${c.split} / ${c.head} (${fmt(report.cloudTrainableParams)} trainable params)`],
       ['device bottom FLOPs per photo', fmt(c.bottomFlopsPerPhoto)],
       ['people (classes)', String(c.numClasses)],
-      ['photos per device', `${pop.photosPerDevice.mean.toFixed(1)} (${pop.photosPerDevice.min}–${pop.photosPerDevice.max}); ${pop.distinctTrainPhotos} distinct training photos`],
+      [
+        'photos per device',
+        `${pop.photosPerDevice.mean.toFixed(1)} (${pop.photosPerDevice.min}–${pop.photosPerDevice.max}); ${pop.distinctTrainPhotos} distinct training photos`,
+      ],
       ['profiles', profiles],
-      ['FedAvg', `${c.clientsPerRound} devices/round, E=${c.localEpochs}, B=${c.batchSize}, lr ${c.learningRate}, deadline ${c.deadlineS} s, ≤ ${c.maxRounds} rounds`],
-      ['FedEx', `≤ ${c.fedexRounds} collection rounds; cloud Adam ${c.cloudTrain.learningRate}, ≤ ${c.cloudTrain.epochs} epochs; cloud time measured × ${c.cloudTimeScale}`],
+      [
+        'FedAvg',
+        `${c.clientsPerRound} devices/round, E=${c.localEpochs}, B=${c.batchSize}, lr ${c.learningRate}, deadline ${c.deadlineS} s, ≤ ${c.maxRounds} rounds`,
+      ],
+      [
+        'FedEx',
+        `≤ ${c.fedexRounds} collection rounds; cloud Adam ${c.cloudTrain.learningRate}, ≤ ${c.cloudTrain.epochs} epochs; cloud time measured × ${c.cloudTimeScale}`,
+      ],
       ['seed', String(c.seed)],
       ['wall time / peak RSS', `${report.wallS.toFixed(1)} s / ${report.peakRssMb.toFixed(0)} MB`],
     ],

@@ -45,7 +45,8 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     expect(fx.series[0]).toMatchObject({ round: 0, timeS: 0 });
     expect(fx.series[1].accuracy).toBeGreaterThan(fx.series[0].accuracy + 0.2);
     for (const a of report.arms)
-      for (let i = 1; i < a.series.length; i++) expect(a.series[i].timeS).toBeGreaterThan(a.series[i - 1].timeS);
+      for (let i = 1; i < a.series.length; i++)
+        expect(a.series[i].timeS).toBeGreaterThan(a.series[i - 1].timeS);
   });
 
   it('gives FedAvg the same training in both device modes, and only the recomputed bottom more FLOPs', () => {

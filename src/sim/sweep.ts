@@ -23,7 +23,10 @@ export interface SweepRow {
 }
 
 /** One row per split report. `featureDims[split]`: values per photo at that split. */
-export function sweepRows(reports: readonly SimReport[], featureDims: Readonly<Record<string, number>>): SweepRow[] {
+export function sweepRows(
+  reports: readonly SimReport[],
+  featureDims: Readonly<Record<string, number>>,
+): SweepRow[] {
   return reports.map((r) => ({
     split: r.config.split,
     deviceFlopsPerPhoto: r.config.bottomFlopsPerPhoto,
@@ -41,7 +44,10 @@ export function sweepRows(reports: readonly SimReport[], featureDims: Readonly<R
 }
 
 function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** A self-contained page with the sweep table (one row per split and arm). */

@@ -64,7 +64,14 @@ describe('SimTransport', () => {
     const profiles = [noDrop(deviceProfile('low-end', 'lte'))];
     const clock = new VirtualClock();
     const ledger = new CostLedger(1);
-    const t = new SimTransport({ client: () => device('a', 200e9), indexOf: () => 0, profiles, clock, ledger, seed: 1 });
+    const t = new SimTransport({
+      client: () => device('a', 200e9),
+      indexOf: () => 0,
+      profiles,
+      clock,
+      ledger,
+      seed: 1,
+    });
 
     // Execute: 200 GFLOP at 2 GFLOP/s is 100 s, past a 60 s deadline.
     const results = await t.runRound(1, tasks(['a']), 60_000);
@@ -77,10 +84,17 @@ describe('SimTransport', () => {
     expect(t.timings[0]).toMatchObject({ late: 1 });
   });
 
-  it('lets a seeded dropout spend nothing, and drops about the profile\'s share', async () => {
+  it("lets a seeded dropout spend nothing, and drops about the profile's share", async () => {
     const p = { ...deviceProfile('mid-range', 'lte'), dropout: 1 };
     const ledger = new CostLedger(1);
-    const t = new SimTransport({ client: () => device('a', 1e9), indexOf: () => 0, profiles: [p], clock: new VirtualClock(), ledger, seed: 1 });
+    const t = new SimTransport({
+      client: () => device('a', 1e9),
+      indexOf: () => 0,
+      profiles: [p],
+      clock: new VirtualClock(),
+      ledger,
+      seed: 1,
+    });
     expect(await t.runRound(1, tasks(['a']), 60_000)).toEqual([]);
     expect(ledger.energyJ[0]).toBe(0);
     const drops = Array.from({ length: 5000 }, (_, r) => dropsOut(9, r, 'x', 0.08)).filter(Boolean).length;
@@ -90,7 +104,9 @@ describe('SimTransport', () => {
 
 describe('unitHash', () => {
   it('spreads neighbouring device ids over [0, 1)', () => {
-    const xs = Array.from({ length: 1000 }, (_, i) => unitHash(1, `dropout:1:d${String(i).padStart(5, '0')}`));
+    const xs = Array.from({ length: 1000 }, (_, i) =>
+      unitHash(1, `dropout:1:d${String(i).padStart(5, '0')}`),
+    );
     // Consecutive ids must not land next to each other (FNV-1a alone gives steps of ~0.004).
     const steps = xs.slice(1).map((x, i) => Math.abs(x - xs[i]));
     expect(steps.filter((d) => d < 0.01).length).toBeLessThan(50);

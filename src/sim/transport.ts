@@ -104,7 +104,11 @@ export class SimTransport implements Transport {
 
   constructor(private readonly options: SimTransportOptions) {}
 
-  async runRound(round: number, tasks: ReadonlyMap<string, ClientTask>, deadlineMs: number): Promise<ClientResult[]> {
+  async runRound(
+    round: number,
+    tasks: ReadonlyMap<string, ClientTask>,
+    deadlineMs: number,
+  ): Promise<ClientResult[]> {
     const { clock, ledger, profiles } = this.options;
     const start = clock.now;
     const deadlineS = deadlineMs / 1000;

@@ -1,0 +1,106 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { describeWithData } from '../testing/describe-with-data.js';
+import { run } from './testing/features.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-sim-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('fedex sim flags', () => {
+  it('prints its help with every flag', async () => {
+    const r = await run(['sim', '--help']);
+    expect(r.code).toBe(0);
+    for (const f of [
+      '--devices',
+      '--strategies',
+      '--split',
+      '--profile',
+      '--out',
+      '--sweep-split',
+      '--bottom',
+    ])
+      expect(r.stdout).toContain(f);
+  });
+
+  it.each([
+    [['--devices', '0'], /--devices must be between 1 and 100000, got 0/],
+    [['--devices', 'many'], /--devices must be an integer/],
+    [['--strategies', 'fedex,fedsgd'], /--strategies: unknown "fedsgd"; choose from fedex, fedavg, fedprox/],
+    [['--bottom', 'sideways'], /--bottom: unknown "sideways"/],
+    [['--split', 'stage999'], /--split must be one of .*stage128.*; got "stage999"/],
+    [['--profile', 'toaster/lte'], /--profile must be one of .*mid-range\/lte/],
+    [['--target', '1.5'], /--target must be a number in \(0, 1\]/],
+    [['--deadline=-3'], /--deadline must be a positive number of seconds, got "-3"/],
+    [['--splits', 'embedding,nope'], /--splits: unknown split "nope"/],
+    [['--profiles', '/nonexistent/profiles.json'], /--profiles \/nonexistent\/profiles.json/],
+    [['--frobnicate'], /Unknown option '--frobnicate'/],
+  ])('refuses %j with a clear error and exit code 2', async (argv, message) => {
+    const r = await run(['sim', ...argv]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain('[BAD_ARGUMENT]');
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('refuses a profile override that breaks a rate', async () => {
+    const file = path.join(tmp, 'bad-profiles.json');
+    writeFileSync(file, JSON.stringify({ networks: { lte: { uplinkMbps: -1 } } }));
+    const r = await run([
+      'sim',
+      '--profiles',
+      file,
+      '--out',
+      path.join(tmp, 'never'),
+      '--devices',
+      '2',
+      '--quiet',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/uplinkMbps must be a positive number/);
+  });
+});
+
+describeWithData('lfw_deepfunneled_min5', () => {
+  it('writes report.json with every arm and a report.html with the plots', async () => {
+    // Prepare
+    const out = path.join(tmp, 'run');
+
+    // Execute
+    const r = await run([
+      'sim',
+      '--devices',
+      '12',
+      '--rounds',
+      '2',
+      '--fedex-rounds',
+      '1',
+      '--clients-per-round',
+      '3',
+      '--profile',
+      'mixed',
+      '--out',
+      out,
+      '--json',
+      '--quiet',
+    ]);
+
+    // Assert
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+    expect(report.format).toBe('fedex-sim');
+    expect(report.arms.map((a: { name: string }) => a.name)).toEqual([
+      'fedex',
+      'fedavg-cached',
+      'fedavg-recompute',
+    ]);
+    expect(report.arms[1].perDevice.energyJ).toHaveLength(12);
+    expect(Object.values(report.population.profiles).reduce((a: number, b) => a + (b as number), 0)).toBe(12);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.arms[0].name).toBe('fedex');
+    expect(summary.arms[0].perDevice).toBeUndefined(); // stdout carries the summary only
+    expect(existsSync(path.join(out, 'report.html'))).toBe(true);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('data-plot="energy"');
+  }, 120_000);
+});
