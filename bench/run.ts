@@ -26,6 +26,7 @@ import { serverSuite } from './server.js';
 import { browserSuite } from './browser.js';
 import { strategySuite } from './strategy.js';
 import { loadSuite } from './load.js';
+import { simSuite } from './sim.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -42,6 +43,7 @@ const SUITES: BenchSuite[] = [
   browserSuite,
   strategySuite,
   loadSuite,
+  simSuite,
 ];
 
 function formatValue(v: number): string {
