@@ -61,5 +61,8 @@ describe('runClusterExperiment', () => {
     expect(text).toMatch(/\| agglomerative-average \| 0\.\d\d \|/);
     expect(text).toMatch(/\| agglomerative-learned \| accept 0\.\d{3}, max 0\.90 \|/);
     expect(text).toMatch(/Pair verification on the calibration people/);
+    expect(text).toMatch(
+      /Merge model of agglomerative-learned: fitted on \d+ dendrogram merges .* of 38 galleries/,
+    );
   });
 });

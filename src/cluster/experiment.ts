@@ -321,6 +321,14 @@ export function renderExperiment(r: ExperimentReport): string {
       `| ${m.method} | ${paramText(e.params)} | ${f3(e.bcubedF)} | ${f3(e.pairwiseF)} | ${pct(e.exactCountRate)} | ${e.meanAbsCountError.toFixed(2)} |`,
     );
   }
+  if (r.mergeModel) {
+    const m = r.mergeModel;
+    lines.push(
+      '',
+      `Merge model of agglomerative-learned: fitted on ${m.trainingMerges} dendrogram merges (${m.sameMerges} of one person) of ${m.calibrated.galleries} galleries of the calibration people; ` +
+        `acceptance cut ${m.model.accept} chosen for the exact count on them (${pct(m.calibrated.exactCountRate)}, BCubed F ${f3(m.calibrated.bcubedF)}; its calibration row above is on those galleries).`,
+    );
+  }
   const p = r.pairs;
   lines.push(
     '',
