@@ -21,6 +21,7 @@ import {
   launchChromium,
   type RecordedRequest,
 } from '../src/device/testing/chromium.js';
+import type { ServerConfig } from '../src/server/config.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { listPeople } from '../src/testing/datasets.js';
 import { describeWithData } from '../src/testing/describe-with-data.js';
@@ -74,6 +75,12 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     let importText = '';
     let bytesUp = 0;
     let factsText = '';
+    let requestsAtFacts = 0;
+    let serverConfig: Partial<ServerConfig> = {};
+    const peopleEdits = { before: -1, afterSplit: -1, afterMerge: -1 };
+    let confirmed = '';
+    let confirmedExpected = '';
+    const offline = { text: '', back: '', waitingAfter: '', tiles: [] as TileInfo[] };
 
     const shot = async (name: string) => {
       await page.screenshot({ path: path.join(SHOTS_DIR, `${name}.png`), fullPage: false });
@@ -84,7 +91,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       webDir = mkdtempSync(path.join(tmpdir(), 'fedex-web-'));
       await buildWeb({ outDir: webDir, minify: false, sourcemap: false });
       dataDir = mkdtempSync(path.join(tmpdir(), 'fedex-face-app-'));
-      server = await startServer({
+      serverConfig = {
         port: 0,
         dataDir,
         workers: 1,
@@ -93,7 +100,8 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
         signup: 'open',
         webDir,
         adminKey: 'fxa_face-app-e2e-admin-key-0123',
-      });
+      };
+      server = await startServer(serverConfig);
 
       browser = await launchChromium(chromiumPath!);
       const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
@@ -162,6 +170,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       await page.waitForSelector('[data-fact="bytes-up"]');
       factsText = (await page.textContent('#facts')) ?? '';
       bytesUp = Number(await page.evaluate(() => document.body.dataset.bytesUp ?? '0'));
+      requestsAtFacts = requests.length;
       await shot('5-what-left-the-device');
 
       // A phone's width.
@@ -170,6 +179,52 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       await shot('6-phone-gallery');
       await page.click('#tab-people');
       await shot('7-phone-people');
+      await page.setViewportSize({ width: 1100, height: 900 });
+
+      // People view: split one face off a person, then merge it back.
+      const count = async () => Number(await page.getAttribute('#people-count', 'data-count'));
+      peopleEdits.before = await count();
+      const countChanged = (from: number) =>
+        page.waitForFunction((n) => document.getElementById('people-count')?.dataset.count !== String(n), from);
+      await page.locator('li.person').first().getByRole('button', { name: /^Split / }).first().click();
+      await countChanged(peopleEdits.before);
+      peopleEdits.afterSplit = await count();
+      const last = page.locator('li.person').last();
+      const lastKey = (await last.getAttribute('data-person-key')) ?? '';
+      await page.locator('li.person').first().locator('select').selectOption(lastKey);
+      await page.locator('li.person').first().getByRole('button', { name: /^Merge / }).click();
+      await countChanged(peopleEdits.afterSplit);
+      peopleEdits.afterMerge = await count();
+      await shot('8-people-after-split-and-merge');
+
+      // One click turns the model's guess into a label.
+      await page.click('#tab-gallery');
+      const guessed = tilesAfterModel.find((t) => t.source === 'predicted' && !named.has(t.photo))!;
+      await page.locator(`li.tile[data-face-id="${guessed.id}"]`).getByRole('button', { name: /^Yes, / }).click();
+      await page.waitForSelector(`li.tile[data-face-id="${guessed.id}"][data-source="named"]`);
+      confirmed = (await page.getAttribute(`li.tile[data-face-id="${guessed.id}"]`, 'data-name')) ?? '';
+      confirmedExpected = guessed.name;
+
+      // Offline: the server goes away; the app keeps naming from the model it holds, a correction
+      // waits in the outbox, and goes out when the server is back.
+      const port = Number(new URL(server.url).port);
+      await server.close();
+      const other = tilesAfterModel.find((t) => t.source === 'predicted' && !named.has(t.photo) && t.id !== guessed.id)!;
+      const input = page.getByLabel(`Who is this? ${other.photo}, face 1`, { exact: true });
+      await input.fill(personOf.get(other.photo)!);
+      await input.press('Enter');
+      await page.click('#sync');
+      await page.waitForSelector('#sync-status[data-kind="error"]', { timeout: 120_000 });
+      offline.text = (await page.textContent('#sync-status')) ?? '';
+      offline.tiles = await readTiles(page);
+      server = await startServer({ ...serverConfig, port });
+      await page.evaluate(() => window.dispatchEvent(new Event('online')));
+      await page.waitForFunction(() => /^Back online/.test(document.getElementById('sync-status')?.textContent ?? ''), undefined, {
+        timeout: 120_000,
+      });
+      offline.back = (await page.textContent('#sync-status')) ?? '';
+      await page.click('#tab-privacy');
+      offline.waitingAfter = (await page.textContent('[data-fact="waiting"]')) ?? '';
     }, 600_000);
 
     afterAll(async () => {
@@ -208,6 +263,24 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       expect(accuracy).toBeGreaterThanOrEqual(0.9);
     });
 
+    it('splits a face off a person and merges people in the People view', () => {
+      expect(peopleEdits.afterSplit).toBe(peopleEdits.before + 1);
+      expect(peopleEdits.afterMerge).toBe(peopleEdits.afterSplit - 1);
+    });
+
+    it("turns the model's guess into a label with one click", () => {
+      expect(confirmed).toBe(confirmedExpected);
+    });
+
+    it('keeps working offline and sends the waiting name when the server is back', () => {
+      // Two names wait: the guess confirmed with one click and the correction made offline.
+      expect(offline.text).toMatch(/out of reach\. 0 faces and 2 names wait on this device/);
+      // Still named from the model on the device.
+      expect(offline.tiles.filter((t) => t.source === 'predicted').length).toBeGreaterThan(0);
+      expect(offline.back).toMatch(/^Back online: sent 0 faces' features and 2 names/);
+      expect(offline.waitingAfter).toBe("0 faces' features, 0 names");
+    });
+
     it('sends no image bytes: every body is JSON or an FXFB feature batch', () => {
       const withBody = requests.filter((r) => r.body && r.body.length > 0);
       const uploads = requests.filter((r) => r.method === 'POST' && /\/v1\/users\/[^/]+\/batches$/.test(r.url));
@@ -221,7 +294,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       // Requests leave for the server only; the page's own origin is the only one it talks to.
       for (const r of requests.filter((x) => /^https?:/.test(x.url))) expect(new URL(r.url).origin).toBe(server.url);
       // The transparency panel counts what the SDK sent: every request body, nothing hidden.
-      const sent = withBody.reduce((n, r) => n + r.body!.length, 0);
+      const sent = requests.slice(0, requestsAtFacts).reduce((n, r) => n + (r.body?.length ?? 0), 0);
       expect(bytesUp).toBe(sent);
       expect(factsText).toMatch(/No photo, no crop/);
     });

@@ -185,11 +185,19 @@ async function backgroundSync(): Promise<void> {
   if (!device?.enrolled || busy || !navigator.onLine) return;
   const s = await device.status();
   if (s.pendingSamples === 0 && s.queuedRelabels === 0) return;
+  busy = true;
+  ui.syncButton.disabled = true;
   try {
     const r = await device.sync();
-    say(ui.syncStatus, `Back online: sent ${r.samples} faces' features. Press "Sync and train" to update the model.`);
+    say(
+      ui.syncStatus,
+      `Back online: sent ${r.samples} faces' features and ${r.relabelled} names. Press "Sync and train" to update the model.`,
+    );
   } catch {
     // still unreachable: the outbox keeps everything for the next try
+  } finally {
+    busy = false;
+    ui.syncButton.disabled = false;
   }
   await refreshFacts();
 }
