@@ -634,7 +634,12 @@ async function refreshFacts(): Promise<void> {
     ['bytes-down', 'Came to this device', `${formatBytes(c.bytesDown)} (models, answers)`],
     ['waiting', 'Waiting to be sent', `${s.pendingSamples} faces' features, ${s.queuedRelabels} names`],
     ['faces', 'On this device only', `${faces.length} faces and their crops; ${s.labelled} named`],
-    ['compute', 'Compute spent here', `${formatFlops(c.flops)} on ${c.photos} face runs: finding and describing ${Math.round(c.ms.extract / 1000)} s, naming ${Math.round(c.ms.predict)} ms`],
+    [
+      'compute',
+      'Compute spent here',
+      `${formatFlops(c.flops)} in the descriptor network for ${c.photos} faces (detection not counted); ` +
+        `finding and describing took ${Math.round(c.ms.extract / 1000)} s, naming ${Math.round(c.ms.predict)} ms`,
+    ],
   ];
   ui.facts.replaceChildren(
     ...rows.flatMap(([key, term, value]) => {
