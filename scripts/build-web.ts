@@ -103,7 +103,8 @@ export function newestMtime(dirs: readonly string[], files: readonly string[] = 
       return;
     }
     if (s.isDirectory()) {
-      for (const name of readdirSync(p)) if (!name.startsWith('.') && name !== 'node_modules') visit(path.join(p, name));
+      for (const name of readdirSync(p))
+        if (!name.startsWith('.') && name !== 'node_modules') visit(path.join(p, name));
     } else newest = Math.max(newest, s.mtimeMs);
   };
   for (const d of dirs) visit(d);
@@ -148,7 +149,9 @@ if (isMain) {
       else {
         const t0 = Date.now();
         const b = await buildSdk();
-        console.log(`wrote ${path.relative(process.cwd(), b.file)} (${(b.bytes / 1e6).toFixed(2)} MB) in ${seconds(t0)}`);
+        console.log(
+          `wrote ${path.relative(process.cwd(), b.file)} (${(b.bytes / 1e6).toFixed(2)} MB) in ${seconds(t0)}`,
+        );
       }
     }
     const index = path.join(outDir, 'index.html');

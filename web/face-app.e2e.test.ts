@@ -58,7 +58,9 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
   describeWithData('bbt_faceapi_demo', (dir) => {
     const people = listPeople(dir);
     const personOf = new Map(people.flatMap((p) => p.files.map((f) => [path.basename(f), p.name])));
-    const named = new Set(people.flatMap((p) => p.files.slice(0, NAMED_PER_PERSON).map((f) => path.basename(f))));
+    const named = new Set(
+      people.flatMap((p) => p.files.slice(0, NAMED_PER_PERSON).map((f) => path.basename(f))),
+    );
 
     let browser: Browser;
     let server: RunningServer;
@@ -185,14 +187,26 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       const count = async () => Number(await page.getAttribute('#people-count', 'data-count'));
       peopleEdits.before = await count();
       const countChanged = (from: number) =>
-        page.waitForFunction((n) => document.getElementById('people-count')?.dataset.count !== String(n), from);
-      await page.locator('li.person').first().getByRole('button', { name: /^Split / }).first().click();
+        page.waitForFunction(
+          (n) => document.getElementById('people-count')?.dataset.count !== String(n),
+          from,
+        );
+      await page
+        .locator('li.person')
+        .first()
+        .getByRole('button', { name: /^Split / })
+        .first()
+        .click();
       await countChanged(peopleEdits.before);
       peopleEdits.afterSplit = await count();
       const last = page.locator('li.person').last();
       const lastKey = (await last.getAttribute('data-person-key')) ?? '';
       await page.locator('li.person').first().locator('select').selectOption(lastKey);
-      await page.locator('li.person').first().getByRole('button', { name: /^Merge / }).click();
+      await page
+        .locator('li.person')
+        .first()
+        .getByRole('button', { name: /^Merge / })
+        .click();
       await countChanged(peopleEdits.afterSplit);
       peopleEdits.afterMerge = await count();
       await shot('8-people-after-split-and-merge');
@@ -200,7 +214,10 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       // One click turns the model's guess into a label.
       await page.click('#tab-gallery');
       const guessed = tilesAfterModel.find((t) => t.source === 'predicted' && !named.has(t.photo))!;
-      await page.locator(`li.tile[data-face-id="${guessed.id}"]`).getByRole('button', { name: /^Yes, / }).click();
+      await page
+        .locator(`li.tile[data-face-id="${guessed.id}"]`)
+        .getByRole('button', { name: /^Yes, / })
+        .click();
       await page.waitForSelector(`li.tile[data-face-id="${guessed.id}"][data-source="named"]`);
       confirmed = (await page.getAttribute(`li.tile[data-face-id="${guessed.id}"]`, 'data-name')) ?? '';
       confirmedExpected = guessed.name;
@@ -209,7 +226,9 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       // waits in the outbox, and goes out when the server is back.
       const port = Number(new URL(server.url).port);
       await server.close();
-      const other = tilesAfterModel.find((t) => t.source === 'predicted' && !named.has(t.photo) && t.id !== guessed.id)!;
+      const other = tilesAfterModel.find(
+        (t) => t.source === 'predicted' && !named.has(t.photo) && t.id !== guessed.id,
+      )!;
       const input = page.getByLabel(`Who is this? ${other.photo}, face 1`, { exact: true });
       await input.fill(personOf.get(other.photo)!);
       await input.press('Enter');
@@ -219,9 +238,13 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       offline.tiles = await readTiles(page);
       server = await startServer({ ...serverConfig, port });
       await page.evaluate(() => window.dispatchEvent(new Event('online')));
-      await page.waitForFunction(() => /^Back online/.test(document.getElementById('sync-status')?.textContent ?? ''), undefined, {
-        timeout: 120_000,
-      });
+      await page.waitForFunction(
+        () => /^Back online/.test(document.getElementById('sync-status')?.textContent ?? ''),
+        undefined,
+        {
+          timeout: 120_000,
+        },
+      );
       offline.back = (await page.textContent('#sync-status')) ?? '';
       await page.click('#tab-privacy');
       offline.waitingAfter = (await page.textContent('[data-fact="waiting"]')) ?? '';
@@ -242,7 +265,9 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     });
 
     it('reports how many people the People view found', () => {
-      console.info(`face app: People view "${peopleText}" for ${tilesAfterImport.length} faces of ${people.length} characters`);
+      console.info(
+        `face app: People view "${peopleText}" for ${tilesAfterImport.length} faces of ${people.length} characters`,
+      );
       expect(peopleCount).toBeGreaterThanOrEqual(1);
       expect(peopleCount).toBeLessThanOrEqual(tilesAfterImport.length);
       expect(peopleText).toMatch(/^\d+ people found$|^1 person found$/);
@@ -283,16 +308,20 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
 
     it('sends no image bytes: every body is JSON or an FXFB feature batch', () => {
       const withBody = requests.filter((r) => r.body && r.body.length > 0);
-      const uploads = requests.filter((r) => r.method === 'POST' && /\/v1\/users\/[^/]+\/batches$/.test(r.url));
+      const uploads = requests.filter(
+        (r) => r.method === 'POST' && /\/v1\/users\/[^/]+\/batches$/.test(r.url),
+      );
       const magic = [...new TextEncoder().encode(WIRE_MAGIC['feature-batch'])];
       expect(uploads.length).toBeGreaterThanOrEqual(1);
       for (const r of withBody) {
         expect(containsImageSignature(r.body!), `${r.method} ${r.url}`).toBe(false);
         if (uploads.includes(r)) expect([...r.body!.subarray(0, 4)], r.url).toEqual(magic);
-        else expect(() => JSON.parse(new TextDecoder().decode(r.body!)), `${r.method} ${r.url}`).not.toThrow();
+        else
+          expect(() => JSON.parse(new TextDecoder().decode(r.body!)), `${r.method} ${r.url}`).not.toThrow();
       }
       // Requests leave for the server only; the page's own origin is the only one it talks to.
-      for (const r of requests.filter((x) => /^https?:/.test(x.url))) expect(new URL(r.url).origin).toBe(server.url);
+      for (const r of requests.filter((x) => /^https?:/.test(x.url)))
+        expect(new URL(r.url).origin).toBe(server.url);
       // The transparency panel counts what the SDK sent: every request body, nothing hidden.
       const sent = requests.slice(0, requestsAtFacts).reduce((n, r) => n + (r.body?.length ?? 0), 0);
       expect(bytesUp).toBe(sent);

@@ -59,7 +59,10 @@ async function main(): Promise<void> {
     const names = ['Ada', 'Ben', 'Cleo', 'Dev'];
     await page.click('#tab-people');
     for (const name of names) {
-      const card = page.locator('li.person').filter({ hasText: /· [2-9]\d* faces/ }).first();
+      const card = page
+        .locator('li.person')
+        .filter({ hasText: /· [2-9]\d* faces/ })
+        .first();
       if ((await card.count()) === 0) break;
       await card.locator('input').fill(name);
       await card.getByRole('button', { name: /^Name / }).click();
@@ -67,7 +70,9 @@ async function main(): Promise<void> {
     await page.click('#tab-gallery');
     await page.click('#sync');
     await page.waitForFunction(
-      () => document.body.dataset.modelVersion !== undefined || document.getElementById('sync-status')?.dataset.kind === 'error',
+      () =>
+        document.body.dataset.modelVersion !== undefined ||
+        document.getElementById('sync-status')?.dataset.kind === 'error',
       undefined,
       { timeout: 300_000 },
     );

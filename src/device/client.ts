@@ -162,7 +162,10 @@ export class DeviceClient {
    * Self sign-up (servers started with `--signup open`): a new user named `name` and this device
    * (`deviceName`, default `name`) in one call; keeps the device token.
    */
-  async signup(request: { name: string; deviceName?: string }): Promise<{ device: DeviceInfo; token: string }> {
+  async signup(request: {
+    name: string;
+    deviceName?: string;
+  }): Promise<{ device: DeviceInfo; token: string }> {
     const res = await this.json<{ device: DeviceInfo; token: string }>(
       'POST',
       '/v1/devices',

@@ -31,7 +31,15 @@ import {
   upsertFaces,
   withLabel,
 } from './model.js';
-import { mergeEdit, type PeopleEdit, peopleCountText, peopleOf, type Person, pruneEdits, splitEdit } from './people.js';
+import {
+  mergeEdit,
+  type PeopleEdit,
+  peopleCountText,
+  peopleOf,
+  type Person,
+  pruneEdits,
+  splitEdit,
+} from './people.js';
 import { AppStore } from './store.js';
 
 /** Settings of the app; the device's `unknown` threshold is the SDK's default (0.5). */
@@ -207,7 +215,9 @@ async function backgroundSync(): Promise<void> {
 async function importFiles(list: Iterable<File>): Promise<void> {
   const d = device;
   if (!d?.enrolled || !extractor) return;
-  const files = [...list].filter((f) => f.type.startsWith('image/') || /\.(png|jpe?g|webp|gif|bmp|pgm|ppm)$/i.test(f.name));
+  const files = [...list].filter(
+    (f) => f.type.startsWith('image/') || /\.(png|jpe?g|webp|gif|bmp|pgm|ppm)$/i.test(f.name),
+  );
   if (files.length === 0) return;
   busy = true;
   ui.importProgress.hidden = false;
@@ -359,7 +369,9 @@ async function nameFace(id: string, typed: string): Promise<boolean> {
 
 function renderNames(): void {
   const names = knownNames(faces, device?.modelVersion !== null ? modelNames() : []);
-  ui.names.replaceChildren(...names.map((n) => Object.assign(document.createElement('option'), { value: n })));
+  ui.names.replaceChildren(
+    ...names.map((n) => Object.assign(document.createElement('option'), { value: n })),
+  );
 }
 
 let lastStatus: DeviceStatus | null = null;
@@ -431,7 +443,9 @@ async function cropUrl(id: string): Promise<string> {
   const have = cropUrls.get(id);
   if (have) return have;
   const bytes = await appStore.crop(id);
-  const url = bytes ? URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' })) : '';
+  const url = bytes
+    ? URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }))
+    : '';
   cropUrls.set(id, url);
   return url;
 }
@@ -513,7 +527,9 @@ function renderTile(f: Face): void {
   li.append(img, verdict, form);
   if (t.source === 'predicted' && t.name) {
     // One click turns the model's guess into a label (it trains on it next time).
-    li.append(button(`✓ ${t.name}`, () => void nameFace(f.id, t.name!), `Yes, ${faceLabelText(f)} is ${t.name}`));
+    li.append(
+      button(`✓ ${t.name}`, () => void nameFace(f.id, t.name!), `Yes, ${faceLabelText(f)} is ${t.name}`),
+    );
   }
   const old = tiles.get(f.id);
   if (old) old.replaceWith(li);
@@ -556,7 +572,9 @@ function personCard(p: Person, i: number, all: Person[]): HTMLLIElement {
     void cropUrl(f.id).then((u) => (img.src = u));
     item.append(img);
     if (p.faces.length > 1)
-      item.append(button('Not them', () => void applyEdit(splitEdit(f.id)), `Split ${faceLabelText(f)} off ${title}`));
+      item.append(
+        button('Not them', () => void applyEdit(splitEdit(f.id)), `Split ${faceLabelText(f)} off ${title}`),
+      );
     strip.append(item);
   }
 
@@ -587,10 +605,14 @@ function personCard(p: Person, i: number, all: Person[]): HTMLLIElement {
     });
     merge.append(
       select,
-      button('Same person: merge', () => {
-        const other = all.find((q) => q.key === select.value);
-        if (other) void applyEdit(mergeEdit(p, other));
-      }, `Merge ${title} with the chosen person`),
+      button(
+        'Same person: merge',
+        () => {
+          const other = all.find((q) => q.key === select.value);
+          if (other) void applyEdit(mergeEdit(p, other));
+        },
+        `Merge ${title} with the chosen person`,
+      ),
     );
     li.append(merge);
   }
@@ -629,8 +651,18 @@ async function refreshFacts(): Promise<void> {
   const s = (lastStatus = await device.status());
   const c = s.costs;
   const rows: [string, string, string][] = [
-    ['model', 'Your model', s.model ? `version ${s.model.version}, pulled ${new Date(s.model.pulledAt).toLocaleString()}, ${s.model.labels} people` : 'none yet: name a few faces, then sync and train'],
-    ['bytes-up', 'Left this device', `${formatBytes(c.bytesUp)}: face features (128 numbers each), the names you gave, opaque ids. No photo, no crop.`],
+    [
+      'model',
+      'Your model',
+      s.model
+        ? `version ${s.model.version}, pulled ${new Date(s.model.pulledAt).toLocaleString()}, ${s.model.labels} people`
+        : 'none yet: name a few faces, then sync and train',
+    ],
+    [
+      'bytes-up',
+      'Left this device',
+      `${formatBytes(c.bytesUp)}: face features (128 numbers each), the names you gave, opaque ids. No photo, no crop.`,
+    ],
     ['bytes-down', 'Came to this device', `${formatBytes(c.bytesDown)} (models, answers)`],
     ['waiting', 'Waiting to be sent', `${s.pendingSamples} faces' features, ${s.queuedRelabels} names`],
     ['faces', 'On this device only', `${faces.length} faces and their crops; ${s.labelled} named`],

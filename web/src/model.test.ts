@@ -13,7 +13,17 @@ import {
 } from './model.js';
 
 function face(id: string, over: Partial<Face> = {}): Face {
-  return { id, photo: `${id}.jpg`, index: 0, label: null, descriptor: [0, 0], prediction: null, score: 0.9, addedAt: 0, ...over };
+  return {
+    id,
+    photo: `${id}.jpg`,
+    index: 0,
+    label: null,
+    descriptor: [0, 0],
+    prediction: null,
+    score: 0.9,
+    addedAt: 0,
+    ...over,
+  };
 }
 
 describe('normalizeName', () => {
@@ -31,7 +41,12 @@ describe('normalizeName', () => {
 
 describe('knownNames', () => {
   it('lists each label and model name once, sorted, without "unknown"', () => {
-    const faces = [face('a', { label: 'Raj' }), face('b', { label: 'Amy' }), face('c', { label: 'Raj' }), face('d')];
+    const faces = [
+      face('a', { label: 'Raj' }),
+      face('b', { label: 'Amy' }),
+      face('c', { label: 'Raj' }),
+      face('d'),
+    ];
     expect(knownNames(faces, ['Penny', 'unknown', 'Amy'])).toEqual(['Amy', 'Penny', 'Raj']);
   });
 });
@@ -48,7 +63,9 @@ describe('tileText', () => {
       source: 'predicted',
       confidence: 0.8,
     });
-    expect(tileText(face('a', { prediction: { name: 'unknown', confidence: 0.3, modelVersion: 2 } })).source).toBe('unknown');
+    expect(
+      tileText(face('a', { prediction: { name: 'unknown', confidence: 0.3, modelVersion: 2 } })).source,
+    ).toBe('unknown');
     expect(tileText(face('a')).source).toBe('none');
   });
 });

@@ -59,7 +59,8 @@ export function normalizeName(input: string): string | null {
   const name = input.replace(/\s+/g, ' ').trim();
   if (name.length === 0) return null;
   if (name.length > MAX_NAME_LENGTH) throw new RangeError(`a name has at most ${MAX_NAME_LENGTH} characters`);
-  if (name.toLowerCase() === UNKNOWN_NAME) throw new RangeError(`"${UNKNOWN_NAME}" is what the app says for nobody known`);
+  if (name.toLowerCase() === UNKNOWN_NAME)
+    throw new RangeError(`"${UNKNOWN_NAME}" is what the app says for nobody known`);
   return name;
 }
 

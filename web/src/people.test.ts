@@ -3,7 +3,16 @@ import type { Face } from './model.js';
 import { type Grouper, mergeEdit, peopleCountText, peopleOf, pruneEdits, splitEdit } from './people.js';
 
 function face(id: string, descriptor: number[]): Face {
-  return { id, photo: `${id}.jpg`, index: 0, label: null, descriptor, prediction: null, score: 1, addedAt: 0 };
+  return {
+    id,
+    photo: `${id}.jpg`,
+    index: 0,
+    label: null,
+    descriptor,
+    prediction: null,
+    score: 1,
+    addedAt: 0,
+  };
 }
 
 /** A fixed clustering, so the edits are tested apart from the clustering method. */
@@ -25,11 +34,19 @@ describe('peopleOf', () => {
     const [a, b, c] = peopleOf(faces, [], grouper);
     expect(a).toBeDefined();
     const merged = peopleOf(faces, [mergeEdit(b, c)], grouper);
-    expect(ids(merged)).toEqual([['a1', 'a2', 'a3'], ['b1', 'b2', 'c1']]);
+    expect(ids(merged)).toEqual([
+      ['a1', 'a2', 'a3'],
+      ['b1', 'b2', 'c1'],
+    ]);
   });
 
   it('splits one face off into a person of its own', () => {
-    expect(ids(peopleOf(faces, [splitEdit('a2')], grouper))).toEqual([['a1', 'a3'], ['b1', 'b2'], ['a2'], ['c1']]);
+    expect(ids(peopleOf(faces, [splitEdit('a2')], grouper))).toEqual([
+      ['a1', 'a3'],
+      ['b1', 'b2'],
+      ['a2'],
+      ['c1'],
+    ]);
   });
 
   it('replays edits in order: a face split off and merged back is where the user put it', () => {
@@ -55,7 +72,10 @@ describe('peopleOf', () => {
       face('y2', unit(1, 0.03)),
     ];
     const people = peopleOf(real);
-    expect(ids(people)).toEqual([['x1', 'x2', 'x3'], ['y1', 'y2']]);
+    expect(ids(people)).toEqual([
+      ['x1', 'x2', 'x3'],
+      ['y1', 'y2'],
+    ]);
     expect(peopleCountText(people.length)).toBe('2 people found');
   });
 

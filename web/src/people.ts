@@ -8,9 +8,7 @@ import { groupPeople } from '../../src/cluster/index.js';
 import type { Face } from './model.js';
 
 /** One correction the user made in the People view. */
-export type PeopleEdit =
-  | { kind: 'merge'; a: string; b: string }
-  | { kind: 'split'; id: string };
+export type PeopleEdit = { kind: 'merge'; a: string; b: string } | { kind: 'split'; id: string };
 
 /** One person: the faces, the first one is the cover. `key` is stable while membership is. */
 export interface Person {
@@ -31,7 +29,11 @@ export const clusterGrouper: Grouper = (faces) =>
  * const people = peopleOf(unnamedFaces(faces), edits);
  * `${people.length} people found`;
  */
-export function peopleOf(faces: readonly Face[], edits: readonly PeopleEdit[] = [], group: Grouper = clusterGrouper): Person[] {
+export function peopleOf(
+  faces: readonly Face[],
+  edits: readonly PeopleEdit[] = [],
+  group: Grouper = clusterGrouper,
+): Person[] {
   const groups = group(faces);
   const groupOf = new Map<string, number>();
   groups.forEach((g, i) => g.forEach((f) => groupOf.set(f.id, i)));

@@ -42,5 +42,11 @@ export class AppStore {
  * `<hex>#<n>`, so `#` becomes `_` (and anything else unexpected `-`).
  */
 export function cropKey(faceId: string): string {
-  return KEY.crop + faceId.replace(/#/g, '_').replace(/[^A-Za-z0-9._-]/g, '-').replace(/\.\./g, '-');
+  return (
+    KEY.crop +
+    faceId
+      .replace(/#/g, '_')
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/\.\./g, '-')
+  );
 }

@@ -32,7 +32,10 @@ describe('self sign-up', () => {
 
   it('is refused when enrollment is closed, even with signup open', async () => {
     api = await startTestApi({ signup: 'open', enrollment: 'closed' });
-    const res = await api.anonymous.request<Err>('POST', '/v1/devices', { name: 'p', signup: { userName: 'Ann' } });
+    const res = await api.anonymous.request<Err>('POST', '/v1/devices', {
+      name: 'p',
+      signup: { userName: 'Ann' },
+    });
     expect(res.status).toBe(403);
     expect(res.json.error.code).toBe('ENROLLMENT_CLOSED');
   });
@@ -58,7 +61,10 @@ describe('self sign-up', () => {
     expect((await me.request('GET', '/v1/users')).status).toBe(403);
 
     // A second sign-up is a second user, not a way into the first one.
-    const again = await api.anonymous.request<Enrolled>('POST', '/v1/devices', { name: 'x', signup: { userName: 'Ann' } });
+    const again = await api.anonymous.request<Enrolled>('POST', '/v1/devices', {
+      name: 'x',
+      signup: { userName: 'Ann' },
+    });
     expect(again.json.device.userId).not.toBe(device.userId);
   });
 
@@ -70,7 +76,10 @@ describe('self sign-up', () => {
       signup: { userName: 'Ann' },
     });
     expect(mixed.status).toBe(400);
-    const bad = await api.anonymous.request<Err>('POST', '/v1/devices', { name: 'p', signup: { userName: '' } });
+    const bad = await api.anonymous.request<Err>('POST', '/v1/devices', {
+      name: 'p',
+      signup: { userName: '' },
+    });
     expect(bad.status).toBe(400);
     const extra = await api.anonymous.request<Err>('POST', '/v1/devices', {
       name: 'p',
@@ -82,10 +91,18 @@ describe('self sign-up', () => {
 
   it('lets the SDK enroll with FedexDevice.signup, then upload and sync', async () => {
     api = await startTestApi({ signup: 'open' });
-    const device = await FedexDevice.open({ server: api.url, store: new MemoryDeviceStore(), extractor: fakeExtractor() });
+    const device = await FedexDevice.open({
+      server: api.url,
+      store: new MemoryDeviceStore(),
+      extractor: fakeExtractor(),
+    });
     const e = await device.signup({ name: 'Ann', deviceName: 'ann browser' });
     expect(e.name).toBe('ann browser');
-    await device.addFeatures(new Float32Array(8).fill(1), { id: 'IMG_1.jpg#0', label: 'Ann' }, { flops: 10, ms: 1 });
+    await device.addFeatures(
+      new Float32Array(8).fill(1),
+      { id: 'IMG_1.jpg#0', label: 'Ann' },
+      { flops: 10, ms: 1 },
+    );
     const r = await device.sync();
     expect(r).toMatchObject({ uploaded: 1, samples: 1, pending: 0 });
     expect(device.costs()).toMatchObject({ photos: 1, flops: 10 });

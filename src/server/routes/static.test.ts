@@ -133,7 +133,10 @@ describe('static face app routes', () => {
   /** A folder laid out as Vite writes it: index.html and assets/. */
   function builtApp(): string {
     const d = mkdtempSync(path.join(tmpdir(), 'fedex-web-'));
-    writeFileSync(path.join(d, 'index.html'), '<!doctype html><title>app</title><script src="/assets/i-1.js"></script>');
+    writeFileSync(
+      path.join(d, 'index.html'),
+      '<!doctype html><title>app</title><script src="/assets/i-1.js"></script>',
+    );
     mkdirSync(path.join(d, 'assets'));
     writeFileSync(path.join(d, 'assets', 'i-1.js'), 'console.log(1);\n');
     writeFileSync(path.join(d, 'assets', 'i-1.css'), 'body{}');
