@@ -1,0 +1,42 @@
+/**
+ * Dumps the LFW descriptors and the exact calibration / evaluation galleries of `fedex cluster
+ * --eval` (seeds 0, 1, 2; 570 calibration galleries, the first 95 being --eval's) to
+ * out/cluster/proto-data.json, for the numpy prototypes beside this file (docs/clustering.md,
+ * "What else was tried"). Cache only; never extracts.
+ *
+ *   npx tsx scripts/cluster-prototypes/dump-galleries.ts && python3 scripts/cluster-prototypes/learned_merges.py 0 570
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildGalleries, facesByPerson, splitPeople } from '../../src/cluster/gallery.js';
+import { loadLabelledFaces, LFW_CLUSTER_SCAN } from '../../src/cluster/lfw-data.js';
+import { defaultDataDir } from '../../src/cli/defaults.js';
+import { deriveSeed } from '../../src/core/random.js';
+
+const dir = path.join(defaultDataDir(), 'lfw_deepfunneled_min5');
+const { faces } = await loadLabelledFaces({ dir, scan: LFW_CLUSTER_SCAN, cacheOnly: true });
+const byPerson = facesByPerson(faces.labels);
+const seeds = [0, 1, 2].map((seed) => {
+  const { calibration, evaluation } = splitPeople([...byPerson.keys()], 1 / 3, seed);
+  const cal = buildGalleries(faces.labels, calibration, {
+    galleries: 570,
+    seed: deriveSeed(seed, 'calibration'),
+  });
+  const ev = buildGalleries(faces.labels, evaluation, {
+    galleries: 190,
+    seed: deriveSeed(seed, 'evaluation'),
+  });
+  return { calibration, evaluation, cal: cal.map((g) => g.faces), ev: ev.map((g) => g.faces) };
+});
+const out = path.resolve('out', 'cluster', 'proto-data.json');
+mkdirSync(path.dirname(out), { recursive: true });
+writeFileSync(
+  out,
+  JSON.stringify({
+    X: faces.descriptors.map((d) => Array.from(d)),
+    y: Array.from(faces.labels),
+    ids: faces.ids,
+    seeds,
+  }),
+);
+process.stdout.write(`wrote ${out}\n`);
