@@ -16,9 +16,9 @@ import { buildWeb } from '../scripts/build-web.js';
 import { WIRE_MAGIC } from '../src/core/codec/format.js';
 import {
   browserRequired,
+  CHROMIUM_ARGS,
   containsImageSignature,
   findChromium,
-  launchChromium,
   type RecordedRequest,
 } from '../src/device/testing/chromium.js';
 import type { ServerConfig } from '../src/server/config.js';
@@ -78,6 +78,9 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     let bytesUp = 0;
     let factsText = '';
     let requestsAtFacts = 0;
+    let focusAfterEnter: string | null = null;
+    let cameraText = '';
+    let cameraDialogOpen = true;
     let serverConfig: Partial<ServerConfig> = {};
     const peopleEdits = { before: -1, afterSplit: -1, afterMerge: -1 };
     let confirmed = '';
@@ -105,8 +108,15 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       };
       server = await startServer(serverConfig);
 
-      browser = await launchChromium(chromiumPath!);
+      // A fake camera (a test pattern, no face) so "Take a photo" runs through getUserMedia.
+      const { chromium } = await import('playwright-core');
+      browser = await chromium.launch({
+        executablePath: chromiumPath!,
+        headless: true,
+        args: [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+      });
       const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+      await context.grantPermissions(['camera']);
       page = await context.newPage();
       page.on('request', (r) => {
         const body = r.postDataBuffer();
@@ -151,6 +161,10 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
           await input.fill(p.name);
           await input.press('Enter');
           await page.waitForSelector(`li.tile[data-photo="${path.basename(f)}"][data-source="named"]`);
+          if (focusAfterEnter === null)
+            focusAfterEnter = await page.evaluate(
+              () => document.activeElement?.getAttribute('aria-label') ?? '',
+            );
         }
       }
       await shot('3-gallery-named');
@@ -248,6 +262,19 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       offline.back = (await page.textContent('#sync-status')) ?? '';
       await page.click('#tab-privacy');
       offline.waitingAfter = (await page.textContent('[data-fact="waiting"]')) ?? '';
+
+      // The camera: a frame from getUserMedia goes through the same import (the fake camera shows
+      // a test pattern, so no face is found).
+      await page.click('#tab-gallery');
+      await page.click('#camera');
+      await page.waitForSelector('#camera-dialog[open]');
+      await page.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).videoWidth > 0);
+      await page.click('#capture');
+      await page.waitForSelector('#import-status[data-done="true"]', { timeout: 60_000 });
+      cameraText = (await page.textContent('#import-status')) ?? '';
+      cameraDialogOpen = await page.evaluate(
+        () => (document.getElementById('camera-dialog') as HTMLDialogElement).open,
+      );
     }, 600_000);
 
     afterAll(async () => {
@@ -304,6 +331,16 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       expect(offline.tiles.filter((t) => t.source === 'predicted').length).toBeGreaterThan(0);
       expect(offline.back).toMatch(/^Back online: sent 0 faces' features and 2 names/);
       expect(offline.waitingAfter).toBe("0 faces' features, 0 names");
+    });
+
+    it('moves the focus to the next face after a name is saved with Enter (keyboard use)', () => {
+      const first = people[0].files;
+      expect(focusAfterEnter).toBe(`Who is this? ${path.basename(first[1])}, face 1`);
+    });
+
+    it('takes a photo with the camera through the same import', () => {
+      expect(cameraText).toMatch(/^Done: 0 faces from 1 photo \(1 without a face\)/);
+      expect(cameraDialogOpen).toBe(false);
     });
 
     it('sends no image bytes: every body is JSON or an FXFB feature batch', () => {
