@@ -30,6 +30,8 @@ export {
   clusterDistances,
   CLUSTER_METHODS,
   DEFAULT_CLUSTER_METHOD,
+  FALLBACK_CLUSTER_METHOD,
+  defaultMethodFor,
   DEFAULT_METHOD_PARAMS,
   PAIR_THRESHOLD,
   METHOD_SUMMARIES,
@@ -40,6 +42,20 @@ export {
   type MethodParams,
   type PeopleClustering,
 } from './methods.js';
+export {
+  learnedMergeFromDistances,
+  mergeProbability,
+  MERGE_FEATURES,
+  type LearnedMergeOptions,
+  type MergeModel,
+} from './learned-merge.js';
+export { MERGE_MODEL } from './merge-model.generated.js';
+export {
+  fitMergeModel,
+  DEFAULT_MERGE_FIT_OPTIONS,
+  type MergeFit,
+  type MergeFitOptions,
+} from './merge-model-fit.js';
 export {
   bcubed,
   pairwiseF,
