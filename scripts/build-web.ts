@@ -75,7 +75,8 @@ export async function buildWeb(options: Partial<BuildWebOptions> = {}): Promise<
     envFile: false,
     logLevel: 'warn',
     clearScreen: false,
-    publicDir: false,
+    // web/public/ is copied as is: the service worker (sw.js), served at /sw.js.
+    publicDir: path.join(PACKAGE_ROOT, 'web', 'public'),
     plugins: [noNodeBuiltins],
     build: {
       outDir: o.outDir,

@@ -85,7 +85,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     const peopleEdits = { before: -1, afterSplit: -1, afterMerge: -1 };
     let confirmed = '';
     let confirmedExpected = '';
-    const offline = { text: '', back: '', waitingAfter: '', tiles: [] as TileInfo[] };
+    const offline = { text: '', back: '', waitingAfter: '', waitingOffline: '', tiles: [] as TileInfo[] };
 
     const shot = async (name: string) => {
       await page.screenshot({ path: path.join(SHOTS_DIR, `${name}.png`), fullPage: false });
@@ -239,6 +239,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       // Offline: the server goes away; the app keeps naming from the model it holds, a correction
       // waits in the outbox, and goes out when the server is back.
       const port = Number(new URL(server.url).port);
+      await page.waitForSelector('body[data-offline-ready="true"]', { state: 'attached' });
       await server.close();
       const other = tilesAfterModel.find(
         (t) => t.source === 'predicted' && !named.has(t.photo) && t.id !== guessed.id,
@@ -249,7 +250,18 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       await page.click('#sync');
       await page.waitForSelector('#sync-status[data-kind="error"]', { timeout: 120_000 });
       offline.text = (await page.textContent('#sync-status')) ?? '';
+      // Open the app again with the server still away: the service worker has the app, the models
+      // and the wasm; IndexedDB has the device, the faces and the waiting names.
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
       offline.tiles = await readTiles(page);
+      offline.waitingOffline = (await page.evaluate(async () => {
+        document.getElementById('tab-privacy')?.click();
+        for (let i = 0; i < 100 && !document.querySelector('[data-fact="waiting"]'); i++)
+          await new Promise((r) => setTimeout(r, 50));
+        return document.querySelector('[data-fact="waiting"]')?.textContent ?? '';
+      })) as string;
+      await page.click('#tab-gallery');
       server = await startServer({ ...serverConfig, port });
       await page.evaluate(() => window.dispatchEvent(new Event('online')));
       await page.waitForFunction(
@@ -327,8 +339,10 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     it('keeps working offline and sends the waiting name when the server is back', () => {
       // Two names wait: the guess confirmed with one click and the correction made offline.
       expect(offline.text).toMatch(/out of reach\. 0 faces and 2 names wait on this device/);
-      // Still named from the model on the device.
+      // Reopened with no server: every face is there, still named from the model on the device.
+      expect(offline.tiles).toHaveLength(tilesAfterModel.length);
       expect(offline.tiles.filter((t) => t.source === 'predicted').length).toBeGreaterThan(0);
+      expect(offline.waitingOffline).toBe("0 faces' features, 2 names");
       expect(offline.back).toMatch(/^Back online: sent 0 faces' features and 2 names/);
       expect(offline.waitingAfter).toBe("0 faces' features, 0 names");
     });

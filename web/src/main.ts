@@ -165,6 +165,30 @@ ui.enroll.addEventListener('submit', (ev) => {
   );
 });
 
+/** The service worker's cache (web/public/sw.js uses the same name). */
+const OFFLINE_CACHE = 'fedex-face-app-v1';
+
+/**
+ * Registers the service worker and puts what this page loaded (the app, the face models, the
+ * wasm) in its cache, so the app opens again with no server. The API is never cached.
+ */
+async function enableOffline(): Promise<void> {
+  if (!('serviceWorker' in navigator) || typeof caches === 'undefined') return;
+  try {
+    await navigator.serviceWorker.register('/sw.js');
+    const urls = new Set(['/']);
+    for (const e of performance.getEntriesByType('resource')) {
+      const u = new URL(e.name);
+      if (u.origin === location.origin && /^\/(assets|sdk\/models\/face-api|sdk\/wasm)\//.test(u.pathname))
+        urls.add(u.pathname);
+    }
+    await (await caches.open(OFFLINE_CACHE)).addAll([...urls]);
+    document.body.dataset.offlineReady = 'true';
+  } catch {
+    // Opening without a server is a bonus: the app works the same without it.
+  }
+}
+
 function ready(): void {
   const e = device!.enrolled!;
   say(ui.who, `This device: ${e.deviceId.slice(0, 8)}… of your gallery ${e.userId.slice(0, 8)}…`);
@@ -172,6 +196,7 @@ function ready(): void {
   document.body.dataset.ready = 'true';
   void refreshFacts();
   setInterval(() => void backgroundSync(), APP_SETTINGS.retryEveryMs);
+  void enableOffline();
 }
 
 // ---------------------------------------------------------------- network state

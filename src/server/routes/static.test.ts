@@ -142,6 +142,7 @@ describe('static face app routes', () => {
     writeFileSync(path.join(d, 'assets', 'i-1.css'), 'body{}');
     writeFileSync(path.join(d, 'assets', 'notes.md'), 'not served');
     writeFileSync(path.join(d, 'secret.js'), 'outside assets');
+    writeFileSync(path.join(d, 'sw.js'), 'self.addEventListener("fetch", () => {});');
     return d;
   }
 
@@ -160,6 +161,9 @@ describe('static face app routes', () => {
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
     expect(await js.text()).toBe('console.log(1);\n');
+    const sw = await get('/sw.js');
+    expect(sw.headers.get('content-type')).toBe('application/javascript; charset=utf-8');
+    expect(await sw.text()).toContain('fetch');
     const css = await get('/assets/i-1.css');
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     expect(await css.text()).toBe('body{}');

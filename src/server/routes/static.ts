@@ -9,7 +9,7 @@
  *
  * - `GET /`: the face app's `index.html` from `config.webDir` (default `<package>/dist/web`, written
  *   by `npm run build:web`; until then a page that says how to build it), and `GET /assets/<file>`:
- *   its hashed scripts and styles. No `/v1/...` route is touched and none of these is in OpenAPI.
+ *   its hashed scripts and styles; `GET /sw.js`: its service worker. No `/v1/...` route is touched and none of these is in OpenAPI.
  *
  * Each folder is a fixed root; a requested name is resolved inside it and refused unless the result
  * stays inside (`..`, encoded slashes, absolute paths) and has an allowed extension. Files are
@@ -205,6 +205,10 @@ export function registerStaticRoutes(app: FastifyInstance, ctx: AppContext, _gua
         .send(webMissingPage(roots.web));
     return send(req, reply, roots.web, 'index.html', ['.html'], 'no index.html');
   });
+  // The app's service worker (it caches the app, models and wasm for offline use; never the API).
+  app.get('/sw.js', { schema: { hide: true } }, async (req, reply) =>
+    send(req, reply, roots.web, 'sw.js', ['.js'], 'no service worker (npm run build:web)'),
+  );
   app.get<{ Params: { file: string } }>(
     '/assets/:file',
     { schema: { ...schema('The face app: scripts and styles'), tags: ['web'] } },
