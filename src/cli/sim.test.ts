@@ -36,6 +36,8 @@ describe('fedex sim flags', () => {
     [['--splits', 'embedding,nope'], /--splits: unknown split "nope"/],
     [['--profiles', '/nonexistent/profiles.json'], /--profiles \/nonexistent\/profiles.json/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--head', 'upper'], /--head upper needs an intermediate split/],
+    [['--head', 'resnet'], /--head must be one of linear, mlp, upper/],
   ])('refuses %j with a clear error and exit code 2', async (argv, message) => {
     const r = await run(['sim', ...argv]);
     expect(r.code).toBe(2);

@@ -8,6 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FedexError } from '../core/errors.js';
+import { loadBackbone } from '../model/backbones/registry.js';
 import { initRuntime } from '../runtime/node.js';
 import { loadSimData, SIM_SPLITS } from '../sim/data.js';
 import { deviceProfile, mergeCatalog, PROFILES, profileNames, type ProfileCatalog } from '../sim/profiles.js';
@@ -22,7 +23,15 @@ import {
 } from '../sim/runner.js';
 import { renderSweepHtml, sweepRows } from '../sim/sweep.js';
 import type { BottomMode, StrategyName } from '../strategy/types.js';
-import { intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs, type ParsedFlags } from './args.js';
+import {
+  choiceFlag,
+  intFlag,
+  parseFlags,
+  renderHelp,
+  stringFlag,
+  type FlagSpecs,
+  type ParsedFlags,
+} from './args.js';
 import type { Command } from './command.js';
 import { createProgressBar } from './progress.js';
 
@@ -44,6 +53,11 @@ const FLAGS: FlagSpecs = {
     type: 'string',
     arg: 'S',
     help: `Split of faceapi-resnet (${SIM_SPLITS.join(', ')}). Default embedding.`,
+  },
+  head: {
+    type: 'string',
+    arg: 'H',
+    help: 'Head every arm trains: linear, mlp, or upper (the pretrained upper stage; not at embedding; slow). Default linear.',
   },
   profile: {
     type: 'string',
@@ -157,6 +171,17 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   const split = stringFlag(flags, 'split', 'embedding');
   if (!SIM_SPLITS.includes(split))
     throw new FedexError('BAD_ARGUMENT', `--split must be one of ${SIM_SPLITS.join(', ')}; got "${split}"`);
+  const head = choiceFlag(flags, 'head', ['linear', 'mlp', 'upper'] as const, 'linear');
+  if (
+    head === 'upper' &&
+    (flags['sweep-split']
+      ? stringFlag(flags, 'splits', 'embedding,stage128').includes('embedding')
+      : split === 'embedding')
+  )
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      '--head upper needs an intermediate split (there is no upper stage after embedding)',
+    );
   const splits = stringFlag(flags, 'splits', 'embedding,stage128')
     .split(',')
     .map((s) => s.trim());
@@ -190,6 +215,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   const options: Partial<SimOptions> & { devices: number } = {
     devices,
     arms,
+    head,
     profile,
     catalog,
     target: numberFlag(flags, 'target', D.target, (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
@@ -235,31 +261,38 @@ async function simulateSplit(
 ): Promise<{ report: SimReport; dim: number }> {
   const load = createProgressBar(`features ${split}`, stderr, { quiet });
   const data = await loadSimData({ split, onProgress: (d, t) => load.update(d, t) });
+  // The upper head is the backbone's own upper stage: it needs the backbone to build.
+  const backbone = options.head === 'upper' ? await loadBackbone('faceapi-resnet') : undefined;
   load.done(
     quiet
       ? undefined
       : `features ${split}: ${data.train.length} train / ${data.test.length} test photos, ${data.numClasses} people`,
   );
   const bars = new Map<string, ReturnType<typeof createProgressBar>>();
-  const report = await runSimulation(data, options, {
-    onProgress: (p) => {
-      let bar = bars.get(p.arm);
-      if (!bar) {
+  const report = await runSimulation(
+    data,
+    backbone ? { ...options, headOptions: { backbone, split } } : options,
+    {
+      onProgress: (p) => {
+        let bar = bars.get(p.arm);
+        if (!bar) {
+          bars.forEach((b) => b.done());
+          bar = createProgressBar(`sim ${p.arm}`, stderr, { quiet });
+          bars.set(p.arm, bar);
+        }
+        bar.update(
+          p.round,
+          p.maxRounds,
+          `acc ${p.accuracy === undefined ? '?' : p.accuracy.toFixed(3)} t=${p.timeS.toFixed(0)}s`,
+        );
+      },
+      log: (line) => {
         bars.forEach((b) => b.done());
-        bar = createProgressBar(`sim ${p.arm}`, stderr, { quiet });
-        bars.set(p.arm, bar);
-      }
-      bar.update(
-        p.round,
-        p.maxRounds,
-        `acc ${p.accuracy === undefined ? '?' : p.accuracy.toFixed(3)} t=${p.timeS.toFixed(0)}s`,
-      );
+        if (!quiet) stderr.write(`${line}\n`);
+      },
     },
-    log: (line) => {
-      bars.forEach((b) => b.done());
-      if (!quiet) stderr.write(`${line}\n`);
-    },
-  });
+  );
+  backbone?.dispose();
   return { report, dim: data.dim };
 }
 

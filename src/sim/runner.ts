@@ -168,7 +168,11 @@ export interface SimReport {
   format: 'fedex-sim';
   version: 1;
   createdAt: string;
-  config: Omit<SimOptions, 'catalog'> & { split: string; numClasses: number; bottomFlopsPerPhoto: number };
+  config: Omit<SimOptions, 'catalog' | 'headOptions'> & {
+    split: string;
+    numClasses: number;
+    bottomFlopsPerPhoto: number;
+  };
   population: {
     devices: number;
     distinctTrainPhotos: number;
@@ -554,8 +558,9 @@ function pick(p: SeriesPoint): { personalized: number; personalizedP10: number }
   return { personalized: p.personalized, personalizedP10: p.personalizedP10 };
 }
 
-function withoutCatalog(o: SimOptions): Omit<SimOptions, 'catalog'> {
-  const { catalog: _catalog, ...rest } = o;
+/** The options as JSON can hold them: no catalog (it is in profiles.json), no backbone object. */
+function withoutCatalog(o: SimOptions): Omit<SimOptions, 'catalog' | 'headOptions'> {
+  const { catalog: _catalog, headOptions: _headOptions, ...rest } = o;
   return rest;
 }
 
