@@ -1,3 +1,4 @@
+/* global self, caches, fetch */
 /*
  * Service worker of the face app: lets the app open with no server, from what it already has.
  * It keeps the app shell (`/`, `/assets/*`), the face models (`/sdk/models/face-api/*`) and the

@@ -32,6 +32,7 @@ import {
   withLabel,
 } from './model.js';
 import {
+  likelyName,
   mergeEdit,
   type PeopleEdit,
   peopleCountText,
@@ -620,6 +621,17 @@ function personCard(p: Person, i: number, all: Person[]): HTMLLIElement {
   });
 
   li.append(h, strip, form);
+  const guess = likelyName(p);
+  if (guess) {
+    // The model's guess for this person, accepted for all its faces in one click.
+    li.append(
+      button(
+        `Name all ${p.faces.length} as ${guess.name} (model: ${guess.faces} of ${p.faces.length})`,
+        () => void namePerson(p, guess.name),
+        `Name all faces of ${title} as ${guess.name}`,
+      ),
+    );
+  }
   if (all.length > 1) {
     const merge = document.createElement('div');
     merge.className = 'merge';

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Face } from './model.js';
-import { type Grouper, mergeEdit, peopleCountText, peopleOf, pruneEdits, splitEdit } from './people.js';
+import {
+  type Grouper,
+  likelyName,
+  mergeEdit,
+  peopleCountText,
+  peopleOf,
+  pruneEdits,
+  splitEdit,
+} from './people.js';
 
 function face(id: string, descriptor: number[]): Face {
   return {
@@ -83,5 +91,24 @@ describe('peopleOf', () => {
     expect(peopleCountText(1)).toBe('1 person found');
     expect(peopleCountText(0)).toMatch(/nobody/);
     expect(peopleOf([], [])).toEqual([]);
+  });
+});
+
+describe('likelyName', () => {
+  const guess = (id: string, name: string | null): Face => ({
+    ...face(id, [0]),
+    prediction: name === null ? null : { name, confidence: 0.9, modelVersion: 1 },
+  });
+
+  it("is the model's most frequent guess among the person's faces, unknown left out", () => {
+    const p = {
+      key: 'a',
+      faces: [guess('a', 'Raj'), guess('b', 'unknown'), guess('c', 'Raj'), guess('d', 'Amy')],
+    };
+    expect(likelyName(p)).toEqual({ name: 'Raj', faces: 2 });
+  });
+
+  it('is null before a model or when every guess is unknown', () => {
+    expect(likelyName({ key: 'a', faces: [guess('a', null), guess('b', 'unknown')] })).toBeNull();
   });
 });

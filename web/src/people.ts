@@ -5,7 +5,7 @@
  * survive re-clustering when more photos come in. No DOM: unit tested (web/src/people.test.ts).
  */
 import { groupPeople } from '../../src/cluster/index.js';
-import type { Face } from './model.js';
+import { type Face, UNKNOWN_NAME } from './model.js';
 
 /** One correction the user made in the People view. */
 export type PeopleEdit = { kind: 'merge'; a: string; b: string } | { kind: 'split'; id: string };
@@ -81,4 +81,20 @@ export function pruneEdits(edits: readonly PeopleEdit[], faces: readonly Face[])
 export function peopleCountText(n: number): string {
   if (n === 0) return 'No unnamed faces: nobody left to find';
   return n === 1 ? '1 person found' : `${n} people found`;
+}
+
+/**
+ * The model's most frequent guess for a person's faces (not `unknown`), with how many faces it
+ * names; null when the model has no guess for any. Lets the People view offer "Name all as Ben".
+ */
+export function likelyName(person: Person): { name: string; faces: number } | null {
+  const counts = new Map<string, number>();
+  for (const f of person.faces) {
+    const n = f.prediction?.name;
+    if (n && n !== UNKNOWN_NAME) counts.set(n, (counts.get(n) ?? 0) + 1);
+  }
+  let best: { name: string; faces: number } | null = null;
+  for (const [name, faces] of counts)
+    if (!best || faces > best.faces || (faces === best.faces && name < best.name)) best = { name, faces };
+  return best;
 }
