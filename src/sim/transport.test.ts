@@ -28,12 +28,13 @@ function tasks(ids: string[], round = 1): Map<string, ClientTask> {
 
 describe('SimTransport', () => {
   it('closes the round at the slowest device and books each device its session', async () => {
-    // Prepare: a fast and a slow phone, same link; 8 GFLOP and 2 GFLOP of work.
+    // Prepare: a fast and a slow phone, same link; 80 GFLOP and 2 GFLOP of work.
     const profiles = [noDrop(deviceProfile('high-end', 'wifi')), noDrop(deviceProfile('low-end', 'wifi'))];
     const clients = new Map([
-      ['a', device('a', 8e9)],
+      ['a', device('a', 80e9)],
       ['b', device('b', 2e9)],
     ]);
+    // b (low-end, 1 s of compute) arrives before a (high-end, 3.2 s); results still come by id.
     const clock = new VirtualClock();
     const ledger = new CostLedger(2);
     const t = new SimTransport({
@@ -48,15 +49,16 @@ describe('SimTransport', () => {
     // Execute
     const results = await t.runRound(1, tasks(['a', 'b']), 60_000);
 
-    // Assert: a takes 8e9/25e9 s of compute, b 2e9/2e9 = 1 s; the round closes when b arrives.
+    // Assert: a takes 80e9/25e9 = 3.2 s of compute, b 2e9/2e9 = 1 s; the round closes when a arrives.
     const work = (f: number) => ({ bytesDown: 10_000, flops: f, bytesUp: 10_000 });
-    const sa = sessionCost(profiles[0], work(8e9));
+    const sa = sessionCost(profiles[0], work(80e9));
     const sb = sessionCost(profiles[1], work(2e9));
-    expect(results.map((r) => r.clientId)).toEqual(['a', 'b']); // in arrival order
+    expect(results.map((r) => r.clientId)).toEqual(['a', 'b']); // by id, whatever the arrival order
     expect(clock.now).toBeCloseTo(Math.max(sa.seconds, sb.seconds), 9);
     expect(ledger.energyJ[0]).toBeCloseTo(sa.energyJ, 9);
     expect(ledger.energyJ[1]).toBeCloseTo(sb.energyJ, 9);
-    expect(Array.from(ledger.flops)).toEqual([8e9, 2e9]);
+    expect(sa.seconds).toBeGreaterThan(sb.seconds);
+    expect(Array.from(ledger.flops)).toEqual([80e9, 2e9]);
     expect(t.timings[0]).toMatchObject({ round: 1, selected: 2, droppedOut: 0, late: 0 });
   });
 

@@ -146,6 +146,9 @@ export class SimTransport implements Transport {
     const close = roundCloseTime(start, arrivals, deadlineS, tasks.size);
     clock.advanceTo(close);
     this.timings.push({ round, startS: start, closeS: close, selected: tasks.size, droppedOut, late });
-    return arrived;
+    // Hand results over by device id, not arrival time: the weighted mean's float sum then has the
+    // same order whatever the devices' speeds, so two arms that differ only in device costs (bottom
+    // cached vs recomputed, another profile) train exactly the same weights.
+    return arrived.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
   }
 }
