@@ -13,7 +13,9 @@ import { FACE_EMBEDDING_FLOPS } from '../device/costs.js';
 import { FACEAPI_RESNET_SPLITS } from '../model/backbones/faceapi-resnet.js';
 import { loadBackbone } from '../model/backbones/registry.js';
 import { sumCosts } from '../model/layer-cost.js';
-import { datasetDir } from '../testing/datasets.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { datasetsRoot } from '../data/datasets-root.js';
 
 /** The scan of the global task (same as bench/global-split.ts): people with >= 10 photos, <= 20 each. */
 export const SIM_SCAN = Object.freeze({ minPhotos: 10, maxPerPerson: 20, seed: 0 });
@@ -78,8 +80,8 @@ export async function loadSimData(options: {
   const { split } = options;
   if (!SIM_SPLITS.includes(split))
     throw new FedexError('BAD_ARGUMENT', `unknown split "${split}"; known: ${SIM_SPLITS.join(', ')}`);
-  const dir = options.dir ?? datasetDir(SIM_DATASET);
-  if (!dir)
+  const dir = options.dir ?? path.join(datasetsRoot(), SIM_DATASET);
+  if (!existsSync(dir))
     throw new FedexError(
       'DATASET_NOT_FOUND',
       `dataset ${SIM_DATASET} not found (set FEDEX_DATA_DIR to the datasets folder)`,

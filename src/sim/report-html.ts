@@ -62,8 +62,8 @@ export function linePlot(series: readonly Series[], o: PlotOptions): string {
     x1 = Math.ceil(x1);
   }
   if (x1 === x0) x1 = x0 + 1;
-  let [y0, y1] = o.yRange ?? (ys.length ? [Math.min(0, ...ys), Math.max(...ys)] : [0, 1]);
-  if (y1 === y0) y1 = y0 + 1;
+  const [y0, yMax] = o.yRange ?? (ys.length ? [Math.min(0, ...ys), Math.max(...ys)] : [0, 1]);
+  const y1 = yMax === y0 ? y0 + 1 : yMax;
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const px = (x: number) => M.left + ((tx(x) - x0) / (x1 - x0)) * pw;
