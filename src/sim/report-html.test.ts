@@ -84,7 +84,7 @@ describe('report HTML, as a string', () => {
     const html = renderReportHtml(smallReport());
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
     expect(html).toContain('data-plot="accuracy"');
-    expect(html).toContain('7.00×'); // FedAvg's time to target over FedEx's
+    expect(html).toContain('<td>7×</td>'); // FedAvg's time to target over FedEx's
   });
 
   it('escapes text and formats numbers compactly', () => {
@@ -99,6 +99,8 @@ describe('report HTML, as a string', () => {
     ).toContain('&lt;b&gt;');
     expect(fmt(1.234e9)).toBe('1.23G');
     expect(fmt(null)).toBe('—');
+    expect(fmt(100, 2)).toBe('100');
+    expect(fmt(0.123456)).toBe('0.123');
   });
 
   it('draws a CDF through the smallest and largest positive values', () => {

@@ -28,7 +28,8 @@ export function fmt(x: number | null | undefined, digits = 3): string {
   if (a >= 1e6) return `${(x / 1e6).toPrecision(digits)}M`;
   if (a >= 1e4) return `${(x / 1e3).toPrecision(digits)}k`;
   if (a === 0) return '0';
-  return x.toPrecision(digits);
+  // Number() turns toPrecision's exponent form (100 → "1.0e+2") back into plain digits.
+  return String(Number(x.toPrecision(digits)));
 }
 
 interface Series {
