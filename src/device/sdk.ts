@@ -367,21 +367,8 @@ export class FedexDevice {
    * enrolls once; enrolling again is `BAD_ARGUMENT`.
    */
   async enroll(request: { enrollmentToken: string; name: string }): Promise<Enrollment> {
-    if (this.enrollment)
-      throw new FedexError(
-        'BAD_ARGUMENT',
-        `this device is enrolled already (device ${this.enrollment.deviceId} of user ${this.enrollment.userId})`,
-      );
-    const { device, token } = await this.client.enroll(request);
-    this.enrollment = {
-      server: this.client.server,
-      deviceId: device.id,
-      userId: device.userId,
-      name: device.name,
-      token,
-    };
-    await this.store.putJson(KEY.enrollment, this.enrollment);
-    return { ...this.enrollment };
+    this.assertNotEnrolled();
+    return this.keepEnrollment(await this.client.enroll(request));
   }
 
   /**
@@ -392,12 +379,21 @@ export class FedexDevice {
    * @throws FedexError ENROLLMENT_CLOSED when the server does not allow sign-up.
    */
   async signup(request: { name: string; deviceName?: string }): Promise<Enrollment> {
+    this.assertNotEnrolled();
+    return this.keepEnrollment(await this.client.signup(request));
+  }
+
+  private assertNotEnrolled(): void {
     if (this.enrollment)
       throw new FedexError(
         'BAD_ARGUMENT',
         `this device is enrolled already (device ${this.enrollment.deviceId} of user ${this.enrollment.userId})`,
       );
-    const { device, token } = await this.client.signup(request);
+  }
+
+  /** Stores the server's answer to an enrollment or sign-up: the device's identity and token. */
+  private async keepEnrollment(answer: Awaited<ReturnType<DeviceClient['enroll']>>): Promise<Enrollment> {
+    const { device, token } = answer;
     this.enrollment = {
       server: this.client.server,
       deviceId: device.id,
