@@ -65,6 +65,11 @@ const FLAGS: FlagSpecs = {
     arg: 'S',
     help: 'open: anyone reaching the server may create a user with its first device (the face app does, npm start opens it); closed: only the admin makes users. Default closed.',
   },
+  'signups-per-hour': {
+    type: 'string',
+    arg: 'N',
+    help: `With --signup open: sign-ups one network address may make per hour; 0: no limit. Default ${DEFAULTS.signupsPerHour}.`,
+  },
   'rate-limit': {
     type: 'string',
     arg: 'N',
@@ -79,7 +84,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--sdk-dir DIR] [--web-dir DIR] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--log]';
 
 /** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
 export function serveConfig(
@@ -107,6 +112,8 @@ export function serveConfig(
   config.durability = choiceFlag(flags, 'durability', ['full', 'normal'] as const, DEFAULTS.durability);
   config.enrollment = choiceFlag(flags, 'enrollment', ['open', 'closed'] as const, DEFAULTS.enrollment);
   config.signup = choiceFlag(flags, 'signup', ['open', 'closed'] as const, DEFAULTS.signup);
+  const signups = intFlag(flags, 'signups-per-hour', undefined, { min: 0, max: 1_000_000 });
+  if (signups !== undefined) config.signupsPerHour = signups;
   const sdkDir = stringFlag(flags, 'sdk-dir');
   if (sdkDir !== undefined) config.sdkDir = sdkDir;
   const webDir = stringFlag(flags, 'web-dir');

@@ -54,6 +54,11 @@ export interface ServerConfig {
    * (default): users exist only when the admin makes them. Sign-up needs `enrollment: 'open'` too.
    */
   signup: 'open' | 'closed';
+  /**
+   * Sign-ups one network address may make per hour (all at once at most; the bucket refills
+   * evenly), so an open server cannot be filled with users by one client; 0: no limit.
+   */
+  signupsPerHour: number;
   /** Log one line per request to stderr. */
   logRequests: boolean;
   /** Folder of the browser SDK bundle served at `/sdk/` (default `<package>/dist/sdk`). */
@@ -85,6 +90,7 @@ export function defaultServerConfig(): ServerConfig {
     training: {},
     enrollment: 'open',
     signup: 'closed',
+    signupsPerHour: 30,
     logRequests: false,
   };
 }
@@ -107,6 +113,7 @@ export function resolveServerConfig(partial: Partial<ServerConfig> = {}): Server
   intIn('maxFeatureValues', 1, 1 << 26);
   intIn('rateLimitBurst', 0, 1_000_000);
   intIn('workers', 0, 64);
+  intIn('signupsPerHour', 0, 1_000_000);
   intIn('retrainAfterLabelled', 0, 1_000_000_000);
   intIn('schedulerTickMs', 10, 24 * 3600_000);
   for (const name of ['userRetrainIntervalMs', 'globalRetrainIntervalMs'] as const) {

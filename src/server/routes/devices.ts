@@ -5,11 +5,14 @@
 import type { FastifyInstance } from 'fastify';
 import { FedexError } from '../../core/errors.js';
 import type { AppContext, Guards } from '../app.js';
+import { TokenBuckets } from '../rate-limit.js';
 import { errorResponses, ID_PATTERN, userIdParams } from './common.js';
 
 const nameSchema = { type: 'string', minLength: 1, maxLength: 200 } as const;
 
 export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
+  // Sign-ups per network address: a bucket of `signupsPerHour`, refilled over the hour.
+  const signupLimiter = new TokenBuckets(ctx.config.signupsPerHour / 3600, ctx.config.signupsPerHour, 10_000);
   const { store } = ctx;
 
   app.post<{ Body: { name: string; id?: string } }>(
@@ -129,6 +132,14 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
           throw new FedexError(
             'ENROLLMENT_CLOSED',
             'self sign-up is off on this server: ask the admin for an enrollment token',
+          );
+        }
+        const decision = signupLimiter.take(req.ip, Date.now());
+        if (!decision.allowed) {
+          void reply.header('retry-after', String(Math.ceil(decision.retryAfterSeconds)));
+          throw new FedexError(
+            'RATE_LIMITED',
+            `too many sign-ups from this address (${ctx.config.signupsPerHour} per hour); retry in ${Math.ceil(decision.retryAfterSeconds)} s`,
           );
         }
         // A fresh user (random id) owns nothing but this device: sign-up reaches no one else's data.

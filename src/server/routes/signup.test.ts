@@ -89,6 +89,34 @@ describe('self sign-up', () => {
     expect(api.store.listUsers()).toEqual([]);
   });
 
+  it('limits sign-ups per address: the one over the limit is 429 with Retry-After and makes no user', async () => {
+    api = await startTestApi({ signup: 'open', signupsPerHour: 2 });
+    for (const userName of ['Ann', 'Bea']) {
+      const ok = await api.anonymous.request('POST', '/v1/devices', { name: 'p', signup: { userName } });
+      expect(ok.status).toBe(201);
+    }
+    const over = await api.anonymous.request<Err>('POST', '/v1/devices', {
+      name: 'p',
+      signup: { userName: 'Cid' },
+    });
+    expect(over.status).toBe(429);
+    expect(over.json.error.code).toBe('RATE_LIMITED');
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(
+      api.store
+        .listUsers()
+        .map((u) => u.name)
+        .sort(),
+    ).toEqual(['Ann', 'Bea']);
+    // Enrolling with a token is not a sign-up and is not held back by it.
+    const token = api.store.createEnrollmentToken(api.store.listUsers()[0].id);
+    const enrolled = await api.anonymous.request('POST', '/v1/devices', {
+      name: 'q',
+      enrollmentToken: token.token,
+    });
+    expect(enrolled.status).toBe(201);
+  });
+
   it('lets the SDK enroll with FedexDevice.signup, then upload and sync', async () => {
     api = await startTestApi({ signup: 'open' });
     const device = await FedexDevice.open({
