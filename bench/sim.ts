@@ -6,7 +6,10 @@
  * 10,000-device run at `embedding`, each with FedEx and FedAvg with the bottom cached and
  * recomputed. Writes each report (JSON + HTML) to `<out>/sim/<run>/` and returns the figures.
  *
- * FedAvg at stage128 runs at most 60 rounds (each round trains 20 devices on 8,192-d maps, ~3 s on
+ * Every arm sees the features standardised per channel (fitted on the training photos, no labels)
+ * and FedAvg uses the tuned lr (3 at both splits; see src/sim/runner.ts and docs/sim.md).
+ *
+ * FedAvg at stage128 runs at most 100 rounds (each round trains 20 devices on 8,192-d maps, ~3 s on
  * this machine); FEDEX_SIM_ONLY=embedding-100,stage128-1000 picks runs (the 10k run is best given
  * its own process so its peak RSS is its own).
  */
@@ -29,8 +32,8 @@ interface Run {
 const RUNS: Run[] = [
   { name: 'embedding-100', split: 'embedding', devices: 100, maxRounds: 150 },
   { name: 'embedding-1000', split: 'embedding', devices: 1000, maxRounds: 150 },
-  { name: 'stage128-100', split: 'stage128', devices: 100, maxRounds: 60 },
-  { name: 'stage128-1000', split: 'stage128', devices: 1000, maxRounds: 60 },
+  { name: 'stage128-100', split: 'stage128', devices: 100, maxRounds: 100 },
+  { name: 'stage128-1000', split: 'stage128', devices: 1000, maxRounds: 100 },
   { name: 'embedding-10000', split: 'embedding', devices: 10_000, maxRounds: 150 },
 ];
 

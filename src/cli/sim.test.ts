@@ -20,6 +20,7 @@ describe('fedex sim flags', () => {
       '--out',
       '--sweep-split',
       '--bottom',
+      '--normalize',
     ])
       expect(r.stdout).toContain(f);
   });
@@ -38,6 +39,7 @@ describe('fedex sim flags', () => {
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['--head', 'upper'], /--head upper needs an intermediate split/],
     [['--head', 'resnet'], /--head must be one of linear, mlp, upper/],
+    [['--normalize', 'whiten'], /--normalize must be one of standardize, none; got "whiten"/],
   ])('refuses %j with a clear error and exit code 2', async (argv, message) => {
     const r = await run(['sim', ...argv]);
     expect(r.code).toBe(2);

@@ -95,9 +95,14 @@ const FLAGS: FlagSpecs = {
   lr: {
     type: 'string',
     arg: 'LR',
-    help: 'FedAvg SGD learning rate. Default: scaled to the features (30 on embedding).',
+    help: 'FedAvg SGD learning rate. Default: the tuned table (3 on standardised features; raw: scaled to the features, 30 on embedding).',
   },
   mu: { type: 'string', arg: 'MU', help: `FedProx mu. Default ${D.mu}.` },
+  normalize: {
+    type: 'string',
+    arg: 'N',
+    help: 'Features every arm sees: standardize (per channel, fitted on the training photos, no labels) or none (raw). Default standardize (none with --head upper).',
+  },
   deadline: { type: 'string', arg: 'S', help: `Round deadline in virtual seconds. Default ${D.deadlineS}.` },
   'cloud-time-scale': { type: 'string', arg: 'X', help: 'Multiplies measured cloud seconds. Default 1.' },
   'run-past-target': { type: 'boolean', help: 'Keep training after the target (default: stop there).' },
@@ -212,6 +217,11 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     );
   const pos = (v: number) => v > 0;
   const lrRaw = stringFlag(flags, 'lr');
+  const normalizeRaw = stringFlag(flags, 'normalize');
+  const normalize =
+    normalizeRaw === undefined
+      ? undefined
+      : choiceFlag(flags, 'normalize', ['standardize', 'none'] as const, 'standardize');
   const options: Partial<SimOptions> & { devices: number } = {
     devices,
     arms,
@@ -229,6 +239,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     cloudTimeScale: numberFlag(flags, 'cloud-time-scale', D.cloudTimeScale, pos, 'a positive number'),
     stopAtTarget: !flags['run-past-target'],
     seed: intFlag(flags, 'seed', D.seed, { min: 0, max: 2 ** 32 - 1 })!,
+    ...(normalize === undefined ? {} : { normalize }),
     ...(lrRaw === undefined ? {} : { learningRate: numberFlag(flags, 'lr', 0, pos, 'a positive number') }),
   };
   return { options, split, splits, out: stringFlag(flags, 'out', path.join('out', 'sim')) };

@@ -62,6 +62,14 @@ export interface SimOptions {
   learningRate: number;
   /** FedProx's mu. */
   mu: number;
+  /**
+   * Input normalisation every arm sees (FedAvg's devices and FedEx's cloud alike):
+   * `standardize` maps each channel to zero mean, unit variance with a per-channel mean/std fitted
+   * on the training photos' features (no labels, no test photos; see `fitStandardizer`);
+   * `none` trains on the raw features. Default: `standardize`, except with the `upper` head (a
+   * pretrained stage that expects the raw map), where it is `none`.
+   */
+  normalize?: Normalize;
   deadlineS: number;
   /** Multiplies measured cloud seconds (e.g. 0.1 for a cloud 10x this machine). */
   cloudTimeScale: number;
@@ -73,8 +81,9 @@ export interface SimOptions {
 }
 
 /**
- * Defaults: mid-range phone on LTE; linear head; target 0.7 (global top-1 over the 158 people); FedAvg E=5, B=10, lr from
- * `defaultLearningRate` unless given (30 on the embedding: the strategy bench's best), 20 devices per round, 60 s deadline, at most 150
+ * Defaults: mid-range phone on LTE; linear head; features standardised per channel (`normalize`);
+ * target 0.7 (global top-1 over the 158 people); FedAvg E=5, B=10, lr from `fedavgLearningRate`
+ * unless given (3 on standardised features at both splits: the sweep's best), 20 devices per round, 60 s deadline, at most 150
  * rounds; FedProx mu 0.001; FedEx at most 3 collection rounds, cloud Adam 3e-3, <= 60 epochs,
  * patience 8; 2-4 people per device, 2-6 photos each; cloud time as measured.
  */
@@ -94,7 +103,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   clientsPerRound: 20,
   localEpochs: 5,
   batchSize: 10,
-  learningRate: 30,
+  learningRate: 3,
   mu: 0.001,
   deadlineS: 60,
   cloudTimeScale: 1,
@@ -103,6 +112,72 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   cloudTrain: { epochs: 60, learningRate: 3e-3, patience: 8, maxBatchesPerEpoch: 150 },
   catalog: PROFILES,
 });
+
+/** How the features are normalised before any arm sees them. */
+export type Normalize = 'standardize' | 'none';
+
+/** A per-channel affine map x → (x − mean) / std, applied at every position of a feature map. */
+export interface Standardizer {
+  mean: number[];
+  std: number[];
+  /** Photos it was fitted on. */
+  fittedOn: number;
+}
+
+/**
+ * Fits, per channel, the mean and standard deviation of the average-pooled features of the
+ * task's **training** photos (labels unused, test photos never read): after the map, the pooled
+ * vector the linear and mlp heads see has zero mean and unit variance per channel (for a vector
+ * split such as the embedding, pooling is the identity). Pooled ReLU maps are all positive: at stage128
+ * the mean pooled vector has norm 10.6 against ~1.4 for the spread around it, so a softmax trained
+ * by plain SGD from non-IID clients mostly moves along the shared mean direction and FedAvg stays
+ * at chance (docs/sim.md). In a deployment this is one federated-statistics round (two 128-value
+ * sums per device) or a constant shipped with the split; its cost is not counted.
+ */
+export function fitStandardizer(data: SimData): Standardizer {
+  const shape = data.spec.shape;
+  const channels = shape[shape.length - 1];
+  const positions = data.dim / channels;
+  const sum = new Float64Array(channels);
+  const sumSq = new Float64Array(channels);
+  const pooled = new Float64Array(channels);
+  for (const s of data.train) {
+    const base = s * data.dim;
+    pooled.fill(0);
+    for (let p = 0; p < positions; p++)
+      for (let c = 0; c < channels; c++) pooled[c] += data.features[base + p * channels + c] / positions;
+    for (let c = 0; c < channels; c++) {
+      sum[c] += pooled[c];
+      sumSq[c] += pooled[c] * pooled[c];
+    }
+  }
+  const n = Math.max(1, data.train.length);
+  const mean = Array.from(sum, (v) => v / n);
+  const std = Array.from(sumSq, (v, c) => Math.sqrt(Math.max(0, v / n - mean[c] * mean[c])) + 1e-6);
+  return { mean, std, fittedOn: data.train.length };
+}
+
+/** A copy of `data` whose features are standardised per channel (the input is not modified). */
+export function standardizeData(data: SimData, st: Standardizer = fitStandardizer(data)): SimData {
+  const channels = st.mean.length;
+  const features = new Float32Array(data.features.length);
+  for (let i = 0; i < features.length; i++) {
+    const c = i % channels;
+    features[i] = (data.features[i] - st.mean[c]) / st.std[c];
+  }
+  return { ...data, features };
+}
+
+/**
+ * FedAvg's plain-SGD learning rate per split, chosen by a sweep (fewest rounds to global top-1 0.7,
+ * 100 devices, seed 1, the defaults otherwise; docs/sim.md "Learning rate sweep"), for
+ * standardised features. Splits not listed fall back to `FEDAVG_LR_STANDARDIZED_FALLBACK`.
+ */
+export const FEDAVG_LR_STANDARDIZED: Readonly<Record<string, number>> = Object.freeze({
+  embedding: 3,
+  stage128: 3,
+});
+export const FEDAVG_LR_STANDARDIZED_FALLBACK = 3;
 
 /** One evaluation of the global model. */
 export interface SeriesPoint {
@@ -221,8 +296,15 @@ export function distribution(values: ArrayLike<number>): Distribution {
   };
 }
 
+/** FedAvg's default learning rate for `data` under `normalize` (the tuned table, or the raw rule). */
+export function fedavgLearningRate(data: SimData, normalize: Normalize): number {
+  return normalize === 'standardize'
+    ? (FEDAVG_LR_STANDARDIZED[data.split] ?? FEDAVG_LR_STANDARDIZED_FALLBACK)
+    : defaultLearningRate(data);
+}
+
 /**
- * FedAvg's plain-SGD step for these features: lr · E||x̄||² = 62, where x̄ is a photo's feature
+ * On RAW features (`normalize: 'none'`): FedAvg's plain-SGD step for these features: lr · E||x̄||² = 62, where x̄ is a photo's feature
  * vector after the head's average pooling. That is lr 30 on the 128-d embedding (E||x||² ≈ 2.1),
  * the best of the strategy bench's sweep; a split whose pooled features are larger (stage128:
  * E||x̄||² ≈ 113) gets a proportionally smaller step, since the softmax loss's curvature grows
@@ -340,16 +422,20 @@ function peakRssMb(): number {
  * report.comparisons; // [{ arm: 'fedavg-cached', timeToTarget: 35.2, ... }, ...]
  */
 export async function runSimulation(
-  data: SimData,
+  rawData: SimData,
   partial: Partial<SimOptions> & { devices: number },
   hooks: { onProgress?: (p: SimProgress) => void; log?: (line: string) => void } = {},
 ): Promise<SimReport> {
+  const normalize: Normalize =
+    partial.normalize ?? ((partial.head ?? DEFAULT_SIM_OPTIONS.head) === 'upper' ? 'none' : 'standardize');
   const o: SimOptions = {
     ...DEFAULT_SIM_OPTIONS,
     ...partial,
-    learningRate: partial.learningRate ?? defaultLearningRate(data),
+    normalize,
+    learningRate: partial.learningRate ?? fedavgLearningRate(rawData, normalize),
   };
   checkOptions(o);
+  const data = normalize === 'standardize' ? standardizeData(rawData) : rawData;
   const t0 = performance.now();
   const devices = buildPopulation(data.trainByPerson, {
     devices: o.devices,
