@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { run } from './testing/features.js';
 
@@ -40,6 +41,8 @@ describe('fedex sim flags', () => {
     [['--head', 'upper'], /--head upper needs an intermediate split/],
     [['--head', 'resnet'], /--head must be one of linear, mlp, upper/],
     [['--normalize', 'whiten'], /--normalize must be one of standardize, none; got "whiten"/],
+    [['--min-photos', '1'], /--min-photos must be between 2 and 10000, got 1/],
+    [['--max-people', '0'], /--max-people must be between 1 and 100000, got 0/],
   ])('refuses %j with a clear error and exit code 2', async (argv, message) => {
     const r = await run(['sim', ...argv]);
     expect(r.code).toBe(2);
@@ -76,6 +79,15 @@ describeWithData('lfw_deepfunneled_min5', () => {
       'sim',
       '--devices',
       '12',
+      // The LFW selection every real-data test shares (LFW_TEST_SCAN), so a cold cache extracts it once.
+      '--max-people',
+      String(LFW_TEST_SCAN.maxPeople),
+      '--max-per-person',
+      String(LFW_TEST_SCAN.maxPerPerson),
+      '--min-photos',
+      String(LFW_TEST_SCAN.minPhotos),
+      '--data-seed',
+      String(LFW_TEST_SCAN.seed),
       '--rounds',
       '2',
       '--fedex-rounds',
@@ -106,5 +118,5 @@ describeWithData('lfw_deepfunneled_min5', () => {
     expect(summary.arms[0].perDevice).toBeUndefined(); // stdout carries the summary only
     expect(existsSync(path.join(out, 'report.html'))).toBe(true);
     expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('data-plot="energy"');
-  }, 120_000);
+  }, 300_000);
 });

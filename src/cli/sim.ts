@@ -10,7 +10,8 @@ import path from 'node:path';
 import { FedexError } from '../core/errors.js';
 import { loadBackbone } from '../model/backbones/registry.js';
 import { initRuntime } from '../runtime/node.js';
-import { loadSimData, SIM_SPLITS } from '../sim/data.js';
+import type { ScanOptions } from '../data/dataset-dir.js';
+import { loadSimData, SIM_SCAN, SIM_SPLITS } from '../sim/data.js';
 import { deviceProfile, mergeCatalog, PROFILES, profileNames, type ProfileCatalog } from '../sim/profiles.js';
 import { renderReportHtml } from '../sim/report-html.js';
 import {
@@ -107,6 +108,26 @@ const FLAGS: FlagSpecs = {
   'cloud-time-scale': { type: 'string', arg: 'X', help: 'Multiplies measured cloud seconds. Default 1.' },
   'run-past-target': { type: 'boolean', help: 'Keep training after the target (default: stop there).' },
   seed: { type: 'string', arg: 'N', help: `Seed of the fleet, profiles and rounds. Default ${D.seed}.` },
+  'max-people': {
+    type: 'string',
+    arg: 'N',
+    help: 'Use at most N LFW people (a seeded choice; quick runs). Default all with enough photos (158).',
+  },
+  'max-per-person': {
+    type: 'string',
+    arg: 'N',
+    help: `At most N photos per person. Default ${SIM_SCAN.maxPerPerson}.`,
+  },
+  'min-photos': {
+    type: 'string',
+    arg: 'N',
+    help: `People need at least N photos (>= 2: one is held out for testing). Default ${SIM_SCAN.minPhotos}.`,
+  },
+  'data-seed': {
+    type: 'string',
+    arg: 'N',
+    help: `Seed of the choice of people and photos. Default ${SIM_SCAN.seed}.`,
+  },
   'sweep-split': {
     type: 'boolean',
     help: 'Run once per split (--splits) and write sweep.json / sweep.html.',
@@ -156,6 +177,7 @@ function listFlag<T extends string>(
 /** Parses and checks the flags into simulation options (everything but the data). */
 export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   options: Partial<SimOptions> & { devices: number };
+  scan: ScanOptions;
   split: string;
   splits: string[];
   out: string;
@@ -242,7 +264,14 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     ...(normalize === undefined ? {} : { normalize }),
     ...(lrRaw === undefined ? {} : { learningRate: numberFlag(flags, 'lr', 0, pos, 'a positive number') }),
   };
-  return { options, split, splits, out: stringFlag(flags, 'out', path.join('out', 'sim')) };
+  const maxPeople = intFlag(flags, 'max-people', undefined, { min: 1, max: 100_000 });
+  const scan: ScanOptions = {
+    minPhotos: intFlag(flags, 'min-photos', SIM_SCAN.minPhotos, { min: 2, max: 10_000 })!,
+    maxPerPerson: intFlag(flags, 'max-per-person', SIM_SCAN.maxPerPerson, { min: 2, max: 10_000 })!,
+    seed: intFlag(flags, 'data-seed', SIM_SCAN.seed, { min: 0, max: 2 ** 32 - 1 })!,
+    ...(maxPeople === undefined ? {} : { maxPeople }),
+  };
+  return { options, scan, split, splits, out: stringFlag(flags, 'out', path.join('out', 'sim')) };
 }
 
 function summaryLines(r: SimReport): string[] {
@@ -266,12 +295,13 @@ function summaryLines(r: SimReport): string[] {
 
 async function simulateSplit(
   split: string,
+  scan: ScanOptions,
   options: Partial<SimOptions> & { devices: number },
   quiet: boolean,
   stderr: NodeJS.WriteStream,
 ): Promise<{ report: SimReport; dim: number }> {
   const load = createProgressBar(`features ${split}`, stderr, { quiet });
-  const data = await loadSimData({ split, onProgress: (d, t) => load.update(d, t) });
+  const data = await loadSimData({ split, scan, onProgress: (d, t) => load.update(d, t) });
   // The upper head is the backbone's own upper stage: it needs the backbone to build.
   const backbone = options.head === 'upper' ? await loadBackbone('faceapi-resnet') : undefined;
   load.done(
@@ -317,7 +347,7 @@ export const simCommand: Command = {
       io.stdout.write(renderHelp(USAGE, simCommand.summary, FLAGS));
       return 0;
     }
-    const { options, split, splits, out } = await simOptionsFromFlags(flags);
+    const { options, scan, split, splits, out } = await simOptionsFromFlags(flags);
     const quiet = Boolean(flags.quiet);
     await initRuntime();
     await mkdir(out, { recursive: true });
@@ -325,7 +355,7 @@ export const simCommand: Command = {
       const reports: SimReport[] = [];
       const dims: Record<string, number> = {};
       for (const s of splits) {
-        const { report, dim } = await simulateSplit(s, options, quiet, io.stderr);
+        const { report, dim } = await simulateSplit(s, scan, options, quiet, io.stderr);
         reports.push(report);
         dims[s] = dim;
         const dir = path.join(out, s);
@@ -344,7 +374,7 @@ export const simCommand: Command = {
       }
       return 0;
     }
-    const { report } = await simulateSplit(split, options, quiet, io.stderr);
+    const { report } = await simulateSplit(split, scan, options, quiet, io.stderr);
     await writeFile(path.join(out, 'report.json'), JSON.stringify(report));
     await writeFile(path.join(out, 'report.html'), renderReportHtml(report));
     if (flags.json) {

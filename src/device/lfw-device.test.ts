@@ -27,6 +27,7 @@ import { nodeFacePlatform } from '../platform/node/face.js';
 import { initRuntime, tf } from '../runtime/node.js';
 import { DEFAULT_TRAIN_JOB_CONFIG } from '../server/jobs/train-task.js';
 import { startServer, type RunningServer } from '../server/server.js';
+import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { FedexDevice } from './sdk.js';
 import { MemoryDeviceStore } from './store/memory.js';
@@ -63,7 +64,7 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     await initRuntime();
     set = await extractDataset({
       dir,
-      scan: { minPhotos: 5, maxPeople: 25, maxPerPerson: 8, seed: 11 },
+      scan: LFW_TEST_SCAN,
       concurrency: 2,
     });
     users = buildUsers(

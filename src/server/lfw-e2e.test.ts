@@ -18,6 +18,7 @@ import { getHead } from '../model/heads/registry.js';
 import { modelFromWeightsMessage } from '../model/io.js';
 import { fitHead } from '../model/trainer.js';
 import { initRuntime, tf } from '../runtime/node.js';
+import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { DEFAULT_TRAIN_JOB_CONFIG } from './jobs/train-task.js';
 import { startServer, type RunningServer } from './server.js';
@@ -37,7 +38,7 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     // 25 people with ≥ 5 photos, at most 8 photos each: enough for 5 disjoint users.
     set = await extractDataset({
       dir,
-      scan: { minPhotos: 5, maxPeople: 25, maxPerPerson: 8, seed: 11 },
+      scan: LFW_TEST_SCAN,
       concurrency: 2,
     });
     users = buildUsers(

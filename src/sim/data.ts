@@ -16,6 +16,7 @@ import { sumCosts } from '../model/layer-cost.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { datasetsRoot } from '../data/datasets-root.js';
+import type { ScanOptions } from '../data/dataset-dir.js';
 
 /** The scan of the global task (same as bench/global-split.ts): people with >= 10 photos, <= 20 each. */
 export const SIM_SCAN = Object.freeze({ minPhotos: 10, maxPerPerson: 20, seed: 0 });
@@ -75,9 +76,15 @@ export async function bottomFlops(split: string): Promise<number> {
 export async function loadSimData(options: {
   split: string;
   dir?: string;
+  /**
+   * Which photos form the task (default `SIM_SCAN`, the global task of the strategy bench). A
+   * smaller scan makes a quick run or a test: e.g. `{ ...SIM_SCAN, maxPeople: 20 }`.
+   */
+  scan?: ScanOptions;
   onProgress?: (done: number, total: number) => void;
 }): Promise<SimData> {
   const { split } = options;
+  const scan = options.scan ?? SIM_SCAN;
   if (!SIM_SPLITS.includes(split))
     throw new FedexError('BAD_ARGUMENT', `unknown split "${split}"; known: ${SIM_SPLITS.join(', ')}`);
   const dir = options.dir ?? path.join(datasetsRoot(), SIM_DATASET);
@@ -88,7 +95,7 @@ export async function loadSimData(options: {
     );
   const set = await extractDataset({
     dir,
-    scan: SIM_SCAN,
+    scan,
     ...(split === 'embedding'
       ? {}
       : { source: splitExtractorSource('faceapi-resnet', split, { detector: 'ssd' }) }),
@@ -97,7 +104,7 @@ export async function loadSimData(options: {
       : undefined,
   });
   const task = buildGlobalTask(set, {
-    minPhotos: SIM_SCAN.minPhotos,
+    minPhotos: Math.max(2, scan.minPhotos ?? 2),
     testFraction: 0.2,
     seed: SIM_TASK_SEED,
   });

@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initRuntime } from '../runtime/node.js';
+import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { loadSimData, type SimData } from './data.js';
 import { fitStandardizer, runSimulation, standardizeData, type SimReport } from './runner.js';
@@ -74,8 +75,8 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
 
   beforeAll(async () => {
     await initRuntime();
-    data = await loadSimData({ split: 'stage128', dir });
-  }, 60_000);
+    data = await loadSimData({ split: 'stage128', dir, scan: LFW_TEST_SCAN });
+  }, 300_000);
 
   it('FedAvg at stage128 learns in 3 rounds on standardised features (default lr), not on raw ones', async () => {
     const chance = 1 / data.numClasses;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, it } from 'vitest';
 import { initRuntime } from '../runtime/node.js';
+import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { loadSimData, type SimData } from './data.js';
 import { deviceProfile } from './profiles.js';
@@ -15,7 +16,7 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
 
   beforeAll(async () => {
     await initRuntime();
-    data = await loadSimData({ split: 'embedding', dir });
+    data = await loadSimData({ split: 'embedding', dir, scan: LFW_TEST_SCAN });
     tensorsBefore = tf.memory().numTensors;
     report = await runSimulation(data, {
       devices: 30,
@@ -30,10 +31,11 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
       ],
     });
     tensorsAfter = tf.memory().numTensors;
-  }, 120_000);
+  }, 300_000);
 
   it('loads the global task at the embedding split with its counted bottom FLOPs', () => {
-    expect(data.numClasses).toBe(158);
+    expect(data.numClasses).toBeGreaterThanOrEqual(20); // the 25 people of LFW_TEST_SCAN with enough faces
+    expect(data.numClasses).toBeLessThanOrEqual(25);
     expect(data.spec.shape).toEqual([128]);
     expect(data.bottomFlopsPerPhoto).toBe(543_599_232);
     expect(defaultLearningRate(data)).toBeGreaterThan(20);

@@ -60,3 +60,10 @@ export function samplePhotos(dir: string, n: number, seed: number): { person: st
   const all = listPeople(dir).flatMap((p) => p.files.map((file) => ({ person: p.name, file })));
   return shuffled(createRng(seed), all).slice(0, n);
 }
+
+/**
+ * The LFW selection real-data tests share (25 people, at most 8 photos each, seeded): tests that
+ * extract features use this scan so they hit one another's entries in the feature cache, which
+ * keeps a cold-cache CI run to one extraction of these ~200 photos per split.
+ */
+export const LFW_TEST_SCAN = Object.freeze({ minPhotos: 5, maxPeople: 25, maxPerPerson: 8, seed: 11 });
