@@ -127,25 +127,36 @@ export function nnChainMerges(n: number, data: Float32Array, linkage: Linkage): 
   return merges;
 }
 
+/** The root of `x` in a union-find forest `parent`, halving the path on the way (shared helper). */
+export function findRoot(parent: Int32Array, x: number): number {
+  while (parent[x] !== x) {
+    parent[x] = parent[parent[x]];
+    x = parent[x];
+  }
+  return x;
+}
+
+/** Flat clusters: the faces joined by the merges `keep` accepts (k: the merge's index). */
+export function labelsOfMerges(
+  n: number,
+  merges: readonly Merge[],
+  keep: (merge: Merge, k: number) => boolean,
+): Clustering {
+  const parent = Int32Array.from({ length: n }, (_, i) => i);
+  merges.forEach((m, k) => {
+    if (!keep(m, k)) return;
+    const ra = findRoot(parent, m.a);
+    const rb = findRoot(parent, m.b);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  });
+  const roots = new Int32Array(n);
+  for (let i = 0; i < n; i++) roots[i] = findRoot(parent, i);
+  return canonicalLabels(roots);
+}
+
 /** Flat clusters from a dendrogram: faces joined by every merge of height at most `threshold`. */
 export function cutMerges(n: number, merges: readonly Merge[], threshold: number): Clustering {
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (x: number): number => {
-    while (parent[x] !== x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  };
-  for (const m of merges) {
-    if (m.height > threshold) continue;
-    const ra = find(m.a);
-    const rb = find(m.b);
-    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
-  }
-  const roots = new Int32Array(n);
-  for (let i = 0; i < n; i++) roots[i] = find(i);
-  return canonicalLabels(roots);
+  return labelsOfMerges(n, merges, (m) => m.height <= threshold);
 }
 
 /**

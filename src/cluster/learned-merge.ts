@@ -20,9 +20,9 @@
  * `maxHeight`. Platform-neutral and pure.
  */
 import { FedexError } from '../core/errors.js';
-import { nnChainMerges, type Merge } from './agglomerative.js';
+import { findRoot, labelsOfMerges, nnChainMerges, type Merge } from './agglomerative.js';
 import type { DistanceMatrix } from './distance.js';
-import { canonicalLabels, checkDescriptors, type Clustering } from './types.js';
+import { checkDescriptors, type Clustering } from './types.js';
 
 /** The merge features, in model order ("a" is the smaller side; ties: the first named). */
 export const MERGE_FEATURES = [
@@ -76,13 +76,7 @@ export function walkMerges(
   const D = dist.data;
   const dim = descriptors[0]?.length ?? 0;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (x: number): number => {
-    while (parent[x] !== x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  };
+  const find = (x: number): number => findRoot(parent, x);
   // Per root: member list (linked), size, sum of within distances, quality sums, alive.
   const next = new Int32Array(n).fill(-1);
   const tail = Int32Array.from({ length: n }, (_, i) => i);
@@ -183,27 +177,6 @@ export function checkMergeModel(model: MergeModel, dim: number): void {
   }
 }
 
-/** Flat clusters: the faces joined by kept merges (a merge is kept only if its sides were). */
-function labelsOfKept(n: number, merges: readonly Merge[], kept: Uint8Array): Clustering {
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (x: number): number => {
-    while (parent[x] !== x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  };
-  merges.forEach((m, k) => {
-    if (!kept[k]) return;
-    const ra = find(m.a);
-    const rb = find(m.b);
-    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
-  });
-  const roots = new Int32Array(n);
-  for (let i = 0; i < n; i++) roots[i] = find(i);
-  return canonicalLabels(roots);
-}
-
 /** Options of {@link learnedMergeFromDistances}. */
 export interface LearnedMergeOptions {
   model: MergeModel;
@@ -245,7 +218,8 @@ export function learnedMergeFromDistances(
   const kept = walkMerges(dist, descriptors, merges, model.centre, model.maxHeight, (f) => {
     return mergeProbability(model, f) >= model.accept;
   });
-  return labelsOfKept(n, merges, kept);
+  // A merge is kept only if its sides were (walkMerges), so the kept set is a forest of subtrees.
+  return labelsOfMerges(n, merges, (_, k) => kept[k] === 1);
 }
 
 /** One labelled gallery to learn from: descriptors, their matrix and each face's true person. */
