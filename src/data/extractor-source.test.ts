@@ -28,6 +28,16 @@ describe('sourceVariant', () => {
     expect(tiny).toContain('"detector":"tiny"');
     expect(tiny).not.toBe(sourceVariant({ kind: 'face' }));
   });
+
+  it('keeps the cache file of plain descriptors and gives averaged views their own', () => {
+    const plain = sourceVariant({ kind: 'face' });
+
+    expect(plain).not.toContain('descriptorViews');
+    expect(sourceVariant({ kind: 'face', options: { descriptorViews: 1 } })).toBe(plain);
+    const six = sourceVariant({ kind: 'face', options: { descriptorViews: 6 } });
+    expect(six).toContain('"descriptorViews":6');
+    expect(sourceVariant({ kind: 'face', options: { descriptorViews: 2 } })).not.toBe(six);
+  });
 });
 
 describe('loadExtractorSource', () => {

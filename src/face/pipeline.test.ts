@@ -8,6 +8,8 @@ import { readImageFile } from '../platform/node/image.js';
 import { initRuntime, tf } from '../runtime/node.js';
 import { CHIP_SIZE, createFacePipeline, type DetectedFace, type FacePipeline } from './pipeline.js';
 import type { Point } from './geometry.js';
+import { alignFace } from './align.js';
+import { meanDescriptor, mirrorImage } from './views.js';
 import { warpAffine } from './warp.js';
 
 const require = createRequire(import.meta.url);
@@ -96,6 +98,51 @@ describe('FacePipeline on a real group photo', () => {
       expect(d).toHaveLength(128);
       expect(maxAbsDiff(d, single[i])).toBeLessThan(1e-4);
     });
+  });
+
+  it('averages the descriptors of a face and its mirror image with descriptorViews 2', async () => {
+    const two = await createFacePipeline(nodeFacePlatform(), { descriptorViews: 2 });
+    try {
+      const lm = await pipeline.landmarks(group, faces);
+      const aligned = pipeline.align(group, lm);
+      const chips = aligned.map((a) => a.chip);
+      const [plain, mirrored] = [
+        await pipeline.describe(chips),
+        await pipeline.describe(chips.map((c) => mirrorImage(c))),
+      ];
+      const n0 = tf.memory().numTensors;
+
+      const views = await two.describeViews(group, lm, aligned);
+      const analysed = await two.analyze(group);
+
+      expect(tf.memory().numTensors).toBe(n0);
+      views.forEach((d, i) => {
+        expect(maxAbsDiff(d, meanDescriptor([plain[i], mirrored[i]]))).toBeLessThan(1e-4);
+        expect(maxAbsDiff(analysed.faces[i].descriptor!, d)).toBeLessThan(1e-4);
+        // A real change, not the plain descriptor again: the mirror moves a face's descriptor.
+        expect(maxAbsDiff(d, plain[i])).toBeGreaterThan(1e-3);
+      });
+    } finally {
+      two.dispose();
+    }
+  });
+
+  it('averages 6 views: three chip borders, each with its mirror image', async () => {
+    const six = await createFacePipeline(nodeFacePlatform(), { descriptorViews: 6 });
+    try {
+      const lm = await pipeline.landmarks(group, faces.slice(0, 1));
+      const aligned = pipeline.align(group, lm);
+      const chips = [0.25, 0.15, 0.35].map(
+        (padding) => alignFace(group, lm[0], 'dlib5', { size: CHIP_SIZE, padding }).chip,
+      );
+      const each = await pipeline.describe(chips.flatMap((c) => [c, mirrorImage(c)]));
+
+      const [d] = await six.describeViews(group, lm, aligned);
+
+      expect(maxAbsDiff(d, meanDescriptor(each))).toBeLessThan(1e-4);
+    } finally {
+      six.dispose();
+    }
   });
 
   it('gives batched landmarks equal to one-face-per-call landmarks', async () => {
@@ -191,6 +238,7 @@ describe('createFacePipeline options', () => {
       { minConfidence: 1.5 },
       { tinyInputSize: 100 },
       { batchSize: 0 },
+      { descriptorViews: 3 as 1 },
     ]) {
       const e = await createFacePipeline(nodeFacePlatform(), bad).then(
         () => undefined,

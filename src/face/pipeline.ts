@@ -26,6 +26,7 @@ import type { Box, Point } from './geometry.js';
 import { chooseMainFace } from './main-face.js';
 import { resizeImage } from './warp.js';
 import { type FaceModelLoader, type FaceModelName, loadFaceNet } from './models.js';
+import { descriptorViews, DESCRIPTOR_VIEW_COUNTS, type DescriptorViews, meanDescriptor, mirrorImage } from './views.js';
 
 export type DetectorName = 'ssd' | 'tiny';
 
@@ -86,6 +87,12 @@ export interface FacePipelineOptions {
    * about 10-20% less per face than one face per call, and 16 is slower again (bench/face.ts).
    */
   batchSize?: number;
+  /**
+   * Views of each face whose descriptors are averaged (test-time augmentation, ./views.ts): 1 (the
+   * default) the chip alone, 2 with its mirror image, 6 three chip borders each with its mirror.
+   * More views give a steadier descriptor at one more descriptor pass per view.
+   */
+  descriptorViews?: DescriptorViews;
 }
 
 export const DEFAULT_FACE_OPTIONS: Required<FacePipelineOptions> = {
@@ -100,6 +107,7 @@ export const DEFAULT_FACE_OPTIONS: Required<FacePipelineOptions> = {
   antialias: true,
   mainFaceMinAreaRatio: 0.5,
   batchSize: 8,
+  descriptorViews: 1,
 };
 
 /** Input side of face-api's SSD MobileNet v1 (fixed by the network). */
@@ -196,6 +204,8 @@ function validate(o: Required<FacePipelineOptions>): void {
   if (!(o.mainFaceMinAreaRatio >= 0 && o.mainFaceMinAreaRatio <= 1))
     bad('mainFaceMinAreaRatio must be in [0, 1]');
   if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1)) bad('batchSize must be a positive integer');
+  if (!DESCRIPTOR_VIEW_COUNTS.includes(o.descriptorViews))
+    bad(`descriptorViews must be 1, 2 or 6, got ${String(o.descriptorViews)}`);
 }
 
 /** An image as a float32 `[h, w, 3]` tensor (0..255), the dtype every face-api net casts to. */
@@ -476,6 +486,39 @@ export class FacePipeline {
   }
 
   /**
+   * Descriptors of aligned faces with the `descriptorViews` test-time augmentation (./views.ts):
+   * with 1 view this is `describe` of the chips; with more, every view of every face goes through
+   * one batched `describe` and each face gets the mean of its views.
+   */
+  async describeViews(
+    image: RawImage,
+    landmarks: readonly (readonly Point[])[],
+    aligned: readonly AlignedFace[],
+  ): Promise<Float32Array[]> {
+    const chips = aligned.map((a) => a.chip);
+    if (this.options.descriptorViews === 1 || chips.length === 0) return this.describe(chips);
+    const views = descriptorViews(this.options.descriptorViews);
+    const all: RawImage[] = [];
+    for (let f = 0; f < aligned.length; f++) {
+      for (const v of views) {
+        let chip = chips[f];
+        if (v.paddingOffset !== 0) {
+          const t0 = performance.now();
+          chip = alignFace(image, landmarks[f], aligned[f].method, {
+            size: CHIP_SIZE,
+            padding: Math.max(0, this.options.chipPadding + v.paddingOffset),
+            antialias: this.options.antialias,
+          }).chip;
+          this.counters.ms.align += performance.now() - t0;
+        }
+        all.push(v.mirror ? mirrorImage(chip) : chip);
+      }
+    }
+    const d = await this.describe(all);
+    return aligned.map((_, f) => meanDescriptor(d.slice(f * views.length, (f + 1) * views.length)));
+  }
+
+  /**
    * The whole pipeline on one photo.
    *
    * @param options.faces `'all'` (default) analyses every detected face; `'main'` only the main one.
@@ -492,7 +535,8 @@ export class FacePipeline {
     const picked = options.faces === 'main' ? (mainIdx < 0 ? [] : [detected[mainIdx]]) : detected;
     const landmarks = await this.landmarks(image, picked);
     const aligned = this.align(image, landmarks);
-    const descriptors = options.descriptors === false ? [] : await this.describe(aligned.map((a) => a.chip));
+    const descriptors =
+      options.descriptors === false ? [] : await this.describeViews(image, landmarks, aligned);
     const faces: AnalyzedFace[] = picked.map((f, i) => ({
       ...f,
       landmarks: landmarks[i],
