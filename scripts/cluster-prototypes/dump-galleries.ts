@@ -5,16 +5,21 @@
  * "What else was tried"). Cache only; never extracts.
  *
  *   npx tsx scripts/cluster-prototypes/dump-galleries.ts && python3 scripts/cluster-prototypes/learned_merges.py 0 570
+ *
+ * `--subject-check`: leave out the photos whose main face is off-centre first (as `fedex cluster
+ * --eval --subject-check` does; boxes from the cache) and write proto-data-subject.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildGalleries, facesByPerson, splitPeople } from '../../src/cluster/gallery.js';
-import { loadLabelledFaces, LFW_CLUSTER_SCAN } from '../../src/cluster/lfw-data.js';
+import { checkLfwSubjects, loadLabelledFaces, LFW_CLUSTER_SCAN, withoutIds } from '../../src/cluster/lfw-data.js';
 import { defaultDataDir } from '../../src/cli/defaults.js';
 import { deriveSeed } from '../../src/core/random.js';
 
 const dir = path.join(defaultDataDir(), 'lfw_deepfunneled_min5');
-const { faces } = await loadLabelledFaces({ dir, scan: LFW_CLUSTER_SCAN, cacheOnly: true });
+const subject = process.argv.includes('--subject-check');
+const loaded = (await loadLabelledFaces({ dir, scan: LFW_CLUSTER_SCAN, cacheOnly: true })).faces;
+const faces = subject ? withoutIds(loaded, new Set((await checkLfwSubjects({ dir })).offCentre)) : loaded;
 const byPerson = facesByPerson(faces.labels);
 const seeds = [0, 1, 2].map((seed) => {
   const { calibration, evaluation } = splitPeople([...byPerson.keys()], 1 / 3, seed);
@@ -28,7 +33,7 @@ const seeds = [0, 1, 2].map((seed) => {
   });
   return { calibration, evaluation, cal: cal.map((g) => g.faces), ev: ev.map((g) => g.faces) };
 });
-const out = path.resolve('out', 'cluster', 'proto-data.json');
+const out = path.resolve('out', 'cluster', subject ? 'proto-data-subject.json' : 'proto-data.json');
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(
   out,
