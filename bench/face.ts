@@ -22,8 +22,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRng, shuffled } from '../src/core/random.js';
 import type { RawImage } from '../src/core/types.js';
-import { ALIGNMENT_METHODS, type AlignmentMethod } from '../src/face/align.js';
-import type { Affine } from '../src/face/geometry.js';
+import { ALIGNMENT_METHODS, type AlignedFace, type AlignmentMethod } from '../src/face/align.js';
+import type { Affine, Point } from '../src/face/geometry.js';
 import { chooseMainFace } from '../src/face/main-face.js';
 import { createFacePipeline, type DetectorName, type FacePipeline } from '../src/face/pipeline.js';
 import { scoreDescriptors, type SeparationScore } from '../src/face/separation.js';
@@ -77,6 +77,8 @@ export interface BenchFaceResult {
   landmarksMsPerFaceSingle: number;
   /** Median ms per face by faces per recognition call (1 = one face per call). */
   descriptorMsPerFace: Record<number, number>;
+  /** Descriptor of one LFW face with 1, 2 and 6 views averaged (`descriptorViews`), alignment included. */
+  viewsMsPerFace: Record<number, number>;
 }
 
 /** `o` without its undefined fields (so `{ ...DEFAULTS, ...defined(o) }` keeps the defaults). */
@@ -119,6 +121,7 @@ export async function benchFace(opts: BenchFaceOptions = {}): Promise<BenchFaceR
     const landmarkMs: number[] = [];
     const alignMs: Record<AlignmentMethod, number[]> = { dlib5: [], eyes: [], 'faceapi-box': [] };
     const chips: RawImage[] = [];
+    const viewInputs: Array<{ image: RawImage; landmarks: Point[][]; aligned: AlignedFace[] }> = [];
     for (const [file, image] of images) {
       const kind = demo.includes(file) ? 'demo' : 'lfw';
       const [, tinyMs] = await timed(() => pipeline.detect(image, { detector: 'tiny' }));
@@ -131,7 +134,10 @@ export async function benchFace(opts: BenchFaceOptions = {}): Promise<BenchFaceR
       for (const method of ALIGNMENT_METHODS) {
         const [aligned, ams] = await timed(() => pipeline.align(image, landmarks, method));
         alignMs[method].push(ams / faces.length);
-        if (method === pipeline.options.alignment) chips.push(...aligned.map((a) => a.chip));
+        if (method === pipeline.options.alignment) {
+          chips.push(...aligned.map((a) => a.chip));
+          if (kind === 'lfw') viewInputs.push({ image, landmarks, aligned });
+        }
       }
       log(
         `${path.basename(file)}: ${faces.length} face(s), ssd ${ssdMs.toFixed(0)} ms, tiny ${tinyMs.toFixed(0)} ms`,
@@ -147,6 +153,24 @@ export async function benchFace(opts: BenchFaceOptions = {}): Promise<BenchFaceR
         perFace.push((await timed(() => pipeline.describe(sixteen, { batchSize })))[1] / sixteen.length);
       }
       descriptorMsPerFace[batchSize] = median(perFace);
+    }
+    // Test-time augmentation (src/face/views.ts): all views of a photo's faces, per face.
+    const viewsMsPerFace: Record<number, number> = {};
+    for (const views of [1, 2, 6] as const) {
+      const p = await createFacePipeline(nodeFacePlatform(), { detector: 'ssd', descriptorViews: views });
+      try {
+        const first = viewInputs[0];
+        if (first) await p.describeViews(first.image, first.landmarks, first.aligned);
+        const perFace: number[] = [];
+        for (const v of viewInputs) {
+          perFace.push(
+            (await timed(() => p.describeViews(v.image, v.landmarks, v.aligned)))[1] / v.aligned.length,
+          );
+        }
+        viewsMsPerFace[views] = perFace.length ? median(perFace) : NaN;
+      } finally {
+        p.dispose();
+      }
     }
     // Landmarks one face per call, on the group photos.
     const landmarkSingle: number[] = [];
@@ -171,6 +195,7 @@ export async function benchFace(opts: BenchFaceOptions = {}): Promise<BenchFaceR
       },
       landmarksMsPerFaceSingle: med(landmarkSingle),
       descriptorMsPerFace,
+      viewsMsPerFace,
     };
   } finally {
     pipeline.dispose();
@@ -199,6 +224,13 @@ export function benchFaceRows(r: BenchFaceResult): BenchRow[] {
         `descriptor per face, batch ${b}`,
         r.descriptorMsPerFace[b],
         b === 1 ? 'one chip per call' : `${b} chips per call`,
+      ),
+    ),
+    ...[1, 2, 6].map((v) =>
+      row(
+        `descriptor per face, ${v} view${v === 1 ? '' : 's'}`,
+        r.viewsMsPerFace[v],
+        `LFW faces, descriptorViews ${v} (extra chips aligned and described)`,
       ),
     ),
   ];

@@ -12,7 +12,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildGalleries, facesByPerson, splitPeople } from '../../src/cluster/gallery.js';
-import { checkLfwSubjects, loadLabelledFaces, LFW_CLUSTER_SCAN, withoutIds } from '../../src/cluster/lfw-data.js';
+import {
+  checkLfwSubjects,
+  loadLabelledFaces,
+  LFW_CLUSTER_SCAN,
+  withoutIds,
+} from '../../src/cluster/lfw-data.js';
 import { defaultDataDir } from '../../src/cli/defaults.js';
 import { deriveSeed } from '../../src/core/random.js';
 
@@ -24,7 +29,7 @@ const byPerson = facesByPerson(faces.labels);
 const seeds = [0, 1, 2].map((seed) => {
   const { calibration, evaluation } = splitPeople([...byPerson.keys()], 1 / 3, seed);
   const cal = buildGalleries(faces.labels, calibration, {
-    galleries: 570,
+    galleries: Number(process.env.CAL_GALLERIES ?? 570),
     seed: deriveSeed(seed, 'calibration'),
   });
   const ev = buildGalleries(faces.labels, evaluation, {
@@ -33,7 +38,11 @@ const seeds = [0, 1, 2].map((seed) => {
   });
   return { calibration, evaluation, cal: cal.map((g) => g.faces), ev: ev.map((g) => g.faces) };
 });
-const out = path.resolve('out', 'cluster', subject ? 'proto-data-subject.json' : 'proto-data.json');
+const out = path.resolve(
+  'out',
+  'cluster',
+  process.env.PROTO_OUT ?? (subject ? 'proto-data-subject.json' : 'proto-data.json'),
+);
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(
   out,

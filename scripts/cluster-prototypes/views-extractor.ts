@@ -18,7 +18,12 @@ export const VIEWS_DIM = 768 + 4 + 136;
 export function viewsSpec(): FeatureSpec {
   const require = createRequire(import.meta.url);
   const { version } = require('@vladmandic/face-api/package.json') as { version: string };
-  return { backboneId: 'faceapi-resnet-views', backboneVersion: version, split: 'views6-lm', shape: [VIEWS_DIM] };
+  return {
+    backboneId: 'faceapi-resnet-views',
+    backboneVersion: version,
+    split: 'views6-lm',
+    shape: [VIEWS_DIM],
+  };
 }
 
 export function mirror(chip: RawImage): RawImage {

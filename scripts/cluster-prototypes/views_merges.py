@@ -39,6 +39,11 @@ def nodes(g):
         from scipy.spatial.distance import cdist
         Dm = np.mean([cdist(views[g, k], views[g, l]) for k in sel for l in sel], 0); Dm = (Dm + Dm.T) / 2; np.fill_diagonal(Dm, 0)
     L = linkage(squareform(Dm, checks=False), 'average')
+    if 'xmin' in FEATS:
+        from scipy.spatial.distance import cdist
+        Dx = np.min([cdist(views[g, k], views[g, l]) for k in sel for l in sel], 0); Dx = np.minimum(Dx, Dx.T)
+    else:
+        Dx = Dm
     mem = [[i] for i in range(n)]; pure = [True]*n; intra = [0.0]*n
     q = np.linalg.norm(Z - MU, axis=1); nrm = np.linalg.norm(Z, axis=1)
     c_, yw, sc = cons[g], yaw[g], score[g]
@@ -48,7 +53,8 @@ def nodes(g):
         cross = Dm[np.ix_(A, B)]; na, nb = len(A), len(B)
         if na > nb: a, b, A, B, na, nb = b, a, B, A, nb, na
         f = [d, cross.min(), cross.max(), np.log(na), np.log(nb), intra[a], intra[b], q[A].mean(), q[B].mean(), float(na == 1), nrm[A].mean(), nrm[B].mean(),
-             c_[A].mean(), c_[B].mean(), yw[A].mean(), yw[B].mean(), sc[A].mean(), sc[B].mean()]
+             c_[A].mean(), c_[B].mean(), yw[A].mean(), yw[B].mean(), sc[A].mean(), sc[B].mean(),
+             Dx[np.ix_(A, B)].mean(), Dx[np.ix_(A, B)].min()]
         M = A + B; p = len(set(tru[M])) == 1
         intra_m = Dm[np.ix_(M, M)].sum() / (len(M) * (len(M) - 1))
         F.append(f); lab.append(p and pure[a] and pure[b]); kids.append((a, b, pure[a] and pure[b]))
@@ -73,7 +79,7 @@ def fit_logreg(F, t, l2=1e-2, it=50):
     return lambda F2: 1 / (1 + np.exp(-(np.c_[(F2 - m) / sd, np.ones(len(F2))] @ w))), w
 
 FS = {'shipped': list(range(12)), '+cons': list(range(14)), '+yaw': list(range(12)) + [14, 15],
-      '+cons+yaw': list(range(16)), '+cons+yaw+score': list(range(18))}
+      '+cons+yaw': list(range(16)), '+cons+yaw+score': list(range(18)), '+xmin': list(range(12)) + [18, 19]}
 MAXH = float(os.environ.get('MAXH', '0.9'))
 cal = [nodes(g) for g in S['cal'][:NC]]; ev = [nodes(g) for g in S['ev']]
 def run(fi, name):

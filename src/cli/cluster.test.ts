@@ -80,6 +80,12 @@ describe('fedex cluster: bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--accept must be a probability between 0 and 1/);
   });
+
+  it('rejects a --views count that has no calibration (exit 2)', async () => {
+    const r = await run(['cluster', tmp, '--views', '2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--views/);
+  });
 });
 
 describe('listImages', () => {
@@ -110,6 +116,7 @@ describeWithData('bbt_faceapi_demo', (bbt) => {
     };
     expect(report.people).toBe(1);
     expect(report.faces).toBe(1);
+    expect((report as unknown as { views: number }).views).toBe(6);
     expect(report.groups[0].faces[0].photo).toBe('penny1.png');
     expect(JSON.parse(readFileSync(path.join(out, 'people.json'), 'utf8')).people).toBe(1);
     const html = readFileSync(path.join(out, 'contact-sheet.html'), 'utf8');

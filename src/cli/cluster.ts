@@ -25,6 +25,7 @@ import {
   METHOD_SUMMARIES,
   resolveParams,
   type ClusterMethod,
+  type ClusterViews,
   type MethodParams,
 } from '../cluster/methods.js';
 import { scoreClustering } from '../cluster/metrics.js';
@@ -67,6 +68,11 @@ const FLAGS: FlagSpecs = {
     type: 'string',
     arg: 'N',
     help: 'Seed (Chinese whispers visiting order; with --eval, people split and galleries). Default 0.',
+  },
+  views: {
+    type: 'string',
+    arg: 'N',
+    help: 'Views of each face averaged into its descriptor: 6 (default: the face, its mirror image and two more framings, each mirrored; the most accurate count) or 1 (the plain descriptor, as devices upload it; faster). Thresholds and the merge model are calibrated for each.',
   },
   faces: {
     type: 'string',
@@ -131,6 +137,12 @@ const FLAGS: FlagSpecs = {
 const USAGE =
   'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N] [--cache-only] [--json]';
 
+/** `--views`: 1 or 6 (default 6). */
+function viewsFlag(flags: ParsedFlags): ClusterViews {
+  const v = choiceFlag(flags, 'views', ['1', '6'] as const, '6');
+  return v === '1' ? 1 : 6;
+}
+
 const IMAGE_RE = /\.(jpe?g|png|gif|webp|tiff?|heic|heif|avif|pgm|ppm)$/i;
 
 /** Image files under `dir`, recursively, as sorted `/`-separated relative paths (hidden entries skipped). */
@@ -148,7 +160,10 @@ export function listImages(dir: string): string[] {
   return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function methodParams(flags: ParsedFlags): { method: ClusterMethod; params: MethodParams } {
+function methodParams(
+  flags: ParsedFlags,
+  views: ClusterViews,
+): { method: ClusterMethod; params: MethodParams } {
   const raw = stringFlag(flags, 'method', DEFAULT_CLUSTER_METHOD);
   if (!isClusterMethod(raw))
     throw new FedexError(
@@ -173,7 +188,7 @@ function methodParams(flags: ParsedFlags): { method: ClusterMethod; params: Meth
   const mp = intFlag(flags, 'min-points', undefined, { min: 1, max: 1000 });
   if (mp !== undefined) params.minPoints = mp;
   params.seed = intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 });
-  return { method: raw, params: resolveParams(raw, params) };
+  return { method: raw, params: resolveParams(raw, params, views) };
 }
 
 interface FoundFace {
@@ -211,7 +226,8 @@ async function clusterFolder(
     isDir = false;
   }
   if (!isDir) throw new FedexError('DATASET_NOT_FOUND', `${dirArg} is not a folder`);
-  const { method, params } = methodParams(flags);
+  const views = viewsFlag(flags);
+  const { method, params } = methodParams(flags, views);
   const which = choiceFlag(flags, 'faces', ['all', 'main'] as const, 'all');
   const outDir = path.resolve(
     stringFlag(flags, 'out', path.join('out', 'cluster', path.basename(dir) || 'photos')),
@@ -227,7 +243,7 @@ async function clusterFolder(
   await initRuntime();
   const { createFaceExtractor } = await import('../face/extractor.js');
   const { readImageFile } = await import('../platform/node/image.js');
-  const extractor = await createFaceExtractor();
+  const extractor = await createFaceExtractor({ descriptorViews: views });
   const bar = createProgressBar('faces', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
   const faces: FoundFace[] = [];
   const noFace: string[] = [];
@@ -282,6 +298,7 @@ async function clusterFolder(
   const result = clusterDistances(pairwiseDistancesTf(descriptors), method, params, {
     reuse: true,
     descriptors,
+    views,
   });
   const groups = groupsOf(result.labels);
   // With --score the first folder of each photo's path is its person.
@@ -306,6 +323,7 @@ async function clusterFolder(
     dir,
     method,
     params,
+    views,
     people: result.count,
     photos: photos.length,
     faces: faces.length,
@@ -320,7 +338,7 @@ async function clusterFolder(
     contactSheet: path.join(outDir, 'contact-sheet.html'),
     json: path.join(outDir, 'people.json'),
   };
-  const summary = `${result.count} ${result.count === 1 ? 'person' : 'people'} in ${faces.length} face(s) from ${photos.length} photo(s) (${method}, ${params.accept !== undefined ? `merges accepted at p >= ${params.accept}` : `threshold ${params.threshold}`})`;
+  const summary = `${result.count} ${result.count === 1 ? 'person' : 'people'} in ${faces.length} face(s) from ${photos.length} photo(s) (${method}, ${params.accept !== undefined ? `merges accepted at p >= ${params.accept}` : `threshold ${params.threshold}`}, ${views} view${views === 1 ? '' : 's'} per face)`;
   const people: SheetPerson[] = groups.map((g, k) => {
     const name = flags.score ? majority(g) : `Person ${k + 1}`;
     return {
@@ -410,9 +428,11 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
   })!;
   const { LFW_CLUSTER_SCAN, loadLabelledFaces } = await import('../cluster/lfw-data.js');
   const bar = createProgressBar('descriptors', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
+  const views = viewsFlag(flags);
   const { faces, missing } = await loadLabelledFaces({
     dir,
     scan: LFW_CLUSTER_SCAN,
+    views,
     cacheOnly: Boolean(flags['cache-only']),
     onProgress: (done, total) => bar.update(done, total),
   });
@@ -434,12 +454,14 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     used = withoutIds(faces, new Set(offCentre));
   }
   const gallery = galleryFlags(flags);
-  const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery });
+  const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery, views });
   // One report file per setting: e.g. eval-seed0.json, eval-seed0-minPhotosPerPerson2.json.
   const variant =
     Object.entries(gallery)
       .map(([k, v]) => `-${k}${v}`)
-      .join('') + (flags['subject-check'] ? '-subject' : '');
+      .join('') +
+    (views === 1 ? '' : `-views${views}`) +
+    (flags['subject-check'] ? '-subject' : '');
   const outFile = path.resolve('out', 'cluster', `eval-seed${seed}${variant}.json`);
   mkdirSync(path.dirname(outFile), { recursive: true });
   const { methods, ...rest } = report;

@@ -30,7 +30,14 @@ import {
 } from './gallery.js';
 import { meanDescriptor, type MergeModel } from './learned-merge.js';
 import { fitMergeModel, type MergeFit } from './merge-model-fit.js';
-import { CLUSTER_METHODS, DEFAULT_METHOD_PARAMS, type ClusterMethod, type MethodParams } from './methods.js';
+import {
+  CLUSTER_METHODS,
+  DEFAULT_METHOD_PARAMS_BY_VIEWS,
+  mergeModelFor,
+  type ClusterMethod,
+  type ClusterViews,
+  type MethodParams,
+} from './methods.js';
 import type { ClusterScores } from './metrics.js';
 import { bestPairThreshold, type PairThreshold } from './pairs.js';
 
@@ -55,6 +62,11 @@ export interface ExperimentOptions {
   thresholds?: readonly number[];
   /** Seed of the people split and of both gallery sets. Default 0. */
   seed?: number;
+  /**
+   * Views averaged into the descriptors (../face/views.ts): which library defaults the
+   * `withDefaults` scores use. Default 1.
+   */
+  views?: ClusterViews;
 }
 
 export const DEFAULT_EXPERIMENT_OPTIONS = {
@@ -64,6 +76,7 @@ export const DEFAULT_EXPERIMENT_OPTIONS = {
   evaluationGalleries: 190,
   gallery: {},
   methods: CLUSTER_METHODS,
+  views: 1 as ClusterViews,
   thresholds: DEFAULT_THRESHOLD_GRID,
   seed: 0,
 } as const satisfies Required<ExperimentOptions>;
@@ -77,7 +90,7 @@ export interface MethodResult {
   evaluation: MethodSummary;
   /** The same, split by gallery size (people in the gallery). */
   bySize: Array<{ people: string; summary: MethodSummary }>;
-  /** Scores on the evaluation galleries with the library defaults (`DEFAULT_METHOD_PARAMS`). */
+  /** Scores on the evaluation galleries with the library defaults for the views (`DEFAULT_METHOD_PARAMS_BY_VIEWS`). */
   withDefaults: MethodSummary;
   /** The alternative: the threshold calibrated for the exact-count rate, and its evaluation. */
   forCount: { calibrated: MethodSummary; evaluation: MethodSummary };
@@ -220,7 +233,12 @@ export function runClusterExperiment(
       calibrated: best,
       evaluation: summary,
       bySize,
-      withDefaults: scoreGalleries(evaluationSet, method, DEFAULT_METHOD_PARAMS[method]).summary,
+      withDefaults: scoreGalleries(
+        evaluationSet,
+        method,
+        DEFAULT_METHOD_PARAMS_BY_VIEWS[o.views][method],
+        mergeModelFor(o.views),
+      ).summary,
       forCount: {
         calibrated: bestForCount,
         evaluation: scoreGalleries(evaluationSet, method, bestForCount.params, model).summary,

@@ -17,7 +17,8 @@ import path from 'node:path';
 import type { FeatureExtractor, FeatureSpec, RawImage } from '../core/types.js';
 import type { ScanOptions } from '../data/dataset-dir.js';
 import { extractDataset, type ExtractedFeatureSet, type ExtractProgressInfo } from '../data/extract.js';
-import { DEFAULT_EXTRACTOR_SOURCE, sourceVariant } from '../data/extractor-source.js';
+import { DEFAULT_EXTRACTOR_SOURCE, type ExtractorSource, sourceVariant } from '../data/extractor-source.js';
+import type { DescriptorViews } from '../face/views.js';
 import { cacheFileFor, defaultCacheDir } from '../data/feature-cache.js';
 import { DEFAULT_MAX_SUBJECT_OFFSET, mainFaceBoxSpec, offCentre } from './main-face-box.js';
 
@@ -48,6 +49,8 @@ export interface LoadFacesOptions {
   /** Feature cache directory. Default: the shared default (`$FEDEX_CACHE_DIR` or `.cache/features`). */
   cacheDir?: string;
   onProgress?: (done: number, total: number, info: ExtractProgressInfo) => void;
+  /** Descriptor views averaged per face (the face pipeline's `descriptorViews`). Default 1. */
+  views?: DescriptorViews;
 }
 
 /** The face extractor's feature spec, known without loading any model. */
@@ -80,10 +83,15 @@ export async function loadLabelledFaces(
   options: LoadFacesOptions,
 ): Promise<{ faces: LabelledFaces; missing: string[]; set: ExtractedFeatureSet }> {
   const scan = options.scan ?? LFW_CLUSTER_SCAN;
+  const source: ExtractorSource =
+    (options.views ?? 1) === 1
+      ? DEFAULT_EXTRACTOR_SOURCE
+      : { kind: 'face', options: { descriptorViews: options.views } };
   if (!options.cacheOnly) {
     const set = await extractDataset({
       dir: options.dir,
       scan,
+      source,
       // Known up front, so a fully cached run builds no extractor at all.
       spec: faceDescriptorSpec(),
       cache: options.cacheDir ? { dir: options.cacheDir } : {},
@@ -92,7 +100,7 @@ export async function loadLabelledFaces(
     return { faces: toLabelledFaces(set), missing: [], set };
   }
   const spec = faceDescriptorSpec();
-  const variant = sourceVariant(DEFAULT_EXTRACTOR_SOURCE);
+  const variant = sourceVariant(source);
   const shared = cacheFileFor(options.cacheDir ?? defaultCacheDir(), spec, variant);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-cluster-cache-'));
   const root = path.resolve(options.dir);

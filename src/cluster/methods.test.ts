@@ -8,10 +8,14 @@ import {
   CLUSTER_METHODS,
   clusterFaces,
   DEFAULT_CLUSTER_METHOD,
+  DEFAULT_METHOD_PARAMS,
+  DEFAULT_METHOD_PARAMS_VIEWS6,
   defaultMethodFor,
   FALLBACK_CLUSTER_METHOD,
+  mergeModelFor,
   resolveParams,
 } from './methods.js';
+import { MERGE_MODEL_VIEWS6 } from './merge-model-views6.generated.js';
 import { bcubed } from './metrics.js';
 import { pairwiseDistances } from './distance.js';
 import { MERGE_MODEL } from './merge-model.generated.js';
@@ -92,6 +96,35 @@ describe('clusterFaces', () => {
     expect(r.method).toBe('agglomerative-learned');
     expect(r.params).toEqual(resolveParams(DEFAULT_CLUSTER_METHOD));
     expect(r.params.accept).toBe(MERGE_MODEL.accept);
+  });
+
+  it('takes the 6-view calibration (thresholds and merge model) for views: 6', () => {
+    const faces = syntheticFaces({ photos: [4, 3, 1], around, between: 0.9, within: 0.3, seed: 3 });
+
+    const six = clusterFaces(faces.descriptors, { views: 6 });
+    const avg6 = clusterFaces(faces.descriptors, { views: 6, method: 'agglomerative-average' });
+
+    expect(six.params.accept).toBe(MERGE_MODEL_VIEWS6.accept);
+    expect(six.params.threshold).toBe(MERGE_MODEL_VIEWS6.maxHeight);
+    expect(avg6.params.threshold).toBe(DEFAULT_METHOD_PARAMS_VIEWS6['agglomerative-average'].threshold);
+    expect(resolveParams('chinese-whispers', {}, 1)).toEqual(DEFAULT_METHOD_PARAMS['chinese-whispers']);
+    expect(mergeModelFor(6)).toBe(MERGE_MODEL_VIEWS6);
+    expect(mergeModelFor()).toBe(MERGE_MODEL);
+    // An explicit setting still wins over the 6-view default.
+    expect(clusterFaces(faces.descriptors, { views: 6, accept: 0.9 }).params.accept).toBe(0.9);
+  });
+
+  it('rejects views it has no calibration for', () => {
+    const { descriptors } = syntheticFaces({ photos: [2], around, seed: 4 });
+    for (const views of [0, 2, 3]) {
+      let err: unknown;
+      try {
+        clusterFaces(descriptors, { views: views as 1 });
+      } catch (e) {
+        err = e;
+      }
+      expect(isFedexError(err, 'BAD_ARGUMENT'), String(views)).toBe(true);
+    }
   });
 
   it('falls back to average linkage for descriptors the merge model does not fit', () => {

@@ -12,6 +12,11 @@
  * by a logistic model fitted on the same calibration people (./merge-model.generated.ts); it needs
  * the descriptors as well as their distances.
  *
+ * Descriptors averaged over 6 views of each face (the face pipeline's `descriptorViews: 6`,
+ * ../face/views.ts) are closer together than plain ones, so they have their own calibration:
+ * pass `views: 6` and every default (thresholds, merge model) is the 6-view one
+ * (`DEFAULT_METHOD_PARAMS_BY_VIEWS`, ./merge-model-views6.generated.ts).
+ *
  * Platform-neutral and pure.
  */
 import { FedexError } from '../core/errors.js';
@@ -20,6 +25,7 @@ import { chineseWhispersFromDistances } from './chinese-whispers.js';
 import { dbscanFromDistances } from './dbscan.js';
 import { pairwiseDistances, type DistanceMatrix } from './distance.js';
 import { learnedMergeFromDistances, type MergeModel } from './learned-merge.js';
+import { MERGE_MODEL_VIEWS6 } from './merge-model-views6.generated.js';
 import { MERGE_MODEL } from './merge-model.generated.js';
 import { checkThreshold, groupsOf, type Clustering } from './types.js';
 
@@ -40,6 +46,30 @@ export const CLUSTER_METHODS: readonly ClusterMethod[] = [
   'dbscan',
   'agglomerative-learned',
 ];
+
+/**
+ * How many views of each face were averaged into its descriptor (../face/views.ts) — the
+ * descriptors each calibration is for. 1: the plain descriptor (what devices upload); 6: the
+ * test-time-augmented one `fedex cluster` uses.
+ */
+export type ClusterViews = 1 | 6;
+
+export const CLUSTER_VIEWS: readonly ClusterViews[] = [1, 6];
+
+function checkViews(views: number): asserts views is ClusterViews {
+  if (!(CLUSTER_VIEWS as readonly number[]).includes(views)) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `views must be 1 or 6 (the calibrated descriptors), got ${String(views)}`,
+    );
+  }
+}
+
+/** The shipped merge model for descriptors of `views` views. */
+export function mergeModelFor(views: ClusterViews = 1): MergeModel {
+  checkViews(views);
+  return views === 6 ? MERGE_MODEL_VIEWS6 : MERGE_MODEL;
+}
 
 /** Per-method settings; any field left out takes the method's calibrated default. */
 export interface MethodParams {
@@ -72,6 +102,26 @@ export const DEFAULT_METHOD_PARAMS: Readonly<
   dbscan: { threshold: 0.53, minPoints: 2 },
   // The shipped merge model (./merge-model.generated.ts), fitted on the same calibration people.
   'agglomerative-learned': { threshold: MERGE_MODEL.maxHeight, accept: MERGE_MODEL.accept },
+};
+
+/**
+ * The same calibration for descriptors averaged over 6 views (`fedex cluster --eval --views 6`,
+ * seed 0, docs/clustering.md): every threshold is lower, as averaged descriptors sit closer
+ * together (pair verification threshold 0.56 against 0.62).
+ */
+export const DEFAULT_METHOD_PARAMS_VIEWS6: typeof DEFAULT_METHOD_PARAMS = {
+  'chinese-whispers': { threshold: 0.5 },
+  'agglomerative-average': { threshold: 0.55 },
+  'agglomerative-complete': { threshold: 0.62 },
+  'agglomerative-single': { threshold: 0.47 },
+  dbscan: { threshold: 0.47, minPoints: 2 },
+  'agglomerative-learned': { threshold: MERGE_MODEL_VIEWS6.maxHeight, accept: MERGE_MODEL_VIEWS6.accept },
+};
+
+/** The calibrated defaults for descriptors of each number of views. */
+export const DEFAULT_METHOD_PARAMS_BY_VIEWS: Readonly<Record<ClusterViews, typeof DEFAULT_METHOD_PARAMS>> = {
+  1: DEFAULT_METHOD_PARAMS,
+  6: DEFAULT_METHOD_PARAMS_VIEWS6,
 };
 
 /**
@@ -116,16 +166,21 @@ function checkMethod(method: string): asserts method is ClusterMethod {
   }
 }
 
-/** The settings a method will run with: its calibrated defaults overridden by `params`. */
+/**
+ * The settings a method will run with: its calibrated defaults (for descriptors of `views` views)
+ * overridden by `params`.
+ */
 export function resolveParams(
   method: ClusterMethod,
   params: MethodParams = {},
+  views: ClusterViews = 1,
 ): Required<Pick<MethodParams, 'threshold'>> & MethodParams {
   checkMethod(method);
+  checkViews(views);
   const defined = Object.fromEntries(
     Object.entries(params).filter(([, v]) => v !== undefined),
   ) as MethodParams;
-  return { ...DEFAULT_METHOD_PARAMS[method], ...defined };
+  return { ...DEFAULT_METHOD_PARAMS_BY_VIEWS[views][method], ...defined };
 }
 
 /** Options of {@link clusterDistances}. */
@@ -134,8 +189,10 @@ export interface ClusterDistancesOptions {
   reuse?: boolean;
   /** The descriptors behind the matrix: `agglomerative-learned` needs them (quality features). */
   descriptors?: readonly Float32Array[];
-  /** `agglomerative-learned`: the merge model. Default the shipped {@link MERGE_MODEL}. */
+  /** `agglomerative-learned`: the merge model. Default the shipped one for `views` ({@link mergeModelFor}). */
   model?: MergeModel;
+  /** Views averaged into each descriptor: picks the calibrated defaults. Default 1. */
+  views?: ClusterViews;
 }
 
 /**
@@ -150,7 +207,8 @@ export function clusterDistances(
   params: MethodParams = {},
   options: ClusterDistancesOptions = {},
 ): Clustering {
-  const p = resolveParams(method, params);
+  const views = options.views ?? 1;
+  const p = resolveParams(method, params, views);
   switch (method) {
     case 'chinese-whispers':
       return chineseWhispersFromDistances(dist, {
@@ -178,7 +236,7 @@ export function clusterDistances(
       }
       checkThreshold('threshold', p.threshold);
       return learnedMergeFromDistances(dist, options.descriptors, {
-        model: options.model ?? MERGE_MODEL,
+        model: options.model ?? mergeModelFor(views),
         maxHeight: p.threshold,
         ...(p.accept !== undefined ? { accept: p.accept } : {}),
       });
@@ -212,8 +270,13 @@ export interface ClusterFacesOptions extends MethodParams {
    * computed in pure JS by `pairwiseDistances`.
    */
   distances?: DistanceMatrix;
-  /** `agglomerative-learned`: the merge model. Default the shipped {@link MERGE_MODEL}. */
+  /** `agglomerative-learned`: the merge model. Default the shipped one for `views` ({@link mergeModelFor}). */
   model?: MergeModel;
+  /**
+   * Views averaged into each descriptor (the face pipeline's `descriptorViews`): 1 (default) or
+   * 6. Picks the calibrated thresholds and merge model made for such descriptors.
+   */
+  views?: ClusterViews;
 }
 
 /** The people found in a set of faces. */
@@ -241,10 +304,11 @@ export function clusterFaces(
   descriptors: readonly Float32Array[],
   options: ClusterFacesOptions = {},
 ): PeopleClustering {
-  const { distances, model, ...params } = options;
-  const method = options.method ?? defaultMethodFor(descriptors, model ?? MERGE_MODEL);
+  const { distances, model, views = 1, ...params } = options;
+  checkViews(views);
+  const method = options.method ?? defaultMethodFor(descriptors, model ?? mergeModelFor(views));
   checkMethod(method);
-  const resolved = resolveParams(method, params);
+  const resolved = resolveParams(method, params, views);
   if (distances && distances.n !== descriptors.length) {
     throw new FedexError(
       'BAD_ARGUMENT',
@@ -254,6 +318,7 @@ export function clusterFaces(
   const result = clusterDistances(distances ?? pairwiseDistances(descriptors), method, resolved, {
     reuse: true,
     descriptors,
+    views,
     ...(model ? { model } : {}),
   });
   return { ...result, method, params: resolved, groups: groupsOf(result.labels) };
