@@ -26,7 +26,13 @@ import type { Box, Point } from './geometry.js';
 import { chooseMainFace } from './main-face.js';
 import { resizeImage } from './warp.js';
 import { type FaceModelLoader, type FaceModelName, loadFaceNet } from './models.js';
-import { descriptorViews, DESCRIPTOR_VIEW_COUNTS, type DescriptorViews, meanDescriptor, mirrorImage } from './views.js';
+import {
+  descriptorViews,
+  DESCRIPTOR_VIEW_COUNTS,
+  type DescriptorViews,
+  meanDescriptor,
+  mirrorImage,
+} from './views.js';
 
 export type DetectorName = 'ssd' | 'tiny';
 

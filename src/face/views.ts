@@ -33,10 +33,12 @@ export function descriptorViews(count: DescriptorViews): DescriptorView[] {
   }
   const offsets = count === 6 ? [0, -0.1, 0.1] : [0];
   return offsets.flatMap((paddingOffset) =>
-    count === 1 ? [{ paddingOffset, mirror: false }] : [
-      { paddingOffset, mirror: false },
-      { paddingOffset, mirror: true },
-    ],
+    count === 1
+      ? [{ paddingOffset, mirror: false }]
+      : [
+          { paddingOffset, mirror: false },
+          { paddingOffset, mirror: true },
+        ],
   );
 }
 
