@@ -33,12 +33,17 @@ export {
   FALLBACK_CLUSTER_METHOD,
   defaultMethodFor,
   DEFAULT_METHOD_PARAMS,
+  DEFAULT_METHOD_PARAMS_VIEWS6,
+  DEFAULT_METHOD_PARAMS_BY_VIEWS,
+  CLUSTER_VIEWS,
+  mergeModelFor,
   PAIR_THRESHOLD,
   METHOD_SUMMARIES,
   isClusterMethod,
   resolveParams,
   type ClusterMethod,
   type ClusterFacesOptions,
+  type ClusterViews,
   type MethodParams,
   type PeopleClustering,
 } from './methods.js';
@@ -50,6 +55,7 @@ export {
   type MergeModel,
 } from './learned-merge.js';
 export { MERGE_MODEL } from './merge-model.generated.js';
+export { MERGE_MODEL_VIEWS6 } from './merge-model-views6.generated.js';
 export {
   fitMergeModel,
   DEFAULT_MERGE_FIT_OPTIONS,
