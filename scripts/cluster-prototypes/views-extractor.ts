@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import type { FeatureExtractor, FeatureSpec, RawImage } from '../../src/core/types.js';
 import { alignFace } from '../../src/face/align.js';
+import { mirrorImage } from '../../src/face/views.js';
 
 export const VIEW_PADDINGS = [0.25, 0.15, 0.35] as const;
 export const VIEWS_DIM = 768 + 4 + 136;
@@ -24,15 +25,6 @@ export function viewsSpec(): FeatureSpec {
     split: 'views6-lm',
     shape: [VIEWS_DIM],
   };
-}
-
-export function mirror(chip: RawImage): RawImage {
-  const { width: w, height: h } = chip;
-  const out = new Uint8Array(chip.data.length);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let c = 0; c < 3; c++) out[(y * w + x) * 3 + c] = chip.data[(y * w + (w - 1 - x)) * 3 + c];
-  return { ...chip, data: out };
 }
 
 export async function createViewsExtractor(): Promise<FeatureExtractor> {
@@ -51,7 +43,7 @@ export async function createViewsExtractor(): Promise<FeatureExtractor> {
       const chips: RawImage[] = [];
       for (const padding of VIEW_PADDINGS) {
         const a = alignFace(image, lm, 'dlib5', { size: 150, padding, antialias: true });
-        chips.push(a.chip, mirror(a.chip));
+        chips.push(a.chip, mirrorImage(a.chip));
       }
       const d = await p.describe(chips);
       const out = new Float32Array(VIEWS_DIM);

@@ -10,7 +10,7 @@ import { datasetDir } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { prepareGalleries, scoreGalleries } from './evaluate.js';
 import { buildGalleries, facesByPerson, splitPeople } from './gallery.js';
-import { loadLabelledFaces } from './lfw-data.js';
+import { type LabelledFaces, loadLabelledFaces } from './lfw-data.js';
 import {
   CLUSTER_METHODS,
   clusterFaces,
@@ -57,6 +57,15 @@ describeWithData('bbt_faceapi_demo', (dir) => {
   });
 });
 
+/** 19 evaluation galleries of seed 0 (2 to 20 people each), as `fedex cluster --eval` builds them. */
+function evaluationGalleries(faces: LabelledFaces): ReturnType<typeof prepareGalleries> {
+  const { evaluation } = splitPeople([...facesByPerson(faces.labels).keys()], 1 / 3, 0);
+  return prepareGalleries(
+    faces.descriptors,
+    buildGalleries(faces.labels, evaluation, { galleries: 19, seed: deriveSeed(0, 'evaluation') }),
+  );
+}
+
 describe('LFW evaluation galleries (needs the LFW selection in the feature cache)', () => {
   const lfw = datasetDir('lfw_deepfunneled_min5');
   it.skipIf(!lfw)(
@@ -70,12 +79,7 @@ describe('LFW evaluation galleries (needs the LFW selection in the feature cache
         );
         ctx.skip();
       }
-      const byPerson = facesByPerson(faces.labels);
-      const { evaluation } = splitPeople([...byPerson.keys()], 1 / 3, 0);
-      const galleries = prepareGalleries(
-        faces.descriptors,
-        buildGalleries(faces.labels, evaluation, { galleries: 19, seed: deriveSeed(0, 'evaluation') }),
-      );
+      const galleries = evaluationGalleries(faces);
       // Execute
       const { summary } = scoreGalleries(galleries, DEFAULT_CLUSTER_METHOD);
       // Assert: floors a little under the measured values of the default, learned merges (BCubed F
@@ -94,12 +98,7 @@ describe('LFW evaluation galleries (needs the LFW selection in the feature cache
       );
       ctx.skip();
     }
-    const byPerson = facesByPerson(faces.labels);
-    const { evaluation } = splitPeople([...byPerson.keys()], 1 / 3, 0);
-    const galleries = prepareGalleries(
-      faces.descriptors,
-      buildGalleries(faces.labels, evaluation, { galleries: 19, seed: deriveSeed(0, 'evaluation') }),
-    );
+    const galleries = evaluationGalleries(faces);
     const { summary } = scoreGalleries(
       galleries,
       DEFAULT_CLUSTER_METHOD,

@@ -145,6 +145,26 @@ describe('FacePipeline on a real group photo', () => {
     }
   });
 
+  it('describes only the chip and its mirror for face-api box crops, which have no border to vary', async () => {
+    const six = await createFacePipeline(nodeFacePlatform(), {
+      descriptorViews: 6,
+      alignment: 'faceapi-box',
+    });
+    try {
+      const lm = await pipeline.landmarks(group, faces.slice(0, 1));
+      const aligned = six.align(group, lm);
+      const [plain, mirrored] = await pipeline.describe([aligned[0].chip, mirrorImage(aligned[0].chip)]);
+      const before = six.stats().faces.described;
+
+      const [d] = await six.describeViews(group, lm, aligned);
+
+      expect(six.stats().faces.described - before).toBe(2);
+      expect(maxAbsDiff(d, meanDescriptor([plain, mirrored]))).toBeLessThan(1e-4);
+    } finally {
+      six.dispose();
+    }
+  });
+
   it('gives batched landmarks equal to one-face-per-call landmarks', async () => {
     const together = await pipeline.landmarks(group, faces);
     const apart: Point[][] = [];

@@ -504,9 +504,13 @@ export class FacePipeline {
     const chips = aligned.map((a) => a.chip);
     if (this.options.descriptorViews === 1 || chips.length === 0) return this.describe(chips);
     const views = descriptorViews(this.options.descriptorViews);
+    // face-api's box crop has no border setting: its other-border views would repeat the chip and
+    // its mirror, whose mean is the same, so they are not described at all.
+    const plainOnly = views.filter((v) => v.paddingOffset === 0);
     const all: RawImage[] = [];
+    const ends: number[] = [];
     for (let f = 0; f < aligned.length; f++) {
-      for (const v of views) {
+      for (const v of aligned[f].method === 'faceapi-box' ? plainOnly : views) {
         let chip = chips[f];
         if (v.paddingOffset !== 0) {
           const t0 = performance.now();
@@ -519,9 +523,10 @@ export class FacePipeline {
         }
         all.push(v.mirror ? mirrorImage(chip) : chip);
       }
+      ends.push(all.length);
     }
     const d = await this.describe(all);
-    return aligned.map((_, f) => meanDescriptor(d.slice(f * views.length, (f + 1) * views.length)));
+    return ends.map((end, f) => meanDescriptor(d.slice(f === 0 ? 0 : ends[f - 1], end)));
   }
 
   /**
