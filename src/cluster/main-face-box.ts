@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import type { FeatureExtractor, FeatureSpec, RawImage } from '../core/types.js';
 import type { FaceExtractorOptions } from '../face/extractor.js';
+import type { Box } from '../face/geometry.js';
 import { chooseMainFace } from '../face/main-face.js';
 
 /** The box "feature" spec (its own cache file, apart from descriptors). */
@@ -44,16 +45,25 @@ export async function createMainFaceBoxExtractor(
         minAreaRatio: face.pipeline.options.mainFaceMinAreaRatio,
       });
       if (main < 0) return null;
-      const b = faces[main].box;
-      return Float32Array.of(
-        (b.x + b.width / 2 - image.width / 2) / image.width,
-        (b.y + b.height / 2 - image.height / 2) / image.height,
-        b.width / image.width,
-        b.height / image.height,
-      );
+      return boxFeatures(faces[main].box, image.width, image.height);
     },
     dispose: () => face.dispose(),
   };
+}
+
+/**
+ * A face box as the 4 features above: `[dx, dy, w, h]`, fractions of the image width and height.
+ *
+ * @example
+ * boxFeatures({ x: 100, y: 50, width: 50, height: 50 }, 250, 250); // [0.1, -0.1, 0.2, 0.2]
+ */
+export function boxFeatures(b: Box, width: number, height: number): Float32Array {
+  return Float32Array.of(
+    (b.x + b.width / 2 - width / 2) / width,
+    (b.y + b.height / 2 - height / 2) / height,
+    b.width / width,
+    b.height / height,
+  );
 }
 
 /** Default largest centre offset (fraction of the image side) of a face taken as the LFW subject: 0.2 (50 px of 250). */
