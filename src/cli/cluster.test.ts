@@ -86,6 +86,16 @@ describe('fedex cluster: bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--views/);
   });
+
+  it('rejects bad --seeds before loading any descriptor (exit 2)', async () => {
+    // An empty --data folder: a check that came after loading would fail differently.
+    const backwards = await run(['cluster', '--eval', '--data', tmp, '--seeds', '5-2']);
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toMatch(/--seeds must look like 0-9/);
+    const both = await run(['cluster', '--eval', '--data', tmp, '--seeds', '0-1', '--seed', '1']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--seeds and --seed cannot go together/);
+  });
 });
 
 describe('listImages', () => {

@@ -69,6 +69,11 @@ const FLAGS: FlagSpecs = {
     arg: 'N',
     help: 'Seed (Chinese whispers visiting order; with --eval, people split and galleries). Default 0.',
   },
+  seeds: {
+    type: 'string',
+    arg: 'A-B',
+    help: 'With --eval: run the evaluation for every seed from A to B (at most 100) and print the exact count of each method per seed, its mean and range. Instead of --seed.',
+  },
   views: {
     type: 'string',
     arg: 'N',
@@ -135,7 +140,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N] [--cache-only] [--json]';
+  'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N | --seeds A-B] [--views 1|6] [--subject-check] [--cache-only] [--json]';
 
 /** `--views`: 1 or 6 (default 6). */
 function viewsFlag(flags: ParsedFlags): ClusterViews {
@@ -395,6 +400,21 @@ async function clusterFolder(
 }
 
 /** The --eval gallery-shape flags (absent flags keep the gallery defaults). */
+/** `--seeds A-B` as the list of seeds, or undefined without the flag. */
+function seedsFlag(flags: ParsedFlags): number[] | undefined {
+  const text = stringFlag(flags, 'seeds');
+  if (text === undefined) return undefined;
+  if (flags.seed !== undefined) throw new FedexError('BAD_ARGUMENT', '--seeds and --seed cannot go together');
+  const m = /^(\d+)-(\d+)$/.exec(text);
+  const [a, b] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(Number.isSafeInteger(a) && Number.isSafeInteger(b) && b >= a && b - a < 100 && b <= 2 ** 32 - 1))
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `--seeds must look like 0-9 (A <= B, at most 100 seeds), got "${text}"`,
+    );
+  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+}
+
 function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 'seed'> {
   const out: Omit<GalleryOptions, 'galleries' | 'seed'> = {};
   const range = stringFlag(flags, 'gallery-people');
@@ -422,6 +442,8 @@ function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 's
 async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): Promise<number> {
   const dir = path.resolve(stringFlag(flags, 'data', path.join(defaultDataDir(), 'lfw_deepfunneled_min5')));
   const seed = intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 })!;
+  // Checked before any descriptor is loaded: a bad flag costs nothing.
+  const seeds = seedsFlag(flags);
   const galleries = intFlag(flags, 'galleries', DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries, {
     min: 1,
     max: 100_000,
@@ -475,7 +497,6 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     used = withoutIds(withDescriptors(faces, again.found), new Set(notFound));
   }
   const gallery = galleryFlags(flags);
-  const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery, views });
   // One report file per setting: e.g. eval-seed0.json, eval-seed0-minPhotosPerPerson2.json.
   const variant =
     Object.entries(gallery)
@@ -483,11 +504,7 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
       .join('') +
     (views === 1 ? '' : `-views${views}`) +
     (flags['subject-check'] ? '-subject' : '');
-  const outFile = path.resolve('out', 'cluster', `eval-seed${seed}${variant}.json`);
-  mkdirSync(path.dirname(outFile), { recursive: true });
-  const { methods, ...rest } = report;
-  const json = {
-    ...rest,
+  const about = {
     data: dir,
     scan: LFW_CLUSTER_SCAN,
     facesUsed: used.descriptors.length,
@@ -495,18 +512,70 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     offCentre,
     subjectFoundOnSecondLook: lookedAgain,
     subjectNotFound: notFound,
+  };
+  const people = `${used.descriptors.length} faces of ${new Set(used.labels).size} people${missing.length ? ` (${missing.length} photos not yet cached left out)` : ''}`;
+  const subjectLine = flags['subject-check']
+    ? [
+        `Subject check: ${offCentre.length} photo(s) whose main face is off-centre (a bystander). Second look, detections down to confidence ${secondLookConfidence}: the centred subject found in ${lookedAgain.length} (its descriptor used instead), not in ${notFound.length} (left out${notFound.length ? `: ${notFound.join(', ')}` : ''}).`,
+      ]
+    : [];
+  if (seeds) {
+    const { renderSeeds, summarizeSeeds } = await import('../cluster/experiment.js');
+    const reports = [];
+    const quiet = Boolean(flags.quiet || flags.json);
+    for (const [k, s] of seeds.entries()) {
+      if (!quiet) io.stderr.write(`cluster --eval: seed ${s} (${k + 1} of ${seeds.length})\n`);
+      reports.push(runClusterExperiment(used, { seed: s, evaluationGalleries: galleries, gallery, views }));
+    }
+    const rows = summarizeSeeds(reports);
+    const outFile = path.resolve(
+      'out',
+      'cluster',
+      `eval-seeds${seeds[0]}-${seeds[seeds.length - 1]}${variant}.json`,
+    );
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    const json = {
+      ...about,
+      seeds,
+      rows,
+      perSeed: reports.map((r) => ({
+        seed: r.options.seed,
+        methods: r.methods.map((m) => ({
+          method: m.method,
+          calibrated: m.calibrated,
+          evaluation: m.evaluation,
+        })),
+      })),
+    };
+    writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
+    if (flags.json) io.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    else
+      io.stdout.write(
+        [
+          `LFW ${path.basename(dir)}, selection min-photos ${LFW_CLUSTER_SCAN.minPhotos}, max-per-person ${LFW_CLUSTER_SCAN.maxPerPerson}, ${views} view(s): ${people}.`,
+          ...subjectLine,
+          '',
+        ].join('\n') +
+          renderSeeds(rows) +
+          `\nreport: ${outFile}\n`,
+      );
+    return 0;
+  }
+  const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery, views });
+  const outFile = path.resolve('out', 'cluster', `eval-seed${seed}${variant}.json`);
+  mkdirSync(path.dirname(outFile), { recursive: true });
+  const { methods, ...rest } = report;
+  const json = {
+    ...rest,
+    ...about,
     methods: methods.map(({ perGallery: _perGallery, ...m }) => m),
   };
   writeFileSync(outFile, JSON.stringify(json, null, 2) + '\n');
   if (flags.json) io.stdout.write(JSON.stringify(json, null, 2) + '\n');
   else {
     const header = [
-      `LFW ${path.basename(dir)}, selection min-photos ${LFW_CLUSTER_SCAN.minPhotos}, max-per-person ${LFW_CLUSTER_SCAN.maxPerPerson}, seed ${seed}: ${used.descriptors.length} faces of ${new Set(used.labels).size} people${missing.length ? ` (${missing.length} photos not yet cached left out)` : ''}.`,
-      ...(flags['subject-check']
-        ? [
-            `Subject check: ${offCentre.length} photo(s) whose main face is off-centre (a bystander). Second look, detections down to confidence ${secondLookConfidence}: the centred subject found in ${lookedAgain.length} (its descriptor used instead), not in ${notFound.length} (left out${notFound.length ? `: ${notFound.join(', ')}` : ''}).`,
-          ]
-        : []),
+      `LFW ${path.basename(dir)}, selection min-photos ${LFW_CLUSTER_SCAN.minPhotos}, max-per-person ${LFW_CLUSTER_SCAN.maxPerPerson}, seed ${seed}: ${people}.`,
+      ...subjectLine,
       '',
     ];
     io.stdout.write(header.join('\n') + renderExperiment(report) + `\nreport: ${outFile}\n`);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { renderExperiment, runClusterExperiment, sizeBands } from './experiment.js';
+import {
+  renderExperiment,
+  renderSeeds,
+  runClusterExperiment,
+  type SeedReport,
+  sizeBands,
+  summarizeSeeds,
+} from './experiment.js';
 import { syntheticFaces } from './synthetic.js';
 
 describe('sizeBands', () => {
@@ -19,6 +26,50 @@ describe('sizeBands', () => {
       [4, 4],
     ]);
     expect(sizeBands(5, 5)).toEqual([[5, 5]]);
+  });
+});
+
+describe('summarizeSeeds', () => {
+  const report = (seed: number, avg: [number, number], learned: [number, number]): SeedReport => ({
+    options: { seed },
+    methods: [
+      { method: 'agglomerative-average', evaluation: { exactCountRate: avg[0], bcubedF: avg[1] } },
+      { method: 'agglomerative-learned', evaluation: { exactCountRate: learned[0], bcubedF: learned[1] } },
+    ],
+  });
+
+  it('gives each method its per-seed exact count, mean, range and the seeds at the goal', () => {
+    const rows = summarizeSeeds([
+      report(3, [0.6, 0.99], [0.8, 0.995]),
+      report(4, [0.7, 0.97], [0.75, 0.993]),
+    ]);
+    expect(rows.map((r) => r.method)).toEqual(['agglomerative-average', 'agglomerative-learned']);
+    const learned = rows[1];
+    expect(learned.seeds).toEqual([3, 4]);
+    expect(learned.exactCount).toEqual([0.8, 0.75]);
+    expect(learned.meanExactCount).toBeCloseTo(0.775, 12);
+    expect([learned.minExactCount, learned.maxExactCount]).toEqual([0.75, 0.8]);
+    expect(learned.meanBcubedF).toBeCloseTo(0.994, 12);
+    // 0.8 counts as reaching 80%; with a goal of 70% both seeds do.
+    expect(learned.seedsAtGoal).toBe(1);
+    expect(rows[0].seedsAtGoal).toBe(0);
+    expect(
+      summarizeSeeds([report(3, [0.6, 0.99], [0.8, 0.995]), report(4, [0.7, 0.97], [0.75, 0.993])], 0.7)[1]
+        .seedsAtGoal,
+    ).toBe(2);
+    const text = renderSeeds(rows);
+    expect(text).toMatch(
+      /\| agglomerative-learned \| 80\.0% \| 75\.0% \| 77\.5% \| 75\.0% - 80\.0% \| 1 of 2 \| 0\.994 \|/,
+    );
+  });
+
+  it('refuses no reports, and reports that ran different methods', () => {
+    expect(() => summarizeSeeds([])).toThrow(/no reports/);
+    const other: SeedReport = {
+      options: { seed: 5 },
+      methods: [report(5, [0.5, 0.9], [0.5, 0.9]).methods[0]],
+    };
+    expect(() => summarizeSeeds([report(3, [0.6, 0.99], [0.8, 0.995]), other])).toThrow(/different methods/);
   });
 });
 

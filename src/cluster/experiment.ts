@@ -9,6 +9,7 @@
  * `fedex cluster --eval` runs this on LFW and prints {@link renderExperiment}'s tables;
  * docs/clustering.md holds the result. Platform-neutral and pure.
  */
+import { FedexError } from '../core/errors.js';
 import { deriveSeed } from '../core/random.js';
 import { pairwiseDistances } from './distance.js';
 import {
@@ -353,5 +354,80 @@ export function renderExperiment(r: ExperimentReport): string {
     `Pair verification on the calibration people: threshold ${p.threshold.toFixed(3)}, balanced accuracy ${pct(p.balancedAccuracy)} ` +
       `(same-person pairs accepted ${pct(p.sameRate)} of ${p.samePairs}, different-person pairs rejected ${pct(p.differentRate)} of ${p.differentPairs}).`,
   );
+  return lines.join('\n') + '\n';
+}
+
+/** What {@link summarizeSeeds} reads of an {@link ExperimentReport}. */
+export interface SeedReport {
+  options: { seed: number };
+  methods: ReadonlyArray<{
+    method: ClusterMethod;
+    evaluation: Pick<MethodSummary, 'exactCountRate' | 'bcubedF'>;
+  }>;
+}
+
+/** One method over several seeds (see {@link summarizeSeeds}). */
+export interface SeedsRow {
+  method: ClusterMethod;
+  seeds: number[];
+  /** Exact-count rate on the evaluation galleries, per seed (in `seeds` order). */
+  exactCount: number[];
+  /** BCubed F per seed. */
+  bcubedF: number[];
+  meanExactCount: number;
+  minExactCount: number;
+  maxExactCount: number;
+  meanBcubedF: number;
+  /** Seeds where the exact-count rate reached `goal`. */
+  seedsAtGoal: number;
+}
+
+/**
+ * The headline numbers of several experiments that differ only in their seed (people split,
+ * galleries; each recalibrates on its own calibration people): per method, the exact-count rate
+ * and BCubed F of each seed, their mean and range, and how many seeds reached `goal`
+ * (default 0.8, the issue's floor). One seed is one draw of people: the spread is part of the result.
+ *
+ * @example
+ * const rows = summarizeSeeds([0, 1, 2].map((seed) => runClusterExperiment(faces, { seed })));
+ */
+export function summarizeSeeds(reports: readonly SeedReport[], goal = 0.8): SeedsRow[] {
+  if (reports.length === 0) throw new FedexError('BAD_ARGUMENT', 'summarizeSeeds: no reports');
+  const methods = reports[0].methods.map((m) => m.method);
+  for (const r of reports) {
+    if (r.methods.map((m) => m.method).join() !== methods.join())
+      throw new FedexError('BAD_ARGUMENT', 'summarizeSeeds: the reports ran different methods');
+  }
+  const mean = (v: readonly number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  return methods.map((method, k) => {
+    const exactCount = reports.map((r) => r.methods[k].evaluation.exactCountRate);
+    const bcubedF = reports.map((r) => r.methods[k].evaluation.bcubedF);
+    return {
+      method,
+      seeds: reports.map((r) => r.options.seed),
+      exactCount,
+      bcubedF,
+      meanExactCount: mean(exactCount),
+      minExactCount: Math.min(...exactCount),
+      maxExactCount: Math.max(...exactCount),
+      meanBcubedF: mean(bcubedF),
+      seedsAtGoal: exactCount.filter((x) => x >= goal - 1e-12).length,
+    };
+  });
+}
+
+/** {@link summarizeSeeds} as a Markdown table. */
+export function renderSeeds(rows: readonly SeedsRow[], goal = 0.8): string {
+  const seeds = rows[0]?.seeds ?? [];
+  const lines = [
+    `Exact count on the evaluation galleries, seeds ${seeds.join(', ')} (each recalibrated on its own calibration people):`,
+    '',
+    `| method | ${seeds.map((s) => `seed ${s}`).join(' | ')} | mean | min - max | seeds >= ${pct(goal)} | BCubed F (mean) |`,
+    `|---|${seeds.map(() => '---|').join('')}---|---|---|---|`,
+    ...rows.map(
+      (r) =>
+        `| ${r.method} | ${r.exactCount.map(pct).join(' | ')} | ${pct(r.meanExactCount)} | ${pct(r.minExactCount)} - ${pct(r.maxExactCount)} | ${r.seedsAtGoal} of ${r.seeds.length} | ${f3(r.meanBcubedF)} |`,
+    ),
+  ];
   return lines.join('\n') + '\n';
 }
