@@ -4,7 +4,7 @@ python3 views_merges.py SEED NCAL VARIANT FEATS
   VARIANT: base | flip | all6 | pad25x2+pad35x2 ...  (which of the 6 views are averaged)
   FEATS:   shipped | +cons | +yaw | +cons+yaw | +cons+yaw+score
 PROTO_DATA picks the galleries (out/cluster/proto-data.json or proto-data-subject.json); the
-views come from out/cluster/views.json (extract-views.ts). Prototype, not part of the library."""
+views come from out/cluster/views.json (extract-features.ts views). Prototype, not part of the library."""
 import json, os, sys, numpy as np
 from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import pdist, squareform
