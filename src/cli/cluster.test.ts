@@ -96,6 +96,12 @@ describe('fedex cluster: bad input', () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--seeds and --seed cannot go together/);
   });
+
+  it('refuses --second-look without --subject-check (exit 2)', async () => {
+    const r = await run(['cluster', '--eval', '--data', tmp, '--second-look']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--second-look goes with --subject-check/);
+  });
 });
 
 describe('listImages', () => {
