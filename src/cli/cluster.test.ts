@@ -95,6 +95,13 @@ describe('fedex cluster: bad input', () => {
     const both = await run(['cluster', '--eval', '--data', tmp, '--seeds', '0-1', '--seed', '1']);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/--seeds and --seed cannot go together/);
+    const tooMany = await run(['cluster', '--eval', '--data', tmp, '--seeds', '0-100']);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toMatch(/at most 100 seeds/);
+    // 100 seeds pass the flag check: the run then stops at the empty data folder instead.
+    const hundred = await run(['cluster', '--eval', '--data', tmp, '--seeds', '0-99']);
+    expect(hundred.stderr).not.toMatch(/--seeds/);
+    expect(hundred.code).not.toBe(0);
   });
 
   it('refuses --second-look without --subject-check (exit 2)', async () => {

@@ -111,7 +111,7 @@ const FLAGS: FlagSpecs = {
   },
   'cache-only': {
     type: 'boolean',
-    help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor).',
+    help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor over the dataset; --subject-check still locates faces, and --second-look describes its few photos in process).',
   },
   'subject-check': {
     type: 'boolean',
@@ -403,7 +403,6 @@ async function clusterFolder(
   return 0;
 }
 
-/** The --eval gallery-shape flags (absent flags keep the gallery defaults). */
 /** `--seeds A-B` as the list of seeds, or undefined without the flag. */
 function seedsFlag(flags: ParsedFlags): number[] | undefined {
   const text = stringFlag(flags, 'seeds');
@@ -419,6 +418,7 @@ function seedsFlag(flags: ParsedFlags): number[] | undefined {
   return Array.from({ length: b - a + 1 }, (_, i) => a + i);
 }
 
+/** The --eval gallery-shape flags (absent flags keep the gallery defaults). */
 function galleryFlags(flags: ParsedFlags): Omit<GalleryOptions, 'galleries' | 'seed'> {
   const out: Omit<GalleryOptions, 'galleries' | 'seed'> = {};
   const range = stringFlag(flags, 'gallery-people');
@@ -448,6 +448,7 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
   const seed = intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 })!;
   // Checked before any descriptor is loaded: a bad flag costs nothing.
   const seeds = seedsFlag(flags);
+  const gallery = galleryFlags(flags);
   if (flags['second-look'] && !flags['subject-check'])
     throw new FedexError('BAD_ARGUMENT', '--second-look goes with --subject-check');
   const galleries = intFlag(flags, 'galleries', DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries, {
@@ -507,7 +508,6 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     } else notFound = inFaces;
     used = withoutIds(withDescriptors(faces, found), new Set(notFound));
   }
-  const gallery = galleryFlags(flags);
   // One report file per setting: e.g. eval-seed0.json, eval-seed0-minPhotosPerPerson2.json.
   const variant =
     Object.entries(gallery)
@@ -530,7 +530,7 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     ? [
         flags['second-look']
           ? `Subject check: ${offCentre.length} photo(s) whose main face is off-centre (a bystander). Second look, detections down to confidence ${secondLookConfidence}: the centred subject found in ${lookedAgain.length} (its descriptor used instead), not in ${notFound.length} (left out${notFound.length ? `: ${notFound.join(', ')}` : ''}).`
-          : `Subject check: ${offCentre.length} photo(s) whose main face is off-centre (a bystander) left out${offCentre.length ? `: ${offCentre.join(', ')}` : ''}.`,
+          : `Subject check: ${offCentre.length} photo(s) whose main face is off-centre (a bystander); left out: ${notFound.length}${notFound.length ? ` (${notFound.join(', ')})` : ''}.`,
       ]
     : [];
   if (seeds) {
@@ -548,7 +548,13 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
       `eval-seeds${seeds[0]}-${seeds[seeds.length - 1]}${variant}.json`,
     );
     mkdirSync(path.dirname(outFile), { recursive: true });
+    const { seed: _seed, ...options } = reports[0].options;
     const json = {
+      options: {
+        ...options,
+        subjectCheck: Boolean(flags['subject-check']),
+        secondLook: Boolean(flags['second-look']),
+      },
       ...about,
       seeds,
       rows,

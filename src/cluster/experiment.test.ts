@@ -53,14 +53,19 @@ describe('summarizeSeeds', () => {
     // 0.8 counts as reaching 80%; with a goal of 70% both seeds do.
     expect(learned.seedsAtGoal).toBe(1);
     expect(rows[0].seedsAtGoal).toBe(0);
-    expect(
-      summarizeSeeds([report(3, [0.6, 0.99], [0.8, 0.995]), report(4, [0.7, 0.97], [0.75, 0.993])], 0.7)[1]
-        .seedsAtGoal,
-    ).toBe(2);
+    const at70 = summarizeSeeds(
+      [report(3, [0.6, 0.99], [0.8, 0.995]), report(4, [0.7, 0.97], [0.75, 0.993])],
+      0.7,
+    );
+    expect(at70[1].seedsAtGoal).toBe(2);
     const text = renderSeeds(rows);
     expect(text).toMatch(
       /\| agglomerative-learned \| 80\.0% \| 75\.0% \| 77\.5% \| 75\.0% - 80\.0% \| 1 of 2 \| 0\.994 \|/,
     );
+    // The table's header names the goal the rows were counted against.
+    expect(text).toMatch(/seeds >= 80\.0%/);
+    expect(renderSeeds(at70)).toMatch(/seeds >= 70\.0%/);
+    expect(renderSeeds(at70)).toMatch(/\| agglomerative-learned \|.*\| 2 of 2 \|/);
   });
 
   it('refuses no reports, and reports that ran different methods', () => {

@@ -378,6 +378,8 @@ export interface SeedsRow {
   minExactCount: number;
   maxExactCount: number;
   meanBcubedF: number;
+  /** The exact-count rate counted as reaching the goal. */
+  goal: number;
   /** Seeds where the exact-count rate reached `goal`. */
   seedsAtGoal: number;
 }
@@ -411,14 +413,16 @@ export function summarizeSeeds(reports: readonly SeedReport[], goal = 0.8): Seed
       minExactCount: Math.min(...exactCount),
       maxExactCount: Math.max(...exactCount),
       meanBcubedF: mean(bcubedF),
+      goal,
       seedsAtGoal: exactCount.filter((x) => x >= goal - 1e-12).length,
     };
   });
 }
 
 /** {@link summarizeSeeds} as a Markdown table. */
-export function renderSeeds(rows: readonly SeedsRow[], goal = 0.8): string {
+export function renderSeeds(rows: readonly SeedsRow[]): string {
   const seeds = rows[0]?.seeds ?? [];
+  const goal = rows[0]?.goal ?? 0.8;
   const lines = [
     `Exact count on the evaluation galleries, seeds ${seeds.join(', ')} (each recalibrated on its own calibration people):`,
     '',

@@ -2,7 +2,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readImageFile } from '../platform/node/image.js';
 import { describeWithData } from '../testing/describe-with-data.js';
-import { createMainFaceBoxExtractor, offCentre } from './main-face-box.js';
+import { boxFeatures, createMainFaceBoxExtractor, offCentre } from './main-face-box.js';
+
+describe('boxFeatures', () => {
+  it('gives the box centre offset and size as fractions of the image sides', () => {
+    // Centre (150, 100) in a 250 x 200 image: 25 px right (0.1), 0 down; 50 x 40 px.
+    const f = Array.from(boxFeatures({ x: 125, y: 80, width: 50, height: 40 }, 250, 200));
+    [0.1, 0, 0.2, 0.2].forEach((want, k) => expect(f[k]).toBeCloseTo(want, 6));
+  });
+});
 
 describe('offCentre', () => {
   it('flags a box whose centre is more than 20% of the side from the image centre', () => {

@@ -55,7 +55,7 @@ export async function createMainFaceBoxExtractor(
  * A face box as the 4 features above: `[dx, dy, w, h]`, fractions of the image width and height.
  *
  * @example
- * boxFeatures({ x: 100, y: 50, width: 50, height: 50 }, 250, 250); // [0.1, -0.1, 0.2, 0.2]
+ * boxFeatures({ x: 125, y: 75, width: 50, height: 50 }, 250, 250); // [0.1, -0.1, 0.2, 0.2]
  */
 export function boxFeatures(b: Box, width: number, height: number): Float32Array {
   return Float32Array.of(
