@@ -121,6 +121,10 @@ const FLAGS: FlagSpecs = {
     type: 'boolean',
     help: 'With --subject-check: look at those photos again with detections down to confidence 0.1 and use the centred face found there (the subject, usually); only photos without one are left out.',
   },
+  cohort: {
+    type: 'boolean',
+    help: "With --eval: agglomerative-learned with cohort normalisation: each face's distances also read against its 20 nearest faces of the calibration people (refitted merge model with a 13th feature). No cohort ships, so fedex cluster DIR cannot use it.",
+  },
   'gallery-people': {
     type: 'string',
     arg: 'MIN-MAX',
@@ -144,7 +148,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N | --seeds A-B] [--views 1|6] [--subject-check [--second-look]] [--cache-only] [--json]';
+  'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N | --seeds A-B] [--views 1|6] [--subject-check [--second-look]] [--cohort] [--cache-only] [--json]';
 
 /** `--views`: 1 or 6 (default 6). */
 function viewsFlag(flags: ParsedFlags): ClusterViews {
@@ -235,6 +239,11 @@ async function clusterFolder(
     isDir = false;
   }
   if (!isDir) throw new FedexError('DATASET_NOT_FOUND', `${dirArg} is not a folder`);
+  if (flags.cohort)
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      '--cohort goes with --eval: cohort normalisation needs faces of many other people, and none ship (docs/clustering.md)',
+    );
   const views = viewsFlag(flags);
   const { method, params } = methodParams(flags, views);
   const which = choiceFlag(flags, 'faces', ['all', 'main'] as const, 'all');
@@ -451,6 +460,7 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
   const gallery = galleryFlags(flags);
   if (flags['second-look'] && !flags['subject-check'])
     throw new FedexError('BAD_ARGUMENT', '--second-look goes with --subject-check');
+  const cohort = Boolean(flags.cohort);
   const galleries = intFlag(flags, 'galleries', DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries, {
     min: 1,
     max: 100_000,
@@ -515,7 +525,8 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
       .join('') +
     (views === 1 ? '' : `-views${views}`) +
     (flags['subject-check'] ? '-subject' : '') +
-    (flags['second-look'] ? '-second-look' : '');
+    (flags['second-look'] ? '-second-look' : '') +
+    (flags.cohort ? '-cohort' : '');
   const about = {
     data: dir,
     scan: LFW_CLUSTER_SCAN,
@@ -539,7 +550,9 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     const quiet = Boolean(flags.quiet || flags.json);
     for (const [k, s] of seeds.entries()) {
       if (!quiet) io.stderr.write(`cluster --eval: seed ${s} (${k + 1} of ${seeds.length})\n`);
-      reports.push(runClusterExperiment(used, { seed: s, evaluationGalleries: galleries, gallery, views }));
+      reports.push(
+        runClusterExperiment(used, { seed: s, evaluationGalleries: galleries, gallery, views, cohort }),
+      );
     }
     const rows = summarizeSeeds(reports);
     const outFile = path.resolve(
@@ -581,7 +594,7 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
       );
     return 0;
   }
-  const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery, views });
+  const report = runClusterExperiment(used, { seed, evaluationGalleries: galleries, gallery, views, cohort });
   const outFile = path.resolve('out', 'cluster', `eval-seed${seed}${variant}.json`);
   mkdirSync(path.dirname(outFile), { recursive: true });
   const { methods, ...rest } = report;

@@ -9,6 +9,7 @@
  */
 import { pairwiseDistances, type DistanceMatrix } from './distance.js';
 import type { Gallery } from './gallery.js';
+import type { CohortIndex, CohortStats } from './cohort.js';
 import type { MergeModel } from './learned-merge.js';
 import { clusterDistances, resolveParams, type ClusterMethod, type MethodParams } from './methods.js';
 import { scoreClustering, type ClusterScores } from './metrics.js';
@@ -17,6 +18,8 @@ import { scoreClustering, type ClusterScores } from './metrics.js';
 export interface PreparedGallery extends Gallery {
   descriptors: Float32Array[];
   dist: DistanceMatrix;
+  /** Each face's cohort statistics (./cohort.ts), for cohort merge models; see `withCohortStats`. */
+  cohort?: CohortStats;
 }
 
 /** Means over galleries. */
@@ -50,8 +53,20 @@ export function prepareGalleries(
 }
 
 /**
+ * The galleries with each face's cohort statistics, every face of the gallery's own people left
+ * out of the cohort (a calibration gallery's people are in a calibration cohort).
+ */
+export function withCohortStats(
+  galleries: readonly PreparedGallery[],
+  index: CohortIndex,
+): PreparedGallery[] {
+  return galleries.map((g) => ({ ...g, cohort: index.statsFor(g.faces, new Set(g.people)) }));
+}
+
+/**
  * Runs and scores one method on every gallery (`model`: the merge model of
- * `agglomerative-learned`; default the shipped one).
+ * `agglomerative-learned`; default the shipped one). A cohort model uses the galleries' cohort
+ * statistics; any other model ignores them.
  */
 export function scoreGalleries(
   galleries: readonly PreparedGallery[],
@@ -67,6 +82,7 @@ export function scoreGalleries(
     const result = clusterDistances(g.dist, method, resolved, {
       descriptors: g.descriptors,
       ...(model ? { model } : {}),
+      ...(model?.cohortK !== undefined && g.cohort ? { cohort: g.cohort } : {}),
     });
     perGallery.push(scoreClustering(result.labels, g.truth));
     faces += g.faces.length;

@@ -4,13 +4,16 @@
  * galleries of calibration people (plus the pair-verification threshold on all their pairs), then
  * score every method, with its calibrated threshold, on galleries of evaluation people. The
  * evaluation people never influence a threshold. `agglomerative-learned` fits its merge model
- * (./merge-model-fit.ts) on more galleries of the same calibration people, per seed.
+ * (./merge-model-fit.ts) on more galleries of the same calibration people, per seed. With
+ * `cohort`, that model is a cohort model (./cohort.ts) whose cohort is the calibration people's
+ * faces: a calibration gallery's own people are left out of it, and no evaluation person is in it.
  *
  * `fedex cluster --eval` runs this on LFW and prints {@link renderExperiment}'s tables;
  * docs/clustering.md holds the result. Platform-neutral and pure.
  */
 import { FedexError } from '../core/errors.js';
 import { deriveSeed } from '../core/random.js';
+import { CohortIndex, DEFAULT_COHORT_K } from './cohort.js';
 import { pairwiseDistances } from './distance.js';
 import {
   better,
@@ -19,6 +22,7 @@ import {
   prepareGalleries,
   scoreGalleries,
   summarize,
+  withCohortStats,
   type MethodSummary,
   type PreparedGallery,
 } from './evaluate.js';
@@ -68,6 +72,11 @@ export interface ExperimentOptions {
    * `withDefaults` scores use. Default 1.
    */
   views?: ClusterViews;
+  /**
+   * `agglomerative-learned` with cohort normalisation (./cohort.ts): the merge model is a cohort
+   * model and the cohort is the calibration people's faces. Default false.
+   */
+  cohort?: boolean;
 }
 
 export const DEFAULT_EXPERIMENT_OPTIONS = {
@@ -80,7 +89,27 @@ export const DEFAULT_EXPERIMENT_OPTIONS = {
   views: 1 as ClusterViews,
   thresholds: DEFAULT_THRESHOLD_GRID,
   seed: 0,
+  cohort: false,
 } as const satisfies Required<ExperimentOptions>;
+
+/**
+ * The calibration people's faces of a seed as a cohort (./cohort.ts) for every face of the set:
+ * each face's nearest calibration faces of other people, computed once.
+ */
+export function calibrationCohort(
+  faces: { descriptors: readonly Float32Array[]; labels: ArrayLike<number> },
+  options: ExperimentOptions = {},
+): CohortIndex {
+  const o = { ...DEFAULT_EXPERIMENT_OPTIONS, ...options };
+  const byPerson = facesByPerson(faces.labels);
+  const { calibration } = splitPeople([...byPerson.keys()], o.calibrationShare, o.seed);
+  return new CohortIndex(
+    faces.descriptors,
+    calibration.flatMap((p) => byPerson.get(p)!),
+    faces.labels,
+    DEFAULT_COHORT_K,
+  );
+}
 
 /** One method's results. */
 export interface MethodResult {
@@ -119,7 +148,8 @@ export interface ExperimentReport {
  * The merge model of `agglomerative-learned` fitted on a seed's calibration people only: the
  * people split of {@link runClusterExperiment}, `modelGalleries` galleries of the calibration
  * people, their mean face. What `--eval` uses per seed, and (seed 0) what
- * scripts/cluster-fit-merge-model.ts ships.
+ * scripts/cluster-fit-merge-model.ts ships. With `options.cohort`, a cohort model (`cohort`: the
+ * index of {@link calibrationCohort}, when the caller has it already).
  *
  * @example
  * const { model } = fitMergeModelOnCalibration({ descriptors, labels }, { seed: 0 });
@@ -127,11 +157,12 @@ export interface ExperimentReport {
 export function fitMergeModelOnCalibration(
   faces: { descriptors: readonly Float32Array[]; labels: ArrayLike<number> },
   options: ExperimentOptions = {},
+  cohort?: CohortIndex,
 ): MergeFit {
   const o = { ...DEFAULT_EXPERIMENT_OPTIONS, ...options };
   const byPerson = facesByPerson(faces.labels);
   const { calibration } = splitPeople([...byPerson.keys()], o.calibrationShare, o.seed);
-  const galleries = prepareGalleries(
+  const prepared = prepareGalleries(
     faces.descriptors,
     buildGalleries(faces.labels, calibration, {
       ...o.gallery,
@@ -139,10 +170,11 @@ export function fitMergeModelOnCalibration(
       seed: deriveSeed(o.seed, 'calibration'),
     }),
   );
+  const galleries = o.cohort ? withCohortStats(prepared, cohort ?? calibrationCohort(faces, o)) : prepared;
   const centre = meanDescriptor(
     calibration.flatMap((p) => byPerson.get(p)!).map((i) => faces.descriptors[i]),
   );
-  return fitMergeModel(galleries, centre);
+  return fitMergeModel(galleries, centre, { cohortK: DEFAULT_COHORT_K });
 }
 
 /** Gallery sizes split into (up to) three bands of about equal width: 2-20 gives 2-7, 8-14, 15-20. */
@@ -183,7 +215,9 @@ export function runClusterExperiment(
       seed: deriveSeed(o.seed, 'calibration'),
     }),
   );
-  const evaluationSet = prepareGalleries(
+  const learned = o.methods.includes('agglomerative-learned');
+  const cohort = o.cohort && learned ? calibrationCohort(faces, o) : undefined;
+  const preparedEvaluation = prepareGalleries(
     faces.descriptors,
     buildGalleries(faces.labels, evaluation, {
       ...o.gallery,
@@ -191,6 +225,8 @@ export function runClusterExperiment(
       seed: deriveSeed(o.seed, 'evaluation'),
     }),
   );
+  // Evaluation people are not in the cohort; leaving the gallery's people out changes nothing.
+  const evaluationSet = cohort ? withCohortStats(preparedEvaluation, cohort) : preparedEvaluation;
 
   const calibrationFaces = calibration.flatMap((p) => byPerson.get(p)!);
   const pairs = bestPairThreshold(
@@ -198,7 +234,7 @@ export function runClusterExperiment(
     calibrationFaces.map((i) => faces.labels[i]),
   );
 
-  const fit = o.methods.includes('agglomerative-learned') ? fitMergeModelOnCalibration(faces, o) : undefined;
+  const fit = learned ? fitMergeModelOnCalibration(faces, o, cohort) : undefined;
   const methods = o.methods.map((method): MethodResult => {
     let best: MethodSummary;
     let bestForCount: MethodSummary;

@@ -51,9 +51,12 @@ export {
   learnedMergeFromDistances,
   mergeProbability,
   MERGE_FEATURES,
+  COHORT_MERGE_FEATURE,
+  featureCount,
   type LearnedMergeOptions,
   type MergeModel,
 } from './learned-merge.js';
+export { cohortStats, CohortIndex, DEFAULT_COHORT_K, type CohortStats } from './cohort.js';
 export { MERGE_MODEL } from './merge-model.generated.js';
 export { MERGE_MODEL_VIEWS6 } from './merge-model-views6.generated.js';
 export {
@@ -84,6 +87,7 @@ export {
   prepareGalleries,
   scoreGalleries,
   summarize,
+  withCohortStats,
   DEFAULT_THRESHOLD_GRID,
   type MethodSummary,
   type PreparedGallery,

@@ -18,9 +18,14 @@
  * Cost: the dendrogram (O(n²)), then each pair of faces is visited at most once, at the merge
  * that joins them, and only while both sides are still accepted and the merge is below
  * `maxHeight`. Platform-neutral and pure.
+ *
+ * A cohort model (`cohortK` set) has a 13th feature: the mean cross distance normalised by each
+ * face's impostor statistics (./cohort.ts). It needs those statistics for every face, from a cohort
+ * of people outside the gallery, and gains about 2 points of exact count (docs/clustering.md).
  */
 import { FedexError } from '../core/errors.js';
 import { findRoot, labelsOfMerges, nnChainMerges, type Merge } from './agglomerative.js';
+import type { CohortStats } from './cohort.js';
 import type { DistanceMatrix } from './distance.js';
 import { checkDescriptors, type Clustering } from './types.js';
 
@@ -40,6 +45,10 @@ export const MERGE_FEATURES = [
   'mean descriptor norm of b',
 ] as const;
 
+/** The 13th feature, of cohort models only (./cohort.ts). */
+export const COHORT_MERGE_FEATURE =
+  'mean cohort-normalised cross distance: ½((d − μ)/σ of a’s face + the same of b’s face)';
+
 /** A fitted merge model (see the module header); plain numbers so it ships as a constant. */
 export interface MergeModel {
   /** The mean descriptor of the calibration people's faces. */
@@ -54,15 +63,26 @@ export interface MergeModel {
   accept: number;
   /** Merges higher than this (average-linkage distance) are never accepted, nor trained on. */
   maxHeight: number;
+  /**
+   * Set for a cohort model: the cohort faces per face its statistics were taken over
+   * (./cohort.ts); the model then has the 13th feature, {@link COHORT_MERGE_FEATURE}.
+   */
+  cohortK?: number;
 }
 
 const F = MERGE_FEATURES.length;
+
+/** The number of features of a model: 12, or 13 for a cohort model. */
+export function featureCount(model: Pick<MergeModel, 'cohortK'>): number {
+  return model.cohortK !== undefined ? F + 1 : F;
+}
 
 /**
  * Walks the dendrogram bottom-up (the merges in the order they were made, children first). For
  * each merge with height ≤ `maxHeight` whose two sides are both still "alive", computes its
  * features and asks `keep` whether the merged cluster stays alive; a dead side kills every merge
- * above it (its features are never computed). Returns, per merge, whether it was kept.
+ * above it (its features are never computed). Returns, per merge, whether it was kept. With
+ * `cohort` (per face, gallery order) the features have the 13th, cohort-normalised one.
  */
 export function walkMerges(
   dist: DistanceMatrix,
@@ -71,6 +91,7 @@ export function walkMerges(
   centre: readonly number[],
   maxHeight: number,
   keep: (features: Float64Array, a: number, b: number) => boolean,
+  cohort?: CohortStats,
 ): Uint8Array {
   const n = dist.n;
   const D = dist.data;
@@ -98,7 +119,9 @@ export function walkMerges(
     normSum[i] = Math.sqrt(s);
   }
   const kept = new Uint8Array(merges.length);
-  const f = new Float64Array(F);
+  const f = new Float64Array(cohort ? F + 1 : F);
+  const mu = cohort?.mean;
+  const inv = cohort ? cohort.spread.map((s) => 1 / s) : undefined;
   for (let m = 0; m < merges.length; m++) {
     let a = find(merges[m].a);
     let b = find(merges[m].b);
@@ -108,6 +131,7 @@ export function walkMerges(
     if (ok) {
       let lo = Number.POSITIVE_INFINITY;
       let hi = 0;
+      let z = 0;
       for (let i = a; i >= 0; i = next[i]) {
         const row = i * n;
         for (let j = b; j >= 0; j = next[j]) {
@@ -115,6 +139,7 @@ export function walkMerges(
           cross += d;
           if (d < lo) lo = d;
           if (d > hi) hi = d;
+          if (mu && inv) z += (d - mu[i]) * inv[i] + (d - mu[j]) * inv[j];
         }
       }
       const na = size[a];
@@ -132,6 +157,7 @@ export function walkMerges(
       f[9] = na === 1 ? 1 : 0;
       f[10] = normSum[a] / na;
       f[11] = normSum[b] / nb;
+      if (cohort) f[12] = z / (2 * na * nb);
       ok = keep(f, a, b);
     }
     // Union (b's list appended to a's; the root is the smaller index, as in cutMerges).
@@ -154,16 +180,19 @@ export function walkMerges(
 /** The model's probability that a merge with these features joins one person. */
 export function mergeProbability(model: MergeModel, features: ArrayLike<number>): number {
   let z = model.bias;
-  for (let k = 0; k < F; k++) z += (model.weights[k] * (features[k] - model.mean[k])) / model.scale[k];
+  const p = featureCount(model);
+  for (let k = 0; k < p; k++) z += (model.weights[k] * (features[k] - model.mean[k])) / model.scale[k];
   return 1 / (1 + Math.exp(-z));
 }
 
 /** Checks a model's shape (a hand-edited or stale constant fails loudly, not silently). */
 export function checkMergeModel(model: MergeModel, dim: number): void {
+  const p = featureCount(model);
   const ok =
-    model.weights.length === F &&
-    model.mean.length === F &&
-    model.scale.length === F &&
+    (model.cohortK === undefined || (Number.isInteger(model.cohortK) && model.cohortK >= 1)) &&
+    model.weights.length === p &&
+    model.mean.length === p &&
+    model.scale.length === p &&
     (dim === 0 || model.centre.length === dim) &&
     model.scale.every((s) => s > 0) &&
     model.accept > 0 &&
@@ -172,7 +201,7 @@ export function checkMergeModel(model: MergeModel, dim: number): void {
   if (!ok) {
     throw new FedexError(
       'BAD_ARGUMENT',
-      `merge model does not fit: ${F} features and ${dim}-value descriptors expected (got ${model.weights.length} weights, a ${model.centre.length}-value mean face), accept in (0, 1), maxHeight > 0`,
+      `merge model does not fit: ${p} features and ${dim}-value descriptors expected (got ${model.weights.length} weights, a ${model.centre.length}-value mean face), accept in (0, 1), maxHeight > 0`,
     );
   }
 }
@@ -184,6 +213,30 @@ export interface LearnedMergeOptions {
   accept?: number;
   /** Override of the model's `maxHeight`. */
   maxHeight?: number;
+  /** A cohort model's per-face impostor statistics (./cohort.ts), in the descriptors' order. */
+  cohort?: CohortStats;
+}
+
+/** Checks that a model and cohort statistics go together (a cohort model needs them; others take none). */
+export function checkCohortFor(model: MergeModel, cohort: CohortStats | undefined, n: number): void {
+  if (model.cohortK !== undefined && !cohort) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      "this merge model is a cohort model: it needs the faces' cohort statistics (cohortStats in src/cluster/cohort.ts)",
+    );
+  }
+  if (model.cohortK === undefined && cohort) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      'cohort statistics were given, but this merge model was fitted without a cohort: use a cohort model',
+    );
+  }
+  if (cohort && (cohort.mean.length !== n || cohort.spread.length !== n)) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `the cohort statistics are for ${cohort.mean.length} faces, not ${n}`,
+    );
+  }
 }
 
 /**
@@ -213,11 +266,18 @@ export function learnedMergeFromDistances(
   };
   checkMergeModel(model, dim);
   const n = dist.n;
+  checkCohortFor(model, options.cohort, n);
   if (n === 0) return { labels: new Int32Array(0), count: 0 };
   const merges = nnChainMerges(n, dist.data.slice(), 'average');
-  const kept = walkMerges(dist, descriptors, merges, model.centre, model.maxHeight, (f) => {
-    return mergeProbability(model, f) >= model.accept;
-  });
+  const kept = walkMerges(
+    dist,
+    descriptors,
+    merges,
+    model.centre,
+    model.maxHeight,
+    (f) => mergeProbability(model, f) >= model.accept,
+    options.cohort,
+  );
   // A merge is kept only if its sides were (walkMerges), so the kept set is a forest of subtrees.
   return labelsOfMerges(n, merges, (_, k) => kept[k] === 1);
 }
@@ -227,6 +287,8 @@ export interface TrainingGallery {
   descriptors: readonly Float32Array[];
   dist: DistanceMatrix;
   truth: ArrayLike<number>;
+  /** For a cohort model: each face's impostor statistics, the gallery's own people left out. */
+  cohort?: CohortStats;
 }
 
 /** The merges of one gallery whose sides are each one person, with "the merge is one person". */
@@ -238,13 +300,21 @@ export function trainingMerges(
   const merges = nnChainMerges(gallery.dist.n, gallery.dist.data.slice(), 'average');
   const features: Float64Array[] = [];
   const same: boolean[] = [];
-  walkMerges(gallery.dist, gallery.descriptors, merges, centre, maxHeight, (f, a, b) => {
-    // Both sides are pure here (a dead side is never asked), so their first faces name them.
-    const one = gallery.truth[a] === gallery.truth[b];
-    features.push(Float64Array.from(f));
-    same.push(one);
-    return one;
-  });
+  walkMerges(
+    gallery.dist,
+    gallery.descriptors,
+    merges,
+    centre,
+    maxHeight,
+    (f, a, b) => {
+      // Both sides are pure here (a dead side is never asked), so their first faces name them.
+      const one = gallery.truth[a] === gallery.truth[b];
+      features.push(Float64Array.from(f));
+      same.push(one);
+      return one;
+    },
+    gallery.cohort,
+  );
   return { features, same };
 }
 

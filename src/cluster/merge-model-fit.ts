@@ -9,6 +9,7 @@
  * Platform-neutral and pure.
  */
 import { FedexError } from '../core/errors.js';
+import { DEFAULT_COHORT_K } from './cohort.js';
 import { better, summarize, type MethodSummary, type PreparedGallery } from './evaluate.js';
 import { fitLogistic, learnedMergeFromDistances, trainingMerges, type MergeModel } from './learned-merge.js';
 import { scoreClustering } from './metrics.js';
@@ -21,12 +22,18 @@ export interface MergeFitOptions {
   accepts?: readonly number[];
   /** L2 penalty of the logistic fit. Default 0.01. */
   l2?: number;
+  /**
+   * The k of the galleries' cohort statistics, when they carry them (then the model is a cohort
+   * model, ./cohort.ts). Default `DEFAULT_COHORT_K`.
+   */
+  cohortK?: number;
 }
 
 export const DEFAULT_MERGE_FIT_OPTIONS: Required<MergeFitOptions> = {
   maxHeight: 0.9,
   accepts: Array.from({ length: 37 }, (_, i) => Math.round((0.05 + i * 0.025) * 1000) / 1000),
   l2: 1e-2,
+  cohortK: DEFAULT_COHORT_K,
 };
 
 /** The fitted model, what it was fitted on, and the calibration curve of the acceptance cut. */
@@ -42,7 +49,8 @@ export interface MergeFit {
 
 /**
  * Fits the merge model (see the module header). `centre` is the mean descriptor of the
- * calibration people's faces; `galleries` must hold calibration people only.
+ * calibration people's faces; `galleries` must hold calibration people only. When the galleries
+ * carry cohort statistics (every one of them), the model is a cohort model.
  *
  * @throws FedexError BAD_ARGUMENT when the galleries hold no merge to learn from.
  * @example
@@ -54,6 +62,13 @@ export function fitMergeModel(
   options: MergeFitOptions = {},
 ): MergeFit {
   const o = { ...DEFAULT_MERGE_FIT_OPTIONS, ...options };
+  const withCohort = galleries.filter((g) => g.cohort).length;
+  if (withCohort !== 0 && withCohort !== galleries.length) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `${withCohort} of ${galleries.length} galleries carry cohort statistics: all or none must`,
+    );
+  }
   const rows: Float64Array[] = [];
   const labels: boolean[] = [];
   for (const g of galleries) {
@@ -69,11 +84,20 @@ export function fitMergeModel(
     );
   }
   const fit = fitLogistic(rows, labels, { l2: o.l2 });
-  const base: Omit<MergeModel, 'accept'> = { centre: [...centre], ...fit, maxHeight: o.maxHeight };
+  const base: Omit<MergeModel, 'accept'> = {
+    centre: [...centre],
+    ...fit,
+    maxHeight: o.maxHeight,
+    ...(withCohort ? { cohortK: o.cohortK } : {}),
+  };
   const curve = o.accepts.map((accept) => {
     const model: MergeModel = { ...base, accept };
     const scores = galleries.map((g) =>
-      scoreClustering(learnedMergeFromDistances(g.dist, g.descriptors, { model }).labels, g.truth),
+      scoreClustering(
+        learnedMergeFromDistances(g.dist, g.descriptors, { model, ...(g.cohort ? { cohort: g.cohort } : {}) })
+          .labels,
+        g.truth,
+      ),
     );
     return summarize('agglomerative-learned', { threshold: o.maxHeight, accept }, scores);
   });

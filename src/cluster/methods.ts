@@ -22,6 +22,7 @@
 import { FedexError } from '../core/errors.js';
 import { agglomerativeInPlace } from './agglomerative.js';
 import { chineseWhispersFromDistances } from './chinese-whispers.js';
+import { cohortStats, type CohortStats } from './cohort.js';
 import { dbscanFromDistances } from './dbscan.js';
 import { pairwiseDistances, type DistanceMatrix } from './distance.js';
 import { learnedMergeFromDistances, type MergeModel } from './learned-merge.js';
@@ -193,6 +194,8 @@ export interface ClusterDistancesOptions {
   model?: MergeModel;
   /** Views averaged into each descriptor: picks the calibrated defaults. Default 1. */
   views?: ClusterViews;
+  /** `agglomerative-learned` with a cohort model: each face's cohort statistics (./cohort.ts). */
+  cohort?: CohortStats;
 }
 
 /**
@@ -239,6 +242,7 @@ export function clusterDistances(
         model: options.model ?? mergeModelFor(views),
         maxHeight: p.threshold,
         ...(p.accept !== undefined ? { accept: p.accept } : {}),
+        ...(options.cohort ? { cohort: options.cohort } : {}),
       });
     }
   }
@@ -277,6 +281,12 @@ export interface ClusterFacesOptions extends MethodParams {
    * 6. Picks the calibrated thresholds and merge model made for such descriptors.
    */
   views?: ClusterViews;
+  /**
+   * `agglomerative-learned` with a cohort `model` (one fitted with cohort statistics, see
+   * ./cohort.ts): descriptors of other people — none of the gallery's — of the same network and
+   * views, as many and as varied as the model's cohort was. No cohort ships with the library.
+   */
+  cohort?: readonly Float32Array[];
 }
 
 /** The people found in a set of faces. */
@@ -304,7 +314,7 @@ export function clusterFaces(
   descriptors: readonly Float32Array[],
   options: ClusterFacesOptions = {},
 ): PeopleClustering {
-  const { distances, model, views = 1, ...params } = options;
+  const { distances, model, views = 1, cohort, ...params } = options;
   checkViews(views);
   const method = options.method ?? defaultMethodFor(descriptors, model ?? mergeModelFor(views));
   checkMethod(method);
@@ -315,11 +325,20 @@ export function clusterFaces(
       `the distance matrix is for ${distances.n} faces, not ${descriptors.length}`,
     );
   }
+  if (cohort && model?.cohortK === undefined) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      'a cohort needs a cohort merge model (model.cohortK set): none ships',
+    );
+  }
+  const stats =
+    cohort && model?.cohortK !== undefined ? cohortStats(descriptors, cohort, model.cohortK) : undefined;
   const result = clusterDistances(distances ?? pairwiseDistances(descriptors), method, resolved, {
     reuse: true,
     descriptors,
     views,
     ...(model ? { model } : {}),
+    ...(stats ? { cohort: stats } : {}),
   });
   return { ...result, method, params: resolved, groups: groupsOf(result.labels) };
 }
