@@ -109,6 +109,14 @@ describe('fedex cluster: bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--second-look goes with --subject-check/);
   });
+
+  it('refuses --cohort without --eval (exit 2): no cohort ships', async () => {
+    const dir = path.join(tmp, 'cohort-photos');
+    mkdirSync(dir, { recursive: true });
+    const r = await run(['cluster', dir, '--cohort']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--cohort goes with --eval/);
+  });
 });
 
 describe('listImages', () => {

@@ -120,5 +120,24 @@ describe('runClusterExperiment', () => {
     expect(text).toMatch(
       /Merge model of agglomerative-learned: fitted on \d+ dendrogram merges .* of 38 galleries/,
     );
+    expect(text).not.toMatch(/A cohort model/);
+  });
+
+  it('with cohort: fits a cohort merge model on the calibration people and scores with it', () => {
+    const photos = Array.from({ length: 90 }, (_, p) => 1 + (p % 20));
+    const faces = syntheticFaces({ photos, between: 0.8, within: 0.35, seed: 4 });
+    const r = runClusterExperiment(faces, {
+      modelGalleries: 38,
+      evaluationGalleries: 19,
+      methods: ['agglomerative-learned'],
+      cohort: true,
+    });
+    expect(r.mergeModel!.model.cohortK).toBe(20);
+    expect(r.mergeModel!.model.weights).toHaveLength(13);
+    expect(r.methods[0].evaluation.galleries).toBe(19);
+    expect(r.methods[0].evaluation.bcubedF).toBeGreaterThan(0.5);
+    // The shipped defaults (no cohort) still score: the statistics go only to a cohort model.
+    expect(r.methods[0].withDefaults.galleries).toBe(19);
+    expect(renderExperiment(r)).toMatch(/A cohort model: its 13th feature .* 20 nearest calibration faces/);
   });
 });

@@ -381,7 +381,10 @@ export function renderExperiment(r: ExperimentReport): string {
     lines.push(
       '',
       `Merge model of agglomerative-learned: fitted on ${m.trainingMerges} dendrogram merges (${m.sameMerges} of one person) of ${m.calibrated.galleries} galleries of the calibration people; ` +
-        `acceptance cut ${m.model.accept} chosen for the exact count on them (${pct(m.calibrated.exactCountRate)}, BCubed F ${f3(m.calibrated.bcubedF)}; its calibration row above is on those galleries).`,
+        `acceptance cut ${m.model.accept} chosen for the exact count on them (${pct(m.calibrated.exactCountRate)}, BCubed F ${f3(m.calibrated.bcubedF)}; its calibration row above is on those galleries).` +
+        (m.model.cohortK !== undefined
+          ? ` A cohort model: its 13th feature reads each distance against the faces' ${m.model.cohortK} nearest calibration faces of other people (a calibration gallery's own people left out).`
+          : ''),
     );
   }
   const p = r.pairs;

@@ -3,8 +3,10 @@ import { isFedexError } from '../core/errors.js';
 import { createRng } from '../core/random.js';
 import { agglomerativeFromDistances, nnChainMerges } from './agglomerative.js';
 import { pairwiseDistances } from './distance.js';
-import { prepareGalleries } from './evaluate.js';
+import { CohortIndex } from './cohort.js';
+import { prepareGalleries, withCohortStats } from './evaluate.js';
 import {
+  featureCount,
   fitLogistic,
   learnedMergeFromDistances,
   meanDescriptor,
@@ -200,5 +202,68 @@ describe('fitMergeModel', () => {
     // Training rows: merges of pure sides only, as many as trainingMerges finds per gallery.
     const rows = galleries.reduce((s, g) => s + trainingMerges(g, fit.model.centre, 0.9).features.length, 0);
     expect(fit.trainingMerges).toBe(rows);
+  });
+});
+
+describe('cohort merge models', () => {
+  it('add the cohort-normalised cross distance as the 13th feature (by hand)', () => {
+    // Prepare: two faces 1 apart; impostor means 0.5 and 1.5, spreads 0.5 and 0.25.
+    const descriptors = [Float32Array.of(0, 0), Float32Array.of(1, 0)];
+    const dist = pairwiseDistances(descriptors);
+    const cohort = { mean: Float64Array.of(0.5, 1.5), spread: Float64Array.of(0.5, 0.25) };
+    // Execute
+    const { features } = trainingMerges({ descriptors, dist, truth: [0, 0], cohort }, [0, 0], 10);
+    // Assert: ½((1 − 0.5)/0.5 + (1 − 1.5)/0.25) = ½(1 − 2) = −0.5; the 12 others as without.
+    expect(features).toHaveLength(1);
+    expect(features[0]).toHaveLength(F + 1);
+    expect(features[0][F]).toBeCloseTo(-0.5, 12);
+    const plain = trainingMerges({ descriptors, dist, truth: [0, 0] }, [0, 0], 10).features[0];
+    expect(Array.from(features[0].subarray(0, F))).toEqual(Array.from(plain));
+  });
+
+  it('are fitted from galleries with cohort statistics, and need them to cluster', () => {
+    // Prepare: synthetic galleries as above, each face's statistics from the people not in it.
+    const photos = Array.from({ length: 40 }, (_, p) => 1 + (p % 8));
+    const faces = syntheticFaces({ photos, between: 0.8, within: 0.4, around: MERGE_MODEL.centre, seed: 6 });
+    const index = new CohortIndex(
+      faces.descriptors,
+      faces.descriptors.map((_, i) => i),
+      faces.labels,
+      5,
+    );
+    const galleries = withCohortStats(
+      prepareGalleries(
+        faces.descriptors,
+        Array.from({ length: 12 }, (_, g) => {
+          const people = [g, g + 10, g + 20, (g + 7) % 40, (g + 33) % 40];
+          const idx = faces.descriptors.map((_, i) => i).filter((i) => people.includes(faces.labels[i]));
+          return { faces: idx, truth: Int32Array.from(idx, (i) => faces.labels[i]), people };
+        }),
+      ),
+      index,
+    );
+    // Execute
+    const fit = fitMergeModel(galleries, meanDescriptor(faces.descriptors), { cohortK: 5 });
+    // Assert: 13 weights and the k recorded; clustering with the statistics works, without fails.
+    expect(fit.model.cohortK).toBe(5);
+    expect(fit.model.weights).toHaveLength(F + 1);
+    expect(featureCount(fit.model)).toBe(F + 1);
+    const g = galleries[0];
+    const out = learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model, cohort: g.cohort! });
+    expect(out.labels).toHaveLength(g.faces.length);
+    expect(() => learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model })).toThrow(
+      /cohort model: it needs/,
+    );
+    expect(() =>
+      learnedMergeFromDistances(g.dist, g.descriptors, { model: MERGE_MODEL, cohort: g.cohort! }),
+    ).toThrow(/fitted without a cohort/);
+    const short = { mean: g.cohort!.mean.slice(1), spread: g.cohort!.spread.slice(1) };
+    expect(() =>
+      learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model, cohort: short }),
+    ).toThrow(/statistics are for/);
+    // All galleries or none: one without statistics is refused.
+    expect(() =>
+      fitMergeModel([...galleries, { ...galleries[0], cohort: undefined }], fit.model.centre),
+    ).toThrow(/12 of 13 galleries carry cohort statistics/);
   });
 });

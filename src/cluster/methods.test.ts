@@ -150,6 +150,32 @@ describe('clusterFaces', () => {
     );
   });
 
+  it('clusters with a cohort model only when given a cohort, and takes a cohort only with one', () => {
+    // Prepare: the shipped model with a 13th weight of 0 (same answers), as a cohort model, k 3.
+    const { descriptors } = syntheticFaces({
+      photos: [4, 3, 1],
+      between: 1.2,
+      within: 0.25,
+      around,
+      seed: 4,
+    });
+    const cohort = syntheticFaces({ photos: [1, 1, 1, 1, 1], around, seed: 9 }).descriptors;
+    const model = {
+      ...MERGE_MODEL,
+      mean: [...MERGE_MODEL.mean, 0],
+      scale: [...MERGE_MODEL.scale, 1],
+      weights: [...MERGE_MODEL.weights, 0],
+      cohortK: 3,
+    };
+    // Execute + Assert
+    expect(clusterFaces(descriptors, { model, cohort }).count).toBe(clusterFaces(descriptors).count);
+    expect(() => clusterFaces(descriptors, { model })).toThrow(/cohort model: it needs/);
+    expect(() => clusterFaces(descriptors, { cohort })).toThrow(/a cohort needs a cohort merge model/);
+    expect(() => clusterFaces(descriptors, { model, cohort: cohort.slice(0, 2) })).toThrow(
+      /fewer than k = 3/,
+    );
+  });
+
   it('rejects an unknown method', () => {
     expect(() => clusterFaces([], { method: 'kmeans' as never })).toThrow(
       /unknown clustering method "kmeans"/,
