@@ -8,6 +8,7 @@
  *
  * `--subject-check`: leave out the photos whose main face is off-centre first (as `fedex cluster
  * --eval --subject-check` does; boxes from the cache) and write proto-data-subject.json.
+ * `SEEDS=0,1,...,9` dumps other seeds (default 0,1,2); `PROTO_OUT` names the file.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -26,18 +27,21 @@ const subject = process.argv.includes('--subject-check');
 const loaded = (await loadLabelledFaces({ dir, scan: LFW_CLUSTER_SCAN, cacheOnly: true })).faces;
 const faces = subject ? withoutIds(loaded, new Set((await checkLfwSubjects({ dir })).offCentre)) : loaded;
 const byPerson = facesByPerson(faces.labels);
-const seeds = [0, 1, 2].map((seed) => {
-  const { calibration, evaluation } = splitPeople([...byPerson.keys()], 1 / 3, seed);
-  const cal = buildGalleries(faces.labels, calibration, {
-    galleries: Number(process.env.CAL_GALLERIES ?? 570),
-    seed: deriveSeed(seed, 'calibration'),
+const seeds = (process.env.SEEDS ?? '0,1,2')
+  .split(',')
+  .map(Number)
+  .map((seed) => {
+    const { calibration, evaluation } = splitPeople([...byPerson.keys()], 1 / 3, seed);
+    const cal = buildGalleries(faces.labels, calibration, {
+      galleries: Number(process.env.CAL_GALLERIES ?? 570),
+      seed: deriveSeed(seed, 'calibration'),
+    });
+    const ev = buildGalleries(faces.labels, evaluation, {
+      galleries: 190,
+      seed: deriveSeed(seed, 'evaluation'),
+    });
+    return { calibration, evaluation, cal: cal.map((g) => g.faces), ev: ev.map((g) => g.faces) };
   });
-  const ev = buildGalleries(faces.labels, evaluation, {
-    galleries: 190,
-    seed: deriveSeed(seed, 'evaluation'),
-  });
-  return { calibration, evaluation, cal: cal.map((g) => g.faces), ev: ev.map((g) => g.faces) };
-});
 const out = path.resolve(
   'out',
   'cluster',

@@ -3,8 +3,15 @@
 python3 views_merges.py SEED NCAL VARIANT FEATS
   VARIANT: base | flip | all6 | pad25x2+pad35x2 ...  (which of the 6 views are averaged)
   FEATS:   shipped | +cons | +yaw | +cons+yaw | +cons+yaw+score
-PROTO_DATA picks the galleries (out/cluster/proto-data.json or proto-data-subject.json); the
-views come from out/cluster/views.json (extract-features.ts views). Prototype, not part of the library."""
+  FEATS also: +ag (age and gender differences; out/cluster/age-gender.json from age-gender.ts),
+           +cn (cohort-normalised cross distance; needs COHORT), +cn2, +cnmu, +cnm, +cnr, +cnx, +cr ...
+PROTO_DATA picks the galleries (out/cluster/proto-data.json or proto-data-subject.json; ten seeds:
+SEEDS=0,...,9 PROTO_OUT=proto-data-subject-10.json dump-galleries.ts --subject-check); the
+views come from out/cluster/views.json (extract-features.ts views).
+Cohort (docs/clustering.md, "Cohort normalisation"): COHORT=K nearest calibration faces (the
+gallery's people left out; COHORT_OWN=1: only the face's own person); COHORT_KIND=faces | means |
+kmeans:N | sample:N | ridge; COHORT_LINK=1 links on the normalised distances (with MAXH=100);
+ADAPT=a moves each descriptor away from its nearest impostors. Prototype, not part of the library."""
 import json, os, sys, numpy as np
 from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import pdist, squareform
@@ -26,8 +33,61 @@ iod = np.linalg.norm(re - le, axis=1); mid = (le + re) / 2
 ex = (re - le) / iod[:, None]
 yaw = np.abs(((nose - mid) * ex).sum(1) / iod)
 score = det[:, 0]; size = np.log(det[:, 1])
+if os.path.exists('out/cluster/age-gender.json'):  # age-gender.ts
+    AG = json.load(open('out/cluster/age-gender.json')); agrow = {i: r for r, i in enumerate(AG['ids'])}
+    age = np.array(AG['age'])[[agrow[i] for i in P['ids']]]; male = np.array(AG['male'])[[agrow[i] for i in P['ids']]]
+else:
+    age = male = np.zeros(len(y))
 S = P['seeds'][s]
 cf = np.where(np.isin(y, S['calibration']))[0]; MU = X[cf].mean(0)
+
+# Cohort (impostor) normalisation, COHORT=K: each face's K nearest faces among the calibration
+# people not in its gallery give its impostor mean and spread; d' = mean over both faces of (d - mu) / sd.
+KC = int(os.environ.get('COHORT', '0'))
+if KC:
+    from scipy.spatial.distance import cdist
+    KIND = os.environ.get('COHORT_KIND', 'faces')  # faces | means | kmeans:N | sample:N
+    if KIND in ('faces', 'ridge'):
+        C, ycf = X[cf], y[cf]
+    elif KIND == 'means':
+        ycf = np.array(sorted(set(y[cf]))); C = np.array([X[y == p].mean(0) for p in ycf])
+    elif KIND.startswith('sample:'):
+        r = np.random.default_rng(s).choice(len(cf), int(KIND[7:]), replace=False); C, ycf = X[cf[r]], y[cf[r]]
+    else:  # k-means centroids: no person to leave out
+        from scipy.cluster.vq import kmeans2
+        C, _ = kmeans2(X[cf], int(KIND[7:]), seed=s, minit='++'); ycf = -np.ones(len(C), int)
+    DC = cdist(X, C)
+
+ALPHA = float(os.environ.get('ADAPT', '0'))
+if ALPHA:  # ADAPT=a: each descriptor minus a x the mean of its K nearest impostors in the cohort, then all as before
+    from scipy.spatial.distance import cdist
+    D0 = cdist(X, X[cf]); D0[y[:, None] == y[cf][None, :]] = np.inf
+    nn = np.argpartition(D0, 20, axis=1)[:, :20]
+    X = X - ALPHA * X[cf][nn].mean(1); MU = X[cf].mean(0)
+    if KC: DC = cdist(X, X[cf]) if KIND == 'faces' else DC
+
+def cohort(g):
+    if KC and KIND == 'ridge':
+        return MU_HAT[g], SD_HAT[g]
+    if os.environ.get('COHORT_OWN') == '1':  # leave out each face's own person only (not the gallery's)
+        D = np.where(y[g][:, None] == ycf[None, :], np.inf, DC[g])
+    else:
+        D = DC[g][:, ~np.isin(ycf, np.unique(y[g]))]
+    part = np.partition(D, KC, axis=1)[:, :KC]
+    return part.mean(1), part.std(1) + 1e-6
+
+if KC and KIND == 'ridge':  # COHORT_KIND=ridge: mu and sd predicted from the descriptor (ridge, fitted on calibration faces)
+    KIND = 'faces'; mu_c, sd_c = [], []
+    for p in np.unique(y[cf]):
+        m, sdv = cohort(np.where(y == p)[0]); mu_c.append(m); sd_c.append(sdv)
+    rows = np.concatenate([np.where(y == p)[0] for p in np.unique(y[cf])])
+    mu_c, sd_c = np.concatenate(mu_c), np.concatenate(sd_c)
+    A = np.c_[X[rows], np.ones(len(rows))]; lam = float(os.environ.get('RIDGE', '1e-2'))
+    solve = lambda t: np.linalg.solve(A.T @ A + lam * np.eye(A.shape[1]), A.T @ t)
+    wm, ws = solve(mu_c), solve(sd_c)
+    r2 = lambda t, w: 1 - ((A @ w - t) ** 2).mean() / t.var()
+    print('ridge R2 mu %.3f sd %.3f' % (r2(mu_c, wm), r2(sd_c, ws)), file=sys.stderr)
+    B = np.c_[X, np.ones(len(X))]; MU_HAT, SD_HAT = B @ wm, np.maximum(B @ ws, 1e-3); KIND = 'ridge'
 
 def bcubed(lab, tru):
     sc = lab[:, None] == lab[None, :]; st = tru[:, None] == tru[None, :]; both = (sc & st).sum(1)
@@ -38,7 +98,11 @@ def nodes(g):
     if XV:
         from scipy.spatial.distance import cdist
         Dm = np.mean([cdist(views[g, k], views[g, l]) for k in sel for l in sel], 0); Dm = (Dm + Dm.T) / 2; np.fill_diagonal(Dm, 0)
-    L = linkage(squareform(Dm, checks=False), 'average')
+    if KC and os.environ.get('COHORT_LINK') == '1':  # link on the normalised distances (shifted to be >= 0)
+        mu0, sd0 = cohort(g); Dl = 0.5 * ((Dm - mu0[:, None]) / sd0[:, None] + (Dm - mu0[None, :]) / sd0[None, :]) + 20
+        np.fill_diagonal(Dl, 0); L = linkage(squareform(Dl, checks=False), 'average')
+    else:
+        L = linkage(squareform(Dm, checks=False), 'average')
     if 'xmin' in FEATS:
         from scipy.spatial.distance import cdist
         Dx = np.min([cdist(views[g, k], views[g, l]) for k in sel for l in sel], 0); Dx = np.minimum(Dx, Dx.T)
@@ -46,7 +110,18 @@ def nodes(g):
         Dx = Dm
     mem = [[i] for i in range(n)]; pure = [True]*n; intra = [0.0]*n
     q = np.linalg.norm(Z - MU, axis=1); nrm = np.linalg.norm(Z, axis=1)
-    c_, yw, sc = cons[g], yaw[g], score[g]
+    c_, yw, sc, ag, ml = cons[g], yaw[g], score[g], age[g], male[g]
+    if KC:
+        mu, sd = cohort(g); Dn = 0.5 * ((Dm - mu[:, None]) / sd[:, None] + (Dm - mu[None, :]) / sd[None, :])
+        Dmu = Dm - 0.5 * (mu[:, None] + mu[None, :]); Dr = Dm / np.sqrt(mu[:, None] * mu[None, :])
+        if KIND != 'ridge' and 'cr' in FEATS:  # cohort rank: how many impostors of either face are nearer than the other face
+            Ds = np.sort(DC[g][:, ~np.isin(ycf, np.unique(y[g]))], axis=1)
+            Rk = np.array([np.searchsorted(Ds[i], Dm[i]) for i in range(n)], float)
+            Rk = np.log1p(Rk + Rk.T)
+        else:
+            Rk = Dn
+    else:
+        mu = np.zeros(n); Dn = Dm; Rk = Dm; Dmu = Dm; Dr = Dm
     F = []; lab = []; kids = []
     for a, b, d, _ in L:
         a, b = int(a), int(b); A, B = mem[a], mem[b]
@@ -54,7 +129,12 @@ def nodes(g):
         if na > nb: a, b, A, B, na, nb = b, a, B, A, nb, na
         f = [d, cross.min(), cross.max(), np.log(na), np.log(nb), intra[a], intra[b], q[A].mean(), q[B].mean(), float(na == 1), nrm[A].mean(), nrm[B].mean(),
              c_[A].mean(), c_[B].mean(), yw[A].mean(), yw[B].mean(), sc[A].mean(), sc[B].mean(),
-             Dx[np.ix_(A, B)].mean(), Dx[np.ix_(A, B)].min()]
+             Dx[np.ix_(A, B)].mean(), Dx[np.ix_(A, B)].min(),
+             abs(ag[A].mean() - ag[B].mean()), abs(ml[A].mean() - ml[B].mean()),
+             abs(np.log(ag[A].mean()) - np.log(ag[B].mean())), abs(ag[A].mean() - ag[B].mean()) / np.sqrt(1 / na + 1 / nb),
+             Dn[np.ix_(A, B)].mean(), Dn[np.ix_(A, B)].min(), mu[A].mean(), mu[B].mean(),
+             Rk[np.ix_(A, B)].mean(), Rk[np.ix_(A, B)].min(), Dmu[np.ix_(A, B)].mean(), Dr[np.ix_(A, B)].mean()]
+        f += [f[24] * np.log(na), f[24] * np.log(nb), f[24] * f[0], f[24] * float(na == 1), f[0] * np.log(nb)]
         M = A + B; p = len(set(tru[M])) == 1
         intra_m = Dm[np.ix_(M, M)].sum() / (len(M) * (len(M) - 1))
         F.append(f); lab.append(p and pure[a] and pure[b]); kids.append((a, b, pure[a] and pure[b]))
@@ -79,7 +159,14 @@ def fit_logreg(F, t, l2=1e-2, it=50):
     return lambda F2: 1 / (1 + np.exp(-(np.c_[(F2 - m) / sd, np.ones(len(F2))] @ w))), w
 
 FS = {'shipped': list(range(12)), '+cons': list(range(14)), '+yaw': list(range(12)) + [14, 15],
-      '+cons+yaw': list(range(16)), '+cons+yaw+score': list(range(18)), '+xmin': list(range(12)) + [18, 19]}
+      '+cons+yaw': list(range(16)), '+cons+yaw+score': list(range(18)), '+xmin': list(range(12)) + [18, 19],
+      '+ag': list(range(12)) + [20, 21], '+age': list(range(12)) + [20], '+gender': list(range(12)) + [21],
+      '+logage+g': list(range(12)) + [22, 21], '+zage+g': list(range(12)) + [23, 21], '+ag+zage': list(range(12)) + [20, 21, 23],
+      '+cn': list(range(12)) + [24], '+cn2': list(range(12)) + [24, 25], '+cnmu': list(range(12)) + [24, 26, 27],
+      '+cr': list(range(12)) + [28], '+cr+cn': list(range(12)) + [24, 28], '+cr2': list(range(12)) + [28, 29],
+      '+cnm': list(range(12)) + [30], '+cnr': list(range(12)) + [31], '+cn+cnm': list(range(12)) + [24, 30],
+      '+cnx': list(range(12)) + [24, 32, 33], '+cnxx': list(range(12)) + [24, 32, 33, 34, 35, 36],
+      'cnonly': [24, 3, 4, 9], 'cn-shipped': [24] + list(range(1, 12))}
 MAXH = float(os.environ.get('MAXH', '0.9'))
 cal = [nodes(g) for g in S['cal'][:NC]]; ev = [nodes(g) for g in S['ev']]
 def run(fi, name):
