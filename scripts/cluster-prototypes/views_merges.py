@@ -108,6 +108,9 @@ def nodes(g):
         Dx = np.min([cdist(views[g, k], views[g, l]) for k in sel for l in sel], 0); Dx = np.minimum(Dx, Dx.T)
     else:
         Dx = Dm
+    if KC and 'cc' in FEATS:
+        from scipy.spatial.distance import cdist
+        Ccoh = C[~np.isin(ycf, np.unique(tru))]
     mem = [[i] for i in range(n)]; pure = [True]*n; intra = [0.0]*n
     q = np.linalg.norm(Z - MU, axis=1); nrm = np.linalg.norm(Z, axis=1)
     c_, yw, sc, ag, ml = cons[g], yaw[g], score[g], age[g], male[g]
@@ -135,6 +138,13 @@ def nodes(g):
              Dn[np.ix_(A, B)].mean(), Dn[np.ix_(A, B)].min(), mu[A].mean(), mu[B].mean(),
              Rk[np.ix_(A, B)].mean(), Rk[np.ix_(A, B)].min(), Dmu[np.ix_(A, B)].mean(), Dr[np.ix_(A, B)].mean()]
         f += [f[24] * np.log(na), f[24] * np.log(nb), f[24] * f[0], f[24] * float(na == 1), f[0] * np.log(nb)]
+        if KC and 'cc' in FEATS:  # centroid distance read against each centroid's nearest cohort faces
+            cA, cB = Z[A].mean(0), Z[B].mean(0); dc = np.linalg.norm(cA - cB)
+            Dcc = cdist(np.stack([cA, cB]), Ccoh); Dcc = np.sort(Dcc, 1)[:, :KC]
+            m_, s_ = Dcc.mean(1), Dcc.std(1) + 1e-6
+            f += [0.5 * ((dc - m_[0]) / s_[0] + (dc - m_[1]) / s_[1]), dc]
+        else:
+            f += [0.0, 0.0]
         M = A + B; p = len(set(tru[M])) == 1
         intra_m = Dm[np.ix_(M, M)].sum() / (len(M) * (len(M) - 1))
         F.append(f); lab.append(p and pure[a] and pure[b]); kids.append((a, b, pure[a] and pure[b]))
@@ -166,6 +176,7 @@ FS = {'shipped': list(range(12)), '+cons': list(range(14)), '+yaw': list(range(1
       '+cr': list(range(12)) + [28], '+cr+cn': list(range(12)) + [24, 28], '+cr2': list(range(12)) + [28, 29],
       '+cnm': list(range(12)) + [30], '+cnr': list(range(12)) + [31], '+cn+cnm': list(range(12)) + [24, 30],
       '+cnx': list(range(12)) + [24, 32, 33], '+cnxx': list(range(12)) + [24, 32, 33, 34, 35, 36],
+      '+cn+cc': list(range(12)) + [24, 37], '+cn+cc+dc': list(range(12)) + [24, 37, 38],
       'cnonly': [24, 3, 4, 9], 'cn-shipped': [24] + list(range(1, 12))}
 MAXH = float(os.environ.get('MAXH', '0.9'))
 cal = [nodes(g) for g in S['cal'][:NC]]; ev = [nodes(g) for g in S['ev']]
@@ -174,6 +185,11 @@ def run(fi, name):
     Ftr = np.concatenate([F[keep(F, kids)][:, fi] for F, l, kids, n, tru in cal])
     ttr = np.concatenate([l[keep(F, kids)] for F, l, kids, n, tru in cal]).astype(float)
     pr, w = fit_logreg(Ftr, ttr)
+    if os.environ.get('SPLIT_SINGLE') == '1':  # one model for merges of a single face, one for the rest
+        str_ = Ftr[:, fi.index(9)] == 1 if 9 in fi else None
+        p1, _ = fit_logreg(Ftr[str_], ttr[str_]); p2, _ = fit_logreg(Ftr[~str_], ttr[~str_])
+        def pr(F2, p1=p1, p2=p2, k=fi.index(9)):
+            return np.where(F2[:, k] == 1, p1(F2), p2(F2))
     def evalset(sets, tau):
         r = np.zeros(4)
         for F, l, kids, n, tru in sets:
@@ -183,5 +199,9 @@ def run(fi, name):
     taus = np.round(np.arange(0.05, 0.96, 0.025), 3)
     C = np.array([evalset(cal, t) for t in taus]); E = np.array([evalset(ev, t) for t in taus])
     ic = np.lexsort((C[:, 0], -C[:, 2], C[:, 1]))[-1]
+    SM = int(os.environ.get('SMOOTH', '0'))  # pick the cut on the exact-count curve averaged over 2*SM+1 neighbours
+    if SM:
+        Cs = np.array([C[max(0, i - SM):i + SM + 1].mean(0) for i in range(len(C))])
+        ic = np.lexsort((Cs[:, 0], -Cs[:, 2], Cs[:, 1]))[-1]
     print(s, VAR, name, 'tau=%.3f cal %.1f%% | ev F %.3f exact %.1f%% mae %.2f | oracle %.1f%%' % (taus[ic], 100*C[ic, 1], E[ic, 0], 100*E[ic, 1], E[ic, 2], 100*E[:, 1].max()), flush=True)
 for f in FEATS.split(','): run(FS[f], f)
