@@ -1,13 +1,15 @@
 /**
  * Cluster suite: time to cluster 5,000 face descriptors (the issue's goal: at most 5 s on the
  * project machine), per method, split into the distance matrix (pure JS and tfjs) and the
- * algorithm itself, plus end to end.
+ * algorithm itself, plus end to end; and the cohort statistics of cohort normalisation
+ * (src/cluster/cohort.ts; `--eval --cohort` only), against a cohort of 1,400 faces.
  *
  * Descriptors: real LFW descriptors from the shared feature cache when present (every cached photo
  * of lfw_deepfunneled_min5; nothing is extracted here), topped up to 5,000 with perturbed copies of
  * real ones (a real descriptor plus noise the size of same-person variation); pure synthetic
  * people when there is no cache. The note of each row says which.
  */
+import { cohortStats } from '../src/cluster/cohort.js';
 import { pairwiseDistances, type DistanceMatrix } from '../src/cluster/distance.js';
 import { pairwiseDistancesTf } from '../src/cluster/distance-tf.js';
 import { loadLabelledFaces } from '../src/cluster/lfw-data.js';
@@ -99,6 +101,17 @@ export const clusterSuite: BenchSuite = {
         row('end to end, JS distances', (ms + jsMs) / 1000, 'goal <= 5 s; clusterFaces without a matrix'),
       );
     }
+    // A cohort the size of the evaluation's (the calibration people's 1,439 faces); for timing only,
+    // so the cohort may overlap the faces.
+    const cohort = descriptors.slice(0, 1400);
+    const cohortMs = median(await timeRuns(() => void cohortStats(descriptors, cohort), runs, 0));
+    rows.push({
+      suite: 'cluster',
+      name: `cohort statistics ${N} x ${cohort.length} (JS)`,
+      value: cohortMs / 1000,
+      unit: 's',
+      note: 'cohort normalisation only (--eval --cohort): added before learned merges',
+    });
     return rows;
   },
 };

@@ -80,11 +80,21 @@ export function cohortStats(
   }
   const mean = new Float64Array(faces.length);
   const spread = new Float64Array(faces.length);
-  const row = new Float64Array(cohort.length);
+  const nearest = new Float64Array(k);
   faces.forEach((f, i) => {
-    for (let c = 0; c < cohort.length; c++) row[c] = distance(f, cohort[c]);
-    row.sort();
-    [mean[i], spread[i]] = statsOf(row, k);
+    // The k smallest distances, kept sorted by insertion (k is small next to the cohort).
+    let n = 0;
+    for (let c = 0; c < cohort.length; c++) {
+      const d = distance(f, cohort[c]);
+      if (n === k && d >= nearest[k - 1]) continue;
+      let t = n < k ? n++ : k - 1;
+      while (t > 0 && nearest[t - 1] > d) {
+        nearest[t] = nearest[t - 1];
+        t--;
+      }
+      nearest[t] = d;
+    }
+    [mean[i], spread[i]] = statsOf(nearest, k);
   });
   return { mean, spread };
 }
