@@ -231,6 +231,11 @@ async function clusterFolder(
   flags: ParsedFlags,
   io: Parameters<Command['run']>[1],
 ): Promise<number> {
+  if (flags.cohort)
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      '--cohort goes with --eval: cohort normalisation needs faces of many other people, and none ship (docs/clustering.md)',
+    );
   const dir = path.resolve(dirArg);
   let isDir = false;
   try {
@@ -239,11 +244,6 @@ async function clusterFolder(
     isDir = false;
   }
   if (!isDir) throw new FedexError('DATASET_NOT_FOUND', `${dirArg} is not a folder`);
-  if (flags.cohort)
-    throw new FedexError(
-      'BAD_ARGUMENT',
-      '--cohort goes with --eval: cohort normalisation needs faces of many other people, and none ship (docs/clustering.md)',
-    );
   const views = viewsFlag(flags);
   const { method, params } = methodParams(flags, views);
   const which = choiceFlag(flags, 'faces', ['all', 'main'] as const, 'all');

@@ -60,10 +60,9 @@ describe('CohortIndex', () => {
     expect(s.mean[0]).toBeCloseTo(0.95, 6);
     expect(s.spread[0]).toBeCloseTo(0.05, 6);
     // Keeping 1 neighbour (person 1 at 1) and leaving person 1 out: recounted, person 2 at 2.
-    expect(new CohortIndex(descriptors, all, labels, 1, 1).statsFor([0], new Set([1])).mean[0]).toBeCloseTo(
-      2,
-      6,
-    );
+    const shallow = new CohortIndex(descriptors, all, labels, 1, 1).statsFor([0], new Set([1]));
+    expect(shallow.mean[0]).toBeCloseTo(2, 6);
+    expect(shallow.k).toBe(1);
   });
 
   it('equals cohortStats when nothing is left out, and recounts past its kept depth', () => {
@@ -83,20 +82,27 @@ describe('CohortIndex', () => {
       expect(indexed.mean[r]).toBeCloseTo(direct.mean[r], 6);
       expect(indexed.spread[r]).toBeCloseTo(direct.spread[r], 6);
     }
-    // Depth 6 with 10 people left out: most faces run past the kept list and are recounted.
+    // Depth 6 with 10 people left out: faces whose kept neighbours are mostly left out are
+    // recounted over the whole cohort, the others read their kept list; both must agree with a
+    // direct count over the cohort without those people.
     const leaveOut = new Set(Array.from({ length: 10 }, (_, p) => p));
-    const rest = cohortFaces.filter((i) => !leaveOut.has(faces.labels[i]));
-    const deep = index.statsFor([others[0]], leaveOut);
+    const rest = cohortFaces.filter((i) => !leaveOut.has(faces.labels[i])).map((i) => faces.descriptors[i]);
+    const deep = index.statsFor(others, leaveOut);
     const want = cohortStats(
-      [faces.descriptors[others[0]]],
-      rest.map((i) => faces.descriptors[i]),
+      others.map((i) => faces.descriptors[i]),
+      rest,
       5,
     );
-    expect(deep.mean[0]).toBeCloseTo(want.mean[0], 6);
-    expect(deep.spread[0]).toBeCloseTo(want.spread[0], 6);
+    for (let r = 0; r < others.length; r++) {
+      expect(deep.mean[r]).toBeCloseTo(want.mean[r], 6);
+      expect(deep.spread[r]).toBeCloseTo(want.spread[r], 6);
+    }
   });
 
-  it('rejects a cohort smaller than k', () => {
+  it('rejects a cohort smaller than k, bad indices, labels or depth', () => {
     badArgument(() => new CohortIndex(descriptors, [0], labels, 2), /fewer than k = 2/);
+    badArgument(() => new CohortIndex(descriptors, [0, 5], labels, 1), /indices must lie in 0..4/);
+    badArgument(() => new CohortIndex(descriptors, all, labels.slice(1), 1), /4 labels for 5 descriptors/);
+    badArgument(() => new CohortIndex(descriptors, all, labels, 2, 1), /depth must be an integer >= k = 2/);
   });
 });

@@ -19,8 +19,30 @@ export const DEFAULT_COHORT_K = 20;
 
 /** Per face (gallery order): the mean and the spread of its distances to its k nearest cohort faces. */
 export interface CohortStats {
+  /** The number of nearest cohort faces the statistics are over (a cohort model checks it). */
+  k: number;
   mean: Float64Array;
   spread: Float64Array;
+}
+
+/**
+ * Checks statistics for `n` faces: one mean and one spread per face, finite, spreads > 0, and
+ * taken over `k` cohort faces when `k` is given.
+ *
+ * @throws FedexError BAD_ARGUMENT naming what is wrong.
+ */
+export function checkCohortStats(stats: CohortStats, n: number, k?: number): void {
+  const bad = (why: string): never => {
+    throw new FedexError('BAD_ARGUMENT', `cohort statistics: ${why}`);
+  };
+  if (stats.mean.length !== n || stats.spread.length !== n)
+    bad(`they are for ${stats.mean.length} faces, not ${n}`);
+  if (k !== undefined && stats.k !== k) bad(`taken over k = ${stats.k}, the model needs k = ${k}`);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(stats.mean[i])) bad(`face ${i} has a non-finite mean`);
+    if (!(stats.spread[i] > 0 && Number.isFinite(stats.spread[i])))
+      bad(`face ${i} has a spread that is not finite and > 0`);
+  }
 }
 
 /** The spread is floored here, so a face with k identical neighbours cannot divide by zero. */
@@ -96,7 +118,7 @@ export function cohortStats(
     }
     [mean[i], spread[i]] = statsOf(nearest, k);
   });
-  return { mean, spread };
+  return { k, mean, spread };
 }
 
 /**
@@ -117,17 +139,25 @@ export class CohortIndex {
    * @param cohortFaces the indices of the cohort's faces
    * @param labels each face's person (by index); a face never finds its own person
    * @param k nearest cohort faces per face
-   * @param depth neighbours kept per face, so that up to `depth − k` left-out faces cost no recount
+   * @param depth neighbours kept per face (≥ k), so that up to `depth − k` left-out faces cost no recount
+   * @throws FedexError BAD_ARGUMENT for a bad k or depth, cohort indices outside `descriptors`, or
+   *   labels that are not one per descriptor.
    */
   constructor(
     private readonly descriptors: readonly Float32Array[],
     private readonly cohortFaces: readonly number[],
     private readonly labels: ArrayLike<number>,
     readonly k: number = DEFAULT_COHORT_K,
-    private readonly depth = 256,
+    depth = 256,
   ) {
     checkK(k, cohortFaces.length);
     checkDescriptors(descriptors);
+    if (labels.length !== descriptors.length)
+      throw new FedexError('BAD_ARGUMENT', `${labels.length} labels for ${descriptors.length} descriptors`);
+    if (!cohortFaces.every((j) => Number.isInteger(j) && j >= 0 && j < descriptors.length))
+      throw new FedexError('BAD_ARGUMENT', `cohort face indices must lie in 0..${descriptors.length - 1}`);
+    if (!(Number.isInteger(depth) && depth >= k))
+      throw new FedexError('BAD_ARGUMENT', `depth must be an integer >= k = ${k}, got ${String(depth)}`);
     const all = new Float64Array(cohortFaces.length);
     const order = Array.from({ length: cohortFaces.length }, (_, c) => c);
     for (let i = 0; i < descriptors.length; i++) {
@@ -170,6 +200,6 @@ export class CohortIndex {
       }
       [mean[r], spread[r]] = statsOf(kept, this.k);
     });
-    return { mean, spread };
+    return { k: this.k, mean, spread };
   }
 }

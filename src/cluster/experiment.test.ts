@@ -139,5 +139,9 @@ describe('runClusterExperiment', () => {
     // The shipped defaults (no cohort) still score: the statistics go only to a cohort model.
     expect(r.methods[0].withDefaults.galleries).toBe(19);
     expect(renderExperiment(r)).toMatch(/A cohort model: its 13th feature .* 20 nearest calibration faces/);
+    // Without agglomerative-learned a cohort would do nothing: refused.
+    expect(() => runClusterExperiment(faces, { methods: ['agglomerative-average'], cohort: true })).toThrow(
+      /feature of agglomerative-learned/,
+    );
   });
 });

@@ -170,11 +170,13 @@ export function fitMergeModelOnCalibration(
       seed: deriveSeed(o.seed, 'calibration'),
     }),
   );
+  if (cohort && !o.cohort)
+    throw new FedexError('BAD_ARGUMENT', 'a cohort index was given without the cohort option');
   const galleries = o.cohort ? withCohortStats(prepared, cohort ?? calibrationCohort(faces, o)) : prepared;
   const centre = meanDescriptor(
     calibration.flatMap((p) => byPerson.get(p)!).map((i) => faces.descriptors[i]),
   );
-  return fitMergeModel(galleries, centre, { cohortK: DEFAULT_COHORT_K });
+  return fitMergeModel(galleries, centre);
 }
 
 /** Gallery sizes split into (up to) three bands of about equal width: 2-20 gives 2-7, 8-14, 15-20. */
@@ -216,7 +218,12 @@ export function runClusterExperiment(
     }),
   );
   const learned = o.methods.includes('agglomerative-learned');
-  const cohort = o.cohort && learned ? calibrationCohort(faces, o) : undefined;
+  if (o.cohort && !learned)
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      'cohort normalisation is a feature of agglomerative-learned: include it in methods',
+    );
+  const cohort = o.cohort ? calibrationCohort(faces, o) : undefined;
   const preparedEvaluation = prepareGalleries(
     faces.descriptors,
     buildGalleries(faces.labels, evaluation, {

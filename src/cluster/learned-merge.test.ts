@@ -207,18 +207,36 @@ describe('fitMergeModel', () => {
 
 describe('cohort merge models', () => {
   it('add the cohort-normalised cross distance as the 13th feature (by hand)', () => {
-    // Prepare: two faces 1 apart; impostor means 0.5 and 1.5, spreads 0.5 and 0.25.
+    // Prepare: faces at 0, 1 and 3 on a line; impostor means 1, 2, 2 and spreads 1, 0.5, 1.
+    const descriptors = [Float32Array.of(0, 0), Float32Array.of(1, 0), Float32Array.of(3, 0)];
+    const dist = pairwiseDistances(descriptors);
+    const cohort = { k: 20, mean: Float64Array.of(1, 2, 2), spread: Float64Array.of(1, 0.5, 1) };
+    // Execute
+    const { features } = trainingMerges({ descriptors, dist, truth: [0, 0, 0], cohort }, [0, 0], 10);
+    // Assert. {0} + {1} at d 1: ½((1 − 1)/1 + (1 − 2)/0.5) = −1. Then {2} + {0, 1}: pair (2, 0)
+    // at 3: ½((3 − 2)/1 + (3 − 1)/1) = 1.5; pair (2, 1) at 2: ½(0/1 + 0/0.5) = 0; mean 0.75.
+    expect(features.map((f) => f.length)).toEqual([F + 1, F + 1]);
+    expect(features[0][F]).toBeCloseTo(-1, 12);
+    expect(features[1][F]).toBeCloseTo(0.75, 12);
+    // The 12 others are as without statistics.
+    const plain = trainingMerges({ descriptors, dist, truth: [0, 0, 0] }, [0, 0], 10).features;
+    features.forEach((f, m) => expect(Array.from(f.subarray(0, F))).toEqual(Array.from(plain[m])));
+  });
+
+  it('refuse statistics that are not one finite mean and positive spread per face', () => {
     const descriptors = [Float32Array.of(0, 0), Float32Array.of(1, 0)];
     const dist = pairwiseDistances(descriptors);
-    const cohort = { mean: Float64Array.of(0.5, 1.5), spread: Float64Array.of(0.5, 0.25) };
-    // Execute
-    const { features } = trainingMerges({ descriptors, dist, truth: [0, 0], cohort }, [0, 0], 10);
-    // Assert: ½((1 − 0.5)/0.5 + (1 − 1.5)/0.25) = ½(1 − 2) = −0.5; the 12 others as without.
-    expect(features).toHaveLength(1);
-    expect(features[0]).toHaveLength(F + 1);
-    expect(features[0][F]).toBeCloseTo(-0.5, 12);
-    const plain = trainingMerges({ descriptors, dist, truth: [0, 0] }, [0, 0], 10).features[0];
-    expect(Array.from(features[0].subarray(0, F))).toEqual(Array.from(plain));
+    const g = (mean: number[], spread: number[]) => ({
+      descriptors,
+      dist,
+      truth: [0, 0],
+      cohort: { k: 20, mean: Float64Array.from(mean), spread: Float64Array.from(spread) },
+    });
+    expect(() => trainingMerges(g([1], [1]), [0, 0], 10)).toThrow(/for 1 faces, not 2/);
+    expect(() => trainingMerges(g([1, Number.NaN], [1, 1]), [0, 0], 10)).toThrow(
+      /face 1 has a non-finite mean/,
+    );
+    expect(() => trainingMerges(g([1, 1], [1, 0]), [0, 0], 10)).toThrow(/face 1 has a spread/);
   });
 
   it('are fitted from galleries with cohort statistics, and need them to cluster', () => {
@@ -243,24 +261,29 @@ describe('cohort merge models', () => {
       index,
     );
     // Execute
-    const fit = fitMergeModel(galleries, meanDescriptor(faces.descriptors), { cohortK: 5 });
-    // Assert: 13 weights and the k recorded; clustering with the statistics works, without fails.
+    const fit = fitMergeModel(galleries, meanDescriptor(faces.descriptors));
+    // Assert: 13 weights and the statistics' k recorded; the fitted model clusters its own
+    // calibration galleries at least as well as the cut it chose says.
     expect(fit.model.cohortK).toBe(5);
     expect(fit.model.weights).toHaveLength(F + 1);
     expect(featureCount(fit.model)).toBe(F + 1);
+    const exact = galleries.filter((g) => {
+      const out = learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model, cohort: g.cohort! });
+      return out.count === new Set(g.people).size;
+    }).length;
+    expect(exact / galleries.length).toBeCloseTo(fit.calibrated.exactCountRate, 12);
+    // Without statistics, with a plain model, with another k, with 12 features: refused.
     const g = galleries[0];
-    const out = learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model, cohort: g.cohort! });
-    expect(out.labels).toHaveLength(g.faces.length);
     expect(() => learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model })).toThrow(
       /cohort model: it needs/,
     );
     expect(() =>
       learnedMergeFromDistances(g.dist, g.descriptors, { model: MERGE_MODEL, cohort: g.cohort! }),
     ).toThrow(/fitted without a cohort/);
-    const short = { mean: g.cohort!.mean.slice(1), spread: g.cohort!.spread.slice(1) };
     expect(() =>
-      learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model, cohort: short }),
-    ).toThrow(/statistics are for/);
+      learnedMergeFromDistances(g.dist, g.descriptors, { model: fit.model, cohort: { ...g.cohort!, k: 20 } }),
+    ).toThrow(/taken over k = 20, the model needs k = 5/);
+    expect(() => mergeProbability(fit.model, new Float64Array(F))).toThrow(/takes 13 features, got 12/);
     // All galleries or none: one without statistics is refused.
     expect(() =>
       fitMergeModel([...galleries, { ...galleries[0], cohort: undefined }], fit.model.centre),

@@ -25,7 +25,7 @@
  */
 import { FedexError } from '../core/errors.js';
 import { findRoot, labelsOfMerges, nnChainMerges, type Merge } from './agglomerative.js';
-import type { CohortStats } from './cohort.js';
+import { checkCohortStats, type CohortStats } from './cohort.js';
 import type { DistanceMatrix } from './distance.js';
 import { checkDescriptors, type Clustering } from './types.js';
 
@@ -119,6 +119,7 @@ export function walkMerges(
     normSum[i] = Math.sqrt(s);
   }
   const kept = new Uint8Array(merges.length);
+  if (cohort) checkCohortStats(cohort, n);
   const f = new Float64Array(cohort ? F + 1 : F);
   const mu = cohort?.mean;
   const inv = cohort ? cohort.spread.map((s) => 1 / s) : undefined;
@@ -181,6 +182,8 @@ export function walkMerges(
 export function mergeProbability(model: MergeModel, features: ArrayLike<number>): number {
   let z = model.bias;
   const p = featureCount(model);
+  if (features.length < p)
+    throw new FedexError('BAD_ARGUMENT', `the model takes ${p} features, got ${features.length}`);
   for (let k = 0; k < p; k++) z += (model.weights[k] * (features[k] - model.mean[k])) / model.scale[k];
   return 1 / (1 + Math.exp(-z));
 }
@@ -222,7 +225,7 @@ export function checkCohortFor(model: MergeModel, cohort: CohortStats | undefine
   if (model.cohortK !== undefined && !cohort) {
     throw new FedexError(
       'BAD_ARGUMENT',
-      "this merge model is a cohort model: it needs the faces' cohort statistics (cohortStats in src/cluster/cohort.ts)",
+      "this merge model is a cohort model: it needs the faces' cohort statistics (the cohort option of clusterFaces, or cohortStats in src/cluster/cohort.ts)",
     );
   }
   if (model.cohortK === undefined && cohort) {
@@ -231,12 +234,7 @@ export function checkCohortFor(model: MergeModel, cohort: CohortStats | undefine
       'cohort statistics were given, but this merge model was fitted without a cohort: use a cohort model',
     );
   }
-  if (cohort && (cohort.mean.length !== n || cohort.spread.length !== n)) {
-    throw new FedexError(
-      'BAD_ARGUMENT',
-      `the cohort statistics are for ${cohort.mean.length} faces, not ${n}`,
-    );
-  }
+  if (cohort) checkCohortStats(cohort, n, model.cohortK);
 }
 
 /**

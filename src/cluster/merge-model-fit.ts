@@ -9,7 +9,6 @@
  * Platform-neutral and pure.
  */
 import { FedexError } from '../core/errors.js';
-import { DEFAULT_COHORT_K } from './cohort.js';
 import { better, summarize, type MethodSummary, type PreparedGallery } from './evaluate.js';
 import { fitLogistic, learnedMergeFromDistances, trainingMerges, type MergeModel } from './learned-merge.js';
 import { scoreClustering } from './metrics.js';
@@ -22,18 +21,12 @@ export interface MergeFitOptions {
   accepts?: readonly number[];
   /** L2 penalty of the logistic fit. Default 0.01. */
   l2?: number;
-  /**
-   * The k of the galleries' cohort statistics, when they carry them (then the model is a cohort
-   * model, ./cohort.ts). Default `DEFAULT_COHORT_K`.
-   */
-  cohortK?: number;
 }
 
 export const DEFAULT_MERGE_FIT_OPTIONS: Required<MergeFitOptions> = {
   maxHeight: 0.9,
   accepts: Array.from({ length: 37 }, (_, i) => Math.round((0.05 + i * 0.025) * 1000) / 1000),
   l2: 1e-2,
-  cohortK: DEFAULT_COHORT_K,
 };
 
 /** The fitted model, what it was fitted on, and the calibration curve of the acceptance cut. */
@@ -69,6 +62,10 @@ export function fitMergeModel(
       `${withCohort} of ${galleries.length} galleries carry cohort statistics: all or none must`,
     );
   }
+  // A cohort model records the k of its galleries' statistics (all the same k).
+  const cohortK = galleries[0]?.cohort?.k;
+  if (galleries.some((g) => g.cohort && g.cohort.k !== cohortK))
+    throw new FedexError('BAD_ARGUMENT', "the galleries' cohort statistics are over different k");
   const rows: Float64Array[] = [];
   const labels: boolean[] = [];
   for (const g of galleries) {
@@ -88,7 +85,7 @@ export function fitMergeModel(
     centre: [...centre],
     ...fit,
     maxHeight: o.maxHeight,
-    ...(withCohort ? { cohortK: o.cohortK } : {}),
+    ...(cohortK !== undefined ? { cohortK } : {}),
   };
   const curve = o.accepts.map((accept) => {
     const model: MergeModel = { ...base, accept };

@@ -19,6 +19,8 @@ import { MERGE_MODEL_VIEWS6 } from './merge-model-views6.generated.js';
 import { bcubed } from './metrics.js';
 import { pairwiseDistances } from './distance.js';
 import { MERGE_MODEL } from './merge-model.generated.js';
+import { cohortStats } from './cohort.js';
+import { learnedMergeFromDistances } from './learned-merge.js';
 import { syntheticFaces } from './synthetic.js';
 
 // Synthetic people around the mean real face: distance-only methods do not care where they sit,
@@ -151,7 +153,7 @@ describe('clusterFaces', () => {
   });
 
   it('clusters with a cohort model only when given a cohort, and takes a cohort only with one', () => {
-    // Prepare: the shipped model with a 13th weight of 0 (same answers), as a cohort model, k 3.
+    // Prepare: the shipped model with a strong 13th weight (closer than the strangers: merge), k 3.
     const { descriptors } = syntheticFaces({
       photos: [4, 3, 1],
       between: 1.2,
@@ -164,15 +166,26 @@ describe('clusterFaces', () => {
       ...MERGE_MODEL,
       mean: [...MERGE_MODEL.mean, 0],
       scale: [...MERGE_MODEL.scale, 1],
-      weights: [...MERGE_MODEL.weights, 0],
+      weights: [...MERGE_MODEL.weights, -3],
       cohortK: 3,
     };
-    // Execute + Assert
-    expect(clusterFaces(descriptors, { model, cohort }).count).toBe(clusterFaces(descriptors).count);
+    // Execute
+    const people = clusterFaces(descriptors, { model, cohort });
+    // Assert: the same as the learned merges given the statistics of the same cohort by hand.
+    const byHand = learnedMergeFromDistances(pairwiseDistances(descriptors), descriptors, {
+      model,
+      cohort: cohortStats(descriptors, cohort, 3),
+    });
+    expect(Array.from(people.labels)).toEqual(Array.from(byHand.labels));
+    expect(people.count).toBe(3);
+    // Refused: a cohort model without a cohort, a cohort without one, too small a cohort, another method.
     expect(() => clusterFaces(descriptors, { model })).toThrow(/cohort model: it needs/);
     expect(() => clusterFaces(descriptors, { cohort })).toThrow(/a cohort needs a cohort merge model/);
     expect(() => clusterFaces(descriptors, { model, cohort: cohort.slice(0, 2) })).toThrow(
       /fewer than k = 3/,
+    );
+    expect(() => clusterFaces(descriptors, { model, cohort, method: 'agglomerative-average' })).toThrow(
+      /agglomerative-learned only, not agglomerative-average/,
     );
   });
 

@@ -331,6 +331,9 @@ export function clusterFaces(
       'a cohort needs a cohort merge model (model.cohortK set): none ships',
     );
   }
+  if (cohort && method !== 'agglomerative-learned') {
+    throw new FedexError('BAD_ARGUMENT', `a cohort is used by agglomerative-learned only, not ${method}`);
+  }
   const stats =
     cohort && model?.cohortK !== undefined ? cohortStats(descriptors, cohort, model.cohortK) : undefined;
   const result = clusterDistances(distances ?? pairwiseDistances(descriptors), method, resolved, {
