@@ -12,6 +12,7 @@
  * e.g. the calibration people of `fedex cluster --eval`); none ships with the library.
  */
 import { FedexError } from '../core/errors.js';
+import { euclideanDistance as distance } from './distance.js';
 import { checkDescriptors } from './types.js';
 
 /** Nearest cohort faces per face. Default of every function here and of the cohort merge models. */
@@ -47,15 +48,6 @@ export function checkCohortStats(stats: CohortStats, n: number, k?: number): voi
 
 /** The spread is floored here, so a face with k identical neighbours cannot divide by zero. */
 const MIN_SPREAD = 1e-6;
-
-function distance(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let k = 0; k < a.length; k++) {
-    const t = a[k] - b[k];
-    s += t * t;
-  }
-  return Math.sqrt(s);
-}
 
 function checkK(k: number, cohortSize: number): void {
   if (!(Number.isInteger(k) && k >= 1)) {
