@@ -60,6 +60,8 @@ export type ErrorCode =
   | 'JOB_FAILED'
   | 'UNAVAILABLE'
   | 'ENROLLMENT_CLOSED'
+  | 'QUOTA_EXCEEDED'
+  | 'STORAGE_FULL'
   // federated rounds
   | 'ROUND_CLOSED'
   | 'DUPLICATE_UPDATE'

@@ -61,7 +61,13 @@ export function shapeSize(shape: readonly number[]): number {
   return n;
 }
 
-/** Stable string key of a spec (used by caches and registries). */
+/**
+ * Stable string key of a spec (used by caches, registries and the server's store):
+ * `<backbone id>@<version>/<split>`, each part percent-encoded (`encodeURIComponent`), so `@`, `/`
+ * and `%` inside a part cannot make two specs share a key (`x@y`+`z` and `x`+`y@z` used to). Keys
+ * of the usual specs (`faceapi-resnet@1.7.15/embedding`) read the same as before.
+ */
 export function specKey(spec: Pick<FeatureSpec, 'backboneId' | 'backboneVersion' | 'split'>): string {
-  return `${spec.backboneId}@${spec.backboneVersion}/${spec.split}`;
+  const e = encodeURIComponent;
+  return `${e(spec.backboneId)}@${e(spec.backboneVersion)}/${e(spec.split)}`;
 }

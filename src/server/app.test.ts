@@ -457,7 +457,7 @@ describe('server API: isolation between users', () => {
     );
     const aliceModel = api.store.insertModel({
       scope: 'user:alice',
-      specKey: specKey(TEST_SPEC),
+      specKey: api.store.specKeyFor(TEST_SPEC, 'alice'),
       head: 'linear',
       config: {},
       metrics: {},
@@ -499,6 +499,7 @@ describe('server API: isolation between users', () => {
       ['PUT', '/v1/users/{userId}/labels', '/v1/users/alice/labels', { labels: [{ id: 0, name: 'x' }] }],
       ['POST', '/v1/users/{userId}/train', '/v1/users/alice/train', {}],
       ['GET', '/v1/jobs/{jobId}', `/v1/jobs/${aliceJob}`, undefined],
+      ['DELETE', '/v1/jobs/{jobId}', `/v1/jobs/${aliceJob}`, undefined],
       ['GET', '/v1/jobs', '/v1/jobs?scope=user:alice', undefined],
       ['GET', '/v1/models/{scope}', '/v1/models/user:alice', undefined],
       ['GET', '/v1/models/{scope}/latest', '/v1/models/user:alice/latest', undefined],

@@ -16,6 +16,8 @@ import Fastify, {
 import { FedexError } from '../core/errors.js';
 import type { ServerConfig } from './config.js';
 import { httpError } from './errors.js';
+import { findLoneSurrogate, jsonDepth } from './json-body.js';
+import { API_CSP, APP_CSP, SECURITY_HEADERS } from './security-headers.js';
 import type { ServerMetrics } from './metrics.js';
 import { TokenBuckets } from './rate-limit.js';
 import { registerDeviceRoutes } from './routes/devices.js';
@@ -35,6 +37,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyContextConfig {
+    /**
+     * `true`: a `/v1/` route that callers without a token may use (enrollment, sign-up). Every other
+     * `/v1/` route refuses a request without a token in `onRequest`, before its body is read.
+     */
+    anonymous?: boolean;
+  }
 }
 
 /** What the routes need; `./server.ts` builds it. */
@@ -47,6 +56,8 @@ export interface AppContext {
   onIngest?: (userId: string) => void;
   /** Called after a job was queued (the runner claims it at once if a worker is idle). */
   onJobQueued?: (job: Job) => void;
+  /** Called after a running job was marked cancelled (the runner stops its worker). */
+  onJobCancelled?: (jobId: number) => void;
   /** Process start, for /healthz. */
   startedAt: number;
   version: string;
@@ -116,7 +127,18 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const { config, store, metrics } = ctx;
   const app = Fastify({
     logger: false,
-    bodyLimit: config.bodyLimitBytes,
+    // JSON routes: small bodies; the binary upload routes set `config.bodyLimitBytes` themselves.
+    bodyLimit: config.jsonBodyLimitBytes,
+    // Slow clients (slowloris): headers must arrive within headersTimeoutMs, the whole request
+    // within requestTimeoutMs, and an idle keep-alive socket closes after keepAliveTimeoutMs.
+    // Node checks the first two every connectionsCheckingInterval.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    },
     // Behind no proxy by default; ids stay short.
     requestIdHeader: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -154,14 +176,46 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     },
   });
 
-  // Binary uploads: the raw bytes, up to the body limit.
+  // Binary uploads: the raw bytes, up to the route's body limit.
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) =>
     done(null, body),
   );
 
+  // JSON: Fastify's own parser (it refuses __proto__ and constructor.prototype), behind a nesting
+  // check on the text and a lone-surrogate check on the strings it produced.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    if (jsonDepth(text, config.jsonMaxDepth) > config.jsonMaxDepth) {
+      done(new FedexError('BAD_REQUEST', `the JSON body nests deeper than ${config.jsonMaxDepth} levels`));
+      return;
+    }
+    defaultJson(req, text, (err, value) => {
+      if (err) return done(err, undefined);
+      const at = findLoneSurrogate(value);
+      if (at)
+        return done(
+          new FedexError(
+            'BAD_REQUEST',
+            `the JSON body has a lone UTF-16 surrogate at ${at}; send valid Unicode`,
+          ),
+          undefined,
+        );
+      done(null, value);
+    });
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     const token = bearer(req);
-    if (token === null) return;
+    if (token === null) {
+      // Refused before the body is read: an anonymous client cannot make the server buffer,
+      // parse or validate anything on a route that needs a token.
+      const route = req.routeOptions.url;
+      if (route?.startsWith('/v1/') && req.routeOptions.config.anonymous !== true)
+        throw new FedexError('AUTH_REQUIRED', 'this endpoint needs "Authorization: Bearer <token>"');
+      return;
+    }
     if (isAdminKey(token)) {
       req.principal = { kind: 'admin' };
       return;
@@ -178,6 +232,21 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
         `too many requests from this device; retry in ${decision.retryAfterSeconds.toFixed(2)} s`,
       );
     }
+  });
+
+  // A write to a database file that was deleted or replaced would be acknowledged and then lost:
+  // every writing request checks the file first (one stat) and gets 503 instead.
+  app.addHook('preHandler', async (req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') store.assertFileIntact();
+  });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) void reply.header(name, value);
+    if (!reply.hasHeader('content-security-policy')) {
+      const type = String(reply.getHeader('content-type') ?? '');
+      void reply.header('content-security-policy', type.startsWith('text/html') ? APP_CSP : API_CSP);
+    }
+    return payload;
   });
 
   app.addHook('onResponse', async (req, reply) => {

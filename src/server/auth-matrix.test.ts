@@ -79,7 +79,7 @@ describe('server API: auth matrix (every route × every caller)', () => {
     );
     const model = api.store.insertModel({
       scope: 'user:alice',
-      specKey: specKey(TEST_SPEC),
+      specKey: api.store.specKeyFor(TEST_SPEC, 'alice'),
       head: 'linear',
       config: {},
       metrics: {},
@@ -156,6 +156,12 @@ describe('server API: auth matrix (every route × every caller)', () => {
       { route: 'POST /v1/global/train', pass: 'admin', request: fixed('/v1/global/train', {}) },
       { route: 'GET /v1/jobs/{jobId}', pass: 'both', request: fixed(`/v1/jobs/${job}`) },
       { route: 'GET /v1/jobs', pass: 'both', request: fixed('/v1/jobs?scope=user:alice') },
+      {
+        route: 'DELETE /v1/jobs/{jobId}',
+        pass: 'both',
+        // Alice's queued job (a new one after each cancel), so each caller has one to cancel.
+        request: async () => ({ url: `/v1/jobs/${api.store.enqueueJob('user:alice', 'manual').job.id}` }),
+      },
       { route: 'GET /v1/models', pass: 'admin', request: fixed('/v1/models') },
       { route: 'GET /v1/models/{scope}', pass: 'both', request: fixed('/v1/models/user:alice') },
       {

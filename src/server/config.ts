@@ -22,8 +22,28 @@ export interface ServerConfig {
   adminKey: string;
   /** `full`: fsync at every commit (an acknowledged upload survives power loss); `normal`: a crash. */
   durability: 'full' | 'normal';
-  /** Largest request body in bytes (a feature batch upload). */
+  /** Largest request body in bytes of the binary uploads (feature batches, FedAvg updates). */
   bodyLimitBytes: number;
+  /** Largest JSON request body in bytes (routes that take long id lists have their own, larger). */
+  jsonBodyLimitBytes: number;
+  /** Deepest nesting of arrays and objects a JSON body may have (no route needs more than 4). */
+  jsonMaxDepth: number;
+  /** Most samples one user may store (0: no limit). */
+  maxSamplesPerUser: number;
+  /** Most feature bytes one user may store, counted as stored: 4 bytes a value (0: no limit). */
+  maxFeatureBytesPerUser: number;
+  /** Most epochs a training job may ask for. */
+  maxJobEpochs: number;
+  /** Most labelled samples one training job reads; more is refused (global: the newest are kept). */
+  maxJobSamples: number;
+  /** Wall time after which a running training job is stopped and failed (ms). */
+  jobTimeoutMs: number;
+  /** A request's headers must arrive within this time (ms), or the socket is closed (408). */
+  headersTimeoutMs: number;
+  /** A whole request (headers and body) must arrive within this time (ms). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive socket is closed after this time (ms). */
+  keepAliveTimeoutMs: number;
   /** Most samples in one uploaded batch. */
   maxBatchSamples: number;
   /** Most float values in one sample's feature (product of its shape). */
@@ -59,6 +79,8 @@ export interface ServerConfig {
    * evenly), so an open server cannot be filled with users by one client; 0: no limit.
    */
   signupsPerHour: number;
+  /** Serve the SDK's and the face app's source maps (`.map`); off in production (default). */
+  serveSourceMaps: boolean;
   /** Log one line per request to stderr. */
   logRequests: boolean;
   /** Folder of the browser SDK bundle served at `/sdk/` (default `<package>/dist/sdk`). */
@@ -78,6 +100,16 @@ export function defaultServerConfig(): ServerConfig {
     adminKey: '',
     durability: 'full',
     bodyLimitBytes: 32 * 1024 * 1024,
+    jsonBodyLimitBytes: 64 * 1024,
+    jsonMaxDepth: 16,
+    maxSamplesPerUser: 100_000,
+    maxFeatureBytesPerUser: 512 * 1024 * 1024,
+    maxJobEpochs: 1000,
+    maxJobSamples: 200_000,
+    jobTimeoutMs: 30 * 60_000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 120_000,
+    keepAliveTimeoutMs: 5_000,
     maxBatchSamples: 10_000,
     maxFeatureValues: 1 << 20,
     rateLimitPerSecond: 50,
@@ -91,6 +123,7 @@ export function defaultServerConfig(): ServerConfig {
     enrollment: 'open',
     signup: 'closed',
     signupsPerHour: 30,
+    serveSourceMaps: false,
     logRequests: false,
   };
 }
@@ -110,6 +143,18 @@ export function resolveServerConfig(partial: Partial<ServerConfig> = {}): Server
   intIn('port', 0, 65535);
   intIn('bodyLimitBytes', 1024, 2 ** 31 - 1);
   intIn('maxBatchSamples', 1, 1_000_000);
+  intIn('jsonBodyLimitBytes', 1024, 16 * 1024 * 1024);
+  intIn('jsonMaxDepth', 2, 1000);
+  intIn('maxSamplesPerUser', 0, 2 ** 31 - 1);
+  intIn('maxFeatureBytesPerUser', 0, Number.MAX_SAFE_INTEGER);
+  intIn('maxJobEpochs', 1, 100_000);
+  intIn('maxJobSamples', 2, 100_000_000);
+  intIn('jobTimeoutMs', 1000, 7 * 24 * 3600_000);
+  intIn('headersTimeoutMs', 100, 3600_000);
+  intIn('requestTimeoutMs', 100, 3600_000);
+  intIn('keepAliveTimeoutMs', 100, 3600_000);
+  if (c.headersTimeoutMs > c.requestTimeoutMs)
+    throw new FedexError('BAD_ARGUMENT', 'headersTimeoutMs must not exceed requestTimeoutMs');
   intIn('maxFeatureValues', 1, 1 << 26);
   intIn('rateLimitBurst', 0, 1_000_000);
   intIn('workers', 0, 64);

@@ -118,7 +118,7 @@ describe('fedex serve killed with SIGKILL', () => {
     // A long second training; kill the server while it runs.
     const j2 = (
       await device.request<{ job: { id: number } }>('POST', '/v1/users/u1/train', {
-        epochs: 5000,
+        epochs: 1000,
         patience: 0,
       })
     ).json.job.id;

@@ -3,6 +3,7 @@
  * `{ error: { code, message } }` — never a stack trace.
  */
 import { isFedexError, type ErrorCode } from '../core/errors.js';
+import { storageError } from './store/sqlite.js';
 
 /** HTTP status of each code a request can cause; anything else is a 500 (logged, message hidden). */
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -22,6 +23,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   MODEL_UNKNOWN_HEAD: 400,
   MODEL_HEAD_NOT_APPLICABLE: 400,
   UNAVAILABLE: 503,
+  QUOTA_EXCEEDED: 403,
+  STORAGE_FULL: 507,
   ROUND_CLOSED: 409,
   DUPLICATE_UPDATE: 409,
   NOT_SELECTED: 403,
@@ -32,10 +35,12 @@ export interface ErrorBody {
 }
 
 /** The status and body for an error thrown while handling a request. */
-export function httpError(e: unknown): { status: number; body: ErrorBody; internal: boolean } {
+export function httpError(raw: unknown): { status: number; body: ErrorBody; internal: boolean } {
+  // A database failure that is not a bug (disk full, file gone) has a code of its own.
+  const e = storageError(raw);
   if (isFedexError(e)) {
     const status = e.code.startsWith('CODEC_') ? 400 : (STATUS[e.code] ?? 500);
-    if (status < 500 || e.code === 'UNAVAILABLE') {
+    if (status < 500 || e.code === 'UNAVAILABLE' || e.code === 'STORAGE_FULL') {
       return { status, body: { error: { code: e.code, message: e.message } }, internal: false };
     }
   }

@@ -70,6 +70,8 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
           dbFile,
           workers: config.workers,
           defaults: config.training,
+          maxJobSamples: config.maxJobSamples,
+          jobTimeoutMs: config.jobTimeoutMs,
           log: config.logRequests ? (line) => process.stderr.write(`${line}\n`) : undefined,
         })
       : null;
@@ -97,6 +99,7 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
       version: SERVER_VERSION,
       onIngest: (userId) => scheduler.afterIngest(userId),
       onJobQueued: () => runner?.kick(),
+      onJobCancelled: (jobId) => runner?.cancel(jobId),
     });
     await app.listen({ host: config.host, port: config.port });
   } catch (cause) {

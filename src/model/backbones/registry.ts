@@ -139,6 +139,17 @@ export function splitPoint(id: string, split: string): SplitPoint {
 }
 
 /**
+ * The feature shape that backbone `id` produces at `split`, fixed by code; undefined when the
+ * backbone or the split is not registered (the server then treats the spec as its uploader's own).
+ *
+ * @example
+ * registeredSplitShape('faceapi-resnet', 'embedding'); // [128]
+ */
+export function registeredSplitShape(id: string, split: string): readonly number[] | undefined {
+  return ENTRIES.find((x) => x.id === id)?.splits.find((x) => x.name === split)?.shape;
+}
+
+/**
  * Loads a backbone by id.
  *
  * @throws FedexError MODEL_UNKNOWN_BACKBONE; FACE_MODEL_LOAD when its weights cannot be read.

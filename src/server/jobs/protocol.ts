@@ -13,6 +13,8 @@ export interface TrainRequest {
   /** Feature spec to train on; default: the spec with most labelled samples in the scope. */
   specKey?: string;
   config: TrainJobConfig;
+  /** Most labelled samples to read (the newest are kept); undefined: all. */
+  maxSamples?: number;
   /** SQLite file, opened read-only by the worker (kept open between jobs). */
   dbFile: string;
 }

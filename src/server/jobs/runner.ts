@@ -47,6 +47,10 @@ export interface JobRunnerOptions {
   workers?: number;
   /** Training config over `DEFAULT_TRAIN_JOB_CONFIG`, under each job's own config. */
   defaults?: Partial<TrainJobConfig>;
+  /** Most labelled samples one job reads (the newest). Default: all. */
+  maxJobSamples?: number;
+  /** A job running longer is stopped (its worker terminated) and failed for good. Default 30 min. */
+  jobTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -81,6 +85,8 @@ interface Slot {
   lastProgressWrite: number;
   /** Set when the runner itself terminates the worker. */
   retiring: boolean;
+  /** Fires when the job runs past `jobTimeoutMs`. */
+  deadline?: NodeJS.Timeout;
 }
 
 /** The worker module next to this one, with this module's extension (`.ts` from source). */
@@ -106,6 +112,8 @@ export class JobRunner extends EventEmitter {
   private readonly dbFile: string;
   private readonly size: number;
   private readonly defaults: Partial<TrainJobConfig>;
+  private readonly maxJobSamples: number | undefined;
+  private readonly jobTimeoutMs: number;
   private readonly log: (line: string) => void;
   private readonly slots: Slot[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -122,6 +130,8 @@ export class JobRunner extends EventEmitter {
       throw new FedexError('BAD_ARGUMENT', `workers must be an integer >= 1 (got ${this.size})`);
     this.defaults = options.defaults ?? {};
     resolveTrainJobConfig(this.defaults); // a bad default fails here, not in every job
+    this.maxJobSamples = options.maxJobSamples;
+    this.jobTimeoutMs = options.jobTimeoutMs ?? 30 * 60_000;
     this.log = options.log ?? (() => {});
   }
 
@@ -156,6 +166,7 @@ export class JobRunner extends EventEmitter {
     const slots = this.slots.splice(0);
     for (const slot of slots) {
       slot.retiring = true;
+      clearTimeout(slot.deadline);
       if (slot.job) {
         const job = this.store.failJob(slot.job.id, 'the job runner stopped while the job was running', true);
         slot.job = undefined;
@@ -165,6 +176,30 @@ export class JobRunner extends EventEmitter {
       }
     }
     await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  /**
+   * Stops the job `jobId` if a worker is running it: the worker thread is terminated (tfjs cannot
+   * be interrupted mid-epoch otherwise) and a fresh one takes its place. The caller has already
+   * marked the job cancelled in the store, so nothing of it is stored. True when it was running.
+   */
+  cancel(jobId: number): boolean {
+    const slot = this.slots.find((s) => s.job?.id === jobId);
+    if (!slot) return false;
+    this.log(`jobs: job ${jobId} cancelled while running on worker ${slot.id}`);
+    this.replaceWorker(slot);
+    return true;
+  }
+
+  /** Terminates a slot's worker on purpose and starts a fresh one in its place. */
+  private replaceWorker(slot: Slot): void {
+    slot.retiring = true;
+    slot.job = undefined;
+    if (slot.deadline) clearTimeout(slot.deadline);
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    void slot.worker.terminate();
+    if (this.running) this.spawn();
   }
 
   stats(): JobRunnerStats {
@@ -227,8 +262,23 @@ export class JobRunner extends EventEmitter {
       scope: job.scope,
       ...(specKey !== undefined ? { specKey } : {}),
       config,
+      ...(this.maxJobSamples !== undefined ? { maxSamples: this.maxJobSamples } : {}),
       dbFile: this.dbFile,
     };
+    slot.deadline = setTimeout(() => {
+      if (slot.job?.id !== job.id) return;
+      const seconds = (Date.now() - slot.startedAt) / 1000;
+      this.replaceWorker(slot);
+      // A retry would run as long again: the job fails for good, and the worker is free for others.
+      this.finishFailed(
+        job,
+        { code: 'JOB_FAILED', message: `stopped after ${seconds.toFixed(0)} s, the server's limit per job` },
+        false,
+        seconds,
+      );
+      this.kick();
+    }, this.jobTimeoutMs);
+    slot.deadline.unref();
     this.log(`jobs: job ${job.id} (${job.scope}, attempt ${job.attempts}) started on worker ${slot.id}`);
     slot.worker.postMessage(request);
   }
@@ -259,6 +309,7 @@ export class JobRunner extends EventEmitter {
         const job = slot.job;
         if (job?.id !== msg.jobId) return;
         slot.job = undefined;
+        clearTimeout(slot.deadline);
         this.finishDone(job, slot.config!, msg.specKey, msg.outcome, (Date.now() - slot.startedAt) / 1000);
         this.kick();
         return;
@@ -267,6 +318,7 @@ export class JobRunner extends EventEmitter {
         const job = slot.job;
         if (job?.id !== msg.jobId) return;
         slot.job = undefined;
+        clearTimeout(slot.deadline);
         this.finishFailed(job, msg, !NO_RETRY_CODES.has(msg.code), (Date.now() - slot.startedAt) / 1000);
         this.kick();
         return;
@@ -276,6 +328,7 @@ export class JobRunner extends EventEmitter {
 
   private onExit(slot: Slot, code: number, lastError: string | undefined): void {
     if (slot.retiring) return;
+    clearTimeout(slot.deadline);
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     const why = `training worker exited unexpectedly (exit code ${code}${lastError ? `: ${lastError}` : ''})`;

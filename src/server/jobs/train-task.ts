@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WireDtype } from '../../core/types.js';
 import { FedexError } from '../../core/errors.js';
-import { shapeSize } from '../../core/types.js';
+import { shapeSize, specKey } from '../../core/types.js';
 import { getHead, type Head, type HeadOptionsRecord } from '../../model/heads/registry.js';
 import { modelFromWeightsMessage, modelToWeightsMessage } from '../../model/io.js';
 import { DEFAULT_TRAIN_OPTIONS, fitHead, stratifiedSplit, type TrainOptions } from '../../model/trainer.js';
@@ -354,7 +354,8 @@ export async function trainScope(
     }
     const weights = modelToWeightsMessage(
       shipped,
-      { scope, head: head.name, labels, specKey: set.specKey },
+      // The spec's own key (what devices compare with theirs), not the store's per-owner key.
+      { scope, head: head.name, labels, specKey: specKey(set.spec) },
       { dtype: config.dtype },
     );
     onProgress(1, promote ? 'done: promoted' : 'done: rejected');

@@ -43,7 +43,7 @@ function readInput(request: TrainRequest): TrainInput {
   const specKey =
     request.specKey ?? s.labelledSpecs(parsed.kind === 'user' ? parsed.userId : undefined)[0]?.specKey;
   if (!specKey) throw new FedexError('NOT_ENOUGH_DATA', `${request.scope} has no labelled samples`);
-  const set = s.trainingSet(request.scope, specKey);
+  const set = s.trainingSet(request.scope, specKey, { maxSamples: request.maxSamples });
   const latest = s.modelVersion(request.scope, 'latest');
   // A current model of another spec cannot score these features: the candidate is then compared with nothing.
   const current =

@@ -98,6 +98,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
   }>(
     '/v1/devices',
     {
+      config: { anonymous: true },
       schema: {
         summary: 'Enroll a device: with an enrollment token, as admin for a userId, or by sign-up',
         description:

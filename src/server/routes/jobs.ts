@@ -47,7 +47,13 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
 
   const enqueue = (scope: Scope, body: TrainBody | undefined) => {
     const { specKey: _specKey, ...training } = body ?? {};
-    resolveTrainJobConfig(ctx.config.training, training); // a bad config is a 400 now, not a failed job later
+    const resolved = resolveTrainJobConfig(ctx.config.training, training); // a bad config is a 400 now, not a failed job later
+    if (resolved.epochs > ctx.config.maxJobEpochs) {
+      throw new FedexError(
+        'BAD_REQUEST',
+        `epochs must be at most ${ctx.config.maxJobEpochs} on this server (got ${resolved.epochs})`,
+      );
+    }
     const { job, created } = store.enqueueJob(scope, 'manual', { ...(body ?? {}) });
     if (created) ctx.onJobQueued?.(job);
     return { job: jobView(job), created };
@@ -104,6 +110,37 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
     },
   );
 
+  app.delete<{ Params: { jobId: number } }>(
+    '/v1/jobs/:jobId',
+    {
+      schema: {
+        summary: 'Cancel a queued or running job (admin, or a device of its user)',
+        description:
+          'A queued job is taken off the queue; a running one is stopped (its worker is replaced) and ' +
+          'stores nothing. 200 with the job (status cancelled); a job already finished is returned ' +
+          "unchanged with cancelled: false. Another user's job is a 404.",
+        tags: ['jobs'],
+        params: {
+          type: 'object',
+          required: ['jobId'],
+          properties: { jobId: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+    async (req) => {
+      const p = guards.principal(req);
+      const job = store.getJob(req.params.jobId);
+      const scope = job ? parseScope(job.scope) : null;
+      const visible =
+        job && (p.kind === 'admin' || (scope?.kind === 'user' && scope.userId === p.device.userId));
+      if (!job || !visible) throw new FedexError('NOT_FOUND', `no job ${req.params.jobId}`);
+      const by = p.kind === 'admin' ? 'the admin' : `device ${p.device.id}`;
+      const { job: now, changed, wasRunning } = store.cancelJob(job.id, by);
+      if (wasRunning) ctx.onJobCancelled?.(job.id);
+      return { job: jobView(now), cancelled: changed };
+    },
+  );
+
   app.get<{ Querystring: { scope?: string; status?: JobStatus; limit?: number } }>(
     '/v1/jobs',
     {
@@ -115,7 +152,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
           additionalProperties: false,
           properties: {
             scope: { type: 'string', maxLength: 80 },
-            status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
+            status: { type: 'string', enum: ['queued', 'running', 'done', 'failed', 'cancelled'] },
             limit: { type: 'integer', minimum: 1, maximum: 1000 },
           },
         },

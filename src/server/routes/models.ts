@@ -46,7 +46,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext, guard
       .header('x-fedex-model-version', String(m.version))
       .header('x-fedex-model-checksum', `sha256:${m.checksum}`)
       .header('x-fedex-model-status', m.status)
-      .header('x-fedex-spec', m.specKey)
+      .header('x-fedex-spec', m.specKey.split('#')[0]) // without the store's owner suffix
       .header('x-fedex-head', m.head);
     if (etagMatches(req.headers['if-none-match'], etag)) return reply.status(304).send();
     return reply

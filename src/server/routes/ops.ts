@@ -8,14 +8,22 @@ import type { AppContext, Guards } from '../app.js';
 export function registerOpsRoutes(app: FastifyInstance, ctx: AppContext, _guards: Guards): void {
   app.get(
     '/healthz',
-    { schema: { summary: 'Liveness and readiness', tags: ['ops'], security: [] } },
+    {
+      schema: {
+        summary: 'Liveness and readiness: 503 when the database file is gone, replaced or not writable',
+        tags: ['ops'],
+        security: [],
+      },
+    },
     async (_req, reply) => {
-      let db = 'ok';
+      // The file is the one opened and writable (a deleted or replaced file, a read-only folder or
+      // disk says so here instead of "ok" while writes fail or vanish).
+      let db = ctx.store.health();
       let jobs: Record<string, number> = {};
       try {
         jobs = ctx.store.countJobs();
       } catch (e) {
-        db = (e as Error).message;
+        if (db === 'ok') db = (e as Error).message;
       }
       const ok = db === 'ok';
       return reply.status(ok ? 200 : 503).send({

@@ -43,7 +43,7 @@ const taskSchema = {
 
 const roundErrors = { ...errorResponses, 409: errorSchema } as const;
 
-export function registerRoundRoutes(app: FastifyInstance, _ctx: AppContext, guards: Guards): void {
+export function registerRoundRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
   app.decorate('rounds', new HttpTransport());
   // A closing server closes its open round with whoever reported, so the runner awaiting it ends.
   app.addHook('onClose', async () => app.rounds.finish());
@@ -96,6 +96,7 @@ export function registerRoundRoutes(app: FastifyInstance, _ctx: AppContext, guar
   app.post<{ Params: { round: number } }>(
     '/v1/rounds/:round/updates',
     {
+      bodyLimit: ctx.config.bodyLimitBytes,
       schema: {
         summary:
           "This device's trained weights for the round (FXWT; metadata numExamples, loss, accuracy, deviceFlops) → 202 once recorded",

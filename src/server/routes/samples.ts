@@ -14,6 +14,10 @@ import { userIdParams } from './common.js';
 
 const BATCH_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_LABEL = 1_000_000;
+/** Most ids one relabel request may name (one indexed statement handles them; see Store.relabel). */
+export const MAX_RELABEL_IDS = 10_000;
+/** Body limit of the routes that take long lists (relabel, label names). */
+const RELABEL_BODY_LIMIT = 1024 * 1024;
 
 export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
   const { store, config, metrics } = ctx;
@@ -22,6 +26,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
   app.post<{ Params: { userId: string }; Body: Buffer }>(
     '/v1/users/:userId/batches',
     {
+      bodyLimit: config.bodyLimitBytes,
       schema: {
         summary: 'Upload a feature batch (FXFB bytes) from a device',
         description:
@@ -58,7 +63,13 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
           throw new FedexError('BAD_REQUEST', `label ids must be ≤ ${MAX_LABEL}`);
       }
       const batchId = req.headers['idempotency-key'] as string;
-      const result = await ingest.submit({ device, batchId, sha256: sha256Hex(bytes), batch });
+      const result = await ingest.submit({
+        device,
+        batchId,
+        sha256: sha256Hex(bytes),
+        batch,
+        quota: { maxSamples: config.maxSamplesPerUser, maxFeatureBytes: config.maxFeatureBytesPerUser },
+      });
       if (result.duplicate) {
         metrics.ingestedBatches.inc({ result: 'duplicate' });
       } else {
@@ -109,6 +120,8 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
   }>(
     '/v1/users/:userId/samples/relabel',
     {
+      // 10,000 ids of ~64 characters (sha256 hex client ids) need ~700 KB.
+      bodyLimit: RELABEL_BODY_LIMIT,
       schema: {
         summary: 'Set (or clear, with -1) the label of samples, by server id or client id; all or nothing',
         tags: ['samples'],
@@ -119,10 +132,10 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
           additionalProperties: false,
           properties: {
             label: { type: 'integer', minimum: -1, maximum: MAX_LABEL },
-            sampleIds: { type: 'array', maxItems: 10_000, items: { type: 'integer', minimum: 1 } },
+            sampleIds: { type: 'array', maxItems: MAX_RELABEL_IDS, items: { type: 'integer', minimum: 1 } },
             clientIds: {
               type: 'array',
-              maxItems: 10_000,
+              maxItems: MAX_RELABEL_IDS,
               items: { type: 'string', minLength: 1, maxLength: 1024 },
             },
           },
@@ -134,6 +147,8 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
       const { sampleIds, clientIds, label } = req.body;
       if (!sampleIds?.length && !clientIds?.length)
         throw new FedexError('BAD_REQUEST', 'give sampleIds or clientIds');
+      if ((sampleIds?.length ?? 0) + (clientIds?.length ?? 0) > MAX_RELABEL_IDS)
+        throw new FedexError('BAD_REQUEST', `relabel at most ${MAX_RELABEL_IDS} ids per request`);
       const changed = store.relabel(req.params.userId, { sampleIds, clientIds }, label);
       if (label >= 0) ctx.onIngest?.(req.params.userId);
       return { changed };
@@ -152,6 +167,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
   app.put<{ Params: { userId: string }; Body: { labels: { id: number; name: string }[] } }>(
     '/v1/users/:userId/labels',
     {
+      bodyLimit: RELABEL_BODY_LIMIT,
       schema: {
         summary: 'Name (or rename) label ids',
         tags: ['samples'],

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FedexError } from '../../core/errors.js';
 import type { AppContext, Guards } from '../app.js';
+import { cspForInlinePage } from '../security-headers.js';
 import { etagMatches } from './models.js';
 
 const require = createRequire(import.meta.url);
@@ -137,6 +138,9 @@ try {
 </html>
 `;
 
+/** The demo page's CSP: the app policy plus the hashes of its one inline script and style. */
+const DEMO_PAGE_CSP = cspForInlinePage(DEMO_PAGE);
+
 /** What `/` answers while the face app is not built (404): how to build it. */
 export function webMissingPage(webDir: string): string {
   return `<!doctype html>
@@ -162,6 +166,11 @@ function escapeHtml(text: string): string {
 
 export function registerStaticRoutes(app: FastifyInstance, ctx: AppContext, _guards: Guards): void {
   const roots = staticRoots(ctx.config.sdkDir, ctx.config.webDir);
+  // Source maps (the SDK's is 18 MB and holds every source file) only where a developer asks.
+  const withMaps = (types: readonly string[]) =>
+    ctx.config.serveSourceMaps ? types : types.filter((t) => t !== '.map');
+  const sdkTypes = withMaps(['.js', '.map', '.txt']);
+  const webTypes = withMaps(WEB_ASSET_TYPES);
 
   const send = (
     req: FastifyRequest,
@@ -197,12 +206,15 @@ export function registerStaticRoutes(app: FastifyInstance, ctx: AppContext, _gua
   });
 
   app.get('/', { schema: { hide: true } }, async (req, reply) => {
-    if (!statFile(path.join(roots.web, 'index.html')))
+    if (!statFile(path.join(roots.web, 'index.html'))) {
+      const page = webMissingPage(roots.web);
       return reply
         .status(404)
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-cache')
-        .send(webMissingPage(roots.web));
+        .header('content-security-policy', cspForInlinePage(page))
+        .send(page);
+    }
     return send(req, reply, roots.web, 'index.html', ['.html'], 'no index.html');
   });
   // The app's service worker (it caches the app, models and wasm for offline use; never the API).
@@ -218,13 +230,17 @@ export function registerStaticRoutes(app: FastifyInstance, ctx: AppContext, _gua
         reply,
         path.join(roots.web, 'assets'),
         req.params.file,
-        WEB_ASSET_TYPES,
+        webTypes,
         `no face app file "${req.params.file}" (npm run build:web)`,
       ),
   );
   app.get('/sdk', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/sdk/'));
   app.get('/sdk/', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(DEMO_PAGE),
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('content-security-policy', DEMO_PAGE_CSP)
+      .send(DEMO_PAGE),
   );
   app.get<{ Params: { file: string } }>(
     '/sdk/:file',
@@ -234,7 +250,7 @@ export function registerStaticRoutes(app: FastifyInstance, ctx: AppContext, _gua
       const missing = built
         ? `no SDK file "${req.params.file}"`
         : `the browser SDK is not built (no fedex-device.js in ${roots.sdk}): run "npm run build:sdk"`;
-      return send(req, reply, roots.sdk, req.params.file, ['.js', '.map', '.txt'], missing);
+      return send(req, reply, roots.sdk, req.params.file, sdkTypes, missing);
     },
   );
   app.get<{ Params: { file: string } }>(

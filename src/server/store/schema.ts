@@ -119,6 +119,43 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE devices ADD COLUMN revoked_at INTEGER;
   `,
+  // 3: hardening. Relabel by client id uses an index (it scanned every sample of the user per id);
+  // a spec not in the backbone registry belongs to the user who uploaded it (`owner`), so no user
+  // can fix another's feature shape; a per-database salt pseudonymises user ids in the global
+  // model's class names; jobs can be cancelled (a new status, so the table is rebuilt: SQLite
+  // cannot change a CHECK constraint in place).
+  `
+  CREATE INDEX samples_user_client ON samples(user_id, client_id);
+  ALTER TABLE specs ADD COLUMN owner TEXT;
+  CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  INSERT INTO settings (name, value) VALUES ('pseudonym_salt', lower(hex(randomblob(16))));
+  CREATE TABLE jobs_v3 (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope        TEXT NOT NULL,
+    trigger      TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    progress     REAL NOT NULL DEFAULT 0,
+    message      TEXT,
+    config       TEXT NOT NULL,
+    result       TEXT,
+    error        TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    started_at   INTEGER,
+    finished_at  INTEGER,
+    updated_at   INTEGER NOT NULL
+  );
+  INSERT INTO jobs_v3 SELECT id, scope, trigger, status, progress, message, config, result, error,
+    attempts, max_attempts, created_at, started_at, finished_at, updated_at FROM jobs;
+  DROP TABLE jobs;
+  ALTER TABLE jobs_v3 RENAME TO jobs;
+  CREATE INDEX jobs_status ON jobs(status, id);
+  CREATE INDEX jobs_scope ON jobs(scope, id);
+  `,
 ];
 
 /** Brings the database to the newest schema version; returns the version it now has. */

@@ -68,7 +68,7 @@ describe('Store', () => {
     const b2 = { ...b1, labels: new Int32Array(4).fill(-1), features: b1.features.map((v) => v + 1) };
     const r2 = store.ingestBatch({ device, batchId: 'two', sha256: 'x2', batch: b2 });
     expect(r2).toMatchObject({ inserted: 0, updated: 4 });
-    const set = store.trainingSet('user:ana', specKey(TEST_SPEC));
+    const set = store.trainingSet('user:ana', store.specKeyFor(TEST_SPEC, 'ana'));
     expect(Array.from(set.labels)).toEqual([0, 0, 1, 1]);
     expect(set.features[0]).toBeCloseTo(b1.features[0] + 1, 5);
     // A batch that fails half-way (bad spec shape) stores nothing.
@@ -120,7 +120,7 @@ describe('Store', () => {
     expect(store.countNewLabelled('ana')).toBe(6);
     const { job } = store.enqueueJob('user:ana', 'manual');
     store.claimJob();
-    const through = store.trainingSet('user:ana', specKey(TEST_SPEC)).throughSampleId;
+    const through = store.trainingSet('user:ana', store.specKeyFor(TEST_SPEC, 'ana')).throughSampleId;
     store.completeJob(job.id, { result: {}, trainedThrough: through });
     expect(store.countNewLabelled('ana')).toBe(0);
     const unlabelled = store.listSamples('ana', { label: -1 });
@@ -166,7 +166,7 @@ describe('Store', () => {
     store = new Store(file); // the process died with g running
     expect(store.recoverRunningJobs()).toBe(1);
     expect(store.getJob(g.id)?.status).toBe('queued');
-    expect(store.countJobs()).toEqual({ queued: 2, running: 0, done: 0, failed: 1 });
+    expect(store.countJobs()).toEqual({ queued: 2, running: 0, cancelled: 0, done: 0, failed: 1 });
     expect(a2.scope).toBe('user:a');
   });
 

@@ -7,12 +7,13 @@
  * Synchronous by design (better-sqlite3): each call is a short transaction on the server's thread.
  * Training workers open their own read-only connection (`openStore(file, { readonly: true })`).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FedexError } from '../../core/errors.js';
+import { registeredSplitShape } from '../../model/backbones/registry.js';
 import {
   shapeSize,
   specKey as keyOfSpec,
@@ -129,6 +130,8 @@ interface SpecRow {
   backbone_version: string;
   split: string;
   shape: string;
+  /** NULL: a registry spec (or one stored before owners existed), shared; else the owning user. */
+  owner: string | null;
 }
 
 const toUser = (r: UserRow): User => ({
@@ -208,6 +211,49 @@ export interface IngestInput {
   batchId: string;
   sha256: string;
   batch: FeatureBatch;
+  /** Most samples / feature bytes (stored as float32) the user may hold after this batch. */
+  quota?: UserQuota;
+}
+
+/** Per-user storage limits (0: no limit). */
+export interface UserQuota {
+  maxSamples: number;
+  maxFeatureBytes: number;
+}
+
+/** What one user stores: samples and their feature bytes as stored (float32, 4 bytes a value). */
+export interface UserUsage {
+  samples: number;
+  featureBytes: number;
+}
+
+/** SQLite error codes that mean "the storage cannot take writes now" rather than a bug. */
+const STORAGE_FULL_CODES = new Set(['SQLITE_FULL']);
+
+/**
+ * The typed error for a failure of the database itself: SQLITE_FULL (disk or file size limit) is
+ * STORAGE_FULL (507), a read-only, vanished or unreadable file is UNAVAILABLE (503); anything else
+ * is returned unchanged.
+ */
+export function storageError(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return e;
+  if (STORAGE_FULL_CODES.has(code))
+    return new FedexError('STORAGE_FULL', 'the server is out of storage space; try again later', {
+      cause: e,
+    });
+  if (/^SQLITE_(READONLY|IOERR|CANTOPEN|CORRUPT|NOTADB|BUSY|LOCKED)/.test(code))
+    return new FedexError('UNAVAILABLE', `the database cannot take the request now (${code})`, { cause: e });
+  return e;
+}
+
+function fileIdentity(file: string): { dev: number; ino: number } | null {
+  try {
+    const st = statSync(file);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return null;
+  }
 }
 
 export class Store {
@@ -215,6 +261,9 @@ export class Store {
   readonly file: string;
   private readonly now: () => number;
   private readonly stmts: ReturnType<Store['prepare']>;
+  /** Device and inode of the file opened, to notice it being deleted or replaced under us. */
+  private readonly identity: { dev: number; ino: number } | null;
+  private salt: string | undefined;
 
   constructor(file: string, options: StoreOptions = {}) {
     this.file = file;
@@ -231,14 +280,59 @@ export class Store {
         cause,
       });
     }
-    this.db.pragma('busy_timeout = 5000');
-    if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      this.db.pragma('foreign_keys = ON');
-      migrate(this.db);
+    try {
+      this.db.pragma('busy_timeout = 5000');
+      if (!options.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+        this.db.pragma('foreign_keys = ON');
+        migrate(this.db);
+      }
+    } catch (cause) {
+      this.db.close();
+      if (cause instanceof FedexError) throw cause;
+      throw new FedexError(
+        'UNAVAILABLE',
+        `cannot use the database ${file}: ${(cause as Error).message} (is its folder writable?)`,
+        { cause },
+      );
     }
+    this.identity = file === ':memory:' ? null : fileIdentity(file);
     this.stmts = this.prepare();
+  }
+
+  /**
+   * Throws UNAVAILABLE when the database file is no longer the one opened (deleted, or replaced by
+   * another file) or cannot be written: a write then would be acknowledged and lost at the next
+   * start. Cheap (one `stat`), so every write path calls it before committing.
+   */
+  assertFileIntact(): void {
+    if (!this.identity) return;
+    const now = fileIdentity(this.file);
+    if (!now || now.dev !== this.identity.dev || now.ino !== this.identity.ino) {
+      throw new FedexError(
+        'UNAVAILABLE',
+        `the database file ${this.file} was deleted or replaced while the server ran; restart it`,
+      );
+    }
+  }
+
+  /**
+   * What `/healthz` reports about storage: `ok`, or why writes would fail (the file gone or
+   * replaced, the file or its folder not writable, or the database not answering).
+   */
+  health(): string {
+    try {
+      this.assertFileIntact();
+      if (this.identity) {
+        accessSync(this.file, fsConstants.W_OK);
+        accessSync(path.dirname(this.file), fsConstants.W_OK);
+      }
+      this.db.prepare('SELECT 1').get();
+      return 'ok';
+    } catch (e) {
+      return (e as Error).message;
+    }
   }
 
   private prepare() {
@@ -469,9 +563,35 @@ export class Store {
 
   // ---- samples -----------------------------------------------------------------------------
 
-  /** Records a feature spec (idempotent); FEATURE_MISMATCH when its key is stored with another shape. */
-  registerSpec(spec: FeatureSpec): string {
+  /**
+   * The key a spec is stored under for `userId`. A spec of the backbone registry (a known backbone
+   * id and split: its shape is fixed by code) is shared by every user, under `specKey(spec)`. Any
+   * other spec belongs to the user who uploads it, under `specKey(spec)#<userId>` (`#` never occurs
+   * in a percent-encoded spec key), so one user's first upload cannot fix the shape every other
+   * user must send. Without `userId` (an admin's or a test's direct call) the key is the shared one.
+   */
+  specKeyFor(spec: Pick<FeatureSpec, 'backboneId' | 'backboneVersion' | 'split'>, userId?: string): string {
     const key = keyOfSpec(spec);
+    if (userId === undefined || registeredSplitShape(spec.backboneId, spec.split)) return key;
+    return `${key}#${userId}`;
+  }
+
+  /**
+   * Records a feature spec (idempotent) and returns its stored key ({@link specKeyFor}).
+   * FEATURE_MISMATCH when a registry spec comes with another shape than the registry's, or when the
+   * key is stored with another shape.
+   */
+  registerSpec(spec: FeatureSpec, userId?: string): string {
+    const fixed = registeredSplitShape(spec.backboneId, spec.split);
+    const same = (a: readonly number[], b: readonly number[]) =>
+      a.length === b.length && a.every((d, i) => d === b[i]);
+    if (fixed && !same(fixed, spec.shape)) {
+      throw new FedexError(
+        'FEATURE_MISMATCH',
+        `${spec.backboneId} at split ${spec.split} produces shape ${JSON.stringify(fixed)}, the batch says ${JSON.stringify(spec.shape)}`,
+      );
+    }
+    const key = this.specKeyFor(spec, userId);
     const existing = this.stmts.specByKey.get(key);
     if (existing) {
       if (existing.shape !== JSON.stringify(spec.shape)) {
@@ -482,10 +602,30 @@ export class Store {
       }
       return key;
     }
+    const owner = key === keyOfSpec(spec) ? null : (userId ?? null);
     this.db
-      .prepare('INSERT INTO specs (key, backbone_id, backbone_version, split, shape) VALUES (?, ?, ?, ?, ?)')
-      .run(key, spec.backboneId, spec.backboneVersion, spec.split, JSON.stringify(spec.shape));
+      .prepare(
+        'INSERT INTO specs (key, backbone_id, backbone_version, split, shape, owner) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(key, spec.backboneId, spec.backboneVersion, spec.split, JSON.stringify(spec.shape), owner);
     return key;
+  }
+
+  /** Samples and stored feature bytes of one user (an index-only count per spec). */
+  usage(userId: string): UserUsage {
+    const rows = this.db
+      .prepare<[string], { spec_key: string; n: number }>(
+        'SELECT spec_key, COUNT(*) AS n FROM samples WHERE user_id = ? GROUP BY spec_key',
+      )
+      .all(userId);
+    let samples = 0;
+    let featureBytes = 0;
+    for (const r of rows) {
+      const spec = this.getSpec(r.spec_key);
+      samples += r.n;
+      featureBytes += r.n * (spec ? shapeSize(spec.shape) : 0) * 4;
+    }
+    return { samples, featureBytes };
   }
 
   getSpec(key: string): FeatureSpec | undefined {
@@ -520,9 +660,11 @@ export class Store {
           receivedAt: prior.received_at,
         };
       }
-      const spec = this.registerSpec(batch.spec);
+      const spec = this.registerSpec(batch.spec, userId);
       const dim = shapeSize(batch.spec.shape);
       const now = this.now();
+      const quota = input.quota;
+      const before = quota && (quota.maxSamples > 0 || quota.maxFeatureBytes > 0) ? this.usage(userId) : null;
       let inserted = 0;
       let updated = 0;
       for (let i = 0; i < batch.sampleIds.length; i++) {
@@ -542,6 +684,22 @@ export class Store {
         } else {
           this.stmts.updateSample.run(row);
           updated++;
+        }
+      }
+      if (quota && before) {
+        const samples = before.samples + inserted;
+        const bytes = before.featureBytes + inserted * dim * 4;
+        if (quota.maxSamples > 0 && samples > quota.maxSamples) {
+          throw new FedexError(
+            'QUOTA_EXCEEDED',
+            `this user would hold ${samples} samples, over the quota of ${quota.maxSamples}; relabel or delete old ones`,
+          );
+        }
+        if (quota.maxFeatureBytes > 0 && bytes > quota.maxFeatureBytes) {
+          throw new FedexError(
+            'QUOTA_EXCEEDED',
+            `this user would hold ${bytes} bytes of features, over the quota of ${quota.maxFeatureBytes}`,
+          );
         }
       }
       if (batch.labelNames) {
@@ -580,15 +738,22 @@ export class Store {
    * itself fails.
    */
   ingestMany(inputs: readonly IngestInput[]): (IngestResult | Error)[] {
-    return this.db.transaction(() =>
-      inputs.map((input) => {
-        try {
-          return this.ingestBatch(input);
-        } catch (e) {
-          return e instanceof Error ? e : new Error(String(e));
-        }
-      }),
-    )();
+    this.assertFileIntact();
+    try {
+      return this.db.transaction(() =>
+        inputs.map((input) => {
+          try {
+            return this.ingestBatch(input);
+          } catch (e) {
+            // A full disk fails the whole transaction: let it reach the outer catch.
+            if (storageError(e) !== e) throw e;
+            return e instanceof Error ? e : new Error(String(e));
+          }
+        }),
+      )();
+    } catch (e) {
+      throw storageError(e);
+    }
   }
 
   /** Whether a batch id is stored for the user. */
@@ -663,32 +828,51 @@ export class Store {
     ids: { sampleIds?: readonly number[]; clientIds?: readonly string[] },
     label: number,
   ): number {
-    return this.db.transaction(() => {
-      let changed = 0;
+    this.assertFileIntact();
+    // One statement per kind of id, with the ids as one JSON parameter (json_each), each looked up
+    // by index: 10,000 ids cost one indexed pass, not 10,000 scans of the user's samples.
+    const sampleIds = [...new Set(ids.sampleIds ?? [])];
+    const clientIds = [...new Set(ids.clientIds ?? [])];
+    const run = this.db.transaction(() => {
       const now = this.now();
-      const byId = this.db.prepare(
-        'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND id = ?',
-      );
-      const byClient = this.db.prepare(
-        'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND client_id = ?',
-      );
+      let changed = 0;
       let lowest = Number.POSITIVE_INFINITY;
-      for (const id of ids.sampleIds ?? []) {
-        const r = byId.run(label, now, userId, id);
-        if (r.changes === 0) throw new FedexError('NOT_FOUND', `no sample ${id} for this user`);
-        changed += r.changes;
-        lowest = Math.min(lowest, id);
-      }
-      for (const cid of ids.clientIds ?? []) {
-        const rows = this.db
+      if (sampleIds.length > 0) {
+        const found = this.db
           .prepare<[string, string], { id: number }>(
-            'SELECT id FROM samples WHERE user_id = ? AND client_id = ?',
+            'SELECT s.id FROM json_each(?) j JOIN samples s ON s.id = j.value WHERE s.user_id = ?',
           )
-          .all(userId, cid);
-        if (rows.length === 0) throw new FedexError('NOT_FOUND', `no sample "${cid}" for this user`);
-        byClient.run(label, now, userId, cid);
-        changed += rows.length;
-        for (const r of rows) lowest = Math.min(lowest, r.id);
+          .all(JSON.stringify(sampleIds), userId);
+        if (found.length !== sampleIds.length) {
+          const have = new Set(found.map((r) => r.id));
+          const missing = sampleIds.find((id) => !have.has(id));
+          throw new FedexError('NOT_FOUND', `no sample ${missing} for this user`);
+        }
+        changed += this.db
+          .prepare(
+            'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND id IN (SELECT value FROM json_each(?))',
+          )
+          .run(label, now, userId, JSON.stringify(sampleIds)).changes;
+        for (const r of found) lowest = Math.min(lowest, r.id);
+      }
+      if (clientIds.length > 0) {
+        const found = this.db
+          .prepare<[string, string], { id: number; client_id: string }>(
+            'SELECT s.id, s.client_id FROM json_each(?) j JOIN samples s ON s.user_id = ? AND s.client_id = j.value',
+          )
+          .all(JSON.stringify(clientIds), userId);
+        const have = new Set(found.map((r) => r.client_id));
+        if (have.size !== clientIds.length) {
+          const missing = clientIds.find((c) => !have.has(c));
+          throw new FedexError('NOT_FOUND', `no sample "${missing}" for this user`);
+        }
+        changed += this.db
+          .prepare(
+            `UPDATE samples SET label = ?, updated_at = ? WHERE id IN
+               (SELECT s.id FROM json_each(?) j JOIN samples s ON s.user_id = ? AND s.client_id = j.value)`,
+          )
+          .run(label, now, JSON.stringify(clientIds), userId).changes;
+        for (const r of found) lowest = Math.min(lowest, r.id);
       }
       // A relabelled sample must be seen by the next "enough new labelled data" check.
       if (Number.isFinite(lowest)) {
@@ -697,7 +881,12 @@ export class Store {
           .run(lowest - 1, userId);
       }
       return changed;
-    })();
+    });
+    try {
+      return run();
+    } catch (e) {
+      throw storageError(e);
+    }
   }
 
   /** Labelled samples that arrived or changed since the user's last finished training. */
@@ -720,32 +909,42 @@ export class Store {
           .all(userId)
       : this.db
           .prepare<[], { spec_key: string; n: number }>(
-            'SELECT spec_key, COUNT(*) AS n FROM samples WHERE label >= 0 GROUP BY spec_key ORDER BY n DESC, spec_key',
+            `SELECT s.spec_key, COUNT(*) AS n FROM samples s JOIN specs p ON p.key = s.spec_key
+             WHERE s.label >= 0 AND p.owner IS NULL GROUP BY s.spec_key ORDER BY n DESC, s.spec_key`,
           )
           .all();
     return rows.map((r) => ({ specKey: r.spec_key, labelled: r.n }));
   }
 
   /** Labelled features of one spec: one user's (scope `user:<id>`) or everyone's (`global`). */
-  trainingSet(scope: Scope, specKey: string): TrainingSet {
-    const spec = this.getSpec(specKey);
-    if (!spec) throw new FedexError('NOT_FOUND', `no samples of spec ${specKey}`);
+  trainingSet(scope: Scope, specKey: string, options: { maxSamples?: number } = {}): TrainingSet {
+    const limit = options.maxSamples ?? -1; // SQLite: a negative LIMIT is no limit
+    const row = this.stmts.specByKey.get(specKey);
+    if (!row) throw new FedexError('NOT_FOUND', `no samples of spec ${specKey}`);
+    const spec = toSpec(row);
     const dim = shapeSize(spec.shape);
     const parsed = parseScope(scope);
     if (!parsed) throw new FedexError('BAD_REQUEST', `bad scope "${scope}"`);
+    if (row.owner !== null && !(parsed.kind === 'user' && parsed.userId === row.owner)) {
+      throw new FedexError('NOT_FOUND', `no samples of spec ${specKey} in ${scope}`);
+    }
     const read = this.db.transaction(() => {
       const rows =
         parsed.kind === 'user'
           ? this.db
-              .prepare<[string, string], { id: number; user_id: string; label: number; features: Buffer }>(
-                'SELECT id, user_id, label, features FROM samples WHERE user_id = ? AND spec_key = ? AND label >= 0 ORDER BY id',
+              .prepare<
+                [string, string, number],
+                { id: number; user_id: string; label: number; features: Buffer }
+              >(
+                'SELECT id, user_id, label, features FROM samples WHERE user_id = ? AND spec_key = ? AND label >= 0 ORDER BY id DESC LIMIT ?',
               )
-              .all(parsed.userId, specKey)
+              .all(parsed.userId, specKey, limit)
           : this.db
-              .prepare<[string], { id: number; user_id: string; label: number; features: Buffer }>(
-                'SELECT id, user_id, label, features FROM samples WHERE spec_key = ? AND label >= 0 ORDER BY id',
+              .prepare<[string, number], { id: number; user_id: string; label: number; features: Buffer }>(
+                'SELECT id, user_id, label, features FROM samples WHERE spec_key = ? AND label >= 0 ORDER BY id DESC LIMIT ?',
               )
-              .all(specKey);
+              .all(specKey, limit);
+      rows.reverse(); // newest `limit`, in ascending id order
       const through =
         parsed.kind === 'user'
           ? (this.stmts.maxSampleId.get(parsed.userId)?.m ?? 0)
@@ -753,6 +952,19 @@ export class Store {
       return { rows, through };
     });
     const { rows, through } = read();
+    // The global model's class names are `<owner>/<label>`: the owner is a keyed pseudonym of the
+    // user id (stable across versions, so a candidate is still compared with the current model),
+    // never the id itself, since every device may read the global model's metadata.
+    const pseudonyms = new Map<string, string>();
+    const ownerOf = (userId: string): string => {
+      if (parsed.kind === 'user') return userId;
+      let p = pseudonyms.get(userId);
+      if (p === undefined) {
+        p = this.pseudonym(userId);
+        pseudonyms.set(userId, p);
+      }
+      return p;
+    };
     const features = new Float32Array(rows.length * dim);
     const labels = new Int32Array(rows.length);
     rows.forEach((r, i) => {
@@ -770,10 +982,23 @@ export class Store {
       specKey,
       sampleIds: rows.map((r) => r.id),
       labels,
-      owners: rows.map((r) => r.user_id),
+      owners: rows.map((r) => ownerOf(r.user_id)),
       features,
       throughSampleId: through,
     };
+  }
+
+  /**
+   * A user's pseudonym in shared artefacts (the global model's class names): 16 hex digits of
+   * HMAC-SHA256 of the id under this database's own random salt, so it cannot be reversed by
+   * hashing candidate ids without the database.
+   */
+  pseudonym(userId: string): string {
+    this.salt ??= this.db
+      .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'pseudonym_salt'")
+      .get()?.value;
+    if (!this.salt) throw new FedexError('INTERNAL', 'the database has no pseudonym salt');
+    return createHmac('sha256', this.salt).update(userId).digest('hex').slice(0, 16);
   }
 
   // ---- models ------------------------------------------------------------------------------
@@ -955,6 +1180,8 @@ export class Store {
     return this.db.transaction(() => {
       const job = this.getJob(id);
       if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
+      // Cancelled while it trained: its outcome is dropped, nothing is stored.
+      if (job.status === 'cancelled') return { job };
       const model = outcome.model ? this.insertModel({ ...outcome.model, jobId: id }) : undefined;
       const parsed = parseScope(job.scope);
       if (parsed?.kind === 'user' && outcome.trainedThrough !== undefined) {
@@ -986,6 +1213,7 @@ export class Store {
     return this.db.transaction(() => {
       const job = this.getJob(id);
       if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
+      if (job.status === 'cancelled') return job;
       const again = retry && job.attempts < job.maxAttempts;
       const now = this.now();
       this.db
@@ -1004,6 +1232,27 @@ export class Store {
     })();
   }
 
+  /**
+   * Cancels a queued or running job: it becomes `cancelled` (final; the runner stops a running one
+   * and stores nothing of it). Returns the job as it is now; a job already finished is returned
+   * unchanged with `changed: false`.
+   */
+  cancelJob(id: number, by: string): { job: Job; changed: boolean; wasRunning: boolean } {
+    return this.db.transaction(() => {
+      const job = this.getJob(id);
+      if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
+      if (job.status !== 'queued' && job.status !== 'running')
+        return { job, changed: false, wasRunning: false };
+      const now = this.now();
+      this.db
+        .prepare(
+          "UPDATE jobs SET status = 'cancelled', message = ?, error = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .run(`cancelled by ${by}`, now, now, id);
+      return { job: this.getJob(id)!, changed: true, wasRunning: job.status === 'running' };
+    })();
+  }
+
   /** At start: jobs left running by a crashed process go back to the queue (or fail when spent). */
   recoverRunningJobs(): number {
     const running = this.listJobs({ status: 'running', limit: 1000 });
@@ -1012,7 +1261,7 @@ export class Store {
   }
 
   countJobs(): Record<JobStatus, number> {
-    const out: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0 };
+    const out: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
     for (const r of this.db
       .prepare<[], { status: JobStatus; n: number }>('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status')
       .all()) {

@@ -132,7 +132,7 @@ export interface NewModel {
   jobId?: number | null;
 }
 
-export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export type JobTrigger = 'manual' | 'new-samples' | 'schedule';
 
 export interface Job {
