@@ -27,6 +27,7 @@ import {
 const SEED = 0x0fed_e5;
 const RUNS_PER_OPERATION = 200;
 const UPLOAD_RUNS = 400;
+const HOSTILE_RUNS_PER_OPERATION = 40;
 
 interface Operation {
   method: string;
@@ -192,6 +193,17 @@ function encodePathSegment(s: string): string {
   } catch {
     return '%ED%A0%80';
   }
+}
+
+/** Valid values of a path parameter (hostile-body runs reach the handlers with them). */
+function pathValues(name: string, method: string): string[] {
+  const valid: Record<string, string[]> = {
+    userId: [USER],
+    deviceId: method === 'DELETE' ? ['dev-unknown'] : [deviceId, otherDeviceId],
+    jobId: [jobId],
+    round: ['1'],
+  };
+  return valid[name] ?? ['x'];
 }
 
 /** A path parameter: sometimes a valid value (so deeper validation runs), mostly a bad one. */
@@ -473,6 +485,75 @@ describe('server fuzz: every OpenAPI operation', () => {
     );
     expect(findings).toEqual([]);
   }, 60_000);
+
+  // Hostile bodies (the hardening issue): nesting past the depth limit, JSON over the 64 KB limit,
+  // anonymous megabyte bodies, batches that would squat a registry spec with a wrong shape, lone
+  // surrogates, and floods of training requests with any epoch count. Same properties as above.
+  it('hostile bodies on every writing operation: deep / oversized / anonymous / squatting / job floods', async () => {
+    const writing = operations.filter((o) => o.method !== 'GET' && o.method !== 'HEAD');
+    expect(writing.length).toBeGreaterThanOrEqual(10);
+    const deep = fc
+      .integer({ min: 17, max: 20_000 })
+      .map((n) => ({ kind: 'text', text: `${'['.repeat(n)}${']'.repeat(n)}` }) as Body);
+    const deepInField = fc
+      .integer({ min: 17, max: 5_000 })
+      .map((n) => ({ kind: 'text', text: `{"name":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}` }) as Body);
+    const oversized = fc
+      .integer({ min: 65 * 1024, max: 2 * 1024 * 1024 })
+      .map((n) => ({ kind: 'text', text: JSON.stringify({ name: 'x'.repeat(n) }) }) as Body);
+    const bigBinary = fc
+      .integer({ min: 1024 * 1024, max: 6 * 1024 * 1024 })
+      .map((n) => ({ kind: 'bytes', bytes: new Uint8Array(n) }) as Body);
+    const squat = fc
+      .tuple(
+        fc.constantFrom('faceapi-resnet', 'faceres', 'tiny-cnn'),
+        fc.constantFrom('embedding', 'stage128', 'conv_pw_11', 'conv2'),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 }),
+      )
+      .map(
+        ([backboneId, split, shape]) =>
+          ({
+            kind: 'bytes',
+            bytes: encodeFeatureBatch({
+              spec: { backboneId, backboneVersion: '1', split, shape },
+              sampleIds: ['squat'],
+              labels: Int32Array.from([0]),
+              features: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+            }),
+          }) as Body,
+      );
+    const lone = fc
+      .constantFrom('\\ud800', '\\udfff', 'a\\udbff', '\\udc00b')
+      .map(
+        (esc) => ({ kind: 'text', text: `{"name":"${esc}","labels":[{"id":0,"name":"${esc}"}]}` }) as Body,
+      );
+    const epochs = fc
+      .oneof(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 1001, max: 1_000_000 }), fc.double())
+      .map((e) => ({ kind: 'text', text: JSON.stringify({ epochs: e, patience: 0 }) }) as Body);
+    const hostile = fc.oneof(deep, deepInField, oversized, bigBinary, squat, lone, epochs);
+    for (const op of writing) {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.tuple(...op.pathParams.map((n) => fc.constantFrom(...pathValues(n, op.method)))),
+          hostile,
+          fc.constantFrom('application/json', 'application/octet-stream'),
+          authArb,
+          fc.integer({ min: 0, max: 1_000_000 }),
+          async (values, body, contentType, auth, n) => {
+            const ct =
+              body.kind === 'bytes'
+                ? 'application/octet-stream'
+                : contentType === ''
+                  ? ''
+                  : 'application/json';
+            await send(op, values as string[], '', body, ct, auth, `hostile-${n}`);
+          },
+        ),
+        { seed: SEED, numRuns: HOSTILE_RUNS_PER_OPERATION, endOnFailure: true },
+      );
+    }
+    expect(findings).toEqual([]);
+  }, 240_000);
 
   it('the state snapshot does see an accepted write (sanity check of the detector)', async () => {
     const before = snapshot();

@@ -611,6 +611,36 @@ export class Store {
     return key;
   }
 
+  /**
+   * QUOTA_EXCEEDED, before anything is written, when storing `batch` would take the user past
+   * `quota`: only its samples new to the store count (a re-sent sample replaces its old row).
+   */
+  private checkQuota(userId: string, spec: string, batch: FeatureBatch, quota: UserQuota): void {
+    const known =
+      this.db
+        .prepare<[string, string, string], { n: number }>(
+          'SELECT COUNT(*) AS n FROM json_each(?) j JOIN samples s ON s.user_id = ? AND s.spec_key = ? AND s.client_id = j.value',
+        )
+        .get(JSON.stringify(batch.sampleIds), userId, spec)?.n ?? 0;
+    const adding = batch.sampleIds.length - known;
+    if (adding <= 0) return;
+    const before = this.usage(userId);
+    const samples = before.samples + adding;
+    const bytes = before.featureBytes + adding * shapeSize(batch.spec.shape) * 4;
+    if (quota.maxSamples > 0 && samples > quota.maxSamples) {
+      throw new FedexError(
+        'QUOTA_EXCEEDED',
+        `this user would hold ${samples} samples, over the quota of ${quota.maxSamples}; relabel or delete old ones`,
+      );
+    }
+    if (quota.maxFeatureBytes > 0 && bytes > quota.maxFeatureBytes) {
+      throw new FedexError(
+        'QUOTA_EXCEEDED',
+        `this user would hold ${bytes} bytes of features, over the quota of ${quota.maxFeatureBytes}`,
+      );
+    }
+  }
+
   /** Samples and stored feature bytes of one user (an index-only count per spec). */
   usage(userId: string): UserUsage {
     const rows = this.db
@@ -660,11 +690,13 @@ export class Store {
           receivedAt: prior.received_at,
         };
       }
+      const quota = input.quota;
+      if (quota && (quota.maxSamples > 0 || quota.maxFeatureBytes > 0)) {
+        this.checkQuota(userId, this.specKeyFor(batch.spec, userId), batch, quota);
+      }
       const spec = this.registerSpec(batch.spec, userId);
       const dim = shapeSize(batch.spec.shape);
       const now = this.now();
-      const quota = input.quota;
-      const before = quota && (quota.maxSamples > 0 || quota.maxFeatureBytes > 0) ? this.usage(userId) : null;
       let inserted = 0;
       let updated = 0;
       for (let i = 0; i < batch.sampleIds.length; i++) {
@@ -684,22 +716,6 @@ export class Store {
         } else {
           this.stmts.updateSample.run(row);
           updated++;
-        }
-      }
-      if (quota && before) {
-        const samples = before.samples + inserted;
-        const bytes = before.featureBytes + inserted * dim * 4;
-        if (quota.maxSamples > 0 && samples > quota.maxSamples) {
-          throw new FedexError(
-            'QUOTA_EXCEEDED',
-            `this user would hold ${samples} samples, over the quota of ${quota.maxSamples}; relabel or delete old ones`,
-          );
-        }
-        if (quota.maxFeatureBytes > 0 && bytes > quota.maxFeatureBytes) {
-          throw new FedexError(
-            'QUOTA_EXCEEDED',
-            `this user would hold ${bytes} bytes of features, over the quota of ${quota.maxFeatureBytes}`,
-          );
         }
       }
       if (batch.labelNames) {

@@ -1,0 +1,120 @@
+/**
+ * The job runner's limits against one user holding a worker: a job past the wall-time limit is
+ * stopped and failed for good, a running job can be cancelled (nothing of it is stored), and a job
+ * reads at most `maxJobSamples` samples. Each time the worker is free for the next user's job.
+ * Real worker threads training with tfjs (WASM) on a temporary SQLite file.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Store } from '../store/sqlite.js';
+import type { Job } from '../store/types.js';
+import { JobRunner } from './runner.js';
+import { seedUser } from './test-data.js';
+
+const FAST = { epochs: 20, learningRate: 0.01, patience: 0 };
+/** Far more epochs than the limit lets run (the HTTP route caps epochs; the runner's clock is the backstop). */
+const ENDLESS = { epochs: 100_000, learningRate: 0.001, patience: 0, validationSplit: 0 };
+const TIMEOUT_MS = 3000;
+
+let dir: string;
+let store: Store;
+let runner: JobRunner;
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const jobIn =
+  (id: number, ...status: Job['status'][]) =>
+  () => {
+    const job = store.getJob(id)!;
+    return status.includes(job.status) ? job : undefined;
+  };
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'fedex-limits-'));
+  const dbFile = path.join(dir, 'fedex.db');
+  store = new Store(dbFile, { synchronous: 'normal' });
+  seedUser(store, 'hog', { people: 4, perPerson: 10, seed: 1 });
+  seedUser(store, 'next', { people: 3, perPerson: 10, seed: 2 });
+  runner = new JobRunner({
+    store,
+    dbFile,
+    workers: 1,
+    defaults: FAST,
+    jobTimeoutMs: TIMEOUT_MS,
+    maxJobSamples: 24,
+  });
+  runner.start();
+});
+
+afterAll(async () => {
+  await runner?.stop();
+  store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('JobRunner limits', () => {
+  it('stops a job past the wall-time limit, fails it for good, and runs the next user on a fresh worker', async () => {
+    // Prepare
+    const { job: hog } = store.enqueueJob('user:hog', 'manual', ENDLESS);
+    const { job: next } = store.enqueueJob('user:next', 'manual');
+
+    // Execute
+    runner.kick();
+    const failed = await waitFor('the endless job to be stopped', jobIn(hog.id, 'failed', 'done'));
+    const done = await waitFor('the next job', jobIn(next.id, 'done', 'failed'));
+
+    // Assert
+    expect(failed.status).toBe('failed');
+    expect(failed.attempts).toBe(1); // not retried: it would only run as long again
+    expect(failed.error).toMatch(/JOB_FAILED: stopped after \d+ s/);
+    expect(store.latestModelInfo('user:hog')).toBeUndefined();
+    expect(done.status).toBe('done');
+    expect(runner.stats().workers).toBe(1);
+  });
+
+  it('cancels a running job: its worker is replaced, nothing is stored, and the queue goes on', async () => {
+    // Prepare
+    const { job: hog } = store.enqueueJob('user:hog', 'manual', ENDLESS);
+    runner.kick();
+    await waitFor('the job to run', jobIn(hog.id, 'running'));
+
+    // Execute
+    const { wasRunning } = store.cancelJob(hog.id, 'the admin');
+    const stopped = runner.cancel(hog.id);
+    const { job: next } = store.enqueueJob('user:next', 'manual');
+    runner.kick();
+    const done = await waitFor('the next job', jobIn(next.id, 'done', 'failed'));
+
+    // Assert
+    expect(wasRunning).toBe(true);
+    expect(stopped).toBe(true);
+    expect(store.getJob(hog.id)).toMatchObject({ status: 'cancelled', message: 'cancelled by the admin' });
+    expect(store.latestModelInfo('user:hog')).toBeUndefined();
+    expect(done.status).toBe('done');
+  });
+
+  it('reads at most maxJobSamples samples (the newest) for one job', async () => {
+    // Prepare: hog has 40 labelled samples; the runner reads 24
+    const { job } = store.enqueueJob('user:hog', 'manual');
+
+    // Execute
+    runner.kick();
+    const done = await waitFor('the job', jobIn(job.id, 'done', 'failed'));
+
+    // Assert
+    expect(done.status).toBe('done');
+    const r = done.result as { trainSamples: number; heldOut: number };
+    expect(r.trainSamples + r.heldOut).toBe(24);
+  });
+});
