@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -126,6 +126,47 @@ describe('fedex serve', () => {
     });
   });
 
+  it('maps the hardening flags to the config', () => {
+    expect(
+      serveConfig(
+        ['--max-samples-per-user', '500', '--max-job-epochs', '50', '--job-timeout', '90', '--source-maps'],
+        {},
+      ),
+    ).toMatchObject({
+      maxSamplesPerUser: 500,
+      maxJobEpochs: 50,
+      jobTimeoutMs: 90_000,
+      serveSourceMaps: true,
+    });
+  });
+
+  it('says in one line, without a stack trace, that a read-only data folder cannot be used', () => {
+    // Prepare: a folder this process may not write. Root ignores permission bits, so as root the
+    // server runs as the `nobody` user (setpriv, util-linux) against a folder owned by root.
+    const dir = tempDir();
+    chmodSync(dir, 0o555);
+    const asRoot = process.getuid?.() === 0;
+    const argv = [path.join(REPO_ROOT, 'bin', 'fedex.js'), 'serve', '--port', '0', '--data-dir', dir];
+    const cmd = asRoot ? 'setpriv' : process.execPath;
+    const args = asRoot
+      ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv]
+      : argv;
+
+    // Execute
+    const r = spawnSync(cmd, args, {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, FEDEX_ADMIN_KEY: '' },
+    });
+
+    // Assert
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      `fedex serve: the data folder ${dir} cannot be written (permission denied); give the server a writable folder with --data-dir [UNAVAILABLE]\n`,
+    );
+  });
+
   it.each([
     [['--port', 'eighty']],
     [['--port', '70000']],
@@ -133,6 +174,8 @@ describe('fedex serve', () => {
     [['--enrollment', 'maybe']],
     [['--workers', '-1']],
     [['--rate-limit', 'lots']],
+    [['--max-job-epochs', '0']],
+    [['--job-timeout', '-5']],
     [['--no-such-flag']],
   ])('rejects bad flags %j with exit 2', async (flags) => {
     // Execute

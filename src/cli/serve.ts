@@ -80,11 +80,30 @@ const FLAGS: FlagSpecs = {
     arg: 'E',
     help: 'open: devices enroll themselves with an enrollment token; closed: only the admin enrolls devices. Default open.',
   },
+  'max-samples-per-user': {
+    type: 'string',
+    arg: 'N',
+    help: `Samples one user may store; an upload past it is refused (403 QUOTA_EXCEEDED); 0: no limit. Default ${DEFAULTS.maxSamplesPerUser}.`,
+  },
+  'max-job-epochs': {
+    type: 'string',
+    arg: 'N',
+    help: `Most epochs a training request may ask for. Default ${DEFAULTS.maxJobEpochs}.`,
+  },
+  'job-timeout': {
+    type: 'string',
+    arg: 'S',
+    help: `Seconds after which a running training job is stopped and failed. Default ${DEFAULTS.jobTimeoutMs / 1000}.`,
+  },
+  'source-maps': {
+    type: 'boolean',
+    help: "Serve the SDK's and the face app's source maps (.map); off by default (they hold the source).",
+  },
   log: { type: 'boolean', help: 'Log one line per request (and job events) to stderr.' },
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--max-samples-per-user N] [--max-job-epochs N] [--job-timeout S] [--source-maps] [--log]';
 
 /** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
 export function serveConfig(
@@ -123,6 +142,13 @@ export function serveConfig(
     config.rateLimitPerSecond = rate;
     config.rateLimitBurst = 2 * rate;
   }
+  const quota = intFlag(flags, 'max-samples-per-user', undefined, { min: 0, max: 2 ** 31 - 1 });
+  if (quota !== undefined) config.maxSamplesPerUser = quota;
+  const maxEpochs = intFlag(flags, 'max-job-epochs', undefined, { min: 1, max: 100_000 });
+  if (maxEpochs !== undefined) config.maxJobEpochs = maxEpochs;
+  const jobTimeout = intFlag(flags, 'job-timeout', undefined, { min: 1, max: 7 * 24 * 3600 });
+  if (jobTimeout !== undefined) config.jobTimeoutMs = jobTimeout * 1000;
+  if (flags['source-maps']) config.serveSourceMaps = true;
   if (flags.log) config.logRequests = true;
   const key = env.FEDEX_ADMIN_KEY;
   if (key !== undefined && key !== '') {

@@ -6,7 +6,15 @@
  * Start-up order matters for durability: the store opens (and migrates) first, jobs left running
  * by a crashed process go back to the queue, then the API listens, then workers start.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants as fsConstants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { FedexError } from '../core/errors.js';
@@ -54,9 +62,37 @@ function resolveAdminKey(config: ServerConfig): { key: string; file: string | nu
   return { key, file };
 }
 
+/**
+ * Makes sure the data folder exists and can be written, or says in one line why not (a read-only
+ * folder, disk or mount used to end in a stack trace from deep inside the start-up).
+ */
+function prepareDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, fsConstants.W_OK);
+  } catch (cause) {
+    const e = cause as NodeJS.ErrnoException;
+    const why =
+      e.code === 'EACCES' || e.code === 'EPERM'
+        ? 'permission denied'
+        : e.code === 'EROFS'
+          ? 'read-only file system'
+          : e.code === 'ENOTDIR'
+            ? 'a file is in the way'
+            : e.code === 'ENOSPC'
+              ? 'no space left'
+              : (e.code ?? e.message);
+    throw new FedexError(
+      'UNAVAILABLE',
+      `the data folder ${dir} cannot be written (${why}); give the server a writable folder with --data-dir`,
+      { cause },
+    );
+  }
+}
+
 export async function startServer(partial: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config = resolveServerConfig(partial);
-  mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir);
   const { key: adminKey, file: adminKeyFile } = resolveAdminKey(config);
   const dbFile = path.join(config.dataDir, DB_FILE);
   const store = new Store(dbFile, { synchronous: config.durability });
