@@ -26,6 +26,7 @@ import { serverSuite } from './server.js';
 import { browserSuite } from './browser.js';
 import { strategySuite } from './strategy.js';
 import { loadSuite } from './load.js';
+import { hardeningSuite } from './hardening.js';
 import { simSuite } from './sim.js';
 
 const SUITES: BenchSuite[] = [
@@ -43,6 +44,7 @@ const SUITES: BenchSuite[] = [
   browserSuite,
   strategySuite,
   loadSuite,
+  hardeningSuite,
   simSuite,
 ];
 

@@ -286,6 +286,9 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       if (mapped.internal)
         process.stderr.write(`fedex serve: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}\n`);
     }
+    // Refused before its body was read (no token, too large): close the connection after the
+    // answer instead of reading and discarding megabytes the client is still sending.
+    if (!req.raw.complete) void reply.header('connection', 'close');
     void reply.status(status).type('application/json').send(body);
   });
 

@@ -124,6 +124,10 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
       bodyLimit: RELABEL_BODY_LIMIT,
       schema: {
         summary: 'Set (or clear, with -1) the label of samples, by server id or client id; all or nothing',
+        description:
+          'At most 10,000 ids. Every id is checked before anything is written: one that is not the ' +
+          "user's is a 404 and nothing changes. Lists over 500 ids are written 500 at a time so " +
+          'other requests run in between; relabelling is idempotent, so after a failure resend the same request.',
         tags: ['samples'],
         params: userIdParams,
         body: {
@@ -149,7 +153,8 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
         throw new FedexError('BAD_REQUEST', 'give sampleIds or clientIds');
       if ((sampleIds?.length ?? 0) + (clientIds?.length ?? 0) > MAX_RELABEL_IDS)
         throw new FedexError('BAD_REQUEST', `relabel at most ${MAX_RELABEL_IDS} ids per request`);
-      const changed = store.relabel(req.params.userId, { sampleIds, clientIds }, label);
+      // Long lists are written 500 ids at a time, yielding between steps (Store.relabelInSteps).
+      const changed = await store.relabelInSteps(req.params.userId, { sampleIds, clientIds }, label);
       if (label >= 0) ctx.onIngest?.(req.params.userId);
       return { changed };
     },

@@ -247,6 +247,25 @@ export function storageError(e: unknown): unknown {
   return e;
 }
 
+/**
+ * Statements that take a list of ids as one JSON array parameter (`json_each`), so 10,000 ids are
+ * one statement. Each is written so that SQLite walks the list and looks each id up by index
+ * (rowid, or `(user_id, client_id)`): the JOIN form let the planner scan the user's rows and
+ * re-read the list per row, and `user_id = ?` next to `id IN` made it pick the user index (hence
+ * `+user_id`). `hardening.test.ts` checks every plan.
+ */
+export const BY_IDS_SQL = {
+  countKnownClients:
+    'SELECT COUNT(*) AS n FROM samples WHERE user_id = ? AND spec_key = ? AND client_id IN (SELECT value FROM json_each(?))',
+  findIds: 'SELECT id FROM samples WHERE +user_id = ? AND id IN (SELECT value FROM json_each(?))',
+  relabelIds:
+    'UPDATE samples SET label = ?, updated_at = ? WHERE +user_id = ? AND id IN (SELECT value FROM json_each(?))',
+  findClients:
+    'SELECT id, client_id FROM samples WHERE user_id = ? AND client_id IN (SELECT value FROM json_each(?))',
+  relabelClients:
+    'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND client_id IN (SELECT value FROM json_each(?))',
+} as const;
+
 function fileIdentity(file: string): { dev: number; ino: number } | null {
   try {
     const st = statSync(file);
@@ -618,10 +637,8 @@ export class Store {
   private checkQuota(userId: string, spec: string, batch: FeatureBatch, quota: UserQuota): void {
     const known =
       this.db
-        .prepare<[string, string, string], { n: number }>(
-          'SELECT COUNT(*) AS n FROM json_each(?) j JOIN samples s ON s.user_id = ? AND s.spec_key = ? AND s.client_id = j.value',
-        )
-        .get(JSON.stringify(batch.sampleIds), userId, spec)?.n ?? 0;
+        .prepare<[string, string, string], { n: number }>(BY_IDS_SQL.countKnownClients)
+        .get(userId, spec, JSON.stringify(batch.sampleIds))?.n ?? 0;
     const adding = batch.sampleIds.length - known;
     if (adding <= 0) return;
     const before = this.usage(userId);
@@ -854,41 +871,16 @@ export class Store {
       let changed = 0;
       let lowest = Number.POSITIVE_INFINITY;
       if (sampleIds.length > 0) {
-        const found = this.db
-          .prepare<[string, string], { id: number }>(
-            'SELECT s.id FROM json_each(?) j JOIN samples s ON s.id = j.value WHERE s.user_id = ?',
-          )
-          .all(JSON.stringify(sampleIds), userId);
-        if (found.length !== sampleIds.length) {
-          const have = new Set(found.map((r) => r.id));
-          const missing = sampleIds.find((id) => !have.has(id));
-          throw new FedexError('NOT_FOUND', `no sample ${missing} for this user`);
-        }
+        lowest = Math.min(lowest, this.lowestOrMissing(userId, { sampleIds }));
         changed += this.db
-          .prepare(
-            'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND id IN (SELECT value FROM json_each(?))',
-          )
+          .prepare(BY_IDS_SQL.relabelIds)
           .run(label, now, userId, JSON.stringify(sampleIds)).changes;
-        for (const r of found) lowest = Math.min(lowest, r.id);
       }
       if (clientIds.length > 0) {
-        const found = this.db
-          .prepare<[string, string], { id: number; client_id: string }>(
-            'SELECT s.id, s.client_id FROM json_each(?) j JOIN samples s ON s.user_id = ? AND s.client_id = j.value',
-          )
-          .all(JSON.stringify(clientIds), userId);
-        const have = new Set(found.map((r) => r.client_id));
-        if (have.size !== clientIds.length) {
-          const missing = clientIds.find((c) => !have.has(c));
-          throw new FedexError('NOT_FOUND', `no sample "${missing}" for this user`);
-        }
+        lowest = Math.min(lowest, this.lowestOrMissing(userId, { clientIds }));
         changed += this.db
-          .prepare(
-            `UPDATE samples SET label = ?, updated_at = ? WHERE id IN
-               (SELECT s.id FROM json_each(?) j JOIN samples s ON s.user_id = ? AND s.client_id = j.value)`,
-          )
-          .run(label, now, JSON.stringify(clientIds), userId).changes;
-        for (const r of found) lowest = Math.min(lowest, r.id);
+          .prepare(BY_IDS_SQL.relabelClients)
+          .run(label, now, userId, JSON.stringify(clientIds)).changes;
       }
       // A relabelled sample must be seen by the next "enough new labelled data" check.
       if (Number.isFinite(lowest)) {
@@ -903,6 +895,73 @@ export class Store {
     } catch (e) {
       throw storageError(e);
     }
+  }
+
+  /**
+   * {@link relabel} for long id lists without holding the server's one thread: every id is checked
+   * first (reads, `chunk` ids at a time), so an unknown id still rejects the request before anything
+   * is written; then the labels are written `chunk` ids per transaction, yielding to the event loop
+   * between steps (about 5-7 ms each for 500 ids), so other users' requests run in between.
+   * Relabelling is idempotent: if the process dies between two steps, part of the list is
+   * relabelled and resending the same request finishes it.
+   */
+  async relabelInSteps(
+    userId: string,
+    ids: { sampleIds?: readonly number[]; clientIds?: readonly string[] },
+    label: number,
+    chunk = 500,
+  ): Promise<number> {
+    const sampleIds = [...new Set(ids.sampleIds ?? [])];
+    const clientIds = [...new Set(ids.clientIds ?? [])];
+    if (sampleIds.length + clientIds.length <= chunk) return this.relabel(userId, ids, label);
+    const parts = <T>(list: T[]): T[][] =>
+      Array.from({ length: Math.ceil(list.length / chunk) }, (_, i) =>
+        list.slice(i * chunk, (i + 1) * chunk),
+      );
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    for (const part of parts(sampleIds)) {
+      this.lowestOrMissing(userId, { sampleIds: part });
+      await turn();
+    }
+    for (const part of parts(clientIds)) {
+      this.lowestOrMissing(userId, { clientIds: part });
+      await turn();
+    }
+    let changed = 0;
+    for (const part of parts(sampleIds)) {
+      changed += this.relabel(userId, { sampleIds: part }, label);
+      await turn();
+    }
+    for (const part of parts(clientIds)) {
+      changed += this.relabel(userId, { clientIds: part }, label);
+      await turn();
+    }
+    return changed;
+  }
+
+  /** The lowest sample id the ids name; NOT_FOUND naming the first id that is not the user's. */
+  private lowestOrMissing(userId: string, ids: { sampleIds?: number[]; clientIds?: string[] }): number {
+    if (ids.sampleIds) {
+      const found = this.db
+        .prepare<[string, string], { id: number }>(BY_IDS_SQL.findIds)
+        .all(userId, JSON.stringify(ids.sampleIds));
+      if (found.length !== ids.sampleIds.length) {
+        const have = new Set(found.map((r) => r.id));
+        const missing = ids.sampleIds.find((id) => !have.has(id));
+        throw new FedexError('NOT_FOUND', `no sample ${missing} for this user`);
+      }
+      return found.reduce((m, r) => Math.min(m, r.id), Number.POSITIVE_INFINITY);
+    }
+    const clientIds = ids.clientIds ?? [];
+    const found = this.db
+      .prepare<[string, string], { id: number; client_id: string }>(BY_IDS_SQL.findClients)
+      .all(userId, JSON.stringify(clientIds));
+    const have = new Set(found.map((r) => r.client_id));
+    if (have.size !== clientIds.length) {
+      const missing = clientIds.find((c) => !have.has(c));
+      throw new FedexError('NOT_FOUND', `no sample "${missing}" for this user`);
+    }
+    return found.reduce((m, r) => Math.min(m, r.id), Number.POSITIVE_INFINITY);
   }
 
   /** Labelled samples that arrived or changed since the user's last finished training. */
