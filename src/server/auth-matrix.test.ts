@@ -9,7 +9,6 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeWeights } from '../core/codec.js';
-import { specKey } from '../core/types.js';
 import { adminKeyMatcher } from './app.js';
 import { resolveServerConfig } from './config.js';
 import { MIGRATIONS } from './store/schema.js';
