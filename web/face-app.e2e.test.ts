@@ -296,6 +296,11 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       for (const d of [dataDir, webDir]) if (d) rmSync(d, { recursive: true, force: true });
     });
 
+    it("runs under the server's Content Security Policy without a violation", () => {
+      const violations = consoleLines.filter((l) => /Content Security Policy|Refused to/i.test(l));
+      expect(violations).toEqual([]);
+    });
+
     it('finds a face in every photo and shows a tile for it, with no name yet', () => {
       expect(importText, importText).toMatch(/^Done: /);
       const photos = new Set(tilesAfterImport.map((t) => t.photo));

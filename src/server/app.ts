@@ -17,7 +17,7 @@ import { FedexError } from '../core/errors.js';
 import type { ServerConfig } from './config.js';
 import { httpError } from './errors.js';
 import { findLoneSurrogate, jsonDepth } from './json-body.js';
-import { API_CSP, APP_CSP, SECURITY_HEADERS } from './security-headers.js';
+import { API_CSP, APP_CSP, isApiPath, SECURITY_HEADERS } from './security-headers.js';
 import type { ServerMetrics } from './metrics.js';
 import { TokenBuckets } from './rate-limit.js';
 import { registerDeviceRoutes } from './routes/devices.js';
@@ -240,11 +240,13 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') store.assertFileIntact();
   });
 
-  app.addHook('onSend', async (_req, reply, payload) => {
+  app.addHook('onSend', async (req, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) void reply.header(name, value);
     if (!reply.hasHeader('content-security-policy')) {
-      const type = String(reply.getHeader('content-type') ?? '');
-      void reply.header('content-security-policy', type.startsWith('text/html') ? APP_CSP : API_CSP);
+      // By path, not by content type: a 304 has none, and a browser (or the app's service worker)
+      // merges a 304's headers into the page it revalidated. The app's files (pages, and scripts:
+      // a worker runs under its own script's policy) get the app's policy; the API the strictest.
+      void reply.header('content-security-policy', isApiPath(req.url) ? API_CSP : APP_CSP);
     }
     return payload;
   });

@@ -414,7 +414,8 @@ describe('leaks and headers (7)', () => {
       'export {};\n//# sourceMappingURL=fedex-device.js.map\n',
     );
     writeFileSync(path.join(sdkDir, 'fedex-device.js.map'), '{"version":3,"sources":["secret.ts"]}');
-    api = await startTestApi({ sdkDir });
+    writeFileSync(path.join(sdkDir, 'index.html'), '<!doctype html><title>app</title>');
+    api = await startTestApi({ sdkDir, webDir: sdkDir });
     const dev = await startTestApi({ sdkDir, serveSourceMaps: true });
     const devMap = await dev.anonymous.request('GET', '/sdk/fedex-device.js.map');
     await dev.close();
@@ -426,6 +427,10 @@ describe('leaks and headers (7)', () => {
     const page = await api.anonymous.request('GET', '/');
     const demo = await api.anonymous.request('GET', '/sdk/');
     const map = await api.anonymous.request('GET', '/sdk/fedex-device.js.map');
+    // A revalidated page keeps the app's policy (a browser merges a 304's headers into the page).
+    const revalidated = await api.anonymous.request('GET', '/', undefined, {
+      'if-none-match': page.headers.get('etag')!,
+    });
     rmSync(sdkDir, { recursive: true, force: true });
 
     // Assert
@@ -436,6 +441,13 @@ describe('leaks and headers (7)', () => {
       expect(r.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     }
     expect(health.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(page.headers.get('content-security-policy')).toMatch(
+      /^default-src 'self'; script-src 'self' 'wasm-unsafe-eval'/,
+    );
+    expect(revalidated.status).toBe(304);
+    expect(revalidated.headers.get('content-security-policy')).toBe(
+      page.headers.get('content-security-policy'),
+    );
     expect(demo.headers.get('content-security-policy')).toMatch(
       /script-src 'self' 'wasm-unsafe-eval' 'sha256-/,
     );

@@ -1,8 +1,8 @@
 /**
  * Security headers on every response of the server (API, face app, SDK files), set in one
  * `onSend` hook: no MIME sniffing, no framing by another site, no referrer, and a Content Security
- * Policy. The API's JSON and binary answers get the strictest policy (nothing may load); HTML pages
- * get one that lets the face app run its own scripts, WebAssembly (tfjs's WASM backend needs
+ * Policy. The API's answers get the strictest policy (nothing may load); the app's files (pages,
+ * and scripts: a worker runs under its own script's policy) get one that lets the face app run its own scripts, WebAssembly (tfjs's WASM backend needs
  * `'wasm-unsafe-eval'`), blob: workers and images, and talk to this origin only. A route that sends
  * inline script or style (the SDK demo page) sets its own policy with their hashes; the hook keeps
  * a policy a route already set.
@@ -23,7 +23,7 @@ export const APP_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Everything that is not an HTML page: nothing may load, nothing may frame it. */
+/** The API's answers: nothing may load, nothing may frame it. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /** Headers every response carries (the CSP is chosen by content type). */
@@ -47,4 +47,10 @@ export function cspForInlinePage(html: string): string {
     "script-src 'self' 'wasm-unsafe-eval'",
     ["script-src 'self' 'wasm-unsafe-eval'", ...hashes('script')].join(' '),
   ).replace("style-src 'self'", ["style-src 'self'", ...hashes('style')].join(' '));
+}
+
+/** True for the API's paths (`/v1/...`, `/healthz`, `/metrics`, `/openapi.json`), false for the app's files. */
+export function isApiPath(url: string): boolean {
+  const p = url.split('?')[0];
+  return p.startsWith('/v1/') || p === '/healthz' || p === '/metrics' || p === '/openapi.json';
 }
