@@ -134,7 +134,9 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     // Node checks the first two every connectionsCheckingInterval.
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
+    // An idle socket's own timeout must come after the request timeout's 408, or it would close
+    // a slow request silently first.
+    connectionTimeout: 2 * config.requestTimeoutMs,
     http: {
       headersTimeout: config.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),

@@ -13,6 +13,7 @@
  * `FUZZ_COLLECT=1 npx vitest run src/server/fuzz.test.ts` keeps going past failures and prints every
  * finding grouped by status, code and operation (the default stops at the first, with its request).
  */
+import net from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFeatureBatch } from '../core/codec.js';
@@ -28,6 +29,7 @@ const SEED = 0x0fed_e5;
 const RUNS_PER_OPERATION = 200;
 const UPLOAD_RUNS = 400;
 const HOSTILE_RUNS_PER_OPERATION = 40;
+const SLOW_RUNS_PER_OPERATION = 3;
 
 interface Operation {
   method: string;
@@ -127,7 +129,11 @@ afterAll(async () => {
 // ---- state snapshot -----------------------------------------------------------------------
 
 function snapshot(): Record<string, number> {
-  const db = api.store.db;
+  return snapshotOf(api);
+}
+
+function snapshotOf(server: TestApi): Record<string, number> {
+  const db = server.store.db;
   const tables = db
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
     .all() as { name: string }[];
@@ -553,6 +559,63 @@ describe('server fuzz: every OpenAPI operation', () => {
       );
     }
     expect(findings).toEqual([]);
+  }, 240_000);
+
+  // Slow bodies: a request whose body stops half-way, on every writing operation, as the admin, a
+  // device or nobody. A server with short timeouts of its own must answer 408 (or refuse earlier
+  // with a typed 4xx) and close the socket, storing nothing.
+  it('slow bodies on every writing operation are cut off with 408 and store nothing', async () => {
+    const slow = await startTestApi({ headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const u = await slow.userWithDevice(USER);
+    const writing = operations.filter((o) => o.method !== 'GET' && o.method !== 'HEAD');
+    const { port } = new URL(slow.url);
+    let slowCases = 0;
+    try {
+      for (const op of writing) {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.constantFrom('admin', 'device', 'none'),
+            fc.integer({ min: 10, max: 5_000_000 }),
+            fc.constantFrom('application/json', 'application/octet-stream'),
+            async (auth, length, type) => {
+              const token = auth === 'admin' ? TEST_ADMIN_KEY : auth === 'device' ? u.token : null;
+              const url = pathFor(
+                op,
+                op.pathParams.map((n) => pathValues(n, op.method)[0]),
+              );
+              const before = JSON.stringify(snapshotOf(slow));
+              const answer = await new Promise<string>((resolve) => {
+                let got = '';
+                const s = net.connect(Number(port), '127.0.0.1', () =>
+                  s.write(
+                    `${op.method} ${url} HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n` +
+                      `Idempotency-Key: slow\r\n${token ? `Authorization: Bearer ${token}\r\n` : ''}\r\n{"na`,
+                  ),
+                );
+                s.on('data', (d) => (got += d.toString('latin1')));
+                s.on('error', () => {});
+                const give = setTimeout(() => {
+                  s.destroy();
+                  resolve(`still open: ${got}`);
+                }, 10_000);
+                s.on('close', () => {
+                  clearTimeout(give);
+                  resolve(got);
+                });
+              });
+              slowCases++;
+              expect(answer, `${op.method} ${op.path}`).toMatch(/^HTTP\/1\.1 (408|4\d\d) /);
+              if (!answer.startsWith('HTTP/1.1 408')) expect(answer).toMatch(/"error":\{"code":"[A-Z_]+"/);
+              expect(JSON.stringify(snapshotOf(slow))).toBe(before);
+            },
+          ),
+          { seed: SEED, numRuns: SLOW_RUNS_PER_OPERATION, endOnFailure: true },
+        );
+      }
+    } finally {
+      await slow.close();
+    }
+    cases += slowCases;
   }, 240_000);
 
   it('the state snapshot does see an accepted write (sanity check of the detector)', async () => {
