@@ -20,6 +20,7 @@ import { findLoneSurrogate, jsonDepth } from './json-body.js';
 import { API_CSP, APP_CSP, isApiPath, SECURITY_HEADERS } from './security-headers.js';
 import type { ServerMetrics } from './metrics.js';
 import { TokenBuckets } from './rate-limit.js';
+import { UploadGate } from './upload-gate.js';
 import { registerDeviceRoutes } from './routes/devices.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -43,6 +44,8 @@ declare module 'fastify' {
      * `/v1/` route refuses a request without a token in `onRequest`, before its body is read.
      */
     anonymous?: boolean;
+    /** `true`: a binary upload route; a device's request passes the {@link UploadGate} first. */
+    upload?: boolean;
   }
 }
 
@@ -160,6 +163,10 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   });
   const isAdminKey = adminKeyMatcher(ctx.adminKey);
   const limiter = new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst);
+  const uploads = new UploadGate({
+    perDevice: config.uploadsInFlightPerDevice,
+    totalBytes: config.uploadBytesInFlight,
+  });
   const guards = createGuards();
 
   app.decorateRequest('principal', null);
@@ -233,6 +240,24 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
         'RATE_LIMITED',
         `too many requests from this device; retry in ${decision.retryAfterSeconds.toFixed(2)} s`,
       );
+    }
+    if (req.routeOptions.config.upload === true) {
+      // Bodies are buffered whole: admit one only while this device and all uploads together
+      // stay within the gate's limits, before a byte of it is read.
+      const declared = Number(req.headers['content-length']);
+      const bytes = Number.isFinite(declared) && declared >= 0 ? declared : config.bodyLimitBytes;
+      const ticket = uploads.admit(device.id, Math.min(bytes, config.bodyLimitBytes));
+      if (typeof ticket === 'string') {
+        metrics.rateLimited.inc();
+        void reply.header('retry-after', '1');
+        throw new FedexError(
+          'RATE_LIMITED',
+          ticket === 'device'
+            ? 'this device has too many uploads in flight; wait for one to finish'
+            : 'the server is receiving too many uploads now; retry in a second',
+        );
+      }
+      reply.raw.once('close', ticket);
     }
   });
 

@@ -24,6 +24,10 @@ export interface ServerConfig {
   durability: 'full' | 'normal';
   /** Largest request body in bytes of the binary uploads (feature batches, FedAvg updates). */
   bodyLimitBytes: number;
+  /** Binary uploads one device may have in flight at once (more: 429 before the body is read). */
+  uploadsInFlightPerDevice: number;
+  /** Declared bytes of all uploads in flight together (more: 429 before the body is read). */
+  uploadBytesInFlight: number;
   /** Largest JSON request body in bytes (routes that take long id lists have their own, larger). */
   jsonBodyLimitBytes: number;
   /** Deepest nesting of arrays and objects a JSON body may have (no route needs more than 4). */
@@ -101,6 +105,8 @@ export function defaultServerConfig(): ServerConfig {
     durability: 'full',
     bodyLimitBytes: 32 * 1024 * 1024,
     jsonBodyLimitBytes: 64 * 1024,
+    uploadsInFlightPerDevice: 4,
+    uploadBytesInFlight: 256 * 1024 * 1024,
     jsonMaxDepth: 16,
     maxSamplesPerUser: 100_000,
     maxFeatureBytesPerUser: 512 * 1024 * 1024,
@@ -145,6 +151,8 @@ export function resolveServerConfig(partial: Partial<ServerConfig> = {}): Server
   intIn('maxBatchSamples', 1, 1_000_000);
   intIn('jsonBodyLimitBytes', 1024, 16 * 1024 * 1024);
   intIn('jsonMaxDepth', 2, 1000);
+  intIn('uploadsInFlightPerDevice', 1, 1000);
+  intIn('uploadBytesInFlight', 1024, Number.MAX_SAFE_INTEGER);
   intIn('maxSamplesPerUser', 0, 2 ** 31 - 1);
   intIn('maxFeatureBytesPerUser', 0, Number.MAX_SAFE_INTEGER);
   intIn('maxJobEpochs', 1, 100_000);

@@ -35,12 +35,19 @@ describe('fedex serve killed with SIGKILL', () => {
   it('keeps every acknowledged upload, and no batch half-stored', async () => {
     server = await startChildServer(dataDir, ['--workers', '0', '--durability', 'full']);
     const token = await enroll(server, 'u1');
-    const device = caller(server.url, token);
+    // Two phones of the same user, four upload lanes each (the server admits 4 in flight a device).
+    const admin = caller(server.url, server.adminKey);
+    const second = await admin.request<{ token: string }>('POST', '/v1/devices', {
+      name: 'tablet',
+      userId: 'u1',
+    });
+    expect(second.status).toBe(201);
+    const devices = [caller(server.url, token), caller(server.url, second.json.token)];
     const perBatch = 20;
     const acknowledged: string[] = [];
     let sent = 0;
     let stop = false;
-    // 8 devices' worth of concurrent uploads; the kill lands while several are in flight.
+    // 8 concurrent upload lanes; the kill lands while several are in flight.
     const loops = Array.from({ length: 8 }, async (_, loop) => {
       for (let i = 0; !stop; i++) {
         const id = `l${loop}-b${i}`;
@@ -49,7 +56,9 @@ describe('fedex serve killed with SIGKILL', () => {
         );
         sent++;
         try {
-          const r = await device.request('POST', '/v1/users/u1/batches', bytes, { 'idempotency-key': id });
+          const r = await devices[loop % 2].request('POST', '/v1/users/u1/batches', bytes, {
+            'idempotency-key': id,
+          });
           if (r.status === 201) acknowledged.push(id);
           else throw new Error(`upload ${id}: ${r.status}`);
         } catch (e) {

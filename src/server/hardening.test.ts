@@ -156,6 +156,35 @@ describe('anonymous bodies (2: memory spent before auth)', () => {
     expect(r.answer).toContain('AUTH_REQUIRED');
   });
 
+  it("admits at most 4 of one device's uploads in flight, refusing the 5th before its body", async () => {
+    // Prepare: five uploads whose bodies never finish, so the first ones stay in flight
+    api = await startTestApi({ requestTimeoutMs: 3000, headersTimeoutMs: 1000 });
+    const a = await api.userWithDevice('alice');
+    const other = await api.userWithDevice('bob');
+    const head = (token: string, user: string, i: number) =>
+      `POST /v1/users/${user}/batches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+      `Content-Type: application/octet-stream\r\nIdempotency-Key: k${i}\r\nContent-Length: 1000000\r\n\r\nFXFB`;
+
+    // Execute
+    const stuck = [0, 1, 2, 3].map((i) => rawRequest(api!.url, head(a.token, 'alice', i), 2000));
+    await new Promise((r) => setTimeout(r, 300));
+    const fifth = await rawRequest(api.url, head(a.token, 'alice', 4), 2000);
+    const bobs = await other.device.request(
+      'POST',
+      '/v1/users/bob/batches',
+      encodeBatch(syntheticBatch({ people: 2, perPerson: 2 })),
+      {
+        'idempotency-key': 'b',
+      },
+    );
+    await Promise.all(stuck);
+
+    // Assert
+    expect(fifth.answer).toMatch(/^HTTP\/1\.1 429/);
+    expect(fifth.answer).toContain('too many uploads in flight');
+    expect(bobs.status).toBe(201); // another device is not held up
+  });
+
   it('limits JSON bodies to 64 KB and 16 levels, with a typed 4xx and no change', async () => {
     // Prepare
     api = await startTestApi();

@@ -97,6 +97,7 @@ export function registerRoundRoutes(app: FastifyInstance, ctx: AppContext, guard
     '/v1/rounds/:round/updates',
     {
       bodyLimit: ctx.config.bodyLimitBytes,
+      config: { upload: true },
       schema: {
         summary:
           "This device's trained weights for the round (FXWT; metadata numExamples, loss, accuracy, deviceFlops) → 202 once recorded",

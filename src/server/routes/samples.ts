@@ -27,6 +27,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
     '/v1/users/:userId/batches',
     {
       bodyLimit: config.bodyLimitBytes,
+      config: { upload: true },
       schema: {
         summary: 'Upload a feature batch (FXFB bytes) from a device',
         description:
