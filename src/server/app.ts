@@ -14,11 +14,9 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import { FedexError } from '../core/errors.js';
-import type { ServerConfig } from './config.js';
 import { httpError } from './errors.js';
 import { findLoneSurrogate, jsonDepth } from './json-body.js';
 import { API_CSP, APP_CSP, isApiPath, SECURITY_HEADERS } from './security-headers.js';
-import type { ServerMetrics } from './metrics.js';
 import { TokenBuckets } from './rate-limit.js';
 import { UploadGate } from './upload-gate.js';
 import { registerDeviceRoutes } from './routes/devices.js';
@@ -28,53 +26,9 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerRoundRoutes } from './routes/rounds.js';
 import { registerSampleRoutes } from './routes/samples.js';
 import { registerStaticRoutes } from './routes/static.js';
-import type { Store } from './store/sqlite.js';
-import type { Device, Job } from './store/types.js';
+import type { AppContext, Guards, Principal } from './context.js';
 
-/** Who made a request. */
-export type Principal = { kind: 'admin' } | { kind: 'device'; device: Device };
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal: Principal | null;
-  }
-  interface FastifyContextConfig {
-    /**
-     * `true`: a `/v1/` route that callers without a token may use (enrollment, sign-up). Every other
-     * `/v1/` route refuses a request without a token in `onRequest`, before its body is read.
-     */
-    anonymous?: boolean;
-    /** `true`: a binary upload route; a device's request passes the {@link UploadGate} first. */
-    upload?: boolean;
-  }
-}
-
-/** What the routes need; `./server.ts` builds it. */
-export interface AppContext {
-  store: Store;
-  config: ServerConfig;
-  metrics: ServerMetrics;
-  adminKey: string;
-  /** Called after a batch was stored (the scheduler's "enough new labelled samples" check). */
-  onIngest?: (userId: string) => void;
-  /** Called after a job was queued (the runner claims it at once if a worker is idle). */
-  onJobQueued?: (job: Job) => void;
-  /** Called after a running job was marked cancelled (the runner stops its worker). */
-  onJobCancelled?: (jobId: number) => void;
-  /** Process start, for /healthz. */
-  startedAt: number;
-  version: string;
-}
-
-/** Auth helpers bound to one app; routes call these first. */
-export interface Guards {
-  /** Any authenticated caller; AUTH_REQUIRED otherwise. */
-  principal(req: FastifyRequest): Principal;
-  admin(req: FastifyRequest): void;
-  device(req: FastifyRequest): Device;
-  /** The admin, or a device of `userId` (FORBIDDEN for another user's device). */
-  userAccess(req: FastifyRequest, userId: string): Principal;
-}
+export type { AppContext, Guards, Principal } from './context.js';
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();

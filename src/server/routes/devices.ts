@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { FedexError } from '../../core/errors.js';
-import type { AppContext, Guards } from '../app.js';
+import type { AppContext, Guards } from '../context.js';
 import { TokenBuckets } from '../rate-limit.js';
 import { errorResponses, ID_PATTERN, userIdParams } from './common.js';
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiTrainBody } from '../../core/api-types.js';
 import { FedexError } from '../../core/errors.js';
 import { headNames } from '../../model/heads/registry.js';
-import type { AppContext, Guards } from '../app.js';
+import type { AppContext, Guards } from '../context.js';
 import { parseScope, userScope } from '../store/sqlite.js';
 import type { Job, JobStatus, Scope } from '../store/types.js';
 import { resolveTrainJobConfig } from '../jobs/train-task.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FedexError } from '../../core/errors.js';
-import type { AppContext, Guards } from '../app.js';
+import type { AppContext, Guards } from '../context.js';
 import { parseScope } from '../store/sqlite.js';
 import type { ModelInfo, ModelVersion, Scope } from '../store/types.js';
 

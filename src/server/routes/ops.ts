@@ -3,7 +3,7 @@
  * `/metrics` (Prometheus text) and `/openapi.json` (this API, generated from the route schemas).
  */
 import type { FastifyInstance } from 'fastify';
-import type { AppContext, Guards } from '../app.js';
+import type { AppContext, Guards } from '../context.js';
 
 export function registerOpsRoutes(app: FastifyInstance, ctx: AppContext, _guards: Guards): void {
   app.get(

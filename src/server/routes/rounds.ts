@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FedexError } from '../../core/errors.js';
 import { HttpTransport } from '../../strategy/transport/http.js';
-import type { AppContext, Guards } from '../app.js';
+import type { AppContext, Guards } from '../context.js';
 import { errorResponses, errorSchema } from './common.js';
 import { etagMatches } from './models.js';
 

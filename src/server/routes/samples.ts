@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { decodeFeatureBatch } from '../../core/codec.js';
 import { FedexError } from '../../core/errors.js';
 import { shapeSize } from '../../core/types.js';
-import type { AppContext, Guards } from '../app.js';
+import type { AppContext, Guards } from '../context.js';
 import { IngestQueue } from '../ingest-queue.js';
 import { sha256Hex } from '../store/sqlite.js';
 import { userIdParams } from './common.js';
