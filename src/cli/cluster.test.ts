@@ -1,8 +1,17 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { scanDatasetDir } from '../data/dataset-dir.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { listImages } from './cluster.js';
 import type { CommandIO } from './command.js';
@@ -126,6 +135,26 @@ describe('listImages', () => {
     for (const f of ['b/2.JPG', 'a.png', 'b/.hidden/x.jpg', 'b/.y.jpg', 'c.txt', 'b/1.webp'])
       writeFileSync(path.join(dir, f), '');
     expect(listImages(dir)).toEqual(['a.png', 'b/1.webp', 'b/2.JPG']);
+  });
+
+  it('follows links to photos like fedex extract does, and lists the same photos as its scan', async () => {
+    // Prepare: photos kept elsewhere, linked into a person folder; a dangling link; a linked folder
+    const store = path.join(tmp, 'store');
+    const dir = path.join(tmp, 'linked');
+    mkdirSync(store, { recursive: true });
+    mkdirSync(path.join(dir, 'ann'), { recursive: true });
+    for (const f of ['1.jpg', '2.HEIC', '3.avif']) writeFileSync(path.join(store, f), '');
+    for (const f of ['1.jpg', '2.HEIC', '3.avif']) symlinkSync(path.join(store, f), path.join(dir, 'ann', f));
+    symlinkSync(path.join(store, 'missing.jpg'), path.join(dir, 'ann', 'gone.jpg'));
+    symlinkSync(store, path.join(dir, 'ann', 'folder.jpg'));
+
+    // Execute
+    const clustered = listImages(dir);
+    const extracted = (await scanDatasetDir(dir)).people.flatMap((p) => p.files);
+
+    // Assert
+    expect(clustered).toEqual(['ann/1.jpg', 'ann/2.HEIC', 'ann/3.avif']);
+    expect(extracted).toEqual(clustered);
   });
 });
 

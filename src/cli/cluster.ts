@@ -10,8 +10,9 @@
  * Heavy modules (tfjs, sharp, the face pipeline) are imported when a run needs them, so loading
  * the CLI for another command stays cheap.
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { listImageFiles } from '../data/dataset-dir.js';
 import { FedexError, isFedexError } from '../core/errors.js';
 import type { RawImage } from '../core/types.js';
 import { renderContactSheet, type SheetPerson } from '../cluster/contact-sheet.js';
@@ -156,22 +157,8 @@ function viewsFlag(flags: ParsedFlags): ClusterViews {
   return v === '1' ? 1 : 6;
 }
 
-const IMAGE_RE = /\.(jpe?g|png|gif|webp|tiff?|heic|heif|avif|pgm|ppm)$/i;
-
-/** Image files under `dir`, recursively, as sorted `/`-separated relative paths (hidden entries skipped). */
-export function listImages(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (rel: string): void => {
-    for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      if (e.name.startsWith('.')) continue;
-      const child = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(child);
-      else if (e.isFile() && IMAGE_RE.test(e.name)) out.push(child);
-    }
-  };
-  walk('');
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-}
+/** Image files under `dir` (one rule for every command: `listImageFiles` in data/dataset-dir.ts). */
+export const listImages = listImageFiles;
 
 function methodParams(
   flags: ParsedFlags,

@@ -7,6 +7,7 @@
 import { FACE_EMBEDDING_FLOPS } from '../device/costs.js';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isImageEntry, isImageName } from '../data/dataset-dir.js';
 import { FedexError } from '../core/errors.js';
 import type { FeatureExtractor, FeatureSpec, RawImage } from '../core/types.js';
 import { FedexDevice } from '../device/sdk.js';
@@ -21,8 +22,6 @@ import { createProgressBar } from './progress.js';
 
 /** Where the device keeps its state unless `--state` says. */
 export const DEFAULT_DEVICE_STATE_DIR = 'fedex-device';
-
-const IMAGE_RE = /\.(jpe?g|png|webp|gif|bmp|tiff?)$/i;
 
 /** What the command needs from the machine; tests swap in a fake bottom. */
 export interface DeviceCommandDeps {
@@ -121,11 +120,13 @@ export function listDevicePhotos(dir: string): { file: string; id: string; label
     const full = path.join(dir, e.name);
     const st = statSync(full); // follows links, as a user's photo folder may hold them
     if (st.isDirectory()) {
-      for (const f of readdirSync(full).sort()) {
-        if (IMAGE_RE.test(f) && statSync(path.join(full, f)).isFile())
-          out.push({ file: path.join(full, f), id: `${e.name}/${f}`, label: e.name });
+      for (const f of readdirSync(full, { withFileTypes: true }).sort((a, b) =>
+        a.name.localeCompare(b.name),
+      )) {
+        if (isImageEntry(f, full))
+          out.push({ file: path.join(full, f.name), id: `${e.name}/${f.name}`, label: e.name });
       }
-    } else if (st.isFile() && IMAGE_RE.test(e.name)) {
+    } else if (st.isFile() && isImageName(e.name)) {
       out.push({ file: full, id: e.name, label: null });
     }
   }

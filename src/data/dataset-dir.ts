@@ -8,14 +8,74 @@
  * Non-directories at the top level (README.md, MANIFEST.sha256) and non-image files inside person
  * folders are ignored, as are hidden entries (names starting with a dot).
  */
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { DatasetError, FedexError } from '../core/errors.js';
 import { createRng, deriveSeed, shuffled } from '../core/random.js';
 
-/** File extensions (lower case) counted as photos. */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.gif', '.pgm'];
+/**
+ * File extensions (lower case) counted as photos, by every command that lists photos (`fedex
+ * extract`, `fedex cluster`, `fedex device`) and by the tests: the formats the image decoder takes,
+ * and the netpbm ones (listed, then reported as unsupported by the decoder, not silently skipped).
+ */
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.gif',
+  '.webp',
+  '.tif',
+  '.tiff',
+  '.heic',
+  '.heif',
+  '.avif',
+  '.pgm',
+  '.ppm',
+];
+
+/** True for a visible file name with one of {@link IMAGE_EXTENSIONS} (any case). */
+export function isImageName(name: string): boolean {
+  return !name.startsWith('.') && IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase());
+}
+
+/**
+ * True when a directory entry is a photo: an image name that is a file, or a symbolic link to a
+ * file (a photo folder often links to photos kept elsewhere; a link to a folder is not followed).
+ */
+export function isImageEntry(entry: Dirent, dir: string): boolean {
+  if (!isImageName(entry.name)) return false;
+  if (entry.isFile()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  try {
+    return statSync(path.join(dir, entry.name)).isFile();
+  } catch {
+    return false; // a dangling link
+  }
+}
+
+/**
+ * Image files under `dir`, recursively, as sorted `/`-separated relative paths: hidden entries
+ * skipped, links to files followed ({@link isImageEntry}), links to folders not (no cycles).
+ *
+ * @example
+ * listImageFiles('photos'); // ['a.png', 'trip/1.jpg', 'trip/2.JPG']
+ */
+export function listImageFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    const full = path.join(dir, rel);
+    for (const e of readdirSync(full, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(child);
+      else if (isImageEntry(e, full)) out.push(child);
+    }
+  };
+  walk('');
+  return out.sort(byCodePoint);
+}
 
 /** How to choose people and photos from a dataset directory. */
 export interface ScanOptions {
@@ -85,10 +145,6 @@ export interface DatasetPhoto {
 /** Code-point order: the same on every machine, unlike `localeCompare`. */
 function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isImageFile(name: string): boolean {
-  return !name.startsWith('.') && IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase());
 }
 
 function checkCount(name: string, value: number, min: number): void {
@@ -190,7 +246,7 @@ export async function scanDatasetDir(dir: string, options: ScanOptions = {}): Pr
   const found: DatasetPerson[] = [];
   for (const name of folders) {
     const files = (await readdir(path.join(root, name), { withFileTypes: true }))
-      .filter((f) => (f.isFile() || f.isSymbolicLink()) && isImageFile(f.name))
+      .filter((f) => isImageEntry(f, path.join(root, name)))
       .map((f) => f.name)
       .sort(byCodePoint)
       .map((f) => `${name}/${f}`);

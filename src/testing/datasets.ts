@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createRng, shuffled } from '../core/random.js';
+import { isImageName } from '../data/dataset-dir.js';
 import { datasetsRoot, REPO_ROOT } from '../data/datasets-root.js';
 
 export { datasetsRoot, REPO_ROOT };
@@ -30,8 +31,6 @@ export function datasetDir(name: string): string | null {
   return existsSync(dir) && statSync(dir).isDirectory() ? dir : null;
 }
 
-const IMAGE_RE = /\.(jpe?g|png|gif|pgm|ppm|webp)$/i;
-
 /** One identity of a dataset: its folder name and its photos (absolute paths, sorted). */
 export interface TestPerson {
   name: string;
@@ -48,7 +47,7 @@ export function listPeople(dir: string, options: { minPhotos?: number } = {}): T
     .map((name) => ({
       name,
       files: readdirSync(path.join(dir, name))
-        .filter((f) => IMAGE_RE.test(f) && !f.startsWith('.'))
+        .filter((f) => isImageName(f))
         .sort()
         .map((f) => path.join(dir, name, f)),
     }))
