@@ -31,18 +31,35 @@ describe('fedex train', () => {
       'user-002',
       '--out',
       out,
-      '--epochs',
-      '40',
-      '--lr',
-      '0.05',
       '--users',
       '4',
       '--people-per-user',
       '3',
     ]);
+    // The same user with a validation split asked for explicitly
+    const validated = await run([
+      'train',
+      '--features',
+      features,
+      '--head',
+      'linear',
+      '--user',
+      'user-002',
+      '--out',
+      path.join(tmp, 'user-002-val'),
+      '--epochs',
+      '5',
+      '--val-split',
+      '0.2',
+      '--users',
+      '4',
+      '--people-per-user',
+      '3',
+      '--json',
+    ]);
 
-    // Assert
-    expect(r.stderr).toMatch(/^epoch 1: loss [\d.]+ acc [\d.]+ val_loss/);
+    // Assert: 3 labelled photos a person: none held out for validation, and the server's step size
+    expect(r.stderr).toMatch(/^epoch 1: loss [\d.]+ acc [\d.]+\n/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
       /trained linear head for user-002 \(3 people, 9 labelled, 15 test photos\) on synthetic@1\/embedding \[16\]/,
@@ -64,19 +81,22 @@ describe('fedex train', () => {
         dataSeed: 0,
       },
       training: {
-        epochs: 40,
-        learningRate: 0.05,
+        epochs: 100,
+        learningRate: 0.03,
         batchSize: 32,
-        validationSplit: 0.2,
+        validationSplit: 0,
         patience: 10,
         classWeight: 'balanced',
         seed: 0,
       },
-      metrics: { trainSamples: 6, valSamples: 3, testSamples: 15 },
+      metrics: { trainSamples: 9, valSamples: 0, testSamples: 15 },
       features: { file: 'features.fxfb', samples: 50 },
     });
     expect(meta.labels).toHaveLength(3);
     expect(meta.metrics.testAccuracy).toBeGreaterThan(0.8);
+    expect(validated.code).toBe(0);
+    const validatedMeta = JSON.parse(readFileSync(path.join(tmp, 'user-002-val', 'meta.json'), 'utf8'));
+    expect(validatedMeta.metrics).toMatchObject({ trainSamples: 6, valSamples: 3 });
     const model = await readModelDir(out);
     expect(model.outputs[0].shape).toEqual([null, 3]);
     model.dispose();

@@ -19,6 +19,7 @@ import { getHead, headNames, type HeadOptions, type HeadOptionsRecord } from '..
 import { DEFAULT_TRAIN_OPTIONS, fitHead, type TrainOptions } from '../model/trainer.js';
 import type { Backbone } from '../model/types.js';
 import { writeModelDir } from '../platform/node/model-store.js';
+import { DEFAULT_TRAIN_JOB_CONFIG } from '../server/jobs/train-task.js';
 import { initRuntime, tf } from '../runtime/node.js';
 import {
   choiceFlag,
@@ -109,6 +110,16 @@ export const USER_FLAGS: FlagSpecs = {
   },
 };
 
+/** A person with fewer training photos than this gives none to validation by default. */
+export const FEW_SHOT_CLASS_SIZE = 5;
+
+/** Samples of the least represented class (0 for no samples). */
+function smallestClass(y: ArrayLike<number>): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < y.length; i++) counts.set(y[i], (counts.get(y[i]) ?? 0) + 1);
+  return counts.size === 0 ? 0 : Math.min(...counts.values());
+}
+
 const FLAGS: FlagSpecs = {
   features: { type: 'string', arg: 'FILE', help: 'Feature-batch file made by `fedex extract` (required).' },
   head: { type: 'string', arg: 'NAME', help: `Head to train: ${headNames().join(', ')} (required).` },
@@ -123,7 +134,7 @@ const FLAGS: FlagSpecs = {
   lr: {
     type: 'string',
     arg: 'X',
-    help: `Adam learning rate. Default ${DEFAULT_TRAIN_OPTIONS.learningRate}.`,
+    help: `Adam learning rate. Default ${DEFAULT_TRAIN_JOB_CONFIG.learningRate}, the server's (few photos per person need the larger step).`,
   },
   batch: { type: 'string', arg: 'N', help: `Batch size. Default ${DEFAULT_TRAIN_OPTIONS.batchSize}.` },
   seed: {
@@ -134,7 +145,7 @@ const FLAGS: FlagSpecs = {
   'val-split': {
     type: 'string',
     arg: 'F',
-    help: `Fraction of each person held out for validation (0 = none). Default ${DEFAULT_TRAIN_OPTIONS.validationSplit}.`,
+    help: `Fraction of each person held out for validation (0 = none). Default ${DEFAULT_TRAIN_OPTIONS.validationSplit}, or 0 when a person has fewer than ${FEW_SHOT_CLASS_SIZE} training photos.`,
   },
   patience: {
     type: 'string',
@@ -365,7 +376,7 @@ export const trainCommand: Command = {
     const training: ModelMeta['training'] = {
       epochs: intFlag(flags, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs, { min: 1, max: 100_000 })!,
       batchSize: intFlag(flags, 'batch', DEFAULT_TRAIN_OPTIONS.batchSize, { min: 1, max: 1_000_000 })!,
-      learningRate: numberFlag(flags, 'lr', DEFAULT_TRAIN_OPTIONS.learningRate, {
+      learningRate: numberFlag(flags, 'lr', DEFAULT_TRAIN_JOB_CONFIG.learningRate, {
         min: 0,
         max: 10,
         minExclusive: true,
@@ -413,6 +424,12 @@ export const trainCommand: Command = {
     const samples = taskSamples(batch, task);
     const trainSet = gatherSamples(batch, samples.train, samples.classOf);
     const testSet = gatherSamples(batch, samples.test, samples.classOf);
+    // Few-shot: a validation split would take one of three photos from a person. Unless
+    // --val-split says otherwise, every labelled photo trains (the server ships its heads refitted
+    // on all samples for the same reason).
+    if (flags['val-split'] === undefined && smallestClass(trainSet.y) < FEW_SHOT_CLASS_SIZE) {
+      training.validationSplit = 0;
+    }
 
     await initRuntime();
     let backbone: Backbone | undefined;
