@@ -1,4 +1,4 @@
-// Lint: typescript-eslint's recommended rules over src/, bench/ and scripts/.
+// Lint: typescript-eslint's recommended rules over src/, bench/, scripts/ and experiments/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

@@ -4,7 +4,7 @@
  * were merged, which were split and which photos split off, and a tally of the most frequent.
  * Reads the feature cache only.
  *
- *   npx tsx scripts/cluster-prototypes/probe-errors.ts
+ *   npx tsx experiments/cluster-prototypes/probe-errors.ts
  */
 import path from 'node:path';
 import {

@@ -2,7 +2,7 @@
  * Research aid: features of any backbone/split for the LFW cluster selection (or `--max-people N`),
  * through the feature cache (extracting misses), dumped to out/cluster/<backbone>-<split>[-N].json.
  *
- *   npx tsx scripts/cluster-prototypes/dump-backbone.ts faceres embedding [--max-people N]
+ *   npx tsx experiments/cluster-prototypes/dump-backbone.ts faceres embedding [--max-people N]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

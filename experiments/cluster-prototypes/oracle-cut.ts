@@ -4,7 +4,7 @@
  * cut calibrated on the calibration people, against the best cut in hindsight on the evaluation
  * galleries (an oracle, not a result). Reads the feature cache only.
  *
- *   npx tsx scripts/cluster-prototypes/oracle-cut.ts
+ *   npx tsx experiments/cluster-prototypes/oracle-cut.ts
  */
 import path from 'node:path';
 import { prepareGalleries, scoreGalleries } from '../../src/cluster/evaluate.js';

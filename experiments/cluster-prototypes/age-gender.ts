@@ -6,7 +6,7 @@
  * padded 0.2 per side, made square) and, mirrored, a second time; the two predictions are averaged.
  * Writes out/cluster/age-gender.json ({ ids, age, male } in views.json's order). ~3 min on 2 cores.
  *
- *   npx tsx scripts/cluster-prototypes/age-gender.ts
+ *   npx tsx experiments/cluster-prototypes/age-gender.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,10 +1,10 @@
 /**
  * Research aid: the exact count over seeds 0-9 with 6-view descriptors cut from re-centred
  * landmarks (./landmarks-extractor.ts with LM_RECENTRED_ONLY=1, extracted first by
- * `LM_RECENTRED_ONLY=1 npx tsx scripts/cluster-prototypes/extract-features.ts landmarks`, ~30 min) against
+ * `LM_RECENTRED_ONLY=1 npx tsx experiments/cluster-prototypes/extract-features.ts landmarks`, ~30 min) against
  * the library's 6 views, on the same photos: both without the photos whose main face is off-centre.
  *
- *   LM_RECENTRED_ONLY=1 npx tsx scripts/cluster-prototypes/eval-landmarks.ts
+ *   LM_RECENTRED_ONLY=1 npx tsx experiments/cluster-prototypes/eval-landmarks.ts
  */
 import path from 'node:path';
 import { renderSeeds, runClusterExperiment, summarizeSeeds } from '../../src/cluster/experiment.js';

@@ -4,7 +4,7 @@
  * out/cluster/proto-data.json, for the numpy prototypes beside this file (docs/clustering.md,
  * "What else was tried"). Cache only; never extracts.
  *
- *   npx tsx scripts/cluster-prototypes/dump-galleries.ts && python3 scripts/cluster-prototypes/learned_merges.py 0 570
+ *   npx tsx experiments/cluster-prototypes/dump-galleries.ts && python3 experiments/cluster-prototypes/learned_merges.py 0 570
  *
  * `--subject-check`: leave out the photos whose main face is off-centre first (as `fedex cluster
  * --eval --subject-check` does; boxes from the cache) and write proto-data-subject.json.

@@ -2,7 +2,7 @@
  * Research aid: every detection down to confidence 0.1 in the given LFW photos (centre offset,
  * width, score), to see whether the detector saw the subject of an off-centre photo at all.
  *
- *   npx tsx scripts/cluster-prototypes/probe-offcentre.ts '["Boris_Becker/Boris_Becker_0004.jpg"]'
+ *   npx tsx experiments/cluster-prototypes/probe-offcentre.ts '["Boris_Becker/Boris_Becker_0004.jpg"]'
  */
 import path from 'node:path';
 import { initRuntime } from '../../src/runtime/node.js';

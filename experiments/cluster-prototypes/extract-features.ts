@@ -3,10 +3,10 @@
  * LFW cluster selection (or a subset: `--max-people N`) and dumps them, in the order of
  * `loadLabelledFaces`, to out/cluster/<name>[-N].json ({ ids, y, V }).
  *
- *   npx tsx scripts/cluster-prototypes/extract-features.ts views      [--max-people N]  # ./views-extractor.ts (6 views + landmarks), ~17 min
- *   npx tsx scripts/cluster-prototypes/extract-features.ts views18    [--max-people N]  # ./views18-extractor.ts
- *   npx tsx scripts/cluster-prototypes/extract-features.ts mfn        [--max-people N]  # ./mfn-extractor.ts (MFN_MODEL, MFN_DIM)
- *   npx tsx scripts/cluster-prototypes/extract-features.ts landmarks  [--max-people N]  # ./landmarks-extractor.ts (LM_RECENTRED_ONLY)
+ *   npx tsx experiments/cluster-prototypes/extract-features.ts views      [--max-people N]  # ./views-extractor.ts (6 views + landmarks), ~17 min
+ *   npx tsx experiments/cluster-prototypes/extract-features.ts views18    [--max-people N]  # ./views18-extractor.ts
+ *   npx tsx experiments/cluster-prototypes/extract-features.ts mfn        [--max-people N]  # ./mfn-extractor.ts (MFN_MODEL, MFN_DIM)
+ *   npx tsx experiments/cluster-prototypes/extract-features.ts landmarks  [--max-people N]  # ./landmarks-extractor.ts (LM_RECENTRED_ONLY)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
