@@ -84,6 +84,9 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     let serverConfig: Partial<ServerConfig> = {};
     const peopleEdits = { before: -1, afterSplit: -1, afterMerge: -1 };
     let confirmed = '';
+    let tooFewText = '';
+    let tooFewBarHidden = false;
+    let countAfterNaming = '';
     let confirmedExpected = '';
     const offline = { text: '', back: '', waitingAfter: '', waitingOffline: '', tiles: [] as TileInfo[] };
 
@@ -131,6 +134,14 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       await page.goto(`${server.url}/`);
       await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
 
+      // "Sync and train" before any name: the app says what it needs in plain words, bar reset.
+      await page.click('#sync');
+      await page.waitForSelector('#sync-status[data-kind="error"]', { timeout: 60_000 });
+      tooFewText = (await page.textContent('#sync-status')) ?? '';
+      tooFewBarHidden = await page.evaluate(
+        () => (document.getElementById('sync-progress') as HTMLProgressElement).hidden,
+      );
+
       // Import all 40 photos through the file input, as a user picking many at once.
       const files = people.flatMap((p) => p.files);
       await page.setInputFiles('#files', files);
@@ -168,6 +179,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
         }
       }
       await shot('3-gallery-named');
+      countAfterNaming = (await page.textContent('#grid-count')) ?? '';
 
       // Sync, train on the server, pull the model: the app names every face on the device.
       await page.click('#sync');
@@ -294,6 +306,19 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       await browser?.close();
       await server?.close();
       for (const d of [dataDir, webDir]) if (d) rmSync(d, { recursive: true, force: true });
+    });
+
+    it('says in plain words what training needs, updates the named count while naming, and hides a finished bar', async () => {
+      expect(tooFewText).toMatch(
+        /Name at least 2 faces of each person, and at least 2 people \(now: nobody named\)/,
+      );
+      expect(tooFewText).not.toMatch(/NOT_ENOUGH_DATA/);
+      expect(tooFewBarHidden).toBe(true);
+      // Before any sync: the counter followed the names typed.
+      expect(countAfterNaming).toBe(`40 faces, ${people.length * NAMED_PER_PERSON} named by you`);
+      expect(
+        await page.evaluate(() => (document.getElementById('sync-progress') as HTMLProgressElement).hidden),
+      ).toBe(true);
     });
 
     it("runs under the server's Content Security Policy without a violation", () => {

@@ -21,12 +21,14 @@ import { findFaces, photoKey } from './faces.js';
 import {
   type Face,
   faceIdOf,
+  facesCountText,
   formatBytes,
   formatConfidence,
   formatFlops,
   knownNames,
   normalizeName,
   tileText,
+  trainingReadiness,
   unnamedFaces,
   upsertFaces,
   withLabel,
@@ -389,6 +391,7 @@ async function nameFace(id: string, typed: string): Promise<boolean> {
   const face = faces.find((f) => f.id === id);
   if (face) renderTile(face);
   renderNames();
+  updateGridCount();
   void refreshFacts();
   return true;
 }
@@ -424,8 +427,10 @@ async function syncTrainPull(): Promise<void> {
     const r = await d.sync();
     const sent = () => formatBytes(d.costs().bytesUp - up0);
     step(1, `Sent ${r.samples} faces' features and the names (${sent()}). Asking the server to train…`);
-    if (faces.every((f) => f.label === null)) {
-      step(4, `Sent ${sent()}. Name a few faces first: the server trains on the names you give.`);
+    const notYet = trainingReadiness(faces);
+    if (notYet) {
+      // Said here in plain words, rather than sending a training the server would refuse.
+      say(ui.syncStatus, `Sent ${sent()}. ${notYet}`, 'error');
       return;
     }
     const job = await d.train(APP_SETTINGS.train);
@@ -457,6 +462,9 @@ async function syncTrainPull(): Promise<void> {
   } finally {
     busy = false;
     ui.syncButton.disabled = false;
+    // A finished or stopped sync leaves no half-full bar behind.
+    ui.syncProgress.value = 0;
+    ui.syncProgress.hidden = true;
     await refreshFacts();
   }
 }
@@ -483,7 +491,7 @@ function faceLabelText(f: Face): string {
 function updateGridCount(): void {
   const named = faces.filter((f) => f.label !== null).length;
   ui.gridCount.textContent = faces.length
-    ? `${faces.length} faces, ${named} named by you`
+    ? facesCountText(faces.length, named)
     : 'No photos yet: add some above. They stay on this device.';
 }
 
@@ -678,6 +686,7 @@ async function namePerson(p: Person, typed: string): Promise<void> {
   for (const f of faces) if (ids.has(f.id)) renderTile(f);
   renderNames();
   renderPeople();
+  updateGridCount();
   void refreshFacts();
 }
 

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   type Face,
   faceIdOf,
+  facesCountText,
   formatBytes,
   formatFlops,
   knownNames,
   normalizeName,
   tileText,
+  trainingReadiness,
   unnamedFaces,
   upsertFaces,
   withLabel,
@@ -109,5 +111,26 @@ describe('cropKey', () => {
     expect(cropKey('81d16aa1f97003c2#0')).toBe('crop.81d16aa1f97003c2_0');
     expect(cropKey('a/..#1')).toMatch(/^crop\.[A-Za-z0-9._-]+$/);
     expect(cropKey('a/..#1')).not.toContain('..');
+  });
+});
+
+describe('trainingReadiness', () => {
+  const named = (i: number, label: string | null): Face => face(`p${i}#0`, { label });
+
+  it('says in plain words what is missing until 2 people have 2 named faces each', () => {
+    expect(trainingReadiness([])).toBe(
+      'Name at least 2 faces of each person, and at least 2 people (now: nobody named).',
+    );
+    expect(trainingReadiness([named(1, 'Bob'), named(2, 'Ann'), named(3, 'Ann'), named(4, null)])).toBe(
+      'Name at least 2 faces of each person, and at least 2 people (now: Ann 2, Bob 1).',
+    );
+    expect(
+      trainingReadiness([named(1, 'Bob'), named(2, 'Ann'), named(3, 'Ann'), named(4, 'Bob')]),
+    ).toBeNull();
+  });
+
+  it('counts faces with the right plural', () => {
+    expect(facesCountText(1, 1)).toBe('1 face, 1 named by you');
+    expect(facesCountText(40, 16)).toBe('40 faces, 16 named by you');
   });
 });

@@ -136,3 +136,35 @@ export function formatFlops(flops: number): string {
 export function formatConfidence(c: number): string {
   return `${Math.round(c * 100)}%`;
 }
+
+/** Faces a person needs named, and people needed, before the server can train (its own rule). */
+export const MIN_NAMED_PER_PERSON = 2;
+export const MIN_PEOPLE = 2;
+
+/**
+ * Why the server could not train on these names yet, in plain words, or null when it can: it
+ * needs at least {@link MIN_PEOPLE} people with {@link MIN_NAMED_PER_PERSON} named faces each
+ * (the server leaves out people with fewer, and answers NOT_ENOUGH_DATA below two people).
+ *
+ * @example
+ * trainingReadiness(faces); // 'Name at least 2 faces of each person, and at least 2 people (now: Ann 2, Bob 1).'
+ */
+export function trainingReadiness(faces: readonly Face[]): string | null {
+  const counts = new Map<string, number>();
+  for (const f of faces) if (f.label) counts.set(f.label, (counts.get(f.label) ?? 0) + 1);
+  const ready = [...counts.values()].filter((n) => n >= MIN_NAMED_PER_PERSON).length;
+  if (ready >= MIN_PEOPLE) return null;
+  const now = [...counts.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
+  return (
+    `Name at least ${MIN_NAMED_PER_PERSON} faces of each person, and at least ${MIN_PEOPLE} people` +
+    ` (now: ${now || 'nobody named'}).`
+  );
+}
+
+/** "1 face, 1 named by you" / "40 faces, 16 named by you". */
+export function facesCountText(total: number, named: number): string {
+  return `${total} face${total === 1 ? '' : 's'}, ${named} named by you`;
+}
