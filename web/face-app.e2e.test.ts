@@ -87,6 +87,8 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     let tooFewText = '';
     let tooFewBarHidden = false;
     let countAfterNaming = '';
+    const tileProblems: string[] = [];
+    let tileProblemVisible = false;
     let confirmedExpected = '';
     const offline = { text: '', back: '', waitingAfter: '', waitingOffline: '', tiles: [] as TileInfo[] };
 
@@ -164,6 +166,20 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       peopleText = (await page.textContent('#people-count')) ?? '';
       await shot('2-people');
       await page.click('#tab-gallery');
+
+      // A blank entry and an over-long name: each is explained in the tile itself.
+      {
+        const first = path.basename(people[0].files[0]);
+        const input = page.getByLabel(`Who is this? ${first}, face 1`, { exact: true });
+        const problem = page.locator(`li.tile[data-photo="${first}"] .tile-problem`);
+        await input.fill('');
+        await input.press('Enter');
+        tileProblems.push((await problem.textContent()) ?? '');
+        await input.fill('x'.repeat(201));
+        await input.press('Enter');
+        tileProblems.push((await problem.textContent()) ?? '');
+        tileProblemVisible = await problem.isVisible();
+      }
 
       // Name 2 photos per character by typing in their tiles ("who is this?", Enter).
       for (const p of people) {
@@ -319,6 +335,11 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       expect(
         await page.evaluate(() => (document.getElementById('sync-progress') as HTMLProgressElement).hidden),
       ).toBe(true);
+    });
+
+    it('explains a blank or over-long name in the tile where it was typed', () => {
+      expect(tileProblems).toEqual(['Type a name, then press Enter.', 'A name has at most 200 characters.']);
+      expect(tileProblemVisible).toBe(true);
     });
 
     it("runs under the server's Content Security Policy without a violation", () => {

@@ -1,9 +1,11 @@
 /**
  * The HTTP API as a Fastify instance (no listening, no workers: `./server.ts` adds those), so tests
  * can drive it over real HTTP or `inject`. This file holds what every route shares: bearer
- * authentication (admin key or a device token, looked up by hash), the per-device rate limit (in
- * `onRequest`, before a body is read), JSON request schemas, typed JSON errors, request metrics and
- * the OpenAPI document. Routes live in `./routes/`, one file per resource.
+ * authentication (admin key or a device token, looked up by hash), and everything decided in
+ * `onRequest` before a body is read (no token on a `/v1/` route, the per-device rate limit, the
+ * upload gate); body limits, timeouts and the JSON depth and lone-surrogate checks; typed JSON
+ * errors; security headers; request metrics and the OpenAPI document. Routes live in `./routes/`,
+ * one file per resource, and depend on `./context.ts`, not on this file.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';

@@ -26,6 +26,7 @@ import {
   formatConfidence,
   formatFlops,
   knownNames,
+  nameProblem,
   normalizeName,
   tileText,
   trainingReadiness,
@@ -552,13 +553,25 @@ function renderTile(f: Face): void {
   save.textContent = 'Save';
   save.setAttribute('aria-label', `Save the name of ${faceLabelText(f)}`);
   form.append(input, save);
+  const problem = document.createElement('p');
+  problem.className = 'tile-problem';
+  problem.setAttribute('role', 'alert');
+  problem.hidden = true;
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    // Said in the tile, where the name was typed (not in the status line far away).
+    const wrong = nameProblem(input.value, f.label);
+    problem.textContent = wrong ?? '';
+    problem.hidden = wrong === null;
+    if (wrong) {
+      input.focus();
+      return;
+    }
     const next = nextTileInput(f.id);
     void nameFace(f.id, input.value).then((ok) => ok && next?.focus());
   });
 
-  li.append(img, verdict, form);
+  li.append(img, verdict, form, problem);
   if (t.source === 'predicted' && t.name) {
     // One click turns the model's guess into a label (it trains on it next time).
     li.append(

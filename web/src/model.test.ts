@@ -6,6 +6,7 @@ import {
   formatBytes,
   formatFlops,
   knownNames,
+  nameProblem,
   normalizeName,
   tileText,
   trainingReadiness,
@@ -132,5 +133,15 @@ describe('trainingReadiness', () => {
   it('counts faces with the right plural', () => {
     expect(facesCountText(1, 1)).toBe('1 face, 1 named by you');
     expect(facesCountText(40, 16)).toBe('40 faces, 16 named by you');
+  });
+});
+
+describe('nameProblem', () => {
+  it('says what is wrong with a typed name, and lets a blank entry clear a given name', () => {
+    expect(nameProblem('   ', null)).toBe('Type a name, then press Enter.');
+    expect(nameProblem('', 'Ann')).toBeNull();
+    expect(nameProblem('x'.repeat(201), null)).toBe('A name has at most 200 characters.');
+    expect(nameProblem('Unknown', null)).toMatch(/what the app says for nobody known/);
+    expect(nameProblem(' Ann  Lee ', null)).toBeNull();
   });
 });

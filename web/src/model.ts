@@ -168,3 +168,21 @@ export function trainingReadiness(faces: readonly Face[]): string | null {
 export function facesCountText(total: number, named: number): string {
   return `${total} face${total === 1 ? '' : 's'}, ${named} named by you`;
 }
+
+/**
+ * What is wrong with a name typed in a face's tile, said where the user typed it, or null when it
+ * can be saved: a blank entry on a face with no name yet, a name over {@link MAX_NAME_LENGTH}
+ * characters, or the reserved `unknown`. A blank entry on a named face clears its name (allowed).
+ *
+ * @example
+ * nameProblem('  ', null); // 'Type a name, then press Enter.'
+ */
+export function nameProblem(typed: string, current: string | null): string | null {
+  try {
+    const name = normalizeName(typed);
+    if (name === null && current === null) return 'Type a name, then press Enter.';
+    return null;
+  } catch (e) {
+    return `${(e as Error).message.replace(/^a name/, 'A name')}.`;
+  }
+}
