@@ -7,7 +7,7 @@
  * request body from the page holds image bytes (uploads are FXFB), and the main screens are saved
  * as PNG screenshots to `out/face-app/` (test artifacts).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -144,8 +144,17 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
         () => (document.getElementById('sync-progress') as HTMLProgressElement).hidden,
       );
 
-      // Import all 40 photos through the file input, as a user picking many at once.
-      const files = people.flatMap((p) => p.files);
+      // Import all 40 photos through the file input, as a user picking many at once, with three
+      // files that are not good photos: a text file named .jpg, a JPEG cut short, and a .txt.
+      const junk = path.join(webDir, 'junk');
+      mkdirSync(junk);
+      writeFileSync(path.join(junk, 'fake.jpg'), 'this is not a picture');
+      writeFileSync(path.join(junk, 'truncated.jpg'), readFileSync(people[0].files[0]).subarray(0, 600));
+      writeFileSync(path.join(junk, 'notes.txt'), 'shopping list');
+      const files = [
+        ...people.flatMap((p) => p.files),
+        ...['fake.jpg', 'truncated.jpg', 'notes.txt'].map((f) => path.join(junk, f)),
+      ];
       await page.setInputFiles('#files', files);
       await page.waitForFunction(
         () => {
@@ -337,6 +346,12 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       ).toBe(true);
     });
 
+    it('ends an import by naming every file it could not use, and why', () => {
+      expect(importText).toMatch(/^Done: 40 faces from 42 photos\./);
+      expect(importText).toMatch(/2 could not be read: fake\.jpg \([^)]+\); truncated\.jpg \([^)]+\)/);
+      expect(importText).toContain('Not photos, left out: notes.txt.');
+    });
+
     it('explains a blank or over-long name in the tile where it was typed', () => {
       expect(tileProblems).toEqual(['Type a name, then press Enter.', 'A name has at most 200 characters.']);
       expect(tileProblemVisible).toBe(true);
@@ -404,7 +419,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     });
 
     it('takes a photo with the camera through the same import', () => {
-      expect(cameraText).toMatch(/^Done: 0 faces from 1 photo \(1 without a face\)/);
+      expect(cameraText).toMatch(/^Done: 0 faces from 1 photo \(1 without a face: camera-[^)]+\.jpg\)/);
       expect(cameraDialogOpen).toBe(false);
     });
 

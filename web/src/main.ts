@@ -25,6 +25,8 @@ import {
   formatBytes,
   formatConfidence,
   formatFlops,
+  type ImportReport,
+  importSummary,
   knownNames,
   nameProblem,
   normalizeName,
@@ -244,15 +246,24 @@ async function backgroundSync(): Promise<void> {
 async function importFiles(list: Iterable<File>): Promise<void> {
   const d = device;
   if (!d?.enrolled || !extractor) return;
-  const files = [...list].filter(
-    (f) => f.type.startsWith('image/') || /\.(png|jpe?g|webp|gif|bmp|pgm|ppm)$/i.test(f.name),
-  );
-  if (files.length === 0) return;
+  const all = [...list];
+  const isPhoto = (f: File) =>
+    f.type.startsWith('image/') || /\.(png|jpe?g|webp|gif|bmp|pgm|ppm)$/i.test(f.name);
+  const files = all.filter(isPhoto);
+  const report: ImportReport = {
+    photos: files.length,
+    faces: 0,
+    noFace: [],
+    unreadable: [],
+    skipped: all.filter((f) => !isPhoto(f)).map((f) => f.name),
+  };
+  if (files.length === 0) {
+    if (report.skipped.length) say(ui.importStatus, importSummary(report), 'error');
+    return;
+  }
   busy = true;
   ui.importProgress.hidden = false;
   ui.importProgress.max = files.length;
-  let added = 0;
-  let noFace = 0;
   delete ui.importStatus.dataset.done;
   try {
     for (const [i, file] of files.entries()) {
@@ -264,11 +275,11 @@ async function importFiles(list: Iterable<File>): Promise<void> {
       try {
         found = await findFaces(extractor, await rawImageFrom(file));
       } catch (e) {
-        say(ui.importStatus, `${file.name}: ${messageOf(e)}`, 'error');
+        report.unreadable.push({ name: file.name, why: messageOf(e) });
         continue;
       }
       const ms = performance.now() - t0;
-      if (found.length === 0) noFace += 1;
+      if (found.length === 0) report.noFace.push(file.name);
       const fresh: Face[] = [];
       for (const [index, f] of found.entries()) {
         const id = faceIdOf(key, index);
@@ -287,19 +298,15 @@ async function importFiles(list: Iterable<File>): Promise<void> {
         });
       }
       faces = upsertFaces(faces, fresh);
-      added += found.length;
+      report.faces += found.length;
       await appStore.saveFaces(faces);
       for (const f of fresh) renderTile(f);
       updateGridCount();
     }
     ui.importProgress.value = files.length;
     ui.importStatus.dataset.done = 'true';
-    say(
-      ui.importStatus,
-      `Done: ${added} face${added === 1 ? '' : 's'} from ${files.length} photo${files.length === 1 ? '' : 's'}` +
-        (noFace ? ` (${noFace} without a face)` : '') +
-        '. The photos stayed on this device.',
-    );
+    // Every file is accounted for by name: none vanishes silently.
+    say(ui.importStatus, importSummary(report));
   } catch (e) {
     say(ui.importStatus, `Import stopped: ${messageOf(e)}`, 'error');
   } finally {

@@ -5,6 +5,7 @@ import {
   facesCountText,
   formatBytes,
   formatFlops,
+  importSummary,
   knownNames,
   nameProblem,
   normalizeName,
@@ -143,5 +144,32 @@ describe('nameProblem', () => {
     expect(nameProblem('x'.repeat(201), null)).toBe('A name has at most 200 characters.');
     expect(nameProblem('Unknown', null)).toMatch(/what the app says for nobody known/);
     expect(nameProblem(' Ann  Lee ', null)).toBeNull();
+  });
+});
+
+describe('importSummary', () => {
+  it('names every photo without a face, every unreadable file with why, and every non-photo', () => {
+    expect(
+      importSummary({
+        photos: 3,
+        faces: 1,
+        noFace: [],
+        unreadable: [
+          { name: 'fake.jpg', why: 'not an image' },
+          { name: 'cut.jpg', why: 'truncated' },
+        ],
+        skipped: ['notes.txt'],
+      }),
+    ).toBe(
+      'Done: 1 face from 3 photos. 2 could not be read: fake.jpg (not an image); cut.jpg (truncated). ' +
+        'Not photos, left out: notes.txt. The photos stayed on this device.',
+    );
+    expect(importSummary({ photos: 1, faces: 0, noFace: ['wall.jpg'], unreadable: [], skipped: [] })).toBe(
+      'Done: 0 faces from 1 photo (1 without a face: wall.jpg). The photos stayed on this device.',
+    );
+    const many = Array.from({ length: 7 }, (_, i) => `p${i}.jpg`);
+    expect(importSummary({ photos: 7, faces: 0, noFace: many, unreadable: [], skipped: [] })).toContain(
+      'p0.jpg, p1.jpg, p2.jpg, p3.jpg, p4.jpg and 2 more',
+    );
   });
 });

@@ -186,3 +186,42 @@ export function nameProblem(typed: string, current: string | null): string | nul
     return `${(e as Error).message.replace(/^a name/, 'A name')}.`;
   }
 }
+
+/** What an import did, per photo, for {@link importSummary}. */
+export interface ImportReport {
+  /** Files taken as photos (images by type or name). */
+  photos: number;
+  faces: number;
+  /** Photos read, with no face found. */
+  noFace: string[];
+  /** Photos that could not be read, and why. */
+  unreadable: { name: string; why: string }[];
+  /** Files that are not photos (left out before reading). */
+  skipped: string[];
+}
+
+const listed = (names: readonly string[], max = 5): string =>
+  names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * The line an import ends with: faces found, and by name every photo without a face, every file
+ * that could not be read (with why) and every file that is not a photo, so none vanishes silently.
+ *
+ * @example
+ * importSummary({ photos: 3, faces: 1, noFace: [], unreadable: [{ name: 'a.jpg', why: 'not an image' }], skipped: ['n.txt'] });
+ * // 'Done: 1 face from 3 photos. 1 could not be read: a.jpg (not an image). Not photos, left out: n.txt. The photos stayed on this device.'
+ */
+export function importSummary(r: ImportReport): string {
+  let text = `Done: ${plural(r.faces, 'face')} from ${plural(r.photos, 'photo')}`;
+  if (r.noFace.length) text += ` (${r.noFace.length} without a face: ${listed(r.noFace)})`;
+  text += '.';
+  if (r.unreadable.length) {
+    const shown = r.unreadable.slice(0, 5).map((u) => `${u.name} (${u.why})`);
+    const more = r.unreadable.length > 5 ? ` and ${r.unreadable.length - 5} more` : '';
+    text += ` ${r.unreadable.length} could not be read: ${shown.join('; ')}${more}.`;
+  }
+  if (r.skipped.length) text += ` Not photos, left out: ${listed(r.skipped)}.`;
+  return `${text} The photos stayed on this device.`;
+}
