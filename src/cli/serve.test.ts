@@ -141,16 +141,15 @@ describe('fedex serve', () => {
   });
 
   it('says in one line, without a stack trace, that a read-only data folder cannot be used', () => {
-    // Prepare: a folder this process may not write. Root ignores permission bits, so as root the
-    // server runs as the `nobody` user (setpriv, util-linux) against a folder owned by root.
+    // Prepare: a folder this process may not write. Root's capabilities override permission bits,
+    // so as root the server runs without any (setpriv, util-linux): still uid 0, so it reads the
+    // checkout wherever CI cloned it, but the folder's mode 0555 now holds for it too.
     const dir = tempDir();
     chmodSync(dir, 0o555);
     const asRoot = process.getuid?.() === 0;
     const argv = [path.join(REPO_ROOT, 'bin', 'fedex.js'), 'serve', '--port', '0', '--data-dir', dir];
     const cmd = asRoot ? 'setpriv' : process.execPath;
-    const args = asRoot
-      ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv]
-      : argv;
+    const args = asRoot ? ['--bounding-set=-all', '--inh-caps=-all', process.execPath, ...argv] : argv;
 
     // Execute
     const r = spawnSync(cmd, args, {
