@@ -352,6 +352,24 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       expect(importText).toContain('Not photos, left out: notes.txt.');
     });
 
+    it('speaks plainly in the header and fits its placeholder in the tile', async () => {
+      const who = (await page.textContent('#who')) ?? '';
+      expect(who).toBe('Your private gallery: this browser is signed in.');
+      expect(who).not.toMatch(/[0-9a-f]{8}/);
+      const fits = await page.evaluate(() => {
+        const input = document.querySelector<HTMLInputElement>('li.tile input[placeholder="Name"]');
+        if (!input) return null;
+        const probe = document.createElement('span');
+        probe.style.font = getComputedStyle(input).font;
+        probe.textContent = input.placeholder;
+        document.body.append(probe);
+        const text = probe.getBoundingClientRect().width;
+        probe.remove();
+        return text <= input.clientWidth;
+      });
+      expect(fits).toBe(true);
+    });
+
     it('explains a blank or over-long name in the tile where it was typed', () => {
       expect(tileProblems).toEqual(['Type a name, then press Enter.', 'A name has at most 200 characters.']);
       expect(tileProblemVisible).toBe(true);

@@ -197,7 +197,9 @@ async function enableOffline(): Promise<void> {
 
 function ready(): void {
   const e = device!.enrolled!;
-  say(ui.who, `This device: ${e.deviceId.slice(0, 8)}… of your gallery ${e.userId.slice(0, 8)}…`);
+  // Plain words for people; the ids (for an admin or a bug report) only on hover.
+  say(ui.who, 'Your private gallery: this browser is signed in.');
+  ui.who.title = `device ${e.deviceId}, gallery ${e.userId}`;
   for (const el of [ui.files, ui.cameraButton, ui.syncButton]) el.disabled = false;
   document.body.dataset.ready = 'true';
   void refreshFacts();
@@ -552,7 +554,8 @@ function renderTile(f: Face): void {
   input.type = 'text';
   input.setAttribute('list', 'names');
   input.autocomplete = 'off';
-  input.placeholder = t.source === 'named' ? 'Rename' : 'Who is this?';
+  // Short enough to show whole in the narrowest tile (the verdict above already asks "Who is this?").
+  input.placeholder = t.source === 'named' ? 'Rename' : 'Name';
   input.setAttribute('aria-label', `Who is this? ${faceLabelText(f)}`);
   input.value = f.label ?? '';
   const save = document.createElement('button');
