@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../store/sqlite.js';
 import type { Job } from '../store/types.js';
 import { JobRunner } from './runner.js';
-import { seedUser } from './test-data.js';
+import { seedUser, waitFor } from './test-data.js';
 
 const FAST = { epochs: 20, learningRate: 0.01, patience: 0 };
 /** Far more epochs than the limit lets run (the HTTP route caps epochs; the runner's clock is the backstop). */
@@ -22,16 +22,6 @@ const TIMEOUT_MS = 3000;
 let dir: string;
 let store: Store;
 let runner: JobRunner;
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const jobIn =
   (id: number, ...status: Job['status'][]) =>

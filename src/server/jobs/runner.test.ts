@@ -9,7 +9,7 @@ import { initRuntime, tf } from '../../runtime/node.js';
 import { Store } from '../store/sqlite.js';
 import type { Job } from '../store/types.js';
 import { JobRunner, type JobFinishedEvent } from './runner.js';
-import { clusteredFeatures, seedUser } from './test-data.js';
+import { clusteredFeatures, seedUser, waitFor } from './test-data.js';
 
 // JOBS_LOG=1 prints the runner's log lines.
 const FAST = { epochs: 30, learningRate: 0.01, patience: 0 };
@@ -21,16 +21,6 @@ let dbFile: string;
 let store: Store;
 let runner: JobRunner;
 const events: JobFinishedEvent[] = [];
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 45_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const jobIs = (id: number, status: Job['status']) => () => {
   const job = store.getJob(id)!;

@@ -1,6 +1,7 @@
 /**
  * Synthetic face features for the job tests: `people` clustered Gaussian 128-d vectors (one centre
- * per person, seeded), and helpers that put them in a store as a device upload would.
+ * per person, seeded), helpers that put them in a store as a device upload would, and a poll that
+ * waits for a job's state.
  */
 import { createRng, type Rng } from '../../core/random.js';
 import type { FeatureBatch, FeatureSpec } from '../../core/types.js';
@@ -74,4 +75,19 @@ export function seedUser(
     features,
   };
   store.ingestBatch({ device, batchId, sha256: batchId, batch });
+}
+
+/** Polls `probe` every 25 ms until it returns something truthy; fails naming `what` after the timeout. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

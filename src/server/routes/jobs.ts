@@ -3,11 +3,11 @@
  * progress. A device sees only its own user's jobs (another user's job is 404, not 403, so job ids
  * reveal nothing).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiTrainBody } from '../../core/api-types.js';
 import { FedexError } from '../../core/errors.js';
 import { headNames } from '../../model/heads/registry.js';
-import type { AppContext, Guards } from '../context.js';
+import type { AppContext, Guards, Principal } from '../context.js';
 import { parseScope, userScope } from '../store/sqlite.js';
 import type { Job, JobStatus, Scope } from '../store/types.js';
 import { resolveTrainJobConfig } from '../jobs/train-task.js';
@@ -86,27 +86,34 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
     },
   );
 
+  /** The job, when the caller may see it: the admin any, a device its own user's (else 404). */
+  const visibleJob = (req: FastifyRequest, jobId: number): { job: Job; principal: Principal } => {
+    const principal = guards.principal(req);
+    const job = store.getJob(jobId);
+    const scope = job ? parseScope(job.scope) : null;
+    const visible =
+      job &&
+      (principal.kind === 'admin' || (scope?.kind === 'user' && scope.userId === principal.device.userId));
+    if (!job || !visible) throw new FedexError('NOT_FOUND', `no job ${jobId}`);
+    return { job, principal };
+  };
+  const jobParams = {
+    type: 'object',
+    required: ['jobId'],
+    properties: { jobId: { type: 'integer', minimum: 1 } },
+  } as const;
+
   app.get<{ Params: { jobId: number } }>(
     '/v1/jobs/:jobId',
     {
       schema: {
         summary: 'A job: status, progress, result',
         tags: ['jobs'],
-        params: {
-          type: 'object',
-          required: ['jobId'],
-          properties: { jobId: { type: 'integer', minimum: 1 } },
-        },
+        params: jobParams,
       },
     },
     async (req) => {
-      const p = guards.principal(req);
-      const job = store.getJob(req.params.jobId);
-      const scope = job ? parseScope(job.scope) : null;
-      const visible =
-        job && (p.kind === 'admin' || (scope?.kind === 'user' && scope.userId === p.device.userId));
-      if (!job || !visible) throw new FedexError('NOT_FOUND', `no job ${req.params.jobId}`);
-      return { job: jobView(job) };
+      return { job: jobView(visibleJob(req, req.params.jobId).job) };
     },
   );
 
@@ -120,20 +127,11 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
           'stores nothing. 200 with the job (status cancelled); a job already finished is returned ' +
           "unchanged with cancelled: false. Another user's job is a 404.",
         tags: ['jobs'],
-        params: {
-          type: 'object',
-          required: ['jobId'],
-          properties: { jobId: { type: 'integer', minimum: 1 } },
-        },
+        params: jobParams,
       },
     },
     async (req) => {
-      const p = guards.principal(req);
-      const job = store.getJob(req.params.jobId);
-      const scope = job ? parseScope(job.scope) : null;
-      const visible =
-        job && (p.kind === 'admin' || (scope?.kind === 'user' && scope.userId === p.device.userId));
-      if (!job || !visible) throw new FedexError('NOT_FOUND', `no job ${req.params.jobId}`);
+      const { job, principal: p } = visibleJob(req, req.params.jobId);
       const by = p.kind === 'admin' ? 'the admin' : `device ${p.device.id}`;
       const { job: now, changed, wasRunning } = store.cancelJob(job.id, by);
       if (wasRunning) ctx.onJobCancelled?.(job.id);

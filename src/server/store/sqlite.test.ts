@@ -128,6 +128,41 @@ describe('Store', () => {
     expect(store.countNewLabelled('ana')).toBeGreaterThanOrEqual(1);
   });
 
+  it("keeps each user's usage exact across new, re-sent, duplicate and rolled-back uploads", () => {
+    // Prepare
+    store.createUser('Ana', 'ana');
+    const { device } = store.enrollDevice('ana', 'phone');
+    const recount = () => {
+      const fresh = new Store(file, { readonly: true });
+      try {
+        return fresh.usage('ana');
+      } finally {
+        fresh.close();
+      }
+    };
+    const b1 = syntheticBatch({ people: 2, perPerson: 3 });
+
+    // Execute
+    const empty = store.usage('ana'); // counted, then cached
+    store.ingestBatch({ device, batchId: 'one', sha256: 's1', batch: b1 });
+    store.ingestBatch({ device, batchId: 'one', sha256: 's1', batch: b1 }); // duplicate
+    store.ingestBatch({ device, batchId: 'two', sha256: 's2', batch: b1 }); // same samples re-sent
+    const more = syntheticBatch({ people: 1, perPerson: 4, prefix: 'm' });
+    store.ingestMany([{ device, batchId: 'three', sha256: 's3', batch: more }]);
+    const afterWrites = store.usage('ana');
+    store.db.pragma(`max_page_count = ${store.db.pragma('page_count', { simple: true }) as number}`);
+    const big = syntheticBatch({ people: 8, perPerson: 60, prefix: 'big' });
+    expect(() => store.ingestMany([{ device, batchId: 'four', sha256: 's4', batch: big }])).toThrow(
+      /out of storage/,
+    );
+
+    // Assert
+    expect(empty).toEqual({ samples: 0, featureBytes: 0 });
+    expect(afterWrites).toEqual({ samples: 10, featureBytes: 10 * 8 * 4 });
+    expect(afterWrites).toEqual(recount());
+    expect(store.usage('ana')).toEqual(recount()); // nothing of the failed group counted
+  });
+
   it('numbers model versions per scope and serves the newest promoted one as latest', () => {
     store.registerSpec(TEST_SPEC);
     const k = specKey(TEST_SPEC);
