@@ -8,7 +8,7 @@
  * Needs the LFW dataset; uses the shared feature cache (LFW_SCAN, as the quant suite).
  */
 import * as tf from '@tensorflow/tfjs';
-import { personalizedAccuracy } from '../src/data/eval.js';
+import { personalizedAccuracy, summarizeAccuracies } from '../src/data/eval.js';
 import { extractDataset, type ExtractedFeatureSet } from '../src/data/extract.js';
 import { buildGlobalTask, buildUsers, type SimUser } from '../src/data/users.js';
 import { trainUsersBatched, type UserSamples } from '../src/model/batched.js';
@@ -41,13 +41,6 @@ function userTestAccuracy(set: ExtractedFeatureSet, u: SimUser, model: tf.Layers
     return logits.argMax(-1).dataSync();
   });
   return y.reduce((a, v, i) => a + (pred[i] === v ? 1 : 0), 0) / y.length;
-}
-
-function summarize(accs: number[]): { mean: number; worstDecile: number } {
-  const sorted = accs.slice().sort((a, b) => a - b);
-  const k = Math.max(1, Math.ceil(sorted.length / 10));
-  const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
-  return { mean, worstDecile: sorted.slice(0, k).reduce((a, b) => a + b, 0) / k };
 }
 
 export const modelSuite: BenchSuite = {
@@ -98,7 +91,7 @@ export const modelSuite: BenchSuite = {
           m.dispose();
         }
       });
-      const s = summarize(accs);
+      const s = summarizeAccuracies(accs);
       rows.push({
         suite: 'model',
         name: `personalized top-1, ${head}, embedding`,

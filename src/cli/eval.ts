@@ -1,5 +1,7 @@
 /**
- * `fedex eval`: top-1 accuracy of a model folder written by `fedex train` on a feature-batch file.
+ * `fedex eval`: top-1 accuracy of a model folder written by `fedex train` on a feature-batch file;
+ * without `--model`, personalized accuracy of every head over many simulated users (./eval-users.ts).
+ *
  * Which photos: a user's held-out test photos (`--user ID`, or the user the model was trained for),
  * the global task's test split (a global model), or every labelled photo (`--all`). Classes are
  * matched by person name, so a global model can be scored on one user's photos; a photo of a person
@@ -14,6 +16,7 @@ import { readModelDir, readModelMeta } from '../platform/node/model-store.js';
 import { initRuntime } from '../runtime/node.js';
 import { parseFlags, renderHelp, stringFlag, type FlagSpecs } from './args.js';
 import type { Command } from './command.js';
+import { evalOverUsers, POPULATION_FLAGS } from './eval-users.js';
 import {
   gatherSamples,
   peopleOf,
@@ -27,8 +30,12 @@ import {
 } from './train.js';
 
 const FLAGS: FlagSpecs = {
-  features: { type: 'string', arg: 'FILE', help: 'Feature-batch file made by `fedex extract` (required).' },
-  model: { type: 'string', arg: 'DIR', help: 'Model folder written by `fedex train` (required).' },
+  features: { type: 'string', arg: 'FILE', help: 'Feature-batch file made by `fedex extract`.' },
+  model: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Model folder written by `fedex train`. Without it: every head over --users simulated users.',
+  },
   user: {
     type: 'string',
     arg: 'ID',
@@ -36,10 +43,13 @@ const FLAGS: FlagSpecs = {
   },
   all: { type: 'boolean', help: 'Score on every labelled photo of the file.' },
   ...USER_FLAGS,
+  ...POPULATION_FLAGS,
   json: { type: 'boolean', help: 'Print the result as JSON on stdout.' },
 };
 
-const USAGE = 'fedex eval --features FILE --model DIR [--user ID | --all] [--json]';
+const USAGE =
+  'fedex eval --features FILE --model DIR [--user ID | --all] [--json]\n' +
+  '       fedex eval (--features FILE | --data DIR) [--users N] [--people-per-user K] [--labelled L] [--test-per-person T] [--seed S] [--heads LIST] [--json]';
 
 function checkMeta(meta: Record<string, unknown>, dir: string): ModelMeta {
   const m = meta as Partial<ModelMeta>;
@@ -54,17 +64,25 @@ function checkMeta(meta: Record<string, unknown>, dir: string): ModelMeta {
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'Top-1 accuracy of a trained head on a feature-batch file (per user or global).',
+  summary: 'Top-1 of a trained head, or of every head over many simulated users (mean, worst decile, min).',
   async run(argv, io) {
     const { flags } = parseFlags(argv, FLAGS);
     if (flags.help) {
       io.stdout.write(renderHelp(USAGE, evalCommand.summary, FLAGS));
       return 0;
     }
+    const dir = stringFlag(flags, 'model');
+    if (!dir) return evalOverUsers(flags, io);
+    const onlyPopulation = ['data', 'labelled', 'seed', 'heads', 'epochs', 'lr', 'hidden'].filter(
+      (f) => flags[f] !== undefined,
+    );
+    if (onlyPopulation.length > 0)
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `--${onlyPopulation[0]} goes with the many-users evaluation (without --model)`,
+      );
     const featuresFile = stringFlag(flags, 'features');
     if (!featuresFile) throw new FedexError('BAD_ARGUMENT', '--features FILE is required');
-    const dir = stringFlag(flags, 'model');
-    if (!dir) throw new FedexError('BAD_ARGUMENT', '--model DIR is required');
     const userId = stringFlag(flags, 'user');
     if (userId !== undefined && flags.all)
       throw new FedexError('BAD_ARGUMENT', '--user and --all exclude each other');

@@ -120,6 +120,86 @@ function smallestClass(y: ArrayLike<number>): number {
   return counts.size === 0 ? 0 : Math.min(...counts.values());
 }
 
+/** The training settings of the flags (`--epochs`, `--batch`, `--lr`, ...), the server's defaults otherwise. */
+export function trainingFromFlags(flags: ParsedFlags): ModelMeta['training'] {
+  return {
+    epochs: intFlag(flags, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs, { min: 1, max: 100_000 })!,
+    batchSize: intFlag(flags, 'batch', DEFAULT_TRAIN_OPTIONS.batchSize, { min: 1, max: 1_000_000 })!,
+    learningRate: numberFlag(flags, 'lr', DEFAULT_TRAIN_JOB_CONFIG.learningRate, {
+      min: 0,
+      max: 10,
+      minExclusive: true,
+    }),
+    validationSplit: numberFlag(flags, 'val-split', DEFAULT_TRAIN_OPTIONS.validationSplit, {
+      min: 0,
+      max: 1,
+      maxExclusive: true,
+    }),
+    patience: intFlag(flags, 'patience', DEFAULT_TRAIN_OPTIONS.patience, { min: 0, max: 100_000 })!,
+    minDelta: DEFAULT_TRAIN_OPTIONS.minDelta,
+    restoreBestWeights: DEFAULT_TRAIN_OPTIONS.restoreBestWeights,
+    classWeight: choiceFlag(flags, 'class-weight', ['balanced', 'none'] as const, 'balanced'),
+    seed: intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 })!,
+  };
+}
+
+/** Head options of the flags (`--hidden`, `--dropout`, `--pooling`); absent flags are left out. */
+export function headOptionsFromFlags(flags: ParsedFlags): HeadOptionsRecord {
+  const headOptions: HeadOptionsRecord = {};
+  const hidden = stringFlag(flags, 'hidden');
+  if (hidden !== undefined) {
+    const widths = hidden.split(',').map((s) => Number(s.trim()));
+    if (widths.some((w) => !Number.isInteger(w) || w < 1 || w > 65536)) {
+      throw new FedexError('BAD_ARGUMENT', `--hidden must be widths like 256 or 128,64; got "${hidden}"`);
+    }
+    headOptions.hidden = widths;
+  }
+  if (flags.dropout !== undefined)
+    headOptions.dropout = numberFlag(flags, 'dropout', 0, { min: 0, max: 1, maxExclusive: true });
+  if (flags.pooling !== undefined)
+    headOptions.pooling = choiceFlag(flags, 'pooling', ['avg', 'flatten'] as const, 'avg');
+  return headOptions;
+}
+
+/**
+ * Few-shot: a validation split would take one of three photos from a person. Unless --val-split
+ * says otherwise, every labelled photo trains when a person has fewer than
+ * {@link FEW_SHOT_CLASS_SIZE} (the server ships its heads refitted on all samples for the same reason).
+ */
+export function applyFewShotRule(
+  training: ModelMeta['training'],
+  y: ArrayLike<number>,
+  flags: ParsedFlags,
+): void {
+  if (flags['val-split'] === undefined && smallestClass(y) < FEW_SHOT_CLASS_SIZE)
+    training.validationSplit = 0;
+}
+
+/**
+ * What `head.build` needs besides the flags: the `upper` head starts from the backbone's own upper
+ * stage, so the installed backbone is loaded (and must be the version the features came from).
+ * The caller disposes `backbone` once every model is built.
+ */
+export async function headBuildOptions(
+  head: { name: string },
+  spec: FeatureBatch['spec'],
+  headOptions: HeadOptionsRecord,
+): Promise<{ options: HeadOptions; backbone?: Backbone }> {
+  const options: HeadOptions = { ...headOptions };
+  if (head.name !== 'upper') return { options };
+  const backbone = await loadBackbone(spec.backboneId);
+  if (backbone.version !== spec.backboneVersion) {
+    backbone.dispose();
+    throw new FedexError(
+      'FEATURE_MISMATCH',
+      `the features come from ${spec.backboneId}@${spec.backboneVersion} but the installed backbone is version ${backbone.version}`,
+    );
+  }
+  options.backbone = backbone;
+  options.split = spec.split;
+  return { options, backbone };
+}
+
 const FLAGS: FlagSpecs = {
   features: { type: 'string', arg: 'FILE', help: 'Feature-batch file made by `fedex extract` (required).' },
   head: { type: 'string', arg: 'NAME', help: `Head to train: ${headNames().join(', ')} (required).` },
@@ -373,38 +453,8 @@ export const trainCommand: Command = {
     if (userId === undefined && !flags.global)
       throw new FedexError('BAD_ARGUMENT', 'say whose head to train: --user ID or --global');
 
-    const training: ModelMeta['training'] = {
-      epochs: intFlag(flags, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs, { min: 1, max: 100_000 })!,
-      batchSize: intFlag(flags, 'batch', DEFAULT_TRAIN_OPTIONS.batchSize, { min: 1, max: 1_000_000 })!,
-      learningRate: numberFlag(flags, 'lr', DEFAULT_TRAIN_JOB_CONFIG.learningRate, {
-        min: 0,
-        max: 10,
-        minExclusive: true,
-      }),
-      validationSplit: numberFlag(flags, 'val-split', DEFAULT_TRAIN_OPTIONS.validationSplit, {
-        min: 0,
-        max: 1,
-        maxExclusive: true,
-      }),
-      patience: intFlag(flags, 'patience', DEFAULT_TRAIN_OPTIONS.patience, { min: 0, max: 100_000 })!,
-      minDelta: DEFAULT_TRAIN_OPTIONS.minDelta,
-      restoreBestWeights: DEFAULT_TRAIN_OPTIONS.restoreBestWeights,
-      classWeight: choiceFlag(flags, 'class-weight', ['balanced', 'none'] as const, 'balanced'),
-      seed: intFlag(flags, 'seed', 0, { min: 0, max: 2 ** 32 - 1 })!,
-    };
-    const headOptions: HeadOptionsRecord = {};
-    const hidden = stringFlag(flags, 'hidden');
-    if (hidden !== undefined) {
-      const widths = hidden.split(',').map((s) => Number(s.trim()));
-      if (widths.some((w) => !Number.isInteger(w) || w < 1 || w > 65536)) {
-        throw new FedexError('BAD_ARGUMENT', `--hidden must be widths like 256 or 128,64; got "${hidden}"`);
-      }
-      headOptions.hidden = widths;
-    }
-    if (flags.dropout !== undefined)
-      headOptions.dropout = numberFlag(flags, 'dropout', 0, { min: 0, max: 1, maxExclusive: true });
-    if (flags.pooling !== undefined)
-      headOptions.pooling = choiceFlag(flags, 'pooling', ['avg', 'flatten'] as const, 'avg');
+    const training = trainingFromFlags(flags);
+    const headOptions = headOptionsFromFlags(flags);
 
     const batch = await readFeatureFile(featuresFile);
     const task: TaskRecord =
@@ -424,28 +474,10 @@ export const trainCommand: Command = {
     const samples = taskSamples(batch, task);
     const trainSet = gatherSamples(batch, samples.train, samples.classOf);
     const testSet = gatherSamples(batch, samples.test, samples.classOf);
-    // Few-shot: a validation split would take one of three photos from a person. Unless
-    // --val-split says otherwise, every labelled photo trains (the server ships its heads refitted
-    // on all samples for the same reason).
-    if (flags['val-split'] === undefined && smallestClass(trainSet.y) < FEW_SHOT_CLASS_SIZE) {
-      training.validationSplit = 0;
-    }
+    applyFewShotRule(training, trainSet.y, flags);
 
     await initRuntime();
-    let backbone: Backbone | undefined;
-    const options: HeadOptions = { ...headOptions };
-    if (head.name === 'upper') {
-      backbone = await loadBackbone(batch.spec.backboneId);
-      if (backbone.version !== batch.spec.backboneVersion) {
-        backbone.dispose();
-        throw new FedexError(
-          'FEATURE_MISMATCH',
-          `the features come from ${batch.spec.backboneId}@${batch.spec.backboneVersion} but the installed backbone is version ${backbone.version}`,
-        );
-      }
-      options.backbone = backbone;
-      options.split = batch.spec.split;
-    }
+    const { options, backbone } = await headBuildOptions(head, batch.spec, headOptions);
     let model: tf.LayersModel;
     try {
       model = head.build(batch.spec.shape, samples.labels.length, options, training.seed);

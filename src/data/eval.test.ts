@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { isFedexError } from '../core/errors.js';
-import { nearestCentroidAccuracy, personalizedAccuracy } from './eval.js';
+import { nearestCentroidAccuracy, personalizedAccuracy, summarizeAccuracies } from './eval.js';
 import type { SimUser } from './users.js';
 
 describe('nearestCentroidAccuracy', () => {
@@ -94,5 +94,28 @@ describe('personalizedAccuracy', () => {
     ]);
 
     expect(r.mean).toBe(1);
+  });
+});
+
+describe('summarizeAccuracies', () => {
+  it('gives the mean, the mean of the lowest tenth (at least one user) and the min', () => {
+    expect(summarizeAccuracies([1, 0.5, 1, 1])).toEqual({
+      mean: 0.875,
+      worstDecile: 0.5,
+      min: 0.5,
+      users: 4,
+    });
+    // 11 users: the worst decile is the 2 lowest.
+    const accs = [0.2, 0.4, ...new Array<number>(9).fill(1)];
+    const s = summarizeAccuracies(accs);
+    expect(s.worstDecile).toBeCloseTo(0.3, 12);
+    expect(s.min).toBe(0.2);
+    expect(s.mean).toBeCloseTo(9.6 / 11, 12);
+  });
+
+  it('refuses no accuracies and values outside [0, 1]', () => {
+    expect(() => summarizeAccuracies([])).toThrow(/at least one/);
+    expect(() => summarizeAccuracies([0.5, Number.NaN])).toThrow(/in \[0, 1\]/);
+    expect(() => summarizeAccuracies([1.5])).toThrow(/in \[0, 1\]/);
   });
 });

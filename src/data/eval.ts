@@ -104,6 +104,39 @@ function norm(v: ArrayLike<number>, offset: number, dim: number): number {
 /** A feature set to evaluate: features plus labels (an `ExtractedFeatureSet` fits). */
 export type EvalSet = LabelledSet & { features: Float32Array } & ({ dim: number } | { spec: FeatureSpec });
 
+/** Mean, worst decile and min of per-user accuracies. */
+export interface AccuracySummary {
+  /** Mean over users of each user's top-1 accuracy. */
+  mean: number;
+  /** Mean accuracy of the worst tenth of users (the ⌈users / 10⌉ lowest; at least one user). */
+  worstDecile: number;
+  /** The lowest user's accuracy. */
+  min: number;
+  /** Users summarised. */
+  users: number;
+}
+
+/**
+ * Summarises per-user accuracies: mean, worst decile (mean of the ⌈n / 10⌉ lowest) and min.
+ *
+ * @example
+ * summarizeAccuracies([1, 0.5, 1, 1]); // { mean: 0.875, worstDecile: 0.5, min: 0.5, users: 4 }
+ */
+export function summarizeAccuracies(accuracies: readonly number[]): AccuracySummary {
+  if (accuracies.length === 0)
+    throw new FedexError('BAD_ARGUMENT', 'summarizeAccuracies needs at least one accuracy');
+  if (accuracies.some((a) => !(a >= 0 && a <= 1)))
+    throw new FedexError('BAD_ARGUMENT', 'accuracies must be numbers in [0, 1]');
+  const sorted = accuracies.slice().sort((a, b) => a - b);
+  const worst = sorted.slice(0, Math.ceil(sorted.length / 10));
+  return {
+    mean: accuracies.reduce((a, b) => a + b, 0) / accuracies.length,
+    worstDecile: worst.reduce((a, b) => a + b, 0) / worst.length,
+    min: sorted[0],
+    users: accuracies.length,
+  };
+}
+
 export interface PersonalizedAccuracy {
   /** Mean over users of each user's top-1 accuracy. */
   mean: number;
@@ -131,12 +164,6 @@ export function personalizedAccuracy(
     accuracy: nearestCentroidAccuracy(set.features, dim, labels, u.labelled, u.test, metric),
     test: u.test.length,
   }));
-  const accs = perUser.map((p) => p.accuracy);
-  const sorted = accs.slice().sort((a, b) => a - b);
-  const worst = sorted.slice(0, Math.ceil(sorted.length / 10));
-  return {
-    mean: accs.reduce((a, b) => a + b, 0) / accs.length,
-    worstDecile: worst.reduce((a, b) => a + b, 0) / worst.length,
-    perUser,
-  };
+  const { mean, worstDecile } = summarizeAccuracies(perUser.map((p) => p.accuracy));
+  return { mean, worstDecile, perUser };
 }
