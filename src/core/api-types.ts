@@ -29,6 +29,8 @@ export interface ApiUserSummary extends ApiUser {
   samples: number;
   labelled: number;
   newLabelled: number;
+  /** Labelled samples were deleted after the last finished training (a retraining is due). */
+  forgetPending: boolean;
   modelVersion: number | null;
 }
 

@@ -145,6 +145,12 @@ describe('server API: auth matrix (every route × every caller)', () => {
         pass: 'both',
         request: fixed('/v1/users/alice/samples/relabel', { sampleIds: [sampleId], label: 1 }),
       },
+      {
+        // An id that names nothing: the allowed callers get 200 (`missing: 1`) and nothing changes.
+        route: 'POST /v1/users/{userId}/samples/delete',
+        pass: 'both',
+        request: fixed('/v1/users/alice/samples/delete', { clientIds: ['no-such-sample'] }),
+      },
       { route: 'GET /v1/users/{userId}/labels', pass: 'both', request: fixed('/v1/users/alice/labels') },
       {
         route: 'PUT /v1/users/{userId}/labels',

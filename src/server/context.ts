@@ -33,7 +33,7 @@ export interface AppContext {
   config: ServerConfig;
   metrics: ServerMetrics;
   adminKey: string;
-  /** Called after a batch was stored (the scheduler's "enough new labelled samples" check). */
+  /** Called after a user's data changed (a stored batch, a relabel, a deletion): the scheduler decides whether a retraining is due. */
   onIngest?: (userId: string) => void;
   /** Called after a job was queued (the runner claims it at once if a worker is idle). */
   onJobQueued?: (job: Job) => void;

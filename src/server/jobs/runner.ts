@@ -362,6 +362,7 @@ export class JobRunner extends EventEmitter {
         reason: outcome.reason,
       },
       trainedThrough: outcome.trainedThrough,
+      trainedRemovals: outcome.trainedRemovals,
     });
     this.counts.completed += 1;
     this.log(

@@ -129,6 +129,28 @@ describe('Scheduler', () => {
     expect(s.afterIngest('nobody')).toBeUndefined();
   });
 
+  it('queues a user at once after a labelled sample was deleted, whatever the counts, until a job has seen it', () => {
+    // Prepare: a trained user with nothing new (below every threshold, interval not passed).
+    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+    const s = scheduler();
+    const [first] = s.tick().enqueued;
+    finishTraining(first.id);
+    expect(s.tick().enqueued).toEqual([]);
+    const [one] = store.listSamples('alice', { limit: 1 });
+
+    // Execute
+    store.deleteSamples('alice', { sampleIds: [one.id] });
+    const job = s.afterIngest('alice');
+
+    // Assert
+    expect(job).toMatchObject({ scope: 'user:alice', trigger: 'deletion' });
+    expect(kick).toHaveBeenCalledTimes(2);
+    // Done with the removals it read: nothing more is due.
+    store.claimJob();
+    store.completeJob(job!.id, { result: {}, trainedThrough: 10, trainedRemovals: 1 });
+    expect(s.tick().enqueued).toEqual([]);
+  });
+
   it('start() ticks on a timer that does not keep the process alive; stop() ends it', () => {
     vi.useFakeTimers();
     try {

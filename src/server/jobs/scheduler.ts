@@ -8,6 +8,8 @@
  *   unchanged data would give the same model: training is deterministic), and the user was last
  *   trained more than `userIntervalMs` ago — or never, and was created more than `userIntervalMs`
  *   ago (a user who labels a few photos still gets a model within a day).
+ * - `user:<id>`, trigger `deletion`: labelled samples were deleted after the last finished training
+ *   (the served model still knows them); due at once, whatever the counts.
  * - `global`, trigger `schedule`: the `global` schedule entry is older than `globalIntervalMs` (or
  *   absent) and labelled samples exist from at least two classes (two users with labelled samples,
  *   or one user with two named labels; the worker checks the exact rule). The entry is marked when
@@ -62,7 +64,7 @@ export const GLOBAL_SCHEDULE = 'global';
  * scheduler.afterIngest('alice');          // after an upload: queue if enough is new
  */
 /** What the decision reads about a user. */
-type RetrainState = Pick<UserSummary, 'id' | 'createdAt' | 'lastTrainedAt' | 'newLabelled'>;
+type RetrainState = Pick<UserSummary, 'id' | 'createdAt' | 'lastTrainedAt' | 'newLabelled' | 'forgetPending'>;
 
 export class Scheduler {
   private readonly store: Store;
@@ -122,6 +124,8 @@ export class Scheduler {
 
   /** The trigger due for a user, or null. */
   dueTrigger(user: RetrainState): JobTrigger | null {
+    // Deleted labelled samples: the served model still knows them, so it is replaced at once.
+    if (user.forgetPending) return 'deletion';
     if (user.newLabelled === 0) return null;
     if (this.o.minNewLabelled > 0 && user.newLabelled >= this.o.minNewLabelled) return 'new-samples';
     if (this.o.userIntervalMs > 0) {

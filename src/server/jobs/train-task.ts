@@ -172,6 +172,8 @@ export interface TrainOutcome {
   /** Why it was not promoted (null when promoted). */
   reason: string | null;
   trainedThrough: number;
+  /** User scope: the user's deletion count the training set reflects (see `TrainingSet.removals`). */
+  trainedRemovals?: number;
 }
 
 export type ProgressFn = (fraction: number, message: string) => void;
@@ -381,6 +383,7 @@ export async function trainScope(
       promote,
       reason,
       trainedThrough: set.throughSampleId,
+      ...(set.removals ? { trainedRemovals: set.removals.removals } : {}),
     };
   } finally {
     candidate?.dispose();

@@ -46,8 +46,11 @@ function readInput(request: TrainRequest): TrainInput {
   const set = s.trainingSet(request.scope, specKey, { maxSamples: request.maxSamples });
   const latest = s.modelVersion(request.scope, 'latest');
   // A current model of another spec cannot score these features: the candidate is then compared with nothing.
+  // Nor can a model that saw samples the user has since deleted: it must be replaced, not kept because
+  // it scores well on data it should no longer know.
+  const forget = set.removals !== undefined && set.removals.removals > set.removals.trained;
   const current =
-    latest && latest.specKey === specKey
+    latest && latest.specKey === specKey && !forget
       ? { weights: latest.weights, labels: latest.labels, version: latest.version }
       : undefined;
   return { scope: request.scope, set, current, config: request.config };

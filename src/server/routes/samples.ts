@@ -1,6 +1,6 @@
 /**
  * A user's data: feature batch uploads (FXFB bytes, idempotent by `Idempotency-Key`), the list of
- * stored samples, relabelling, and label names. Every route checks that the caller is the admin or
+ * stored samples, relabelling, deletion, and label names. Every route checks that the caller is the admin or
  * a device of that user; an upload is a device's own.
  */
 import type { FastifyInstance } from 'fastify';
@@ -158,6 +158,46 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
       const changed = await store.relabelInSteps(req.params.userId, { sampleIds, clientIds }, label);
       if (label >= 0) ctx.onIngest?.(req.params.userId);
       return { changed };
+    },
+  );
+
+  app.post<{ Params: { userId: string }; Body: { sampleIds?: number[]; clientIds?: string[] } }>(
+    '/v1/users/:userId/samples/delete',
+    {
+      bodyLimit: RELABEL_BODY_LIMIT,
+      schema: {
+        summary: 'Delete samples (features and all), by server id or client id; idempotent',
+        description:
+          'At most 10,000 ids. Ids that are not (or no longer) the user\'s are counted in `missing`, ' +
+          'never an error, so a device can resend a deletion it is not sure arrived. Deleting a ' +
+          "labelled sample retrains the user's head at once, and the new model replaces the current " +
+          'one without being compared with it (the current one has seen the deleted samples).',
+        tags: ['samples'],
+        params: userIdParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            sampleIds: { type: 'array', maxItems: MAX_RELABEL_IDS, items: { type: 'integer', minimum: 1 } },
+            clientIds: {
+              type: 'array',
+              maxItems: MAX_RELABEL_IDS,
+              items: { type: 'string', minLength: 1, maxLength: 1024 },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      guards.userAccess(req, req.params.userId);
+      const { sampleIds, clientIds } = req.body;
+      if (!sampleIds?.length && !clientIds?.length)
+        throw new FedexError('BAD_REQUEST', 'give sampleIds or clientIds');
+      if ((sampleIds?.length ?? 0) + (clientIds?.length ?? 0) > MAX_RELABEL_IDS)
+        throw new FedexError('BAD_REQUEST', `delete at most ${MAX_RELABEL_IDS} ids per request`);
+      const result = store.deleteSamples(req.params.userId, { sampleIds, clientIds });
+      if (result.labelled > 0) ctx.onIngest?.(req.params.userId);
+      return result;
     },
   );
 

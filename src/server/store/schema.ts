@@ -156,6 +156,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_status ON jobs(status, id);
   CREATE INDEX jobs_scope ON jobs(scope, id);
   `,
+  // 4: deleting samples. `removals` counts deletions of a user's labelled samples; a training job
+  // reads it with its training set and, once done, stores it in `trained_removals`. While
+  // `removals > trained_removals` the user's models have seen deleted data: the scheduler retrains
+  // at once and the new model is promoted without being compared with them.
+  `
+  ALTER TABLE users ADD COLUMN removals INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN trained_removals INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Brings the database to the newest schema version; returns the version it now has. */

@@ -212,3 +212,90 @@ describe('Store', () => {
       expect(parseScope(bad)).toBeNull();
   });
 });
+
+describe('Store.deleteSamples', () => {
+  function userWithSamples(id: string, prefix: string) {
+    store.createUser(id, id);
+    const { device } = store.enrollDevice(id, 'phone');
+    // 2 people x 3 samples, the first 2 of each labelled.
+    const batch = syntheticBatch({ people: 2, perPerson: 3, labelled: 2, prefix });
+    store.ingestBatch({ device, batchId: `${prefix}-1`, sha256: prefix, batch });
+    return { device, clientIds: batch.sampleIds };
+  }
+
+  it("deletes by client id and by server id, features and all, and only the caller user's", () => {
+    // Prepare
+    const ana = userWithSamples('ana', 'a');
+    userWithSamples('bob', 'b');
+    const anaIds = store.listSamples('ana').map((s) => s.id);
+    const bobIds = store.listSamples('bob').map((s) => s.id);
+    expect(store.usage('ana').samples).toBe(6);
+
+    // Execute: two of Ana's by client id (one labelled, one not), one by server id, and Bob's ids
+    // sent as Ana's.
+    const r = store.deleteSamples('ana', {
+      clientIds: [ana.clientIds[0], ana.clientIds[2], 'never-uploaded'],
+      sampleIds: [anaIds[4], ...bobIds],
+    });
+
+    // Assert
+    expect(r).toEqual({ deleted: 3, labelled: 2, missing: 1 + bobIds.length });
+    expect(store.listSamples('ana').map((s) => s.clientId)).toEqual([
+      ana.clientIds[1],
+      ana.clientIds[3],
+      ana.clientIds[5],
+    ]);
+    expect(store.countSamples('bob')).toBe(6);
+    expect(store.usage('ana').samples).toBe(3); // the quota sees the room made
+    const rows = store.db.prepare("SELECT COUNT(*) AS n FROM samples WHERE user_id = 'ana'").get() as {
+      n: number;
+    };
+    expect(rows.n).toBe(3);
+  });
+
+  it('is idempotent: a resent deletion deletes nothing more and changes no state', () => {
+    const ana = userWithSamples('ana', 'a');
+    expect(store.deleteSamples('ana', { clientIds: [ana.clientIds[0]] })).toMatchObject({ deleted: 1 });
+    const removals = () =>
+      (store.db.prepare("SELECT removals FROM users WHERE id = 'ana'").get() as { removals: number })
+        .removals;
+    const before = removals();
+    expect(store.deleteSamples('ana', { clientIds: [ana.clientIds[0]] })).toEqual({
+      deleted: 0,
+      labelled: 0,
+      missing: 1,
+    });
+    expect(removals()).toBe(before);
+  });
+
+  it('makes the user due for a retraining that forgets: removals are read with the training set and cleared by its job', () => {
+    // Prepare: a finished training of Ana's head.
+    const ana = userWithSamples('ana', 'a');
+    const key = store.labelledSpecs('ana')[0].specKey;
+    const first = store.trainingSet('user:ana', key);
+    expect(first.removals).toEqual({ removals: 0, trained: 0 });
+    expect(store.retrainState('ana')?.forgetPending).toBe(false);
+
+    // Execute: an unlabelled sample goes (nothing to forget), then a labelled one.
+    store.deleteSamples('ana', { clientIds: [ana.clientIds[2]] });
+    const afterUnlabelled = store.retrainState('ana')!.forgetPending;
+    store.deleteSamples('ana', { clientIds: [ana.clientIds[0]] });
+    const set = store.trainingSet('user:ana', key);
+    const pending = store.retrainState('ana')!.forgetPending;
+    const { job } = store.enqueueJob('user:ana', 'deletion');
+    store.claimJob();
+    store.completeJob(job.id, {
+      result: {},
+      trainedThrough: set.throughSampleId,
+      trainedRemovals: set.removals!.removals,
+    });
+
+    // Assert
+    expect(afterUnlabelled).toBe(false);
+    expect(pending).toBe(true);
+    expect(set.removals).toEqual({ removals: 1, trained: 0 });
+    expect(set.sampleIds).toHaveLength(3); // 4 labelled, 1 deleted
+    expect(store.retrainState('ana')!.forgetPending).toBe(false);
+    expect(store.listUsers('ana')[0].forgetPending).toBe(false);
+  });
+});

@@ -82,6 +82,8 @@ interface UserRow {
   created_at: number;
   trained_through: number;
   last_trained_at: number | null;
+  removals: number;
+  trained_removals: number;
 }
 interface DeviceRow {
   id: string;
@@ -264,6 +266,10 @@ export const BY_IDS_SQL = {
     'SELECT id, client_id FROM samples WHERE user_id = ? AND client_id IN (SELECT value FROM json_each(?))',
   relabelClients:
     'UPDATE samples SET label = ?, updated_at = ? WHERE user_id = ? AND client_id IN (SELECT value FROM json_each(?))',
+  deleteIds:
+    'DELETE FROM samples WHERE +user_id = ? AND id IN (SELECT value FROM json_each(?)) RETURNING label',
+  deleteClients:
+    'DELETE FROM samples WHERE user_id = ? AND client_id IN (SELECT value FROM json_each(?)) RETURNING label',
 } as const;
 
 function fileIdentity(file: string): { dev: number; ino: number } | null {
@@ -449,6 +455,7 @@ export class Store {
       samples: r.samples,
       labelled: r.labelled,
       newLabelled: r.new_labelled,
+      forgetPending: r.removals > r.trained_removals,
       modelVersion: r.model_version,
     }));
   }
@@ -456,14 +463,15 @@ export class Store {
   /** What the retraining decision needs about one user (cheap: one indexed count). */
   retrainState(
     userId: string,
-  ): Pick<UserSummary, 'id' | 'createdAt' | 'lastTrainedAt' | 'newLabelled'> | undefined {
-    const user = this.getUser(userId);
-    if (!user) return undefined;
+  ): Pick<UserSummary, 'id' | 'createdAt' | 'lastTrainedAt' | 'newLabelled' | 'forgetPending'> | undefined {
+    const row = this.stmts.userById.get(userId);
+    if (!row) return undefined;
     return {
-      id: user.id,
-      createdAt: user.createdAt,
-      lastTrainedAt: user.lastTrainedAt,
+      id: row.id,
+      createdAt: row.created_at,
+      lastTrainedAt: row.last_trained_at,
       newLabelled: this.countNewLabelled(userId),
+      forgetPending: row.removals > row.trained_removals,
     };
   }
 
@@ -965,6 +973,49 @@ export class Store {
     return changed;
   }
 
+  /**
+   * Deletes the user's samples named by server id or client id, features and all. Idempotent: ids
+   * that are not (or no longer) the user's are counted in `missing`, never an error, so a device
+   * can resend a deletion it is not sure arrived; nothing says whether such an id exists for
+   * another user. When a labelled sample goes, the user's `removals` count rises: the scheduler
+   * then retrains at once and the next model does not compare itself with models that saw them.
+   */
+  deleteSamples(
+    userId: string,
+    ids: { sampleIds?: readonly number[]; clientIds?: readonly string[] },
+  ): { deleted: number; labelled: number; missing: number } {
+    this.assertFileIntact();
+    const sampleIds = [...new Set(ids.sampleIds ?? [])];
+    const clientIds = [...new Set(ids.clientIds ?? [])];
+    const run = this.db.transaction(() => {
+      const labels: number[] = [];
+      if (sampleIds.length > 0)
+        for (const r of this.db
+          .prepare<[string, string], { label: number }>(BY_IDS_SQL.deleteIds)
+          .all(userId, JSON.stringify(sampleIds)))
+          labels.push(r.label);
+      if (clientIds.length > 0)
+        for (const r of this.db
+          .prepare<[string, string], { label: number }>(BY_IDS_SQL.deleteClients)
+          .all(userId, JSON.stringify(clientIds)))
+          labels.push(r.label);
+      const labelled = labels.filter((l) => l >= 0).length;
+      if (labelled > 0) this.db.prepare('UPDATE users SET removals = removals + 1 WHERE id = ?').run(userId);
+      return { deleted: labels.length, labelled };
+    });
+    try {
+      const { deleted, labelled } = run();
+      // Several client ids may name one sample each; the ids asked for minus the rows found.
+      const missing = Math.max(0, sampleIds.length + clientIds.length - deleted);
+      return { deleted, labelled, missing };
+    } catch (e) {
+      throw storageError(e);
+    } finally {
+      // Counted again on the next upload: a few ms, once, after a rare request.
+      this.usageCache.delete(userId);
+    }
+  }
+
   /** The lowest sample id the ids name; NOT_FOUND naming the first id that is not the user's. */
   private lowestOrMissing(userId: string, ids: { sampleIds?: number[]; clientIds?: string[] }): number {
     if (ids.sampleIds) {
@@ -1050,9 +1101,10 @@ export class Store {
         parsed.kind === 'user'
           ? (this.stmts.maxSampleId.get(parsed.userId)?.m ?? 0)
           : (this.db.prepare<[], { m: number | null }>('SELECT MAX(id) AS m FROM samples').get()?.m ?? 0);
-      return { rows, through };
+      const user = parsed.kind === 'user' ? this.stmts.userById.get(parsed.userId) : undefined;
+      return { rows, through, user };
     });
-    const { rows, through } = read();
+    const { rows, through, user } = read();
     // The global model's class names are `<owner>/<label>`: the owner is a keyed pseudonym of the
     // user id (stable across versions, so a candidate is still compared with the current model),
     // never the id itself, since every device may read the global model's metadata.
@@ -1086,6 +1138,7 @@ export class Store {
       owners: rows.map((r) => ownerOf(r.user_id)),
       features,
       throughSampleId: through,
+      ...(user ? { removals: { removals: user.removals, trained: user.trained_removals } } : {}),
     };
   }
 
@@ -1276,7 +1329,13 @@ export class Store {
    */
   completeJob(
     id: number,
-    outcome: { result: Record<string, unknown>; model?: NewModel; trainedThrough?: number },
+    outcome: {
+      result: Record<string, unknown>;
+      model?: NewModel;
+      trainedThrough?: number;
+      /** The user's `removals` when the training set was read. */
+      trainedRemovals?: number;
+    },
   ): { job: Job; model?: ModelInfo } {
     return this.db.transaction(() => {
       const job = this.getJob(id);
@@ -1291,6 +1350,10 @@ export class Store {
             'UPDATE users SET trained_through = MAX(trained_through, ?), last_trained_at = ? WHERE id = ?',
           )
           .run(outcome.trainedThrough, this.now(), parsed.userId);
+        if (outcome.trainedRemovals !== undefined)
+          this.db
+            .prepare('UPDATE users SET trained_removals = MAX(trained_removals, ?) WHERE id = ?')
+            .run(outcome.trainedRemovals, parsed.userId);
       }
       const now = this.now();
       const result = {

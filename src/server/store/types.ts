@@ -22,6 +22,8 @@ export interface UserSummary extends User {
   labelled: number;
   /** Labelled samples that arrived (or were relabelled) after the last training. */
   newLabelled: number;
+  /** Labelled samples were deleted after the last finished training: its model must be replaced. */
+  forgetPending: boolean;
   /** Newest promoted version of `user:<id>`, or null. */
   modelVersion: number | null;
 }
@@ -83,6 +85,12 @@ export interface TrainingSet {
   features: Float32Array;
   /** Highest sample id of the user (any spec, any label) when the set was read. */
   throughSampleId: number;
+  /**
+   * User scope: the user's deletion count when the set was read (`removals`) and the one the
+   * last finished training had seen (`trained`). `removals > trained`: the current model has seen
+   * samples that are gone.
+   */
+  removals?: { removals: number; trained: number };
 }
 
 /** `user:<id>` or `global`. */
@@ -133,7 +141,7 @@ export interface NewModel {
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-export type JobTrigger = 'manual' | 'new-samples' | 'schedule';
+export type JobTrigger = 'manual' | 'new-samples' | 'schedule' | 'deletion';
 
 export interface Job {
   id: number;
