@@ -221,6 +221,17 @@ export class DeviceClient {
     return this.json('POST', `/v1/users/${encodeURIComponent(userId)}/samples/relabel`, request);
   }
 
+  /**
+   * Deletes samples on the server (idempotent: ids it does not hold count as `missing`). Deleting a
+   * labelled sample makes the server retrain the user's head at once.
+   */
+  deleteSamples(
+    userId: string,
+    request: { clientIds?: string[]; sampleIds?: number[] },
+  ): Promise<{ deleted: number; labelled: number; missing: number }> {
+    return this.json('POST', `/v1/users/${encodeURIComponent(userId)}/samples/delete`, request);
+  }
+
   /** Queues training of the user's head; answers the queued job (one queued job per scope). */
   train(userId: string, body: TrainBody = {}): Promise<{ job: JobInfo; created: boolean }> {
     return this.json('POST', `/v1/users/${encodeURIComponent(userId)}/train`, body);

@@ -292,4 +292,66 @@ describe('FedexDevice', () => {
     expect(server.store.countSamples('bert')).toBe(2);
     await device.close();
   });
+  it(
+    'forgets photos here and on the server: unsent ones are dropped, the rest deleted after upload, and the next model no longer knows a forgotten person',
+    async () => {
+      // Prepare: 3 people x 4 named photos, synced, a model that knows all 3.
+      const store = new MemoryDeviceStore();
+      const token = await enrollmentTokenFor(server, 'dora');
+      const device = await FedexDevice.open(options(store));
+      await device.enroll({ enrollmentToken: token, name: 'dora-phone' });
+      for (let p = 0; p < PEOPLE.length; p++)
+        for (let n = 0; n < 4; n++)
+          await device.addPhoto(fakePhoto(p, n), { id: `${PEOPLE[p]}-${n}`, label: PEOPLE[p] });
+      await device.sync();
+      const first = await device.train({ head: 'centroid' });
+      await device.waitForJob(first.id, { timeoutMs: 100_000, pollMs: 100 });
+      expect((await device.pullModel()).version).toBe(1);
+      expect((await device.predict(fakePhoto(2, 6)))?.name).toBe('cho');
+
+      // Execute: forget every photo of cho (on the server), a photo not sent yet, a photo whose
+      // batch waits in the outbox, and an id never added; restart before syncing.
+      for (let n = 0; n < 4; n++) await device.addPhoto(fakePhoto(0, 10 + n), { id: `ann-new-${n}` }); // a full batch: outbox
+      await device.addPhoto(fakePhoto(1, 10), { id: 'bob-new' }); // pending, never sent
+      const forgotten = await device.forget([
+        'cho-0',
+        'cho-1',
+        'cho-2',
+        'cho-3',
+        'ann-new-0',
+        'bob-new',
+        'nope',
+      ]);
+      const queued = (await device.status()).queuedDeletions;
+      await device.close();
+      const reopened = await FedexDevice.open(options(store));
+      const synced = await reopened.sync();
+
+      // Assert
+      expect(forgotten).toBe(6);
+      expect(queued).toBe(6);
+      expect(synced).toMatchObject({ deleted: 5, pending: 0 }); // bob-new never reached the server
+      const onServer = server.store.listSamples('dora', { limit: 100 }).map((s) => s.clientId);
+      expect(onServer.filter((id) => id.startsWith('cho') || id === 'ann-new-0' || id === 'bob-new')).toEqual(
+        [],
+      );
+      expect(onServer).toContain('ann-new-1');
+      expect(await reopened.status()).toMatchObject({ queuedDeletions: 0, samples: 11 });
+      // The server retrained by itself (trigger "deletion"); the pulled model has forgotten cho.
+      const deadline = Date.now() + 100_000;
+      let job = server.store.listJobs({ scope: 'user:dora', limit: 1 })[0];
+      while (!(job.trigger === 'deletion' && job.status === 'done')) {
+        expect(job.status).not.toBe('failed');
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 50));
+        job = server.store.listJobs({ scope: 'user:dora', limit: 1 })[0];
+      }
+      expect((await reopened.pullModel()).version).toBe(2);
+      expect((await reopened.status()).model?.labels).toBe(2);
+      expect((await reopened.predict(fakePhoto(2, 6)))?.name).not.toBe('cho');
+      expect((await reopened.predict(fakePhoto(0, 6)))?.name).toBe('ann');
+      await reopened.close();
+    },
+    LONG,
+  );
 });

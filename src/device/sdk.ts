@@ -37,6 +37,7 @@ const KEY = {
   labels: 'labels',
   samples: 'samples',
   relabels: 'relabels',
+  deletions: 'deletions',
   seq: 'seq',
   costs: 'costs',
   model: 'model',
@@ -89,6 +90,8 @@ export interface SyncResult {
   samples: number;
   /** Samples relabelled on the server. */
   relabelled: number;
+  /** Samples deleted on the server (photos forgotten with `forget`). */
+  deleted: number;
   /** Samples still waiting on the device (not yet acknowledged). */
   pending: number;
   /** Batches the server refused for good (malformed, conflicting id): set aside, not retried. */
@@ -123,6 +126,8 @@ export interface DeviceStatus {
   outboxBatches: number;
   outboxBytes: number;
   queuedRelabels: number;
+  /** Forgotten photos whose deletion the server has not confirmed yet. */
+  queuedDeletions: number;
   labels: { id: number; name: string }[];
   model: { version: number; etag: string; labels: number; pulledAt: number } | null;
   costs: DeviceCosts;
@@ -228,6 +233,8 @@ export class FedexDevice {
   private labels: LabelMap;
   private samples: Record<string, string | null>;
   private relabels: QueuedRelabel[];
+  /** Client ids to delete on the server, sent once no queued batch can still carry them. */
+  private deletions: string[];
   private pending: PendingSample[];
   private seq: number;
   private loaded: LoadedModel | null = null;
@@ -240,6 +247,7 @@ export class FedexDevice {
       labels: LabelEntry[];
       samples: Record<string, string | null>;
       relabels: QueuedRelabel[];
+      deletions: string[];
       pending: PendingSample[];
       seq: number;
       costs: DeviceCosts;
@@ -262,6 +270,7 @@ export class FedexDevice {
     this.labels = new LabelMap(state.labels);
     this.samples = state.samples;
     this.relabels = state.relabels;
+    this.deletions = state.deletions;
     this.pending = state.pending;
     this.seq = state.seq;
     this.client = new DeviceClient({
@@ -291,6 +300,7 @@ export class FedexDevice {
       labels: (await store.getJson<LabelEntry[]>(KEY.labels)) ?? [],
       samples: (await store.getJson<Record<string, string | null>>(KEY.samples)) ?? {},
       relabels: (await store.getJson<QueuedRelabel[]>(KEY.relabels)) ?? [],
+      deletions: (await store.getJson<string[]>(KEY.deletions)) ?? [],
       pending,
       seq: (await store.getJson<number>(KEY.seq)) ?? 0,
       costs: parseCosts(await store.getJson(KEY.costs)),
@@ -561,6 +571,59 @@ export class FedexDevice {
     await this.store.putJson(KEY.relabels, this.relabels);
   }
 
+  /**
+   * Forgets photos added earlier, here and on the server: features still waiting on this device
+   * are dropped unsent, queued names for them are dropped, and the server is asked to delete what
+   * it holds (at the next sync, once no queued batch can still carry them; resent until it answers).
+   * Deleting a named photo makes the server retrain this user's model at once, and the next
+   * `pullModel` brings a model that never saw it. Ids this device never added are ignored.
+   *
+   * @returns how many of the ids this device knew.
+   * @example
+   * await device.forget(['IMG_0001.jpg#0', 'IMG_0001.jpg#1']); // a photo with two faces
+   * await device.sync();
+   */
+  async forget(ids: readonly string[]): Promise<number> {
+    this.requireEnrolled();
+    if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string'))
+      throw new FedexError('BAD_ARGUMENT', 'forget takes a list of photo ids');
+    const known = [...new Set(ids)].filter((id) => Object.hasOwn(this.samples, id));
+    if (known.length === 0) return 0;
+    const gone = new Set(known);
+    for (const id of known) delete this.samples[id];
+    // Waiting features are dropped unsent. An earlier version of the same id may be on the server
+    // already (adding an id again replaces it), so every id is queued for deletion all the same.
+    const waiting = this.pending.filter((p) => gone.has(p.id));
+    for (const p of waiting) await this.store.delete(this.pendingKey(p));
+    this.pending = this.pending.filter((p) => !gone.has(p.id));
+    for (const r of this.relabels) r.clientIds = r.clientIds.filter((c) => !gone.has(c));
+    this.relabels = this.relabels.filter((r) => r.clientIds.length > 0);
+    const queued = new Set(this.deletions);
+    for (const id of known) if (!queued.has(id)) this.deletions.push(id);
+    await this.store.putJson(KEY.deletions, this.deletions);
+    await this.store.putJson(KEY.relabels, this.relabels);
+    await this.store.putJson(KEY.samples, this.samples);
+    return known.length;
+  }
+
+  /**
+   * Sends the queued deletions, 1,000 ids per request, once the outbox is empty: a batch still
+   * waiting there may carry one of the ids, and uploading it after the deletion would store the
+   * photo again. Returns the samples the server deleted.
+   */
+  private async sendDeletions(userId: string): Promise<number> {
+    if (this.deletions.length === 0 || this.outbox.usage().batches > 0) return 0;
+    let deleted = 0;
+    while (this.deletions.length > 0) {
+      const part = this.deletions.slice(0, 1000);
+      const res = await this.retry(() => this.client.deleteSamples(userId, { clientIds: part }));
+      deleted += res.deleted;
+      this.deletions = this.deletions.slice(part.length);
+      await this.store.putJson(KEY.deletions, this.deletions);
+    }
+    return deleted;
+  }
+
   private queueRelabel(clientIds: string[], name: string | null): void {
     // A later relabel of the same id wins: drop it from earlier entries.
     const ids = new Set(clientIds);
@@ -597,11 +660,13 @@ export class FedexDevice {
       flushed.rejected += more.rejected;
     }
     const relabelled = await this.sendRelabels(userId);
+    const deleted = await this.sendDeletions(userId);
     await this.saveCosts();
     return {
       uploaded: flushed.batches,
       samples: flushed.samples,
       relabelled,
+      deleted,
       pending: this.pending.length + this.outbox.usage().samples,
       rejected: flushed.rejected,
     };
@@ -837,6 +902,7 @@ export class FedexDevice {
       outboxBatches: outbox.batches,
       outboxBytes: outbox.bytes,
       queuedRelabels: this.relabels.reduce((n, r) => n + r.clientIds.length, 0),
+      queuedDeletions: this.deletions.length,
       labels: this.labels.entries().map(({ id, name }) => ({ id, name })),
       model: m ? { version: m.version, etag: m.etag, labels: m.labels.length, pulledAt: m.pulledAt } : null,
       costs: this.costs('total'),
