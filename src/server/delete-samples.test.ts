@@ -131,7 +131,7 @@ describe('POST /v1/users/{id}/samples/delete', () => {
     const models = await device.request<Models>('GET', '/v1/models/user:u1');
     const [v2, v1] = models.json.models;
     expect(v1.labels).toEqual(['0', '1', '2']);
-    expect(v2).toMatchObject({ version: 2, status: 'promoted', labels: ['0', '1'] });
+    expect(v2).toMatchObject({ version: 2, status: 'promoted', labels: ['0', '1'], head: 'centroid' }); // the head kept
     expect(v2.metrics.currentVersion).toBeNull(); // not compared with v1, which knew person 2
     const latest = await device.request('GET', '/v1/models/user:u1/latest');
     expect(latest.headers.get('x-fedex-model-version')).toBe('2');

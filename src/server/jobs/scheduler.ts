@@ -138,7 +138,17 @@ export class Scheduler {
   private considerUser(user: RetrainState): Job | undefined {
     const trigger = this.dueTrigger(user);
     if (!trigger) return undefined;
-    return this.enqueue(userScope(user.id), trigger);
+    const scope = userScope(user.id);
+    // A model replaced for a deletion keeps its head (a user whose app trains `centroid` must not
+    // find a `linear` head after deleting a photo).
+    const latest = trigger === 'deletion' ? this.store.latestModelInfo(scope) : undefined;
+    const config = latest
+      ? {
+          head: latest.head,
+          ...(latest.config.headOptions ? { headOptions: latest.config.headOptions } : {}),
+        }
+      : {};
+    return this.enqueue(scope, trigger, config);
   }
 
   private considerGlobal(): Job | undefined {
@@ -156,7 +166,7 @@ export class Scheduler {
   }
 
   /** Queues a job unless the scope is busy or backing off after a failure. */
-  private enqueue(scope: Scope, trigger: JobTrigger): Job | undefined {
+  private enqueue(scope: Scope, trigger: JobTrigger, config: Record<string, unknown> = {}): Job | undefined {
     const [last] = this.store.listJobs({ scope, limit: 1 });
     if (last && (last.status === 'queued' || last.status === 'running')) return undefined;
     if (this.store.listJobs({ scope, status: 'running', limit: 1 }).length > 0) return undefined;
@@ -166,7 +176,7 @@ export class Scheduler {
       this.now() - last.finishedAt < this.o.failureBackoffMs
     )
       return undefined;
-    const { job, created } = this.store.enqueueJob(scope, trigger);
+    const { job, created } = this.store.enqueueJob(scope, trigger, config);
     return created ? job : undefined;
   }
 }
