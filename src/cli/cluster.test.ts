@@ -1,7 +1,9 @@
 import {
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -30,6 +32,8 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-cluster-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+/** Every run that finds faces keeps them here, never in the working directory's cache. */
+const cacheDir = path.join(tmp, 'cache');
 
 describe('fedex cluster: bad input', () => {
   it('says an empty folder has no photos (exit 1)', async () => {
@@ -67,7 +71,7 @@ describe('fedex cluster: bad input', () => {
       .toFile(path.join(dir, 'wall.png'));
     writeFileSync(path.join(dir, 'broken.jpg'), 'definitely not a jpeg');
     // Execute
-    const r = await run(['cluster', dir, '--quiet']);
+    const r = await run(['cluster', dir, '--quiet', '--cache', cacheDir, '--concurrency', '1']);
     // Assert
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
@@ -88,6 +92,15 @@ describe('fedex cluster: bad input', () => {
     const r = await run(['cluster', tmp, '--accept', '1.5']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--accept must be a probability between 0 and 1/);
+  });
+
+  it('rejects --cache with --no-cache, and a --concurrency below 1 (exit 2)', async () => {
+    const both = await run(['cluster', tmp, '--cache', cacheDir, '--no-cache']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--cache and --no-cache exclude each other/);
+    const none = await run(['cluster', tmp, '--concurrency', '0']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--concurrency must be between 1 and 64/);
   });
 
   it('rejects a --views count that has no calibration (exit 2)', async () => {
@@ -166,7 +179,7 @@ describeWithData('bbt_faceapi_demo', (bbt) => {
     mkdirSync(dir);
     copyFileSync(path.join(bbt, 'penny', 'penny1.png'), path.join(dir, 'penny1.png'));
     // Execute
-    const r = await run(['cluster', dir, '--out', out, '--json']);
+    const r = await run(['cluster', dir, '--out', out, '--json', '--cache', cacheDir]);
     // Assert
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as {
@@ -181,5 +194,129 @@ describeWithData('bbt_faceapi_demo', (bbt) => {
     expect(JSON.parse(readFileSync(path.join(out, 'people.json'), 'utf8')).people).toBe(1);
     const html = readFileSync(path.join(out, 'contact-sheet.html'), 'utf8');
     expect(html.match(/<img src="data:image\/jpeg;base64,/g)).toHaveLength(1);
+  });
+});
+
+interface Report {
+  people: number;
+  faces: number;
+  groups: Array<{ faces: Array<{ photo: string; face: number }> }>;
+  tooManyFaces: Array<{ photo: string; found: number; kept: number }>;
+  extraction: { fromCache: number; extracted: number; workers: number; cache: string | null };
+}
+
+/** The groups as sorted lists of "photo#face", sorted: comparable across runs. */
+const groupsOf = (r: Report): string[][] =>
+  r.groups.map((g) => g.faces.map((f) => `${f.photo}#${f.face}`).sort()).sort();
+
+describeWithData('bbt_faceapi_demo', (bbt) => {
+  // Four photos of two people, in one flat folder.
+  const dir = path.join(tmp, 'four');
+  const photos = [
+    ['penny', 'penny1.png'],
+    ['penny', 'penny2.png'],
+    ['raj', 'raj1.png'],
+    ['raj', 'raj2.png'],
+  ];
+  const cache = path.join(tmp, 'cache-four');
+  let first: Report;
+
+  it('keeps the faces it found in the feature cache: a second run extracts nothing and groups the same', async () => {
+    // Prepare
+    mkdirSync(dir, { recursive: true });
+    for (const [who, file] of photos) copyFileSync(path.join(bbt, who, file), path.join(dir, file));
+    const args = ['cluster', dir, '--out', path.join(tmp, 'four-out'), '--json', '--cache', cache];
+    // Execute
+    const cold = await run([...args, '--concurrency', '1']);
+    const warm = await run([...args, '--concurrency', '1']);
+    // Assert
+    expect(cold.code).toBe(0);
+    expect(warm.code).toBe(0);
+    first = JSON.parse(cold.stdout) as Report;
+    const second = JSON.parse(warm.stdout) as Report;
+    expect(first.extraction).toMatchObject({ fromCache: 0, extracted: 4, workers: 0 });
+    expect(second.extraction).toMatchObject({ fromCache: 4, extracted: 0, workers: 0 });
+    expect(first.extraction.cache).toBe(second.extraction.cache);
+    expect(path.dirname(first.extraction.cache!)).toBe(cache);
+    expect(first.faces).toBe(4);
+    expect(second.people).toBe(first.people);
+    expect(groupsOf(second)).toEqual(groupsOf(first));
+    // The thumbnails are cut again from the photos on the cached run.
+    const html = readFileSync(path.join(tmp, 'four-out', 'contact-sheet.html'), 'utf8');
+    expect(html.match(/<img src="data:image\/jpeg;base64,/g)).toHaveLength(4);
+  });
+
+  it('finds the same people on two worker threads, and with --no-cache writes no cache', async () => {
+    // Prepare: the default cache folder points at an empty folder, which must stay empty.
+    const defaultCache = path.join(tmp, 'default-cache');
+    const saved = process.env.FEDEX_CACHE_DIR;
+    process.env.FEDEX_CACHE_DIR = defaultCache;
+    let r;
+    try {
+      // Execute
+      r = await run([
+        'cluster',
+        dir,
+        '--out',
+        path.join(tmp, 'four-out-2'),
+        '--json',
+        '--no-cache',
+        '--concurrency',
+        '2',
+      ]);
+    } finally {
+      if (saved === undefined) delete process.env.FEDEX_CACHE_DIR;
+      else process.env.FEDEX_CACHE_DIR = saved;
+    }
+    // Assert
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.extraction).toMatchObject({ fromCache: 0, extracted: 4, workers: 2, cache: null });
+    expect(existsSync(defaultCache) ? readdirSync(defaultCache) : []).toEqual([]);
+    expect(report.people).toBe(first.people);
+    expect(groupsOf(report)).toEqual(groupsOf(first));
+  });
+
+  it('keeps the FACE_LIST_MAX most confident faces of a crowded photo and says so', async () => {
+    // Prepare: 20 bbt faces on one grey picture, each with a border the detector needs.
+    const crowd = path.join(tmp, 'crowd');
+    mkdirSync(crowd);
+    const files = readdirSync(bbt, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .flatMap((d) => readdirSync(path.join(bbt, d.name)).map((f) => path.join(bbt, d.name, f)))
+      .filter((f) => f.endsWith('.png'))
+      .sort()
+      .slice(0, 20);
+    expect(files).toHaveLength(20);
+    await sharp({
+      create: { width: 100 + 5 * 250, height: 100 + 4 * 250, channels: 3, background: '#808080' },
+    })
+      .composite(
+        files.map((input, i) => ({ input, left: 100 + (i % 5) * 250, top: 100 + Math.floor(i / 5) * 250 })),
+      )
+      .jpeg()
+      .toFile(path.join(crowd, 'crowd.jpg'));
+    const out = path.join(tmp, 'crowd-out');
+    // Execute
+    const r = await run([
+      'cluster',
+      crowd,
+      '--out',
+      out,
+      '--json',
+      '--views',
+      '1',
+      '--no-cache',
+      '--concurrency',
+      '1',
+    ]);
+    // Assert
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.faces).toBe(16);
+    expect(report.tooManyFaces).toEqual([{ photo: 'crowd.jpg', found: 20, kept: 16 }]);
+    expect(readFileSync(path.join(out, 'contact-sheet.html'), 'utf8')).toMatch(
+      /crowd.jpg: 20 faces, 16 kept \(the main face and the most confident others\)/,
+    );
   });
 });

@@ -1,8 +1,13 @@
 /**
  * `fedex cluster DIR`: how many people are in a folder of photos, and which faces belong
- * together — no labels, no known count. Finds every face in every photo (in-process), clusters
- * the descriptors with a calibrated method (src/cluster), prints the number of people, and writes
- * the groups as JSON and a self-contained contact sheet (one row of face crops per person).
+ * together — no labels, no known count. Finds every face in every photo, clusters the descriptors
+ * with a calibrated method (src/cluster), prints the number of people, and writes the groups as
+ * JSON and a self-contained contact sheet (one row of face crops per person).
+ *
+ * Faces are found as `fedex extract` finds features: through `extractDataset`, so each photo's
+ * faces (a face-list record, src/face/face-list.ts) are kept in the feature cache by the photo's
+ * hash and the misses run on the worker-thread pool. A second run over the same photos only
+ * decodes them again for the contact sheet's thumbnails and clusters.
  *
  * `fedex cluster --eval`: the evaluation behind docs/clustering.md — thresholds calibrated on some
  * LFW people, every method scored on seeded galleries of the other people — printed as Markdown.
@@ -14,7 +19,8 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { listImageFiles } from '../data/dataset-dir.js';
 import { FedexError, isFedexError } from '../core/errors.js';
-import type { RawImage } from '../core/types.js';
+import { shapeSize, type RawImage } from '../core/types.js';
+import type { ListedFace } from '../face/face-list.js';
 import { renderContactSheet, type SheetPerson } from '../cluster/contact-sheet.js';
 import { renderExperiment, runClusterExperiment, DEFAULT_EXPERIMENT_OPTIONS } from '../cluster/experiment.js';
 import type { GalleryOptions } from '../cluster/gallery.js';
@@ -110,6 +116,17 @@ const FLAGS: FlagSpecs = {
     arg: 'N',
     help: `With --eval: evaluation galleries. Default ${DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries}.`,
   },
+  concurrency: {
+    type: 'string',
+    arg: 'N',
+    help: 'Worker threads finding faces (tfjs WASM is single-threaded). Default min(2, cores); 1 runs in-process.',
+  },
+  cache: {
+    type: 'string',
+    arg: 'DIR',
+    help: 'Feature cache folder (faces found in a photo are kept by its content hash, so a second run only clusters). Default $FEDEX_CACHE_DIR or .cache/features.',
+  },
+  'no-cache': { type: 'boolean', help: 'Do not read or write the feature cache.' },
   'cache-only': {
     type: 'boolean',
     help: 'With --eval: use only descriptors already in the feature cache (never run the face extractor over the dataset; --subject-check still locates faces, and --second-look describes its few photos in process).',
@@ -149,7 +166,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex cluster DIR [--method NAME] [--threshold X] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N | --seeds A-B] [--views 1|6] [--subject-check [--second-look]] [--cohort] [--cache-only] [--json]';
+  'fedex cluster DIR [--method NAME] [--threshold X] [--views 1|6] [--faces all|main] [--concurrency N] [--cache DIR | --no-cache] [--out DIR] [--json]\n       fedex cluster --eval [--data DIR] [--seed N | --seeds A-B] [--views 1|6] [--subject-check [--second-look]] [--cohort] [--cache-only] [--json]';
 
 /** `--views`: 1 or 6 (default 6). */
 function viewsFlag(flags: ParsedFlags): ClusterViews {
@@ -193,25 +210,52 @@ function methodParams(
 
 interface FoundFace {
   photo: string;
-  /** Index of the face among the photo's detected faces. */
+  /** Index of the face among the photo's analysed faces. */
   index: number;
   box: { x: number; y: number; width: number; height: number };
   descriptor: Float32Array;
   thumbnail: string;
 }
 
-async function thumbnail(chip: RawImage): Promise<string> {
-  const { default: sharp } = await import('sharp');
-  const jpeg = await sharp(Buffer.from(chip.data.buffer, chip.data.byteOffset, chip.data.byteLength), {
-    raw: { width: chip.width, height: chip.height, channels: 3 },
-  })
-    .resize(96, 96)
-    .jpeg({ quality: 80 })
-    .toBuffer();
-  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+/** Photos whose thumbnails are cut at once (decoding runs on sharp's threads). */
+const THUMBNAIL_PARALLELISM = 4;
+
+/**
+ * 96x96 JPEG data URLs of faces of one photo: each face's aligned chip cut again from the photo
+ * with its stored chip transform (the chip the descriptor was made from), then shrunk.
+ */
+async function thumbnails(image: RawImage, faces: readonly ListedFace[]): Promise<string[]> {
+  const [{ default: sharp }, { faceChip }] = await Promise.all([
+    import('sharp'),
+    import('../face/face-list.js'),
+  ]);
+  const out: string[] = [];
+  for (const f of faces) {
+    const chip = faceChip(image, f);
+    const jpeg = await sharp(Buffer.from(chip.data.buffer, chip.data.byteOffset, chip.data.byteLength), {
+      raw: { width: chip.width, height: chip.height, channels: 3 },
+    })
+      .resize(96, 96)
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    out.push(`data:image/jpeg;base64,${jpeg.toString('base64')}`);
+  }
+  return out;
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10;
+
+/** What a photo with more faces than a face-list record holds says about it. */
+const tooManyLine = (t: { photo: string; found: number; kept: number }): string =>
+  `${t.photo}: ${t.found} faces, ${t.kept} kept (the main face and the most confident others)`;
+
+/** `--cache DIR` / `--no-cache` as `extractDataset`'s `cache` option. */
+function cacheFlag(flags: ParsedFlags): { dir?: string } | false {
+  const dir = stringFlag(flags, 'cache');
+  if (flags['no-cache'] && dir !== undefined)
+    throw new FedexError('BAD_ARGUMENT', '--cache and --no-cache exclude each other');
+  return flags['no-cache'] ? false : dir !== undefined ? { dir } : {};
+}
 
 async function clusterFolder(
   dirArg: string,
@@ -237,6 +281,8 @@ async function clusterFolder(
   const outDir = path.resolve(
     stringFlag(flags, 'out', path.join('out', 'cluster', path.basename(dir) || 'photos')),
   );
+  const concurrency = intFlag(flags, 'concurrency', undefined, { min: 1, max: 64 });
+  const cache = cacheFlag(flags);
   const photos = listImages(dir);
   if (photos.length === 0)
     throw new FedexError(
@@ -244,53 +290,100 @@ async function clusterFolder(
       `no photos in ${dirArg} (looked for JPEG, PNG, GIF, WebP, TIFF, HEIF, PGM/PPM files)`,
     );
 
-  const { initRuntime } = await import('../runtime/node.js');
-  await initRuntime();
-  const { createFaceExtractor } = await import('../face/extractor.js');
-  const { readImageFile } = await import('../platform/node/image.js');
-  const extractor = await createFaceExtractor({ descriptorViews: views });
-  const bar = createProgressBar('faces', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
-  const faces: FoundFace[] = [];
-  const noFace: string[] = [];
-  const unreadable: Array<{ photo: string; error: string }> = [];
+  // Photos go through extractDataset as one unnamed person: hashed, served from the feature cache
+  // when seen before (with the same views and --faces), the rest extracted on the worker pool.
+  const [{ extractDataset }, { faceListSource, faceListSpec }, { decodeFaceList }] = await Promise.all([
+    import('../data/extract.js'),
+    import('../cluster/face-list-extractor.js'),
+    import('../face/face-list.js'),
+  ]);
+  const quiet = Boolean(flags.quiet || flags.json);
+  const bar = createProgressBar('faces', io.stderr, { quiet });
+  let withFace = 0;
+  let cached = 0;
+  let set;
   try {
-    for (let p = 0; p < photos.length; p++) {
-      const photo = photos[p];
-      let image: RawImage;
-      try {
-        image = await readImageFile(path.join(dir, photo));
-      } catch (e) {
-        if (!isFedexError(e)) throw e;
-        unreadable.push({ photo, error: e.message });
-        bar.update(p + 1, photos.length, `faces ${faces.length}`);
-        continue;
-      }
-      const analysis = await extractor.pipeline.analyze(image, { faces: which });
-      let found = 0;
-      for (let i = 0; i < analysis.faces.length; i++) {
-        const f = analysis.faces[i];
-        if (!f.descriptor) continue;
-        found++;
-        faces.push({
-          photo,
-          index: which === 'main' ? analysis.main : i,
-          box: {
-            x: round(f.box.x),
-            y: round(f.box.y),
-            width: round(f.box.width),
-            height: round(f.box.height),
-          },
-          descriptor: f.descriptor,
-          thumbnail: await thumbnail(f.aligned.chip),
-        });
-      }
-      if (found === 0) noFace.push(photo);
-      bar.update(p + 1, photos.length, `faces ${faces.length}`);
-    }
+    set = await extractDataset({
+      dataset: {
+        root: dir,
+        people: [{ name: '', files: photos }],
+        photos: photos.length,
+        peopleFound: 1,
+        photosFound: photos.length,
+      },
+      source: faceListSource({ faces: which, face: { descriptorViews: views } }),
+      // Known up front, so a fully cached run loads no model at all.
+      spec: faceListSpec(which),
+      concurrency,
+      cache,
+      onProgress(done, total, info) {
+        if (info.outcome === 'face') withFace += 1;
+        if (info.cached) cached += 1;
+        bar.update(done, total, `photos with a face ${withFace}, from cache ${cached}`);
+      },
+    });
   } finally {
-    extractor.dispose();
     bar.done();
   }
+  const { stats } = set;
+  const dim = shapeSize(set.spec.shape);
+  const lists = set.samples.map((s, row) => ({
+    photo: s.id,
+    list: decodeFaceList(set.features.subarray(row * dim, (row + 1) * dim)),
+  }));
+  const noFace = stats.noFace.slice();
+  const unreadable = stats.unreadable.map((u) => ({ photo: u.file, error: u.error }));
+  const tooMany = lists
+    .filter(({ list }) => list.analysed > list.faces.length)
+    .map(({ photo, list }) => ({ photo, found: list.analysed, kept: list.faces.length }));
+
+  // Thumbnails: each photo with a face is decoded again here (EXIF orientation and PGM as the
+  // workers read it) and its faces' chips cut from it.
+  const { readImageFile } = await import('../platform/node/image.js');
+  const thumbs: string[][] = new Array(lists.length);
+  const thumbBar = createProgressBar('thumbnails', io.stderr, { quiet });
+  let next = 0;
+  let made = 0;
+  const lane = async (): Promise<void> => {
+    while (next < lists.length) {
+      const k = next++;
+      const { photo, list } = lists[k];
+      try {
+        thumbs[k] = await thumbnails(await readImageFile(path.join(dir, photo)), list.faces);
+      } catch (e) {
+        // Read by a worker moments ago: changed or removed since. Its faces are left out.
+        if (!isFedexError(e)) throw e;
+        unreadable.push({ photo, error: e.message });
+      }
+      thumbBar.update(++made, lists.length);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(THUMBNAIL_PARALLELISM, lists.length) }, lane));
+  } finally {
+    thumbBar.done();
+  }
+  const faces: FoundFace[] = [];
+  lists.forEach(({ photo, list }, k) => {
+    if (!thumbs[k]) return;
+    list.faces.forEach((f, i) => {
+      faces.push({
+        photo,
+        index: f.index,
+        box: { x: round(f.box.x), y: round(f.box.y), width: round(f.box.width), height: round(f.box.height) },
+        descriptor: f.descriptor,
+        thumbnail: thumbs[k][i],
+      });
+    });
+  });
+  unreadable.sort((a, b) => (a.photo < b.photo ? -1 : a.photo > b.photo ? 1 : 0));
+  const extraction = {
+    fromCache: stats.fromCache,
+    extracted: stats.extracted,
+    workers: stats.workers,
+    seconds: stats.ms / 1000,
+    cache: stats.cache?.file ?? null,
+  };
   if (faces.length === 0) {
     const parts = [`no face found in any of the ${photos.length} photo(s) in ${dirArg}`];
     if (unreadable.length)
@@ -298,6 +391,8 @@ async function clusterFolder(
     throw new FedexError('FACE_NOT_FOUND', parts.join('; '));
   }
 
+  const { initRuntime } = await import('../runtime/node.js');
+  await initRuntime();
   const { pairwiseDistancesTf } = await import('../cluster/distance-tf.js');
   const descriptors = faces.map((f) => f.descriptor);
   const result = clusterDistances(pairwiseDistancesTf(descriptors), method, params, {
@@ -334,6 +429,8 @@ async function clusterFolder(
     faces: faces.length,
     noFace,
     unreadable,
+    tooManyFaces: tooMany,
+    extraction,
     groups: groups.map((g, k) => ({
       person: k + 1,
       ...(flags.score ? { folder: majority(g) } : {}),
@@ -358,6 +455,7 @@ async function clusterFolder(
   const notes = [
     ...noFace.map((p) => `no face found: ${p}`),
     ...unreadable.map((u) => `unreadable: ${u.photo}: ${u.error}`),
+    ...tooMany.map(tooManyLine),
     ...(score
       ? [
           `against the folders: BCubed F ${score.bcubed.f.toFixed(3)}, pairwise F ${score.pairwise.f.toFixed(3)}, ${score.trueCount} people there`,
@@ -389,12 +487,19 @@ async function clusterFolder(
       `  no face found in ${noFace.length} photo(s): ${noFace.slice(0, 5).join(', ')}${noFace.length > 5 ? ', ...' : ''}`,
     );
   for (const u of unreadable.slice(0, 5)) lines.push(`  unreadable: ${u.photo}: ${u.error}`);
+  for (const t of tooMany.slice(0, 5)) lines.push(`  ${tooManyLine(t)}`);
   if (score) {
     lines.push(
       `  against the folders: ${score.trueCount} people there, BCubed F ${score.bcubed.f.toFixed(3)} (P ${score.bcubed.precision.toFixed(3)}, R ${score.bcubed.recall.toFixed(3)}), pairwise F ${score.pairwise.f.toFixed(3)}, NMI ${score.nmi.toFixed(3)}`,
     );
   }
-  lines.push(`  groups: ${report.json}`, `  contact sheet: ${report.contactSheet}`);
+  lines.push(
+    extraction.extracted === 0
+      ? `  faces of all ${extraction.fromCache} readable photo(s) from the feature cache`
+      : `  ${extraction.fromCache} photo(s) from the feature cache, ${extraction.extracted} extracted on ${extraction.workers || 1} ${extraction.workers ? 'worker(s)' : 'thread (in-process)'} in ${extraction.seconds.toFixed(1)} s${extraction.cache ? '' : ' (no cache)'}`,
+    `  groups: ${report.json}`,
+    `  contact sheet: ${report.contactSheet}`,
+  );
   io.stdout.write(lines.join('\n') + '\n');
   return 0;
 }
@@ -448,6 +553,12 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
   if (flags['second-look'] && !flags['subject-check'])
     throw new FedexError('BAD_ARGUMENT', '--second-look goes with --subject-check');
   const cohort = Boolean(flags.cohort);
+  if (flags['no-cache'])
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      '--eval reads its descriptors through the feature cache: drop --no-cache',
+    );
+  const cacheDir = stringFlag(flags, 'cache');
   const galleries = intFlag(flags, 'galleries', DEFAULT_EXPERIMENT_OPTIONS.evaluationGalleries, {
     min: 1,
     max: 100_000,
@@ -460,6 +571,7 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     scan: LFW_CLUSTER_SCAN,
     views,
     cacheOnly: Boolean(flags['cache-only']),
+    cacheDir,
     onProgress: (done, total) => bar.update(done, total),
   });
   bar.done();
@@ -485,6 +597,7 @@ async function evaluate(flags: ParsedFlags, io: Parameters<Command['run']>[1]): 
     const boxBar = createProgressBar('main faces', io.stderr, { quiet });
     ({ offCentre } = await checkLfwSubjects({
       dir,
+      cacheDir,
       onProgress: (done, total) => boxBar.update(done, total),
     }));
     boxBar.done();
