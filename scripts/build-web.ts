@@ -78,6 +78,8 @@ export async function buildWeb(options: Partial<BuildWebOptions> = {}): Promise<
     // web/public/ is copied as is: the service worker (sw.js), served at /sw.js.
     publicDir: path.join(PACKAGE_ROOT, 'web', 'public'),
     plugins: [noNodeBuiltins],
+    // The face worker (web/src/import-worker.ts) is an ES module worker with its own chunks.
+    worker: { format: 'es', plugins: () => [noNodeBuiltins] },
     build: {
       outDir: o.outDir,
       emptyOutDir: true,

@@ -1,7 +1,8 @@
 /**
  * Finds and embeds every face of a photo in the browser with the SDK's face pipeline (the frozen
- * bottom: detect, align, 128-d descriptor), and makes each face's small crop for the gallery. The
- * photo's pixels stay in this tab; callers hand only the descriptor to the SDK for upload.
+ * bottom: detect, align, 128-d descriptor), and makes each face's small crop for the gallery. Runs
+ * in the face worker (./import-worker.ts) or in the page. The photo's pixels stay on the device;
+ * callers hand only the descriptor to the SDK for upload.
  */
 import type { RawImage } from '../../src/core/types.js';
 import type { FaceExtractor } from '../../src/face/extractor.js';
@@ -14,13 +15,8 @@ export interface FoundFace {
   crop: Uint8Array;
 }
 
-/** The aligned face chip (RGB) as JPEG bytes, through a canvas. */
+/** The aligned face chip (RGB) as JPEG bytes, through a canvas (an OffscreenCanvas in a worker). */
 export async function chipToJpeg(chip: RawImage): Promise<Uint8Array> {
-  const canvas = document.createElement('canvas');
-  canvas.width = chip.width;
-  canvas.height = chip.height;
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new Error('no 2d canvas');
   const rgba = new Uint8ClampedArray(chip.width * chip.height * 4);
   for (let i = 0, j = 0; i < chip.data.length; i += 3, j += 4) {
     rgba[j] = chip.data[i];
@@ -28,8 +24,23 @@ export async function chipToJpeg(chip: RawImage): Promise<Uint8Array> {
     rgba[j + 2] = chip.data[i + 2];
     rgba[j + 3] = 255;
   }
-  ctx.putImageData(new ImageData(rgba, chip.width, chip.height), 0, 0);
-  const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
+  const image = new ImageData(rgba, chip.width, chip.height);
+  let blob: Blob | null;
+  if (typeof document === 'undefined') {
+    const canvas = new OffscreenCanvas(chip.width, chip.height);
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new Error('no 2d canvas');
+    ctx.putImageData(image, 0, 0);
+    blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.85 });
+  } else {
+    const canvas = document.createElement('canvas');
+    canvas.width = chip.width;
+    canvas.height = chip.height;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new Error('no 2d canvas');
+    ctx.putImageData(image, 0, 0);
+    blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
+  }
   if (!blob) throw new Error('the browser could not encode the face crop');
   return new Uint8Array(await blob.arrayBuffer());
 }

@@ -9,32 +9,37 @@
  */
 import { FedexError, isFedexError } from '../../src/core/errors.js';
 import {
-  createBrowserFaceExtractor,
   FedexDevice,
   IndexedDbDeviceStore,
-  rawImageFrom,
+  initBrowserRuntime,
+  SDK_PATHS,
   type DeviceStatus,
 } from '../../src/device/browser.js';
 import { FACE_EMBEDDING_FLOPS } from '../../src/device/costs.js';
-import type { FaceExtractor } from '../../src/face/extractor.js';
-import { findFaces, photoKey } from './faces.js';
+import { type FaceFinder, specOnlyExtractor, tabFaceFinder, workerFaceFinder } from './face-finder.js';
+import { photoKey } from './faces.js';
 import {
   type Face,
   faceIdOf,
   facesCountText,
+  facesToRemove,
   formatBytes,
   formatConfidence,
   formatFlops,
+  importProgressText,
   type ImportReport,
   importSummary,
   knownNames,
   nameProblem,
   normalizeName,
+  type RemovalScope,
+  removalText,
   tileText,
   trainingReadiness,
   unnamedFaces,
   upsertFaces,
   withLabel,
+  withoutFaces,
 } from './model.js';
 import {
   likelyName,
@@ -97,7 +102,7 @@ const ui = {
 };
 
 let device: FedexDevice | null = null;
-let extractor: FaceExtractor | null = null;
+let finder: FaceFinder | null = null;
 let appStore: AppStore;
 let faces: Face[] = [];
 let edits: PeopleEdit[] = [];
@@ -122,18 +127,40 @@ async function start(): Promise<void> {
   faces = await appStore.faces();
   edits = await appStore.edits();
   renderGrid();
-  say(ui.who, 'Loading the face models (they run in this tab)…');
-  const made = await createBrowserFaceExtractor({ server: location.origin });
-  extractor = made.extractor;
+  say(ui.who, 'Loading the face models (they run on this device)…');
+  finder = await startFinder();
+  document.body.dataset.finder = finder.where;
   device = await FedexDevice.open({
     server: location.origin,
     store: await IndexedDbDeviceStore.open(APP_SETTINGS.deviceStore),
-    extractor,
+    // In the worker's case the page only runs the small top (predictions): the SDK gets the spec.
+    extractor: finder.extractor ?? specOnlyExtractor(finder.spec),
     flopsPerPhoto: FACE_EMBEDDING_FLOPS,
     retry: { maxAttempts: 3 },
   });
   if (!device.enrolled) await enrollSelf();
   else ready();
+}
+
+/**
+ * The face networks in a Web Worker, so the page stays responsive while photos import; in this
+ * tab when a worker cannot start (or with `?import=tab`, to compare).
+ */
+async function startFinder(): Promise<FaceFinder> {
+  const server = location.origin;
+  if (new URLSearchParams(location.search).get('import') !== 'tab') {
+    try {
+      const [w] = await Promise.all([
+        workerFaceFinder(server),
+        // The page itself runs only the top model: the tfjs runtime, no face networks.
+        initBrowserRuntime({ wasmUrl: `${server}/${SDK_PATHS.wasm}` }),
+      ]);
+      return w;
+    } catch (e) {
+      console.warn(`face worker unavailable, finding faces in the page: ${messageOf(e)}`);
+    }
+  }
+  return tabFaceFinder(server);
 }
 
 async function enrollSelf(): Promise<void> {
@@ -183,8 +210,13 @@ async function enableOffline(): Promise<void> {
   try {
     await navigator.serviceWorker.register('/sw.js');
     const urls = new Set(['/']);
-    for (const e of performance.getEntriesByType('resource')) {
-      const u = new URL(e.name);
+    // What the page fetched, and what the face worker fetched (its models are not in the page's list).
+    const names = [
+      ...performance.getEntriesByType('resource').map((e) => e.name),
+      ...(finder?.fetched ?? []),
+    ];
+    for (const name of names) {
+      const u = new URL(name);
       if (u.origin === location.origin && /^\/(assets|sdk\/models\/face-api|sdk\/wasm)\//.test(u.pathname))
         urls.add(u.pathname);
     }
@@ -225,14 +257,16 @@ showNet();
 async function backgroundSync(): Promise<void> {
   if (!device?.enrolled || busy || !navigator.onLine) return;
   const s = await device.status();
-  if (s.pendingSamples === 0 && s.queuedRelabels === 0) return;
+  if (s.pendingSamples === 0 && s.queuedRelabels === 0 && s.queuedDeletions === 0) return;
   busy = true;
   ui.syncButton.disabled = true;
   try {
     const r = await device.sync();
     say(
       ui.syncStatus,
-      `Back online: sent ${r.samples} faces' features and ${r.relabelled} names. Press "Sync and train" to update the model.`,
+      r.deleted > 0 && r.samples === 0 && r.relabelled === 0
+        ? `The server deleted ${r.deleted} removed face${r.deleted === 1 ? '' : 's'} and retrains your model without them. Press "Sync and train" to get it.`
+        : `Back online: sent ${r.samples} faces' features and ${r.relabelled} names. Press "Sync and train" to update the model.`,
     );
   } catch {
     // still unreachable: the outbox keeps everything for the next try
@@ -247,7 +281,8 @@ async function backgroundSync(): Promise<void> {
 
 async function importFiles(list: Iterable<File>): Promise<void> {
   const d = device;
-  if (!d?.enrolled || !extractor) return;
+  const find = finder;
+  if (!d?.enrolled || !find) return;
   const all = [...list];
   const isPhoto = (f: File) =>
     f.type.startsWith('image/') || /\.(png|jpe?g|webp|gif|bmp|pgm|ppm)$/i.test(f.name);
@@ -267,20 +302,20 @@ async function importFiles(list: Iterable<File>): Promise<void> {
   ui.importProgress.hidden = false;
   ui.importProgress.max = files.length;
   delete ui.importStatus.dataset.done;
+  const started = performance.now();
   try {
     for (const [i, file] of files.entries()) {
       ui.importProgress.value = i;
-      say(ui.importStatus, `Finding faces on this device: photo ${i + 1} of ${files.length} (${file.name})`);
+      say(ui.importStatus, importProgressText(i, files.length, file.name, performance.now() - started));
       const key = await photoKey(file);
-      const t0 = performance.now();
       let found;
+      let ms: number;
       try {
-        found = await findFaces(extractor, await rawImageFrom(file));
+        ({ faces: found, ms } = await find.find(file));
       } catch (e) {
         report.unreadable.push({ name: file.name, why: messageOf(e) });
         continue;
       }
-      const ms = performance.now() - t0;
       if (found.length === 0) report.noFace.push(file.name);
       const fresh: Face[] = [];
       for (const [index, f] of found.entries()) {
@@ -581,7 +616,7 @@ function renderTile(f: Face): void {
     void nameFace(f.id, input.value).then((ok) => ok && next?.focus());
   });
 
-  li.append(img, verdict, form, problem);
+  li.append(img, verdict, form, problem, removeMenu(f));
   if (t.source === 'predicted' && t.name) {
     // One click turns the model's guess into a label (it trains on it next time).
     li.append(
@@ -592,6 +627,79 @@ function renderTile(f: Face): void {
   if (old) old.replaceWith(li);
   else ui.grid.append(li);
   tiles.set(f.id, li);
+}
+
+/**
+ * "Remove…" on a tile: asks what goes (this face, its whole photo, or everyone named alike) and
+ * removes it here at once; the server deletes its features at the next sync and retrains.
+ */
+function removeMenu(f: Face): HTMLElement {
+  const box = document.createElement('div');
+  box.className = 'remove';
+  const choices = document.createElement('div');
+  choices.className = 'remove-choices';
+  choices.hidden = true;
+  const open = button(
+    'Remove…',
+    () => {
+      // Built when opened: the counts are those of the gallery now.
+      if (choices.hidden) fillChoices();
+      choices.hidden = !choices.hidden;
+      open.setAttribute('aria-expanded', String(!choices.hidden));
+    },
+    `Remove ${faceLabelText(f)}…`,
+  );
+  open.setAttribute('aria-expanded', 'false');
+  const fillChoices = () => {
+    const current = faces.find((x) => x.id === f.id) ?? f;
+    const scopes: RemovalScope[] = ['face', 'photo', 'person'];
+    choices.replaceChildren();
+    for (const scope of scopes) {
+      const ids = facesToRemove(faces, f.id, scope);
+      if (ids.length === 0 || (scope === 'photo' && ids.length < 2)) continue; // "photo" = "face"
+      const what = removalText(scope, ids.length, current.label);
+      choices.append(
+        button(`Remove ${what}`, () => void removeFaces(ids, what), `Remove ${what}: ${faceLabelText(f)}`),
+      );
+    }
+    choices.append(
+      button('Keep', () => {
+        choices.hidden = true;
+        open.setAttribute('aria-expanded', 'false');
+      }),
+    );
+  };
+  box.append(open, choices);
+  return box;
+}
+
+/** Removes faces from this device at once and asks the server to forget them (next sync). */
+async function removeFaces(ids: readonly string[], what: string): Promise<void> {
+  const d = device;
+  if (!d?.enrolled || ids.length === 0) return;
+  await d.forget(ids);
+  faces = withoutFaces(faces, ids);
+  await appStore.saveFaces(faces);
+  for (const id of ids) {
+    tiles.get(id)?.remove();
+    tiles.delete(id);
+    const url = cropUrls.get(id);
+    if (url) URL.revokeObjectURL(url);
+    cropUrls.delete(id);
+    await appStore.deleteCrop(id);
+  }
+  edits = pruneEdits(edits, unnamedFaces(faces));
+  await appStore.saveEdits(edits);
+  updateGridCount();
+  renderNames();
+  if (!ui.people.closest('[role="tabpanel"]')?.hasAttribute('hidden')) renderPeople();
+  say(
+    ui.syncStatus,
+    `Removed ${what} from this device. The server deletes ${ids.length === 1 ? 'its features' : 'their features'} at the next sync and retrains your model without ${ids.length === 1 ? 'it' : 'them'}.`,
+  );
+  document.body.dataset.lastRemoval = ui.syncStatus.textContent ?? '';
+  void backgroundSync();
+  void refreshFacts();
 }
 
 function nextTileInput(id: string): HTMLInputElement | null {
@@ -652,6 +760,18 @@ function personCard(p: Person, i: number, all: Person[]): HTMLLIElement {
   });
 
   li.append(h, strip, form);
+  const what = `the ${p.faces.length === 1 ? 'face' : `${p.faces.length} faces`} of ${title}`;
+  li.append(
+    button(
+      `Remove ${what}`,
+      () =>
+        void removeFaces(
+          p.faces.map((f) => f.id),
+          what,
+        ),
+      `Remove ${what}`,
+    ),
+  );
   const guess = likelyName(p);
   if (guess) {
     // The model's guess for this person, accepted for all its faces in one click.
@@ -733,7 +853,11 @@ async function refreshFacts(): Promise<void> {
       `${formatBytes(c.bytesUp)}: face features (128 numbers each), the names you gave, opaque ids. No photo, no crop.`,
     ],
     ['bytes-down', 'Came to this device', `${formatBytes(c.bytesDown)} (models, answers)`],
-    ['waiting', 'Waiting to be sent', `${s.pendingSamples} faces' features, ${s.queuedRelabels} names`],
+    [
+      'waiting',
+      'Waiting to be sent',
+      `${s.pendingSamples} faces' features, ${s.queuedRelabels} names, ${s.queuedDeletions} removals`,
+    ],
     ['faces', 'On this device only', `${faces.length} faces and their crops; ${s.labelled} named`],
     [
       'compute',

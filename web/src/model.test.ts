@@ -3,17 +3,21 @@ import {
   type Face,
   faceIdOf,
   facesCountText,
+  facesToRemove,
   formatBytes,
   formatFlops,
+  importProgressText,
   importSummary,
   knownNames,
   nameProblem,
   normalizeName,
+  removalText,
   tileText,
   trainingReadiness,
   unnamedFaces,
   upsertFaces,
   withLabel,
+  withoutFaces,
 } from './model.js';
 
 function face(id: string, over: Partial<Face> = {}): Face {
@@ -171,5 +175,50 @@ describe('importSummary', () => {
     expect(importSummary({ photos: 7, faces: 0, noFace: many, unreadable: [], skipped: [] })).toContain(
       'p0.jpg, p1.jpg, p2.jpg, p3.jpg, p4.jpg and 2 more',
     );
+  });
+});
+
+describe('removing faces', () => {
+  // Two photos: "p1" with three faces (two named Ann), "p2" with one face named Ann.
+  const gallery = [
+    face(faceIdOf('p1', 0), { label: 'Ann' }),
+    face(faceIdOf('p1', 1)),
+    face(faceIdOf('p1', 2), { label: 'Ann' }),
+    face(faceIdOf('p2', 0), { label: 'Ann' }),
+    face(faceIdOf('p2#x', 0), { label: 'Bob' }), // a photo key with a '#' in it
+  ];
+
+  it('takes one face, every face of its photo, or every face named alike', () => {
+    expect(facesToRemove(gallery, 'p1#1', 'face')).toEqual(['p1#1']);
+    expect(facesToRemove(gallery, 'p1#1', 'photo')).toEqual(['p1#0', 'p1#1', 'p1#2']);
+    expect(facesToRemove(gallery, 'p2#x#0', 'photo')).toEqual(['p2#x#0']);
+    expect(facesToRemove(gallery, 'p1#2', 'person')).toEqual(['p1#0', 'p1#2', 'p2#0']);
+  });
+
+  it('takes nothing for an unknown face, nor a "person" of a face nobody named', () => {
+    expect(facesToRemove(gallery, 'nope#0', 'face')).toEqual([]);
+    expect(facesToRemove(gallery, 'p1#1', 'person')).toEqual([]);
+  });
+
+  it('leaves the other faces in order, and says what goes in plain words', () => {
+    expect(withoutFaces(gallery, ['p1#0', 'p2#0']).map((f) => f.id)).toEqual(['p1#1', 'p1#2', 'p2#x#0']);
+    expect(removalText('face', 1)).toBe('this face');
+    expect(removalText('photo', 1)).toBe('this photo');
+    expect(removalText('photo', 3)).toBe('this photo (3 faces)');
+    expect(removalText('person', 3, 'Ann')).toBe('everyone you named Ann (3 faces)');
+  });
+});
+
+describe('importProgressText', () => {
+  it('names the photo, and from the second one on says about how long the rest takes', () => {
+    expect(importProgressText(0, 100, 'a.jpg', 0)).toBe(
+      'Finding faces on this device: photo 1 of 100 (a.jpg)',
+    );
+    // 10 photos in 5 s: 0.5 s each, 90 left.
+    expect(importProgressText(10, 100, 'k.jpg', 5000)).toBe(
+      'Finding faces on this device: photo 11 of 100 (k.jpg) · about 45 s left',
+    );
+    expect(importProgressText(10, 1000, 'k.jpg', 5000)).toMatch(/about 8 min left$/);
+    expect(importProgressText(99, 100, 'z.jpg', 99_000)).toMatch(/about 1 s left$/);
   });
 });

@@ -101,6 +101,59 @@ export function upsertFaces(faces: readonly Face[], added: readonly Face[]): Fac
   return [...kept, ...added.filter((f) => !known.has(f.id))];
 }
 
+/** "12 s", "3 min": a rough duration for a person. */
+export function roughDuration(ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  return `${Math.round(s / 60)} min`;
+}
+
+/**
+ * The import's status line before photo `i` (0-based) of `n`: which photo, and from the time per
+ * photo so far, about how long the rest takes (nothing to go on before the first photo is done).
+ */
+export function importProgressText(i: number, n: number, name: string, elapsedMs: number): string {
+  const head = `Finding faces on this device: photo ${i + 1} of ${n} (${name})`;
+  if (i === 0 || !(elapsedMs > 0)) return head;
+  return `${head} · about ${roughDuration((elapsedMs / i) * (n - i))} left`;
+}
+
+/** What a removal takes: one face, every face of its photo, or every face named like it. */
+export type RemovalScope = 'face' | 'photo' | 'person';
+
+/** The photo part of a face id (`<photo key>#<index>`): faces of one photo share it. */
+function photoOf(id: string): string {
+  const hash = id.lastIndexOf('#');
+  return hash < 0 ? id : id.slice(0, hash);
+}
+
+/**
+ * Ids of the faces a removal of `scope` around face `id` takes; empty when there is no such face,
+ * or for `person` when the face has no name (a person is the faces you named alike).
+ */
+export function facesToRemove(faces: readonly Face[], id: string, scope: RemovalScope): string[] {
+  const face = faces.find((f) => f.id === id);
+  if (!face) return [];
+  if (scope === 'face') return [id];
+  if (scope === 'photo') return faces.filter((f) => photoOf(f.id) === photoOf(id)).map((f) => f.id);
+  if (face.label === null) return [];
+  return faces.filter((f) => f.label === face.label).map((f) => f.id);
+}
+
+/** The faces left after a removal; returns a new list. */
+export function withoutFaces(faces: readonly Face[], ids: readonly string[]): Face[] {
+  const gone = new Set(ids);
+  return faces.filter((f) => !gone.has(f.id));
+}
+
+/** The words of a removal, for its button and for the line that confirms it. */
+export function removalText(scope: RemovalScope, count: number, name: string | null = null): string {
+  const faces = `${count} face${count === 1 ? '' : 's'}`;
+  if (scope === 'face') return 'this face';
+  if (scope === 'photo') return count === 1 ? 'this photo' : `this photo (${faces})`;
+  return `everyone you named ${name ?? '?'} (${faces})`;
+}
+
 /** Faces nobody named yet: the People view clusters these. */
 export function unnamedFaces(faces: readonly Face[]): Face[] {
   return faces.filter((f) => f.label === null);

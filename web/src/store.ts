@@ -35,6 +35,10 @@ export class AppStore {
   crop(faceId: string): Promise<Uint8Array | undefined> {
     return this.store.getBytes(cropKey(faceId));
   }
+
+  deleteCrop(faceId: string): Promise<void> {
+    return this.store.delete(cropKey(faceId));
+  }
 }
 
 /**
