@@ -100,4 +100,6 @@ export interface ApiTrainBody {
   patience?: number;
   seed?: number;
   holdoutFraction?: number;
+  /** "Unknown" beyond this × the median leave-one-out distance to a known person (default 1.9). */
+  openSetMargin?: number;
 }

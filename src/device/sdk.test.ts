@@ -137,6 +137,19 @@ describe('FedexDevice', () => {
       expect(stranger?.name).toBe(UNKNOWN);
       expect(stranger!.confidence).toBeLessThan(0.5);
       expect(await device.predict(fakePhoto(NO_FACE, 1))).toBeNull();
+      // Open set: ann's direction four times as far (the linear head is surer than ever) is no
+      // one the model knows: the model's radius says "unknown", however high the probability.
+      const farAnn = new Float32Array(8);
+      farAnn[0] = 12;
+      const far = device.predictFeatures(farAnn);
+      expect(far).toMatchObject({ name: UNKNOWN, unknownBecause: 'far' });
+      expect(far.candidates[0].name).toBe('ann');
+      expect(far.confidence).toBeGreaterThan(0.5);
+      expect(far.strangeness).toBeGreaterThan(1);
+      const near = device.predictFeatures((await fakeExtractor().extract(fakePhoto(0, 9)))!);
+      expect(near.name).toBe('ann');
+      expect(near.strangeness).toBeLessThan(1);
+      expect(near.unknownBecause).toBeUndefined();
 
       const costs = device.costs();
       expect(costs.photos).toBe(19 + 5);
@@ -156,6 +169,8 @@ describe('FedexDevice', () => {
       expect(reopened.modelVersion).toBe(1);
       expect((await reopened.predict(fakePhoto(2, 8)))?.name).toBe('cho');
       expect(reopened.costs().photos).toBe(costs.photos + 1);
+      // The rule came back with the model.
+      expect(reopened.predictFeatures(farAnn)).toMatchObject({ name: UNKNOWN, unknownBecause: 'far' });
       expect((await reopened.pullModel()).updated).toBe(false);
       const status = await reopened.status();
       expect(status).toMatchObject({
@@ -210,6 +225,11 @@ describe('FedexDevice', () => {
       const fine = await FedexDevice.open(options(store));
       expect(await fine.pullModel()).toEqual({ updated: true, version: 2 });
       await fine.close();
+      // A device may turn the open-set rule off: then only the probability decides.
+      const lenient = await FedexDevice.open(options(store, { openSet: false }));
+      expect(lenient.predictFeatures(farAnn)).toMatchObject({ name: 'ann' });
+      expect(lenient.predictFeatures(farAnn).strangeness).toBeUndefined();
+      await lenient.close();
 
       // A queued relabel that names a sample the server never stored (say its batch was refused)
       // relabels the others and leaves the queue: it must not block every later sync.

@@ -21,6 +21,7 @@ import { DeviceClient, isRetryable, type JobInfo, type TrainBody } from './clien
 import { CostMeter, parseCosts } from './costs.js';
 import { LabelMap, type LabelEntry } from './labels.js';
 import { Outbox } from './outbox.js';
+import { decideOpenSet, parseOpenSetRule, type OpenSetRule } from '../model/open-set.js';
 import { UNKNOWN, type DeviceCosts, type DeviceOptions, type Prediction, type RetryPolicy } from './types.js';
 
 /** Defaults of `DeviceOptions`: float16 features, 64 samples per batch, `unknown` below 0.5. */
@@ -28,6 +29,7 @@ export const DEFAULT_DEVICE_OPTIONS = Object.freeze({
   dtype: 'float16' as WireDtype,
   batchSize: 64,
   unknownThreshold: 0.5,
+  openSet: true,
   flopsPerPhoto: 0,
 });
 
@@ -154,6 +156,8 @@ interface LoadedModel {
   record: ModelRecord;
   model: tf.LayersModel;
   topFlops: number;
+  /** The model's open-set rule (older models have none). */
+  openSet: OpenSetRule | null;
 }
 
 /**
@@ -164,7 +168,7 @@ async function decodeTop(
   bytes: Uint8Array,
   dim: number,
   spec: string,
-): Promise<{ model: tf.LayersModel; labels: string[]; topFlops: number }> {
+): Promise<{ model: tf.LayersModel; labels: string[]; topFlops: number; openSet: OpenSetRule | null }> {
   let decoded;
   try {
     decoded = await modelFromWeightsMessage(bytes);
@@ -195,13 +199,23 @@ async function decodeTop(
       'MODEL_CORRUPT',
       `the model has ${JSON.stringify(output)} outputs for ${(labels as string[]).length} labels`,
     );
+  let openSet: OpenSetRule | null = null;
+  if (metadata.openSet !== undefined) {
+    try {
+      openSet = parseOpenSetRule(metadata.openSet, (labels as string[]).length, dim);
+      // A rule without centroids (long features) keeps only its temperature.
+      if (openSet.centroids.length === 0) openSet = { ...openSet, radius: Number.POSITIVE_INFINITY };
+    } catch (e) {
+      fail('MODEL_CORRUPT', (e as Error).message);
+    }
+  }
   let topFlops = 0;
   try {
     topFlops = countModelCosts(model).totals.forwardFlops;
   } catch {
     topFlops = 0; // an unpriced layer: the account says 0 rather than refuse a working model
   }
-  return { model, labels: labels as string[], topFlops };
+  return { model, labels: labels as string[], topFlops, openSet };
 }
 
 /**
@@ -224,6 +238,7 @@ export class FedexDevice {
   private readonly dtype: WireDtype;
   private readonly batchSize: number;
   private readonly threshold: number;
+  private readonly useOpenSet: boolean;
   private readonly flopsPerPhoto: number;
   private readonly retryPolicy: RetryPolicy;
   private readonly meter: CostMeter;
@@ -261,6 +276,7 @@ export class FedexDevice {
     this.dtype = options.dtype ?? DEFAULT_DEVICE_OPTIONS.dtype;
     this.batchSize = options.batchSize ?? DEFAULT_DEVICE_OPTIONS.batchSize;
     this.threshold = options.unknownThreshold ?? DEFAULT_DEVICE_OPTIONS.unknownThreshold;
+    this.useOpenSet = options.openSet ?? DEFAULT_DEVICE_OPTIONS.openSet;
     this.flopsPerPhoto = options.flopsPerPhoto ?? DEFAULT_DEVICE_OPTIONS.flopsPerPhoto;
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
@@ -317,7 +333,12 @@ export class FedexDevice {
     if (!bytes || `sha256:${await sha256Hex(bytes)}` !== record.checksum) return;
     try {
       const top = await decodeTop(bytes, this.dim, specKey(this.extractor.spec));
-      this.loaded = { record: { ...record, labels: top.labels }, model: top.model, topFlops: top.topFlops };
+      this.loaded = {
+        record: { ...record, labels: top.labels },
+        model: top.model,
+        topFlops: top.topFlops,
+        openSet: top.openSet,
+      };
     } catch {
       // An unusable stored copy counts as none: the next pull replaces it.
     }
@@ -803,7 +824,7 @@ export class FedexDevice {
       throw e;
     }
     this.loaded?.model.dispose();
-    this.loaded = { record, model: top.model, topFlops: top.topFlops };
+    this.loaded = { record, model: top.model, topFlops: top.topFlops, openSet: top.openSet };
     await this.learnLabelNames(userId, top.labels);
     return { updated: true, version: record.version };
   }
@@ -862,19 +883,24 @@ export class FedexDevice {
       const out = loaded.model.predict(tf.tensor2d(features, [1, this.dim])) as tf.Tensor;
       return out.dataSync() as Float32Array;
     });
+    const decision = decideOpenSet(probs, features, loaded.openSet, {
+      threshold: this.threshold,
+      useRadius: this.useOpenSet,
+    });
     const candidates = loaded.record.labels
       .map((l, i) => ({
         name: this.labels.nameOf(Number(l)) ?? `label ${l}`,
-        probability: probs[i],
+        probability: decision.probabilities[i],
       }))
       .sort((a, b) => b.probability - a.probability);
     this.meter.flops(loaded.topFlops);
     this.meter.time('predict', now() - t0);
-    const top = candidates[0];
-    const confident = top !== undefined && top.probability >= this.threshold;
+    const { unknownBecause, strangeness } = decision;
     return {
-      name: confident ? top.name : UNKNOWN,
-      confidence: top?.probability ?? 0,
+      name: unknownBecause || candidates.length === 0 ? UNKNOWN : candidates[0].name,
+      confidence: decision.confidence,
+      ...(unknownBecause ? { unknownBecause } : {}),
+      ...(strangeness !== undefined ? { strangeness } : {}),
       candidates,
       modelVersion: loaded.record.version,
     };

@@ -69,10 +69,20 @@ export interface Candidate {
 
 /** The answer of `predict` for a photo's main face. */
 export interface Prediction {
-  /** The most probable name, or `unknown` when its probability is below the threshold. */
+  /**
+   * The most probable name, or `unknown`: the face is farther from every known person than the
+   * model's open-set radius, or its calibrated probability is below the threshold.
+   */
   name: string;
-  /** Probability of the most probable name. */
+  /** Calibrated probability of the most probable name (the model's temperature applied). */
   confidence: number;
+  /** Why the answer is `unknown` (absent when a name is given). */
+  unknownBecause?: 'far' | 'unsure';
+  /**
+   * Distance to the nearest known person ÷ the model's open-set radius (> 1: a stranger); absent
+   * when the model carries no open-set radius.
+   */
+  strangeness?: number;
   /** Every known name, most probable first. */
   candidates: Candidate[];
   /** Version of the model that answered. */
@@ -97,8 +107,13 @@ export interface DeviceOptions {
   batchSize?: number;
   outbox?: Partial<OutboxLimits>;
   retry?: Partial<RetryPolicy>;
-  /** Below this probability `predict` answers `unknown`. Default 0.5. */
+  /** Below this (calibrated) probability `predict` answers `unknown`. Default 0.5. */
   unknownThreshold?: number;
+  /**
+   * Apply the model's open-set radius (a face far from every known person is `unknown`, whatever
+   * its probability). Default true; a model without a rule predicts as before.
+   */
+  openSet?: boolean;
   /** Injected for tests and other runtimes. */
   fetch?: typeof fetch;
   now?: () => number;

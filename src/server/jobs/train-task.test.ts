@@ -2,6 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { isFedexError } from '../../core/errors.js';
 import { modelFromWeightsMessage } from '../../model/io.js';
+import {
+  classMeans,
+  DEFAULT_OPEN_SET_MARGIN,
+  nearestCentroid,
+  parseOpenSetRule,
+} from '../../model/open-set.js';
 import { initRuntime, tf } from '../../runtime/node.js';
 import { syntheticSet } from './test-data.js';
 import { resolveTrainJobConfig, trainScope } from './train-task.js';
@@ -44,6 +50,21 @@ describe('trainScope', () => {
     );
     model.dispose();
     expect(predicted).toEqual(Array.from(test.labels));
+    // The open-set rule: every class's centroid of all 40 samples, a finite radius that takes in
+    // the fresh photos of known people, a temperature fitted on the 8 held-out samples.
+    const rule = parseOpenSetRule(metadata.openSet, 4, 128);
+    const { means } = classMeans(set.features, set.labels, 128, 4);
+    expect(rule.centroids).toEqual(Array.from(means, (v) => Math.fround(v)));
+    expect(rule.margin).toBe(DEFAULT_OPEN_SET_MARGIN);
+    expect(Number.isFinite(rule.radius)).toBe(true);
+    for (let i = 0; i < 12; i++)
+      expect(nearestCentroid(test.features.subarray(i * 128, (i + 1) * 128), rule).distance).toBeLessThan(rule.radius);
+    expect(rule.temperature).toBeGreaterThan(0);
+  });
+
+  it('rejects a bad open-set margin', () => {
+    expect(() => resolveTrainJobConfig({ openSetMargin: 0 })).toThrow(/openSetMargin/);
+    expect(resolveTrainJobConfig({ openSetMargin: 3 }).openSetMargin).toBe(3);
   });
 
   it('rejects a candidate trained on shuffled labels when the current model is right', async () => {

@@ -12,6 +12,12 @@
  * when there is no current model or no holdout. A promoted candidate is refitted on all the samples
  * (gradient heads: for the candidate's best epoch count, no validation) and that refit is shipped.
  * A rejected candidate is shipped as is (stored for audit, never served), without a refit.
+ *
+ * Every model also carries an open-set rule in its metadata (`openSet`, src/model/open-set.ts):
+ * the class centroids of all the kept samples, a radius beyond which a face is "unknown"
+ * (`openSetMargin` × the median leave-one-out distance), and a temperature fitted on the holdout's
+ * probabilities (1 without a holdout). Features longer than OPEN_SET_MAX_DIM carry no centroids
+ * (radius off), only the temperature.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WireDtype } from '../../core/types.js';
@@ -19,6 +25,13 @@ import { FedexError } from '../../core/errors.js';
 import { shapeSize, specKey } from '../../core/types.js';
 import { getHead, type Head, type HeadOptionsRecord } from '../../model/heads/registry.js';
 import { modelFromWeightsMessage, modelToWeightsMessage } from '../../model/io.js';
+import {
+  DEFAULT_OPEN_SET_MARGIN,
+  fitOpenSet,
+  fitTemperature,
+  OPEN_SET_MAX_DIM,
+  type OpenSetRule,
+} from '../../model/open-set.js';
 import { DEFAULT_TRAIN_OPTIONS, fitHead, stratifiedSplit, type TrainOptions } from '../../model/trainer.js';
 import type { Scope, TrainingSet } from '../store/types.js';
 
@@ -46,6 +59,8 @@ export interface TrainJobConfig {
   refit: boolean;
   /** Precision of the shipped weights message. */
   dtype: WireDtype;
+  /** Open set: "unknown" beyond this × the median leave-one-out distance to a class centroid. */
+  openSetMargin: number;
 }
 
 /**
@@ -70,6 +85,7 @@ export const DEFAULT_TRAIN_JOB_CONFIG: Readonly<TrainJobConfig> = Object.freeze(
   minSamplesPerClass: 2,
   refit: true,
   dtype: 'float32',
+  openSetMargin: DEFAULT_OPEN_SET_MARGIN,
 });
 
 const bad = (message: string): FedexError => new FedexError('BAD_REQUEST', `training config: ${message}`);
@@ -124,6 +140,7 @@ export function resolveTrainJobConfig(
   if (typeof c.refit !== 'boolean') throw bad('refit must be true or false');
   if (c.dtype !== 'float32' && c.dtype !== 'float16' && c.dtype !== 'int8')
     throw bad(`dtype must be float32, float16 or int8 (got ${JSON.stringify(c.dtype)})`);
+  checkNumber(c.openSetMargin, 'openSetMargin', (n) => n > 0 && n <= 100, 'in (0, 100]');
   return { ...c, headOptions: { ...c.headOptions } };
 }
 
@@ -220,6 +237,31 @@ function predictRows(
   return out;
 }
 
+/** Output probabilities of `rows`, row-major (`rows.length × classes`). */
+function probabilitiesOf(
+  model: tf.LayersModel,
+  x: Float32Array,
+  shape: readonly number[],
+  rows: readonly number[],
+): Float32Array {
+  const dim = shapeSize(shape);
+  const buf = gather(x, dim, rows);
+  return tf.tidy(() => (model.predict(tf.tensor(buf, [rows.length, ...shape])) as tf.Tensor).dataSync() as Float32Array);
+}
+
+/** The open-set rule a model ships with (see the module header). */
+function openSetRule(
+  x: Float32Array,
+  y: Int32Array,
+  dim: number,
+  classes: number,
+  margin: number,
+  temperature: number,
+): OpenSetRule {
+  if (dim <= OPEN_SET_MAX_DIM) return fitOpenSet(x, y, dim, classes, { margin, temperature });
+  return { dim, centroids: [], radius: Number.POSITIVE_INFINITY, temperature, margin };
+}
+
 function gather(x: Float32Array, dim: number, rows: readonly number[]): Float32Array {
   const out = new Float32Array(rows.length * dim);
   rows.forEach((r, j) => out.set(x.subarray(r * dim, (r + 1) * dim), j * dim));
@@ -309,9 +351,15 @@ export async function trainScope(
 
     let heldOutAccuracy: number | null = null;
     let currentHeldOutAccuracy: number | null = null;
+    let temperature = 1;
     if (holdout.length > 0) {
       const p = predictRows(candidate, x, shape, holdout);
       heldOutAccuracy = p.filter((c, j) => c === y[holdout[j]]).length / holdout.length;
+      temperature = fitTemperature(
+        probabilitiesOf(candidate, x, shape, holdout),
+        holdout.map((i) => y[i]),
+        labels.length,
+      );
       if (current) currentHeldOutAccuracy = await currentAccuracy(current, x, shape, holdout, keyOfRow);
     }
     const promote =
@@ -357,7 +405,13 @@ export async function trainScope(
     const weights = modelToWeightsMessage(
       shipped,
       // The spec's own key (what devices compare with theirs), not the store's per-owner key.
-      { scope, head: head.name, labels, specKey: specKey(set.spec) },
+      {
+        scope,
+        head: head.name,
+        labels,
+        specKey: specKey(set.spec),
+        openSet: openSetRule(x, y, dim, labels.length, config.openSetMargin, temperature),
+      },
       { dtype: config.dtype },
     );
     onProgress(1, promote ? 'done: promoted' : 'done: rejected');

@@ -25,6 +25,7 @@ const trainBody = {
     patience: { type: 'integer', minimum: 0, maximum: 10_000 },
     seed: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 },
     holdoutFraction: { type: 'number', minimum: 0, maximum: 0.9 },
+    openSetMargin: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
   },
 } as const;
 

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { FedexError } from '../core/errors.js';
+import {
+  calibrate,
+  decideOpenSet,
+  expectedCalibrationError,
+  fitOpenSet,
+  fitTemperature,
+  leaveOneOutDistances,
+  nearestCentroid,
+  parseOpenSetRule,
+  rocAuc,
+  rocCurve,
+  strangersCaughtAt,
+} from './open-set.js';
+
+describe('open-set distance rule', () => {
+  // Two people on a line: class 0 at -1, 0, 1 (centroid 0) and class 1 at 9, 10, 11 (centroid 10).
+  const x = Float32Array.of(-1, 0, 1, 9, 10, 11);
+  const y = [0, 0, 0, 1, 1, 1];
+
+  it('measures each sample against the centroid of the others of its class', () => {
+    // -1 vs mean(0, 1) = 0.5 → 1.5; 0 vs mean(-1, 1) = 0 → 0; 1 vs mean(-1, 0) = -0.5 → 1.5.
+    expect(leaveOneOutDistances(x, y, 1, 2)).toEqual([1.5, 0, 1.5, 1.5, 0, 1.5]);
+  });
+
+  it('sets the radius to margin × the median leave-one-out distance, with the class centroids', () => {
+    const rule = fitOpenSet(x, y, 1, 2, { margin: 2 });
+    expect(rule.centroids).toEqual([0, 10]);
+    expect(rule.radius).toBe(3); // median of [0, 0, 1.5, 1.5, 1.5, 1.5] = 1.5, × 2
+    expect(nearestCentroid([2.9], rule)).toEqual({ index: 0, distance: 2.9 });
+    expect(nearestCentroid([5.1], rule).index).toBe(1);
+    // A stranger at 5 is 5 from both: beyond the radius, unknown.
+    expect(nearestCentroid([5], rule).distance).toBeGreaterThan(rule.radius);
+  });
+
+  it('works in more dimensions (Euclidean) and turns itself off without a class of two', () => {
+    // 2-d: class 0 at (0,0) and (0,2), class 1 at (10,0) and (10,2); LOO distance 2 each.
+    const rule = fitOpenSet(Float32Array.of(0, 0, 0, 2, 10, 0, 10, 2), [0, 0, 1, 1], 2, 2, { margin: 1.5 });
+    expect(rule.radius).toBe(3);
+    expect(nearestCentroid([3, 5], rule)).toEqual({ index: 0, distance: 5 }); // from (0, 1): √(9 + 16)
+    const single = fitOpenSet(Float32Array.of(0, 10), [0, 1], 1, 2);
+    expect(single.radius).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('refuses a bad margin and labels out of range', () => {
+    expect(() => fitOpenSet(x, y, 1, 2, { margin: 0 })).toThrow(FedexError);
+    expect(() => fitOpenSet(x, [0, 0, 0, 1, 1, 2], 1, 2)).toThrow(/label 2/);
+  });
+
+  it('survives JSON (Infinity travels as null) and rejects a malformed rule', () => {
+    const rule = fitOpenSet(Float32Array.of(0, 10), [0, 1], 1, 2);
+    const back = parseOpenSetRule(JSON.parse(JSON.stringify(rule)), 2, 1);
+    expect(back.radius).toBe(Number.POSITIVE_INFINITY);
+    expect(back.centroids).toEqual([0, 10]);
+    expect(() => parseOpenSetRule({ ...rule, centroids: [0] }, 2, 1)).toThrow(/centroids/);
+    expect(() => parseOpenSetRule({ ...rule, dim: 3 }, 2, 1)).toThrow(/dim/);
+    expect(() => parseOpenSetRule({ ...rule, temperature: -1 }, 2, 1)).toThrow(/temperature/);
+    expect(() => parseOpenSetRule('x', 2, 1)).toThrow(/not an object/);
+  });
+});
+
+describe('calibrated confidence', () => {
+  it('softens or sharpens probabilities with the temperature and keeps their order', () => {
+    // p = (0.8, 0.2): at T = 2, softmax(log p / 2) = (√0.8, √0.2) / (√0.8 + √0.2) = (2/3, 1/3).
+    const [a, b] = calibrate([0.8, 0.2], 2);
+    expect(a).toBeCloseTo(2 / 3, 12);
+    expect(b).toBeCloseTo(1 / 3, 12);
+    expect(Array.from(calibrate([0.8, 0.2], 1))).toEqual([0.8, 0.2].map((v) => expect.closeTo(v, 12)));
+  });
+
+  it('fits a temperature above 1 for an over-confident head and below 1 for a shy one', () => {
+    // Over-confident: says 0.99 and is right 3 times out of 4.
+    const over = [0.99, 0.01, 0.99, 0.01, 0.99, 0.01, 0.99, 0.01];
+    expect(fitTemperature(over, [0, 0, 0, 1], 2)).toBeGreaterThan(2);
+    // Shy: says 0.6 and is always right.
+    const shy = [0.6, 0.4, 0.6, 0.4, 0.4, 0.6, 0.4, 0.6];
+    expect(fitTemperature(shy, [0, 0, 1, 1], 2)).toBeLessThan(0.5);
+    expect(fitTemperature([], [], 2)).toBe(1);
+  });
+
+  it('computes the expected calibration error over confidence bins', () => {
+    expect(expectedCalibrationError([0.9, 0.9], [true, false])).toBeCloseTo(0.4, 12);
+    // Two bins used: {0.95, 0.95} all right → |1 − 0.95| = 0.05; {0.55, 0.55} one right → 0.05.
+    expect(expectedCalibrationError([0.95, 0.95, 0.55, 0.55], [true, true, true, false])).toBeCloseTo(0.05, 12);
+  });
+});
+
+describe('ROC', () => {
+  it('counts known faces rejected and strangers caught at each threshold', () => {
+    const known = [0.5, 0.8, 1.0, 1.2];
+    const strangers = [1.1, 1.5, 2.0, 3.0];
+    const roc = rocCurve(known, strangers);
+    // At threshold 1.2 (unknown when > 1.2): no known rejected, 3 of 4 strangers caught.
+    expect(roc.find((p) => p.threshold === 1.2)).toEqual({ threshold: 1.2, knownRejected: 0, strangersCaught: 0.75 });
+    expect(strangersCaughtAt(roc, 0.01)).toMatchObject({ threshold: 1.2, strangersCaught: 0.75 });
+    // 15 of the 16 (known, stranger) pairs are ordered right: the stranger scores higher.
+    expect(rocAuc(roc)).toBeCloseTo(15 / 16, 12);
+    expect(rocAuc(rocCurve([0, 0.1], [1, 2]))).toBe(1);
+  });
+});
+
+describe('decideOpenSet (what the device answers)', () => {
+  // Centroids 0 and 10 on a line, radius 3, temperature 2.
+  const rule = { dim: 1, centroids: [0, 10], radius: 3, temperature: 2, margin: 2 };
+  const opts = { threshold: 0.5, useRadius: true };
+
+  it('names a near face, calls a far one unknown however sure the head is, and an unsure one unknown', () => {
+    // Near class 0 (distance 1 → strangeness 1/3); p = (0.8, 0.2) calibrated at T = 2 → 2/3.
+    const near = decideOpenSet(Float32Array.of(0.8, 0.2), [1], rule, opts);
+    expect(near.best).toBe(0);
+    expect(near.unknownBecause).toBeUndefined();
+    expect(near.confidence).toBeCloseTo(2 / 3, 6);
+    expect(near.strangeness).toBeCloseTo(1 / 3, 12);
+    // 6 from the nearest centroid: strangeness 2, "far" even at p = 0.999.
+    const far = decideOpenSet(Float32Array.of(0.001, 0.999), [16], rule, opts);
+    expect(far).toMatchObject({ best: 1, unknownBecause: 'far', strangeness: 2 });
+    // Near, but p = (0.55, 0.45) → at T = 2 about 0.525; with threshold 0.6 it is "unsure".
+    const unsure = decideOpenSet(Float32Array.of(0.55, 0.45), [1], rule, { ...opts, threshold: 0.6 });
+    expect(unsure.unknownBecause).toBe('unsure');
+  });
+
+  it('without a rule, or with the radius off, only the probability counts', () => {
+    expect(decideOpenSet(Float32Array.of(0.001, 0.999), [16], null, opts)).toMatchObject({ best: 1, confidence: expect.closeTo(0.999, 6) });
+    const off = decideOpenSet(Float32Array.of(0.001, 0.999), [16], rule, { ...opts, useRadius: false });
+    expect(off.unknownBecause).toBeUndefined();
+    expect(off.strangeness).toBeUndefined();
+  });
+});

@@ -1,0 +1,315 @@
+/**
+ * Open set: when a prediction should say "unknown". A user's model knows a handful of people; a
+ * stranger's face (or a detection that is not a face at all) still gets a softmax over those
+ * people, and a softmax always sums to 1, so "the top class has 0.99" says nothing about whether
+ * the face belongs to any of them. Two rules, both fitted on the user's own labelled samples:
+ *
+ * - **Distance to the known people.** Each class keeps its centroid in feature space; a face whose
+ *   nearest centroid is farther than `radius` is unknown. The radius is scale-free: `margin` ×
+ *   the median leave-one-out distance of the user's labelled samples to their own class centroid
+ *   (each sample against the centroid of the others, exactly what a new photo of a known person
+ *   meets). `margin` is one global number, chosen on calibration users whose people are disjoint
+ *   from the users it is measured on (bench `adapt`, docs/open-set.md).
+ * - **Calibrated confidence.** The head's probabilities raised to 1/T and renormalised (softmax of
+ *   logits / T), T fitted by likelihood on held-out samples, so that "0.8" means right about 80% of
+ *   the time; below the device's threshold the answer is unknown.
+ *
+ * Pure: typed arrays and numbers in and out; no tfjs, no I/O. The rule travels in the model's
+ * metadata (`OpenSetRule`, JSON) and the device applies it (src/device/sdk.ts).
+ */
+import { FedexError } from '../core/errors.js';
+
+/** What a model carries so a device can say "unknown". JSON-safe. */
+export interface OpenSetRule {
+  /** Feature length the centroids are in (the model's input, flattened). */
+  dim: number;
+  /** Class centroids, `labels.length × dim` numbers, class by class. */
+  centroids: number[];
+  /** A face farther than this (Euclidean) from every centroid is unknown. Infinity: rule off. */
+  radius: number;
+  /** Probabilities are calibrated as softmax(log p / temperature). 1: as the head gives them. */
+  temperature: number;
+  /** The margin the radius was fitted with (for reports). */
+  margin: number;
+}
+
+/** Default margin over the median leave-one-out distance (see docs/open-set.md for the fit). */
+export const DEFAULT_OPEN_SET_MARGIN = 1.9;
+
+/** Largest feature length whose centroids ship in the model (a spatial split's maps would not). */
+export const OPEN_SET_MAX_DIM = 2048;
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new FedexError('BAD_ARGUMENT', message);
+}
+
+/** Class means of `x` (rows of `dim`) by label `y` in 0..k-1, and the count of each class. */
+export function classMeans(
+  x: Float32Array,
+  y: ArrayLike<number>,
+  dim: number,
+  k: number,
+): { means: Float64Array; counts: Float64Array } {
+  check(x.length === y.length * dim, `${x.length} values are not ${y.length} rows of ${dim}`);
+  const means = new Float64Array(k * dim);
+  const counts = new Float64Array(k);
+  for (let i = 0; i < y.length; i++) {
+    const c = y[i];
+    check(Number.isInteger(c) && c >= 0 && c < k, `label ${c} is not in 0..${k - 1}`);
+    counts[c]++;
+    for (let d = 0; d < dim; d++) means[c * dim + d] += x[i * dim + d];
+  }
+  for (let c = 0; c < k; c++) if (counts[c] > 0) for (let d = 0; d < dim; d++) means[c * dim + d] /= counts[c];
+  return { means, counts };
+}
+
+/**
+ * Distance of each sample to its own class centroid computed without it (classes with one sample
+ * have none and are skipped). These are the distances a new photo of a known person meets.
+ */
+export function leaveOneOutDistances(x: Float32Array, y: ArrayLike<number>, dim: number, k: number): number[] {
+  const { means, counts } = classMeans(x, y, dim, k);
+  const out: number[] = [];
+  for (let i = 0; i < y.length; i++) {
+    const c = y[i];
+    const n = counts[c];
+    if (n < 2) continue;
+    let acc = 0;
+    for (let d = 0; d < dim; d++) {
+      const v = x[i * dim + d];
+      const mu = (n * means[c * dim + d] - v) / (n - 1);
+      acc += (v - mu) * (v - mu);
+    }
+    out.push(Math.sqrt(acc));
+  }
+  return out;
+}
+
+function medianOf(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Fits the distance rule on a user's labelled samples. With no class of two samples there is no
+ * leave-one-out distance to scale by, and the radius is Infinity (the rule is off; the calibrated
+ * confidence still applies).
+ *
+ * @example
+ * // two classes on a line, three samples each, spread 1 around 0 and around 10
+ * const r = fitOpenSet(Float32Array.of(-1, 0, 1, 9, 10, 11), [0, 0, 0, 1, 1, 1], 1, 2, { margin: 2 });
+ * // leave-one-out distances: |-1 - 0.5| = 1.5, |0 - 0| = 0, 1.5, 1.5, 0, 1.5 → median 1.5; radius 3
+ */
+export function fitOpenSet(
+  x: Float32Array,
+  y: ArrayLike<number>,
+  dim: number,
+  k: number,
+  options: { margin?: number; temperature?: number } = {},
+): OpenSetRule {
+  const margin = options.margin ?? DEFAULT_OPEN_SET_MARGIN;
+  check(Number.isFinite(margin) && margin > 0, `margin must be a positive number (got ${margin})`);
+  const temperature = options.temperature ?? 1;
+  check(Number.isFinite(temperature) && temperature > 0, `temperature must be positive (got ${temperature})`);
+  const { means } = classMeans(x, y, dim, k);
+  const loo = leaveOneOutDistances(x, y, dim, k);
+  const radius = loo.length ? margin * medianOf(loo) : Number.POSITIVE_INFINITY;
+  return { dim, centroids: Array.from(means, (v) => Math.fround(v)), radius, temperature, margin };
+}
+
+/** Index of the nearest centroid and its Euclidean distance. */
+export function nearestCentroid(features: ArrayLike<number>, rule: OpenSetRule): { index: number; distance: number } {
+  const k = rule.centroids.length / rule.dim;
+  let best = -1;
+  let bestD2 = Number.POSITIVE_INFINITY;
+  for (let c = 0; c < k; c++) {
+    let acc = 0;
+    for (let d = 0; d < rule.dim; d++) {
+      const diff = features[d] - rule.centroids[c * rule.dim + d];
+      acc += diff * diff;
+    }
+    if (acc < bestD2) {
+      bestD2 = acc;
+      best = c;
+    }
+  }
+  return { index: best, distance: Math.sqrt(bestD2) };
+}
+
+/** Probabilities at a temperature: softmax(log p / T), computed stably. */
+export function calibrate(probs: ArrayLike<number>, temperature: number): Float64Array {
+  const logs = Array.from(probs, (p) => Math.log(Math.max(p, 1e-30)) / temperature);
+  const max = Math.max(...logs);
+  const e = logs.map((l) => Math.exp(l - max));
+  const z = e.reduce((a, v) => a + v, 0);
+  return Float64Array.from(e, (v) => v / z);
+}
+
+/** Candidate temperatures: 2^(k/4) for k = -16..24 (1/16 to 64). */
+const TEMPERATURES = Array.from({ length: 41 }, (_, k) => 2 ** ((k - 16) / 4));
+
+/**
+ * The temperature that maximises the likelihood of the true classes of held-out samples, on a log
+ * grid (1/16 .. 64). `probs` is `y.length × k`. No sample: 1.
+ */
+export function fitTemperature(probs: ArrayLike<number>, y: ArrayLike<number>, k: number): number {
+  check(probs.length === y.length * k, `${probs.length} probabilities are not ${y.length} rows of ${k}`);
+  if (y.length === 0) return 1;
+  let best = 1;
+  let bestLl = Number.NEGATIVE_INFINITY;
+  for (const t of TEMPERATURES) {
+    let ll = 0;
+    for (let i = 0; i < y.length; i++) {
+      const row = Array.from({ length: k }, (_, j) => probs[i * k + j]);
+      ll += Math.log(Math.max(calibrate(row, t)[y[i]], 1e-30));
+    }
+    if (ll > bestLl + 1e-9) {
+      bestLl = ll;
+      best = t;
+    }
+  }
+  return best;
+}
+
+/**
+ * Expected calibration error: samples binned by confidence into `bins` equal-width bins; the
+ * sample-weighted mean of |accuracy − mean confidence| per bin.
+ *
+ * @example
+ * expectedCalibrationError([0.9, 0.9], [true, false]); // one bin: |0.5 − 0.9| = 0.4
+ */
+export function expectedCalibrationError(
+  confidence: readonly number[],
+  correct: readonly boolean[],
+  bins = 10,
+): number {
+  check(confidence.length === correct.length, 'one correctness per confidence');
+  if (confidence.length === 0) return Number.NaN;
+  const n = new Array<number>(bins).fill(0);
+  const conf = new Array<number>(bins).fill(0);
+  const acc = new Array<number>(bins).fill(0);
+  confidence.forEach((c, i) => {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(c * bins)));
+    n[b]++;
+    conf[b] += c;
+    acc[b] += correct[i] ? 1 : 0;
+  });
+  let ece = 0;
+  for (let b = 0; b < bins; b++) if (n[b]) ece += (n[b] / confidence.length) * Math.abs(acc[b] / n[b] - conf[b] / n[b]);
+  return ece;
+}
+
+/** One point of an ROC: the share of known faces rejected and of strangers caught at a threshold. */
+export interface RocPoint {
+  threshold: number;
+  knownRejected: number;
+  strangersCaught: number;
+}
+
+/**
+ * ROC of a score where higher means "more likely a stranger" (e.g. distance ÷ radius): one point
+ * per distinct threshold, "unknown" meaning score > threshold. Sorted by knownRejected ascending.
+ */
+export function rocCurve(known: readonly number[], strangers: readonly number[]): RocPoint[] {
+  check(known.length > 0 && strangers.length > 0, 'an ROC needs known and stranger scores');
+  const thresholds = [...new Set([...known, ...strangers])].sort((a, b) => b - a);
+  const share = (xs: readonly number[], t: number) => xs.filter((v) => v > t).length / xs.length;
+  const points = [
+    { threshold: Number.POSITIVE_INFINITY, knownRejected: 0, strangersCaught: 0 },
+    ...thresholds.map((t) => ({ threshold: t, knownRejected: share(known, t), strangersCaught: share(strangers, t) })),
+  ];
+  const lowest = thresholds[thresholds.length - 1];
+  points.push({ threshold: lowest - 1, knownRejected: 1, strangersCaught: 1 });
+  return points;
+}
+
+/** Area under an ROC (trapezoids): the chance a random stranger scores above a random known face. */
+export function rocAuc(points: readonly RocPoint[]): number {
+  let area = 0;
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1];
+    const b = points[i];
+    area += ((b.knownRejected - a.knownRejected) * (a.strangersCaught + b.strangersCaught)) / 2;
+  }
+  return area;
+}
+
+/**
+ * The threshold at which at most `rate` of known faces are rejected, and the share of strangers
+ * caught there: the lowest ROC threshold whose knownRejected ≤ rate.
+ */
+export function strangersCaughtAt(points: readonly RocPoint[], rate: number): RocPoint {
+  let best = points[0];
+  for (const p of points) if (p.knownRejected <= rate && p.strangersCaught >= best.strangersCaught) best = p;
+  return best;
+}
+
+/** What the device answers for one face (before names are attached). */
+export interface OpenSetDecision {
+  /** Calibrated probabilities, one per class. */
+  probabilities: Float64Array | Float32Array;
+  /** Most probable class. */
+  best: number;
+  /** Its calibrated probability. */
+  confidence: number;
+  /** Distance to the nearest centroid ÷ radius (absent without a finite radius or when off). */
+  strangeness?: number;
+  /** Why the answer is "unknown"; absent when the best class is the answer. */
+  unknownBecause?: 'far' | 'unsure';
+}
+
+/**
+ * The device's decision for one face: probabilities calibrated with the rule's temperature;
+ * "unknown, far" when the face lies beyond the radius of every known person, else "unknown,
+ * unsure" when the calibrated probability is below `threshold`. No rule: the probabilities as
+ * they are, and only the threshold. The same function runs in the device SDK and in bench `adapt`.
+ */
+export function decideOpenSet(
+  probs: Float32Array | Float64Array,
+  features: ArrayLike<number>,
+  rule: OpenSetRule | null,
+  options: { threshold: number; useRadius: boolean },
+): OpenSetDecision {
+  const probabilities = rule && rule.temperature !== 1 ? calibrate(probs, rule.temperature) : probs;
+  let best = 0;
+  for (let i = 1; i < probabilities.length; i++) if (probabilities[i] > probabilities[best]) best = i;
+  const confidence = probabilities.length ? probabilities[best] : 0;
+  const strangeness =
+    rule && options.useRadius && Number.isFinite(rule.radius) && rule.centroids.length
+      ? nearestCentroid(features, rule).distance / rule.radius
+      : undefined;
+  const unknownBecause =
+    strangeness !== undefined && strangeness > 1
+      ? ('far' as const)
+      : !probabilities.length || confidence < options.threshold
+        ? ('unsure' as const)
+        : undefined;
+  return {
+    probabilities,
+    best,
+    confidence,
+    ...(strangeness !== undefined ? { strangeness } : {}),
+    ...(unknownBecause ? { unknownBecause } : {}),
+  };
+}
+
+/** Checks a rule read from a model's metadata; throws a FedexError naming what is wrong. */
+export function parseOpenSetRule(value: unknown, numClasses: number, dim: number): OpenSetRule {
+  const bad = (what: string): never => {
+    throw new FedexError('MODEL_CORRUPT', `the model's open-set rule is malformed: ${what}`);
+  };
+  if (typeof value !== 'object' || value === null) return bad('not an object');
+  const r = value as Record<string, unknown>;
+  if (r.dim !== dim) bad(`dim ${String(r.dim)}, the features have ${dim}`);
+  const c = r.centroids;
+  if (!Array.isArray(c) || c.length !== numClasses * dim || !c.every((v) => typeof v === 'number' && Number.isFinite(v)))
+    bad(`centroids must be ${numClasses} × ${dim} finite numbers`);
+  // JSON has no Infinity: an absent radius (null) means the rule is off.
+  const radius = r.radius === null ? Number.POSITIVE_INFINITY : r.radius;
+  if (typeof radius !== 'number' || !(radius > 0)) bad(`radius ${String(r.radius)}`);
+  const t = r.temperature;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) bad(`temperature ${String(t)}`);
+  const margin = typeof r.margin === 'number' ? r.margin : Number.NaN;
+  return { dim, centroids: c as number[], radius: radius as number, temperature: t as number, margin };
+}
