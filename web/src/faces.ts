@@ -6,11 +6,14 @@
  */
 import type { RawImage } from '../../src/core/types.js';
 import type { FaceExtractor } from '../../src/face/extractor.js';
+import { screenFaces, type ScreenFlag } from '../../src/face/screen.js';
 
 /** One face found in a photo. */
 export interface FoundFace {
   descriptor: Float32Array;
   score: number;
+  /** Why it should not become a person (`screenFaces`): empty for a good face. */
+  flags: ScreenFlag[];
   /** The aligned chip as a JPEG (for the screen; never uploaded). */
   crop: Uint8Array;
 }
@@ -47,11 +50,18 @@ export async function chipToJpeg(chip: RawImage): Promise<Uint8Array> {
 
 /** Every face of `image` with its descriptor and crop (most confident detections first as found). */
 export async function findFaces(extractor: FaceExtractor, image: RawImage): Promise<FoundFace[]> {
-  const { faces } = await extractor.pipeline.analyze(image, { faces: 'all', descriptors: true });
+  const { faces, width, height } = await extractor.pipeline.analyze(image, { faces: 'all', descriptors: true });
+  // The same face found twice is dropped; bystanders and cut faces are flagged.
+  const verdicts = screenFaces(faces, width, height);
   const found: FoundFace[] = [];
-  for (const f of faces) {
-    if (!f.descriptor) continue;
-    found.push({ descriptor: f.descriptor, score: f.score, crop: await chipToJpeg(f.aligned.chip) });
+  for (const [i, f] of faces.entries()) {
+    if (!f.descriptor || !verdicts[i].keep) continue;
+    found.push({
+      descriptor: f.descriptor,
+      score: f.score,
+      flags: verdicts[i].flags,
+      crop: await chipToJpeg(f.aligned.chip),
+    });
   }
   return found;
 }

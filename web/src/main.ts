@@ -24,7 +24,6 @@ import {
   facesCountText,
   facesToRemove,
   formatBytes,
-  formatConfidence,
   formatFlops,
   importProgressText,
   type ImportReport,
@@ -35,6 +34,7 @@ import {
   type RemovalScope,
   removalText,
   tileText,
+  verdictText,
   trainingReadiness,
   unnamedFaces,
   upsertFaces,
@@ -331,6 +331,7 @@ async function importFiles(list: Iterable<File>): Promise<void> {
           descriptor: Array.from(f.descriptor),
           prediction: predictionFor(f.descriptor),
           score: f.score,
+          ...(f.flags.length ? { flags: f.flags } : {}),
           addedAt: Date.now(),
         });
       }
@@ -418,7 +419,12 @@ ui.capture.addEventListener('click', async () => {
 function predictionFor(descriptor: Float32Array): Face['prediction'] {
   if (!device || device.modelVersion === null) return null;
   const p = device.predictFeatures(descriptor);
-  return { name: p.name, confidence: p.confidence, modelVersion: p.modelVersion };
+  return {
+    name: p.name,
+    confidence: p.confidence,
+    modelVersion: p.modelVersion,
+    ...(p.unknownBecause ? { because: p.unknownBecause } : {}),
+  };
 }
 
 /** Names (or with '' un-names) one face: a new label for the server at the next sync. */
@@ -565,6 +571,7 @@ function renderTile(f: Face): void {
   li.dataset.source = t.source;
   li.dataset.name = t.name ?? '';
   if (t.confidence !== null) li.dataset.confidence = t.confidence.toFixed(4);
+  if (t.because) li.dataset.because = t.because;
 
   const img = document.createElement('img');
   img.alt = `Face ${f.index + 1} in ${f.photo}`;
@@ -574,14 +581,7 @@ function renderTile(f: Face): void {
 
   const verdict = document.createElement('p');
   verdict.className = `verdict ${t.source}`;
-  verdict.textContent =
-    t.source === 'named'
-      ? `${t.name} (named by you)`
-      : t.source === 'predicted'
-        ? `${t.name} · ${formatConfidence(t.confidence!)}`
-        : t.source === 'unknown'
-          ? `unknown · best guess ${formatConfidence(t.confidence!)}`
-          : 'Who is this?';
+  verdict.textContent = verdictText(t);
 
   const form = document.createElement('form');
   form.className = 'name-form';

@@ -7,12 +7,16 @@
 
 /** The model's answer for one face, made on the device. */
 export interface FacePrediction {
-  /** A person's name, or `unknown` below the device's threshold. */
+  /** A person's name, or `unknown` (far from everyone named, or too unsure). */
   name: string;
   confidence: number;
+  /** Why `unknown`: `far` from every person named, or `unsure` (under the threshold). */
+  because?: UnknownReason;
   /** Version of the model that said it. */
   modelVersion: number;
 }
+
+import type { ScreenFlag } from '../../src/face/screen.js';
 
 /** One face of one photo. The photo itself is never stored: only this and a small crop. */
 export interface Face {
@@ -29,6 +33,8 @@ export interface Face {
   prediction: FacePrediction | null;
   /** Detection score, for the tile's details. */
   score: number;
+  /** Why this detection should not become a person (src/face/screen.ts); absent or empty: fine. */
+  flags?: ScreenFlag[];
   addedAt: number;
 }
 
@@ -78,14 +84,45 @@ export interface TileText {
   /** `named` by the user, `predicted` by the model, `unknown` below the threshold, `none` yet. */
   source: 'named' | 'predicted' | 'unknown' | 'none';
   confidence: number | null;
+  /** Why `unknown` (absent otherwise). */
+  because?: UnknownReason;
 }
+
+/** Why a face is `unknown`: the model's reasons, or the detection's own (too small, cut). */
+export type UnknownReason = 'far' | 'unsure' | ScreenFlag;
 
 export function tileText(face: Face): TileText {
   if (face.label) return { name: face.label, source: 'named', confidence: null };
+  // A bystander or a face cut by the edge is not named, whatever the model would say.
+  const flag = face.flags?.[0];
+  if (flag) return { name: UNKNOWN_NAME, source: 'unknown', confidence: null, because: flag };
   const p = face.prediction;
   if (!p) return { name: null, source: 'none', confidence: null };
-  if (p.name === UNKNOWN_NAME) return { name: UNKNOWN_NAME, source: 'unknown', confidence: p.confidence };
+  if (p.name === UNKNOWN_NAME)
+    return {
+      name: UNKNOWN_NAME,
+      source: 'unknown',
+      confidence: p.confidence,
+      ...(p.because ? { because: p.because } : {}),
+    };
   return { name: p.name, source: 'predicted', confidence: p.confidence };
+}
+
+/**
+ * The line under a face: the user's name, the model's guess with its confidence, or why it is
+ * unknown. A face far from everyone named shows no "best guess": a percentage next to a stranger
+ * would read as a half-hearted name.
+ */
+export function verdictText(t: TileText): string {
+  if (t.source === 'named') return `${t.name} (named by you)`;
+  if (t.source === 'predicted') return `${t.name} · ${formatConfidence(t.confidence!)}`;
+  if (t.source === 'unknown') {
+    if (t.because === 'far') return 'unknown · not like anyone you named';
+    if (t.because === 'small') return 'unknown · too small to tell who';
+    if (t.because === 'edge') return "unknown · cut by the photo's edge";
+    return `unknown · best guess ${formatConfidence(t.confidence ?? 0)}`;
+  }
+  return 'Who is this?';
 }
 
 /** Sets (or with null clears) the user's name of a face; returns a new list. */
@@ -154,9 +191,12 @@ export function removalText(scope: RemovalScope, count: number, name: string | n
   return `everyone you named ${name ?? '?'} (${faces})`;
 }
 
-/** Faces nobody named yet: the People view clusters these. */
+/**
+ * Faces nobody named yet that may be people: the People view clusters these. Flagged detections
+ * (a bystander, a face cut by the edge) stay out, so they do not show up as extra "people".
+ */
 export function unnamedFaces(faces: readonly Face[]): Face[] {
-  return faces.filter((f) => f.label === null);
+  return faces.filter((f) => f.label === null && !f.flags?.length);
 }
 
 /** Photos already imported (to skip a file picked twice). */
