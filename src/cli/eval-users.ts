@@ -13,6 +13,7 @@ import path from 'node:path';
 import { FedexError } from '../core/errors.js';
 import { shapeSize, specKey, UNLABELLED, type FeatureSpec } from '../core/types.js';
 import { summarizeAccuracies, type AccuracySummary } from '../data/eval.js';
+import { mixRows, parseMaskMode, type MaskMode, type SampleRole } from '../data/mask-mix.js';
 import { buildUsers, type SimUser } from '../data/users.js';
 import { getHead, headNames } from '../model/heads/registry.js';
 import { fitHead } from '../model/trainer.js';
@@ -59,6 +60,11 @@ export const POPULATION_FLAGS: FlagSpecs = {
   epochs: { type: 'string', arg: 'N', help: 'Without --model: most epochs per user head. Default 100.' },
   lr: { type: 'string', arg: 'X', help: "Without --model: learning rate. Default the server's (0.03)." },
   hidden: { type: 'string', arg: 'N[,N]', help: 'Without --model: mlp hidden widths. Default 256.' },
+  mask: {
+    type: 'string',
+    arg: 'MODE',
+    help: 'Without --model, with --data: which photos wear a synthetic face mask: none (default), all, probe (the labelled photos plain, the test photos masked) or mixed (half of all photos, by photo id).',
+  },
   quiet: { type: 'boolean', short: 'q', help: 'No progress on stderr.' },
 };
 
@@ -69,6 +75,11 @@ interface EvalData {
   labels: Int32Array;
   features: Float32Array;
   source: string;
+  /** Sample ids (photo paths), for `mixed` masks. */
+  ids: string[];
+  /** The same samples' features with synthetic masks (`--mask` other than none). */
+  masked?: Float32Array;
+  mask: MaskMode;
 }
 
 /** One head's result over the users. */
@@ -105,6 +116,9 @@ async function loadData(flags: ParsedFlags, minPhotos: number, io: CommandIO): P
   const dir = stringFlag(flags, 'data');
   if ((file === undefined) === (dir === undefined))
     throw new FedexError('BAD_ARGUMENT', 'give the photos: --features FILE or --data DIR (one of them)');
+  const mask = parseMaskMode(stringFlag(flags, 'mask') ?? 'none');
+  if (mask !== 'none' && file !== undefined)
+    throw new FedexError('BAD_ARGUMENT', '--mask draws masks on photos: it needs --data DIR, not --features');
   if (file !== undefined) {
     const batch = await readFeatureFile(file);
     return {
@@ -113,31 +127,47 @@ async function loadData(flags: ParsedFlags, minPhotos: number, io: CommandIO): P
       labels: Int32Array.from(batch.labels),
       features: batch.features,
       source: path.resolve(file),
+      ids: batch.sampleIds ? Array.from(batch.sampleIds, String) : [],
+      mask,
     };
   }
   const { extractDataset } = await import('../data/extract.js');
-  const bar = createProgressBar('extract', io.stderr, { quiet: Boolean(flags.quiet || flags.json) });
-  const set = await extractDataset({
-    dir: path.resolve(dir!),
-    scan: { minPhotos },
-    onProgress: (done, total) => bar.update(done, total),
-  });
-  bar.done();
-  return {
+  const quiet = Boolean(flags.quiet || flags.json);
+  const extract = async (what: string, masked: boolean) => {
+    const bar = createProgressBar(what, io.stderr, { quiet });
+    const set = await extractDataset({
+      dir: path.resolve(dir!),
+      scan: { minPhotos },
+      ...(masked ? { source: { kind: 'face' as const, options: { mask: 'synthetic' as const } } } : {}),
+      onProgress: (done, total) => bar.update(done, total),
+    });
+    bar.done();
+    return set;
+  };
+  const set = await extract('extract', false);
+  const data: EvalData = {
     spec: set.spec,
     people: set.people,
     labels: Int32Array.from(set.samples, (s) => s.label),
     features: set.features,
     source: path.resolve(dir!),
+    ids: set.samples.map((s) => s.id),
+    mask,
   };
+  if (mask === 'none') return data;
+  // The mask is drawn after detection and landmarks: the same photos have a face, in the same order.
+  const masked = await extract('extract masked', true);
+  if (
+    masked.samples.length !== set.samples.length ||
+    masked.samples.some((s, i) => s.id !== set.samples[i].id)
+  )
+    throw new FedexError('FEATURE_MISMATCH', 'masked and plain extraction found faces in different photos');
+  return { ...data, masked: masked.features };
 }
 
-/** Rows of `indices` as one array. */
-function rows(data: EvalData, indices: readonly number[]): Float32Array {
-  const dim = shapeSize(data.spec.shape);
-  const x = new Float32Array(indices.length * dim);
-  indices.forEach((i, j) => x.set(data.features.subarray(i * dim, (i + 1) * dim), j * dim));
-  return x;
+/** Rows of `indices` as one array, each plain or masked as `--mask` says for its role. */
+function rows(data: EvalData, indices: readonly number[], role: SampleRole): Float32Array {
+  return mixRows(data.features, data.masked, shapeSize(data.spec.shape), indices, data.ids, data.mask, role);
 }
 
 /** The user's local class (index in `user.people`) of each sample index. */
@@ -168,9 +198,14 @@ export async function evaluateHeadOverUsers(
       applyFewShotRule(training, y, flags);
       const model = head.build(data.spec.shape, user.people.length, options, seed);
       try {
-        await fitHead(head, model, { x: rows(data, user.labelled), y, shape: data.spec.shape }, training);
+        await fitHead(
+          head,
+          model,
+          { x: rows(data, user.labelled, 'gallery'), y, shape: data.spec.shape },
+          training,
+        );
         const truth = localClasses(data, user, user.test);
-        const predicted = predictClasses(model, rows(data, user.test), data.spec.shape);
+        const predicted = predictClasses(model, rows(data, user.test, 'probe'), data.spec.shape);
         const right = predicted.reduce((a, c, i) => a + (c === truth[i] ? 1 : 0), 0);
         perUser.push({ id: user.id, accuracy: right / truth.length, test: truth.length });
       } finally {
@@ -222,7 +257,7 @@ export async function evalOverUsers(flags: ParsedFlags, io: CommandIO): Promise<
     },
   );
   const testPhotos = users.reduce((a, u) => a + u.test.length, 0);
-  const setting = `${users.length} users x ${peoplePerUser} people, ${labelled} labelled and >= ${test} test photo(s) per person (${testPhotos} test photos), seed ${seed}`;
+  const setting = `${users.length} users x ${peoplePerUser} people, ${labelled} labelled and >= ${test} test photo(s) per person (${testPhotos} test photos), seed ${seed}${data.mask === 'none' ? '' : `, masks: ${data.mask}`}`;
 
   await initRuntime();
   const quiet = Boolean(flags.quiet || flags.json);
@@ -246,6 +281,7 @@ export async function evalOverUsers(flags: ParsedFlags, io: CommandIO): Promise<
           labelledPerPerson: labelled,
           minTestPerPerson: test,
           seed,
+          mask: data.mask,
           testPhotos,
           heads: results,
         },

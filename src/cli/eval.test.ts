@@ -221,6 +221,8 @@ describe('fedex eval over many simulated users (no --model)', () => {
     await bad(['--labelled', '3', '--labelled-per-person', '3'], /same setting/);
     await bad(['--user', 'user-000'], /need --model DIR/);
     await bad(['--lr', '0'], /--lr must be a number/);
+    await bad(['--mask', 'half'], /--mask must be one of none, all, probe, mixed; got "half"/);
+    await bad(['--mask', 'probe'], /--mask draws masks on photos: it needs --data DIR/);
     expect((await run(['eval', '--users', '3'])).stderr).toMatch(/--features FILE or --data DIR/);
     expect(
       (await run(['eval', '--model', userModel, '--features', features, '--heads', 'mlp'])).stderr,
@@ -265,5 +267,35 @@ describeWithData('bbt_faceapi_demo', (bbt) => {
     // The frozen descriptor names these 8 people almost perfectly (README: 24/24 in the face app).
     expect(centroid.mean).toBeGreaterThanOrEqual(0.9);
     expect(report.heads).toHaveLength(2);
-  }, 180_000);
+
+    // The same users with masked probes (the labelled photos plain): the same test photos, drawn
+    // with masks, and the frozen descriptor loses some of them.
+    const masked = await run([
+      'eval',
+      '--data',
+      bbt,
+      '--users',
+      '3',
+      '--people-per-user',
+      '4',
+      '--labelled',
+      '3',
+      '--test-per-person',
+      '2',
+      '--heads',
+      'centroid',
+      '--mask',
+      'probe',
+      '--json',
+      '-q',
+    ]);
+    expect(masked.code, masked.stderr).toBe(0);
+    const m = JSON.parse(masked.stdout);
+    expect(m.mask).toBe('probe');
+    expect(m.testPhotos).toBe(report.testPhotos);
+    console.info(
+      `bbt centroid: plain probes ${centroid.mean.toFixed(3)}, masked probes ${m.heads[0].mean.toFixed(3)}`,
+    );
+    expect(m.heads[0].mean).toBeLessThan(centroid.mean);
+  }, 300_000);
 });

@@ -49,7 +49,7 @@ const FLAGS: FlagSpecs = {
 
 const USAGE =
   'fedex eval --features FILE --model DIR [--user ID | --all] [--json]\n' +
-  '       fedex eval (--features FILE | --data DIR) [--users N] [--people-per-user K] [--labelled L] [--test-per-person T] [--seed S] [--heads LIST] [--json]';
+  '       fedex eval (--features FILE | --data DIR) [--users N] [--people-per-user K] [--labelled L] [--test-per-person T] [--seed S] [--heads LIST] [--mask none|all|probe|mixed] [--json]';
 
 function checkMeta(meta: Record<string, unknown>, dir: string): ModelMeta {
   const m = meta as Partial<ModelMeta>;
@@ -73,7 +73,7 @@ export const evalCommand: Command = {
     }
     const dir = stringFlag(flags, 'model');
     if (!dir) return evalOverUsers(flags, io);
-    const onlyPopulation = ['data', 'labelled', 'seed', 'heads', 'epochs', 'lr', 'hidden'].filter(
+    const onlyPopulation = ['data', 'labelled', 'seed', 'heads', 'epochs', 'lr', 'hidden', 'mask'].filter(
       (f) => flags[f] !== undefined,
     );
     if (onlyPopulation.length > 0)

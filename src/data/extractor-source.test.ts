@@ -38,6 +38,16 @@ describe('sourceVariant', () => {
     expect(six).toContain('"descriptorViews":6');
     expect(sourceVariant({ kind: 'face', options: { descriptorViews: 2 } })).not.toBe(six);
   });
+
+  it('keeps the cache file of unmasked faces; each mask seed gets its own', () => {
+    const plain = sourceVariant({ kind: 'face' });
+
+    expect(plain).not.toContain('mask');
+    expect(sourceVariant({ kind: 'face', options: { mask: 'none', maskSeed: 5 } })).toBe(plain);
+    const masked = sourceVariant({ kind: 'face', options: { mask: 'synthetic' } });
+    expect(masked).toContain('"mask":"synthetic","maskSeed":0');
+    expect(sourceVariant({ kind: 'face', options: { mask: 'synthetic', maskSeed: 1 } })).not.toBe(masked);
+  });
 });
 
 describe('loadExtractorSource', () => {

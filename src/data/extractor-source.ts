@@ -148,9 +148,21 @@ export function sourceVariant(source: ExtractorSource): string {
     // Defaults spelled out or left implicit give the same features, hence the same cache file;
     // where the models load from and how many faces share a call change nothing either.
     const merged: Record<string, unknown> = { ...DEFAULT_FACE_OPTIONS, ...(options ?? {}) };
-    const { modelDir: _dir, modelUrl: _url, batchSize: _batch, descriptorViews, ...rest } = merged;
-    // Added after caches existed: the plain descriptor (1 view) keeps its cache file.
-    options = descriptorViews === 1 ? rest : { ...rest, descriptorViews };
+    const {
+      modelDir: _dir,
+      modelUrl: _url,
+      batchSize: _batch,
+      descriptorViews,
+      mask,
+      maskSeed,
+      ...rest
+    } = merged;
+    // Added after caches existed: the plain descriptor (1 view, no mask) keeps its cache file.
+    options = {
+      ...rest,
+      ...(descriptorViews === 1 ? {} : { descriptorViews }),
+      ...(mask === 'none' ? {} : { mask, maskSeed }),
+    };
   }
   const json = options === undefined || options === null ? '' : stableJson(options);
   return json === '{}' ? '' : json;
