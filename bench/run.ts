@@ -28,6 +28,7 @@ import { strategySuite } from './strategy.js';
 import { loadSuite } from './load.js';
 import { hardeningSuite } from './hardening.js';
 import { simSuite } from './sim.js';
+import { adaptSuite } from './adapt.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -46,6 +47,7 @@ const SUITES: BenchSuite[] = [
   loadSuite,
   hardeningSuite,
   simSuite,
+  adaptSuite,
 ];
 
 function formatValue(v: number): string {

@@ -9,7 +9,7 @@
  *   the median leave-one-out distance of the user's labelled samples to their own class centroid
  *   (each sample against the centroid of the others, exactly what a new photo of a known person
  *   meets). `margin` is one global number, chosen on calibration users whose people are disjoint
- *   from the users it is measured on (bench `adapt`, docs/open-set.md).
+ *   from the users it is measured on (bench `adapt`, docs/adapt.md).
  * - **Calibrated confidence.** The head's probabilities raised to 1/T and renormalised (softmax of
  *   logits / T), T fitted by likelihood on held-out samples, so that "0.8" means right about 80% of
  *   the time; below the device's threshold the answer is unknown.
@@ -33,8 +33,8 @@ export interface OpenSetRule {
   margin: number;
 }
 
-/** Default margin over the median leave-one-out distance (see docs/open-set.md for the fit). */
-export const DEFAULT_OPEN_SET_MARGIN = 1.9;
+/** Default margin over the median leave-one-out distance (see docs/adapt.md for the fit). */
+export const DEFAULT_OPEN_SET_MARGIN = 1.5;
 
 /** Largest feature length whose centroids ship in the model (a spatial split's maps would not). */
 export const OPEN_SET_MAX_DIM = 2048;

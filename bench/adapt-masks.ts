@@ -1,0 +1,222 @@
+/**
+ * Adapt suite, masked faces: what masks cost the frozen descriptor and what the cloud's training
+ * wins back. LFW users (5 people, 3 labelled photos each, the app's setting) under the dataset's
+ * mask modes (src/data/mask-mix.ts): `none`, `probe` (named unmasked, met masked), `all`, `mixed`
+ * (half of all photos masked, by photo id). Masks are the face pipeline's synthetic ones
+ * (src/face/mask.ts), features from the shared cache (a variant of their own).
+ *
+ * Methods, each scored top-1 on the users' test photos:
+ * - `centroid`: nearest class mean on the frozen descriptor (what a phone can do alone);
+ * - `linear`: the per-user head the server trains (`trainScope`, server defaults);
+ * - `cloud metric + centroid`: nearest class mean after a within-class whitening (src/model/
+ *   whiten.ts) the cloud fits on *other* users' labelled features (people of the other half of LFW,
+ *   half of their photos masked as in `mixed`): the part of adaptation only the cloud can do, since
+ *   it needs many people's features at once.
+ *
+ * People are split in two halves (seeded, the open-set part's split): the metric is fitted on the
+ * first, every user is made of the second.
+ */
+import { createRng, deriveSeed, shuffled } from '../src/core/random.js';
+import { shapeSize } from '../src/core/types.js';
+import type { ExtractedFeatureSet } from '../src/data/extract.js';
+import { isMasked, mixRows, type MaskMode } from '../src/data/mask-mix.js';
+import { buildUsers, type SimUser } from '../src/data/users.js';
+import { modelFromWeightsMessage } from '../src/model/io.js';
+import { fitOpenSet, nearestCentroid } from '../src/model/open-set.js';
+import { applyWhitening, fitWhitening, type Whitening } from '../src/model/whiten.js';
+import { tf } from '../src/runtime/node.js';
+import { resolveTrainJobConfig, trainScope } from '../src/server/jobs/train-task.js';
+import { localLabels } from './split.js';
+import type { BenchRow } from './types.js';
+
+const MODES: readonly MaskMode[] = ['none', 'probe', 'all', 'mixed'];
+const MASK_SEED = 5;
+
+/** The two halves of the people (the open-set part uses the same split). */
+export function peopleHalves(count: number): { calibration: Set<number>; evaluation: Set<number> } {
+  const order = shuffled(
+    createRng(deriveSeed(7, 'adapt-halves')),
+    Array.from({ length: count }, (_, i) => i),
+  );
+  return { calibration: new Set(order.slice(0, count >> 1)), evaluation: new Set(order.slice(count >> 1)) };
+}
+
+function nearestCentroidAccuracy(
+  gx: Float32Array,
+  gy: number[],
+  px: Float32Array,
+  py: number[],
+  dim: number,
+  k: number,
+): boolean[] {
+  const rule = fitOpenSet(gx, gy, dim, k, { margin: 1 });
+  return py.map((y, i) => nearestCentroid(px.subarray(i * dim, (i + 1) * dim), rule).index === y);
+}
+
+async function linearAccuracy(
+  gx: Float32Array,
+  gy: number[],
+  px: Float32Array,
+  py: number[],
+  set: ExtractedFeatureSet,
+  u: SimUser,
+): Promise<boolean[]> {
+  const dim = shapeSize(set.spec.shape);
+  const out = await trainScope({
+    scope: `user:${u.id}`,
+    set: {
+      spec: set.spec,
+      specKey: 'bench',
+      sampleIds: gy.map((_, i) => i + 1),
+      labels: Int32Array.from(gy),
+      owners: [],
+      features: gx,
+      throughSampleId: gy.length,
+    },
+    config: resolveTrainJobConfig({ head: 'linear' }),
+  });
+  const { model } = await modelFromWeightsMessage(out.weights);
+  try {
+    const pred = tf.tidy(() =>
+      (model.predict(tf.tensor2d(px, [py.length, dim])) as tf.Tensor).argMax(-1).dataSync(),
+    );
+    return py.map((y, i) => pred[i] === y);
+  } finally {
+    model.dispose();
+  }
+}
+
+const share = (xs: boolean[]): number => xs.filter(Boolean).length / Math.max(1, xs.length);
+
+/**
+ * Rows of the masked-faces part. `plain` and `masked` are the same photos' features without and
+ * with synthetic masks (same samples, same order).
+ */
+export async function maskRows(
+  plain: ExtractedFeatureSet,
+  masked: ExtractedFeatureSet,
+  options: { users: number; log: (line: string) => void },
+): Promise<BenchRow[]> {
+  const dim = shapeSize(plain.spec.shape);
+  const ids = plain.samples.map((s) => s.id);
+  const { calibration, evaluation } = peopleHalves(plain.people.length);
+
+  // The cloud's metric, from the calibration half's photos, half of them masked.
+  const t0 = performance.now();
+  const calIdx = plain.samples.flatMap((s, i) => (calibration.has(s.label) ? [i] : []));
+  const calPeople = [...calibration].sort((a, b) => a - b);
+  const local = new Map(calPeople.map((p, i) => [p, i]));
+  const calX = mixRows(plain.features, masked.features, dim, calIdx, ids, 'mixed', 'gallery', MASK_SEED);
+  const calY = calIdx.map((i) => local.get(plain.samples[i].label)!);
+  const metrics = new Map<number, Whitening>();
+  for (const s of [0.05, 0.1, 0.2, 0.4])
+    metrics.set(s, fitWhitening(calX, calY, dim, calPeople.length, { shrinkage: s }));
+  const fitSeconds = (performance.now() - t0) / 1000 / metrics.size;
+  const metric = metrics.get(0.1)!;
+
+  const labels = Int32Array.from(plain.samples, (s) => (evaluation.has(s.label) ? s.label : -1));
+  const users = buildUsers(
+    { people: plain.people, labels },
+    {
+      users: options.users,
+      peoplePerUser: 5,
+      labelledPerPerson: 3,
+      unlabelledPerPerson: 0,
+      minTestPerPerson: 1,
+      seed: 23,
+    },
+  );
+  const ctx = `${users.length} LFW users x 5 people, 3 labelled each; masks by src/face/mask.ts (seed ${MASK_SEED})`;
+  const rows: BenchRow[] = [];
+  const acc: Record<string, number> = {};
+  for (const mode of MODES) {
+    const right = {
+      centroid: [] as boolean[],
+      linear: [] as boolean[],
+      metric: [] as boolean[],
+      maskedProbes: { centroid: [] as boolean[], linear: [] as boolean[], metric: [] as boolean[] },
+    };
+    const sensitivity = new Map<number, boolean[]>([...metrics.keys()].map((s) => [s, []]));
+    for (const u of users) {
+      const gx = mixRows(plain.features, masked.features, dim, u.labelled, ids, mode, 'gallery', MASK_SEED);
+      const px = mixRows(plain.features, masked.features, dim, u.test, ids, mode, 'probe', MASK_SEED);
+      const gy = localLabels(plain, u, u.labelled);
+      const py = localLabels(plain, u, u.test);
+      const k = u.people.length;
+      const c = nearestCentroidAccuracy(gx, gy, px, py, dim, k);
+      const l = await linearAccuracy(gx, gy, px, py, plain, u);
+      const m = nearestCentroidAccuracy(
+        applyWhitening(metric, gx),
+        gy,
+        applyWhitening(metric, px),
+        py,
+        dim,
+        k,
+      );
+      for (const [s, w] of metrics)
+        sensitivity
+          .get(s)!
+          .push(...nearestCentroidAccuracy(applyWhitening(w, gx), gy, applyWhitening(w, px), py, dim, k));
+      right.centroid.push(...c);
+      right.linear.push(...l);
+      right.metric.push(...m);
+      u.test.forEach((i, j) => {
+        if (!isMasked(mode, 'probe', ids[i], MASK_SEED)) return;
+        right.maskedProbes.centroid.push(c[j]);
+        right.maskedProbes.linear.push(l[j]);
+        right.maskedProbes.metric.push(m[j]);
+      });
+    }
+    const galleryNote = {
+      none: 'no masks',
+      probe: 'named unmasked, met masked',
+      all: 'named masked, met masked',
+      mixed: 'half of all photos masked',
+    }[mode];
+    const add = (name: string, value: number, note: string) => {
+      acc[`${mode}/${name}`] = value;
+      rows.push({
+        suite: 'adapt',
+        name: `masks ${mode}: ${name}`,
+        value,
+        unit: 'acc',
+        note: `${galleryNote}; ${note}`,
+      });
+    };
+    add('centroid (frozen descriptor)', share(right.centroid), ctx);
+    add('linear (per-user head, server)', share(right.linear), 'trainScope, server defaults');
+    add(
+      'cloud metric + centroid',
+      share(right.metric),
+      `within-class whitening fitted on ${calIdx.length} photos of ${calPeople.length} other people (half masked), shrinkage 0.1`,
+    );
+    if (mode === 'mixed') {
+      add(
+        'centroid on the masked probes',
+        share(right.maskedProbes.centroid),
+        `${right.maskedProbes.centroid.length} masked probes of the mixed setting`,
+      );
+      add('cloud metric + centroid on the masked probes', share(right.maskedProbes.metric), 'same probes');
+    }
+    options.log(
+      `masks ${mode}: centroid ${(share(right.centroid) * 100).toFixed(1)}%, linear ${(share(right.linear) * 100).toFixed(1)}%, cloud metric ${[...sensitivity].map(([s, r]) => `${(share(r) * 100).toFixed(1)}% (shrinkage ${s})`).join(', ')}`,
+    );
+  }
+  const cost = acc['none/centroid (frozen descriptor)'] - acc['probe/centroid (frozen descriptor)'];
+  const won = acc['probe/cloud metric + centroid'] - acc['probe/centroid (frozen descriptor)'];
+  rows.push({
+    suite: 'adapt',
+    name: "masks: share of the masks' cost won back (probe setting, cloud metric)",
+    value: cost > 0 ? won / cost : 0,
+    unit: 'share',
+    note: `masks cost the frozen descriptor ${(cost * 100).toFixed(1)} points (none → probe); the cloud metric wins back ${(won * 100).toFixed(1)}; goal >= 0.5`,
+  });
+  rows.push({
+    suite: 'adapt',
+    name: 'masks: cloud metric fit time',
+    value: fitSeconds,
+    unit: 's',
+    note: `${calIdx.length} x ${dim} features, one Jacobi eigendecomposition`,
+  });
+  return rows;
+}
