@@ -28,6 +28,8 @@ import {
   fitOpenSet,
   nearestCentroid,
   parseOpenSetRule,
+  typicalityOf,
+  DEFAULT_GENERIC_MARGIN,
   rocAuc,
   rocCurve,
   strangersCaughtAt,
@@ -111,7 +113,11 @@ function blobChip(rng: () => number): RawImage {
  * drawn cartoon faces that the SSD detector does take for faces (each through the whole pipeline,
  * its detected box aligned and described, as a false detection in the app would be).
  */
-async function nonFaceDescriptors(files: string[], n: number, seed: number): Promise<Float32Array[]> {
+async function nonFaceDescriptors(
+  files: string[],
+  n: number,
+  seed: number,
+): Promise<{ descriptors: Float32Array[]; drawn: boolean[] }> {
   const rng = createRng(seed);
   const chips: RawImage[] = [];
   for (const f of shuffled(rng, files).slice(0, Math.round(n * 0.4))) {
@@ -124,12 +130,16 @@ async function nonFaceDescriptors(files: string[], n: number, seed: number): Pro
   const pipeline = await createFacePipeline(nodeFacePlatform(), { detector: 'ssd' });
   try {
     const out = await pipeline.describe(chips);
+    const drawn = out.map(() => false);
     for (let s = 0; out.length < n && s < n * 4; s++) {
       const a = await pipeline.analyze(drawnFace(s, 320 + (s % 3) * 80));
       const d = a.main >= 0 ? a.faces[a.main].descriptor : undefined;
-      if (d) out.push(d);
+      if (d) {
+        out.push(d);
+        drawn.push(true);
+      }
     }
-    return out;
+    return { descriptors: out, drawn };
   } finally {
     pipeline.dispose();
   }
@@ -144,6 +154,10 @@ interface UserOutcome {
   strangerDistance: number[];
   strangerRatio: number[];
   nonFaceRatio: number[];
+  /** Distance to the user's mean face ÷ the labelled samples' median (the generic rule's score). */
+  knownTypicality: number[];
+  strangerTypicality: number[];
+  nonFaceTypicality: number[];
   known: { right: boolean; unknown: boolean; confidence: number; rawConfidence: number }[];
   strangersUnknown: boolean[];
   nonFacesUnknown: boolean[];
@@ -178,6 +192,7 @@ async function runUser(
   try {
     const rule = parseOpenSetRule(metadata.openSet, out.labels.length, dim);
     const unit = fitOpenSet(x, y, dim, u.people.length, { margin: 1 });
+    const typical = (feat: Float32Array) => (unit.generic ? typicalityOf(feat, unit.generic) : Number.NaN);
     // The model's classes are the user's local labels in order ('0'..'4').
     const probsOf = (rows: Float32Array, n: number) =>
       tf.tidy(() => (model.predict(tf.tensor2d(rows, [n, dim])) as tf.Tensor).dataSync() as Float32Array);
@@ -191,6 +206,9 @@ async function runUser(
       strangerDistance: [],
       strangerRatio: [],
       nonFaceRatio: [],
+      knownTypicality: [],
+      strangerTypicality: [],
+      nonFaceTypicality: [],
       known: [],
       strangersUnknown: [],
       nonFacesUnknown: [],
@@ -204,6 +222,7 @@ async function runUser(
       const p = tp.subarray(i * k, (i + 1) * k);
       const d = decide(feat, p);
       o.knownRatio.push(ratio(feat));
+      o.knownTypicality.push(typical(feat));
       o.knownDistance.push(nearestCentroid(feat, unit).distance);
       o.known.push({
         right: d.best === testY[i],
@@ -217,6 +236,7 @@ async function runUser(
     strangers.forEach((_, i) => {
       const feat = sx.subarray(i * dim, (i + 1) * dim);
       o.strangerRatio.push(ratio(feat));
+      o.strangerTypicality.push(typical(feat));
       o.strangerDistance.push(nearestCentroid(feat, unit).distance);
       o.strangersUnknown.push(decide(feat, sp.subarray(i * k, (i + 1) * k)).unknownBecause !== undefined);
     });
@@ -225,6 +245,7 @@ async function runUser(
     const np = probsOf(nx, nonFaces.length);
     nonFaces.forEach((feat, i) => {
       o.nonFaceRatio.push(ratio(feat));
+      o.nonFaceTypicality.push(typical(feat));
       o.nonFacesUnknown.push(decide(feat, np.subarray(i * k, (i + 1) * k)).unknownBecause !== undefined);
     });
     return o;
@@ -257,8 +278,10 @@ export const adaptSuite: BenchSuite = {
     // Two halves of the people, seeded.
     const { calibration, evaluation } = peopleHalves(set.people.length);
     const files = set.samples.map((s) => path.join(dir, s.id));
-    const nonFaces = await nonFaceDescriptors(files, quick ? 40 : 100, 11);
-    log(`non-faces: ${nonFaces.length} descriptors (LFW corner crops and blobs)`);
+    const { descriptors: nonFaces, drawn } = await nonFaceDescriptors(files, quick ? 40 : 100, 11);
+    log(
+      `non-faces: ${nonFaces.length} descriptors (${drawn.filter(Boolean).length} drawn faces the detector took for faces, the rest LFW corner crops and blobs)`,
+    );
 
     const rows: BenchRow[] = [];
     for (const head of ['centroid', 'linear']) {
@@ -313,6 +336,55 @@ export const adaptSuite: BenchSuite = {
       );
       r('strangers called unknown', share(ev.flatMap((o) => o.strangersUnknown)), 'share', ctx);
       r('non-faces called unknown', share(ev.flatMap((o) => o.nonFacesUnknown)), 'share', ctx);
+      r(
+        'drawn faces called unknown',
+        share(ev.flatMap((o) => o.nonFacesUnknown.filter((_, i) => drawn[i]))),
+        'share',
+        `cartoons the SSD detector takes for faces; far, generic or unsure`,
+      );
+      // The "no one in particular" rule: typicality (distance to the user's mean face ÷ the
+      // labelled samples' median) of known faces, strangers and drawn faces.
+      const knownTyp = ev.flatMap((o) => o.knownTypicality).filter(Number.isFinite);
+      const drawnTyp = ev
+        .flatMap((o) => o.nonFaceTypicality.filter((_, i) => drawn[i]))
+        .filter(Number.isFinite);
+      const calTyp = cal.flatMap((o) => o.knownTypicality).filter(Number.isFinite);
+      const below = (xs: number[], t: number) => xs.filter((v) => v < t).length / Math.max(1, xs.length);
+      r(
+        'known faces called generic (default margin)',
+        below(knownTyp, DEFAULT_GENERIC_MARGIN),
+        'share',
+        `typicality < ${DEFAULT_GENERIC_MARGIN}; lowest known ${Math.min(...knownTyp).toFixed(3)}`,
+      );
+      r(
+        'strangers called generic (default margin)',
+        below(ev.flatMap((o) => o.strangerTypicality).filter(Number.isFinite), DEFAULT_GENERIC_MARGIN),
+        'share',
+        'real faces of people not in the gallery (they are caught as far, or not at all)',
+      );
+      r(
+        'drawn faces called generic (default margin)',
+        below(drawnTyp, DEFAULT_GENERIC_MARGIN),
+        'share',
+        `median typicality of drawn faces ${median(drawnTyp).toFixed(3)}, of known faces ${median(knownTyp).toFixed(3)}`,
+      );
+      r(
+        'generic margin rejecting 0.5% of known faces (calibration half)',
+        quantile(calTyp, 0.005),
+        'typicality',
+        `the default ships ${DEFAULT_GENERIC_MARGIN}`,
+      );
+      r(
+        'ROC AUC, known vs drawn faces (typicality)',
+        rocAuc(
+          rocCurve(
+            knownTyp.map((v) => -v),
+            drawnTyp.map((v) => -v),
+          ),
+        ),
+        'auc',
+        'lower typicality = more generic',
+      );
       r(
         'known faces called unknown',
         share(known.map((k) => k.unknown)),

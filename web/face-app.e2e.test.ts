@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.js';
 import { WIRE_MAGIC } from '../src/core/codec/format.js';
@@ -23,7 +24,8 @@ import {
 } from '../src/device/testing/chromium.js';
 import type { ServerConfig } from '../src/server/config.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
-import { listPeople } from '../src/testing/datasets.js';
+import { dataRequired, datasetDir, listPeople } from '../src/testing/datasets.js';
+import { drawnFace } from '../src/testing/drawn-face.js';
 import { describeWithData } from '../src/testing/describe-with-data.js';
 
 const chromiumPath = findChromium();
@@ -37,6 +39,9 @@ interface TileInfo {
   source: string;
   name: string;
   confidence: number | null;
+  because: string;
+  strangeness: string;
+  typicality: string;
 }
 
 async function readTiles(page: Page): Promise<TileInfo[]> {
@@ -49,6 +54,9 @@ async function readTiles(page: Page): Promise<TileInfo[]> {
         source: d.source ?? '',
         name: d.name ?? '',
         confidence: d.confidence === undefined ? null : Number(d.confidence),
+        because: d.because ?? '',
+        strangeness: d.strangeness ?? '',
+        typicality: d.typicality ?? '',
       };
     }),
   );
@@ -123,6 +131,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
     type Lag = { p50: number; p95: number; max: number; ticks: number };
     const importLag = { worker: null as Lag | null, tab: null as Lag | null, finder: '', tabFinder: '' };
     const progressTexts: string[] = [];
+    const strangers = { expected: [] as string[], tiles: [] as TileInfo[], texts: [] as string[] };
     const removal = {
       face: '',
       person: '',
@@ -439,6 +448,33 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
       removal.reopened = await readTiles(page);
 
+      // Someone the user never named (an LFW photo: none of the characters) and a drawn cartoon
+      // the detector takes for a face: the model must not name either.
+      {
+        const drawn = path.join(webDir, 'junk', 'drawn-face.png');
+        const img = drawnFace();
+        await sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } })
+          .png()
+          .toFile(drawn);
+        const files = [drawn];
+        const lfw = datasetDir('lfw_deepfunneled_min5');
+        if (lfw) files.push(listPeople(lfw)[0].files[0]);
+        else if (dataRequired()) throw new Error('lfw_deepfunneled_min5 is missing (FEDEX_REQUIRE_DATA=1)');
+        else
+          console.warn('!!! lfw_deepfunneled_min5 missing: the stranger check runs on the drawn face only');
+        strangers.expected = files.map((f) => path.basename(f));
+        await page.setInputFiles('#files', files);
+        for (const name of strangers.expected)
+          await page.waitForSelector(`li.tile[data-photo="${name}"]`, { timeout: 120_000 });
+        strangers.tiles = (await readTiles(page)).filter((t) => strangers.expected.includes(t.photo));
+        strangers.texts = await page.$$eval('li.tile', (els) =>
+          els
+            .filter((el) => /drawn-face|_0001/.test((el as HTMLElement).dataset.photo ?? ''))
+            .map((el) => el.querySelector('.verdict')?.textContent ?? ''),
+        );
+        await shot('10-strangers');
+      }
+
       // The same import with the face networks in the page (`?import=tab`, the app before its
       // worker), on 8 photos in a fresh browser profile: how long a click would have waited.
       {
@@ -623,6 +659,19 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
         removal.tilesBefore.filter((t) => t.source === 'predicted' && t.name === removal.removedPerson)
           .length,
       ).toBeGreaterThan(0);
+    });
+
+    it('calls a stranger and a drawn face "unknown" and says why, instead of naming them', () => {
+      console.info(
+        `face app: strangers ${strangers.tiles.map((t) => `${t.photo} → ${t.source}/${t.because} (strangeness ${t.strangeness}, typicality ${t.typicality})`).join(', ')}; ` +
+          `tiles say ${JSON.stringify(strangers.texts)}`,
+      );
+      expect(strangers.tiles.length).toBeGreaterThanOrEqual(strangers.expected.length);
+      for (const t of strangers.tiles) {
+        expect(t.source).toBe('unknown');
+        expect(t.because).toMatch(/^(far|generic|unsure|small|edge)$/);
+      }
+      for (const text of strangers.texts) expect(text).toMatch(/^unknown · /);
     });
 
     it('sends no image bytes: every body is JSON or an FXFB feature batch', () => {

@@ -100,6 +100,8 @@ export interface ApiTrainBody {
   patience?: number;
   seed?: number;
   holdoutFraction?: number;
-  /** "Unknown" beyond this × the median leave-one-out distance to a known person (default 1.9). */
+  /** "Unknown" beyond this × the median leave-one-out distance to a known person (default 1.5). */
   openSetMargin?: number;
+  /** "Unknown" nearer the mean face than this × the named faces' median distance (default 0.85; 0 off). */
+  genericMargin?: number;
 }

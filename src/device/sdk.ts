@@ -895,12 +895,13 @@ export class FedexDevice {
       .sort((a, b) => b.probability - a.probability);
     this.meter.flops(loaded.topFlops);
     this.meter.time('predict', now() - t0);
-    const { unknownBecause, strangeness } = decision;
+    const { unknownBecause, strangeness, typicality } = decision;
     return {
       name: unknownBecause || candidates.length === 0 ? UNKNOWN : candidates[0].name,
       confidence: decision.confidence,
       ...(unknownBecause ? { unknownBecause } : {}),
       ...(strangeness !== undefined ? { strangeness } : {}),
+      ...(typicality !== undefined ? { typicality } : {}),
       candidates,
       modelVersion: loaded.record.version,
     };

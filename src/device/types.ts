@@ -71,18 +71,24 @@ export interface Candidate {
 export interface Prediction {
   /**
    * The most probable name, or `unknown`: the face is farther from every known person than the
-   * model's open-set radius, or its calibrated probability is below the threshold.
+   * model's open-set radius, or it looks like no one in particular (a drawing, a blur: nearer the
+   * average face than real faces are), or its calibrated probability is below the threshold.
    */
   name: string;
   /** Calibrated probability of the most probable name (the model's temperature applied). */
   confidence: number;
   /** Why the answer is `unknown` (absent when a name is given). */
-  unknownBecause?: 'far' | 'unsure';
+  unknownBecause?: 'far' | 'generic' | 'unsure';
   /**
    * Distance to the nearest known person ÷ the model's open-set radius (> 1: a stranger); absent
    * when the model carries no open-set radius.
    */
   strangeness?: number;
+  /**
+   * Distance to the average face ÷ the median of the user's named faces (under the model's generic
+   * margin, 0.85 by default: no one in particular); absent when the model has no such rule.
+   */
+  typicality?: number;
   /** Every known name, most probable first. */
   candidates: Candidate[];
   /** Version of the model that answered. */

@@ -4,10 +4,14 @@ import {
   calibrate,
   decideOpenSet,
   expectedCalibrationError,
+  fitGeneric,
   fitOpenSet,
   fitTemperature,
+  GENERIC_MIN_CLASSES,
   leaveOneOutDistances,
   nearestCentroid,
+  classMeans,
+  typicalityOf,
   parseOpenSetRule,
   rocAuc,
   rocCurve,
@@ -82,7 +86,10 @@ describe('calibrated confidence', () => {
   it('computes the expected calibration error over confidence bins', () => {
     expect(expectedCalibrationError([0.9, 0.9], [true, false])).toBeCloseTo(0.4, 12);
     // Two bins used: {0.95, 0.95} all right → |1 − 0.95| = 0.05; {0.55, 0.55} one right → 0.05.
-    expect(expectedCalibrationError([0.95, 0.95, 0.55, 0.55], [true, true, true, false])).toBeCloseTo(0.05, 12);
+    expect(expectedCalibrationError([0.95, 0.95, 0.55, 0.55], [true, true, true, false])).toBeCloseTo(
+      0.05,
+      12,
+    );
   });
 });
 
@@ -92,7 +99,11 @@ describe('ROC', () => {
     const strangers = [1.1, 1.5, 2.0, 3.0];
     const roc = rocCurve(known, strangers);
     // At threshold 1.2 (unknown when > 1.2): no known rejected, 3 of 4 strangers caught.
-    expect(roc.find((p) => p.threshold === 1.2)).toEqual({ threshold: 1.2, knownRejected: 0, strangersCaught: 0.75 });
+    expect(roc.find((p) => p.threshold === 1.2)).toEqual({
+      threshold: 1.2,
+      knownRejected: 0,
+      strangersCaught: 0.75,
+    });
     expect(strangersCaughtAt(roc, 0.01)).toMatchObject({ threshold: 1.2, strangersCaught: 0.75 });
     // 15 of the 16 (known, stranger) pairs are ordered right: the stranger scores higher.
     expect(rocAuc(roc)).toBeCloseTo(15 / 16, 12);
@@ -121,9 +132,74 @@ describe('decideOpenSet (what the device answers)', () => {
   });
 
   it('without a rule, or with the radius off, only the probability counts', () => {
-    expect(decideOpenSet(Float32Array.of(0.001, 0.999), [16], null, opts)).toMatchObject({ best: 1, confidence: expect.closeTo(0.999, 6) });
+    expect(decideOpenSet(Float32Array.of(0.001, 0.999), [16], null, opts)).toMatchObject({
+      best: 1,
+      confidence: expect.closeTo(0.999, 6),
+    });
     const off = decideOpenSet(Float32Array.of(0.001, 0.999), [16], rule, { ...opts, useRadius: false });
     expect(off.unknownBecause).toBeUndefined();
     expect(off.strangeness).toBeUndefined();
+  });
+});
+
+describe('the "no one in particular" rule', () => {
+  // Four people at the corners of a square of side 2 around (5, 5), two samples each, 0.2 apart
+  // along x: centroids at the corners, their mean (5, 5).
+  const corners = [
+    [4, 4],
+    [6, 4],
+    [4, 6],
+    [6, 6],
+  ];
+  const x = Float32Array.from(corners.flatMap(([a, b]) => [a - 0.1, b, a + 0.1, b]));
+  const y = [0, 0, 1, 1, 2, 2, 3, 3];
+
+  it('keeps the mean of the centroids and margin × the median sample distance to it', () => {
+    const { means, counts } = classMeans(x, y, 2, 4);
+    const g = fitGeneric(x, means, counts, 2, 0.5)!;
+    expect(g.mean).toEqual([5, 5]);
+    // Samples at (±0.9, ±1) and (±1.1, ±1) from the mean: distances √1.81 and √2.21, four of each,
+    // median (√1.81 + √2.21) / 2 ≈ 1.40599; radius half of it.
+    const med = (Math.sqrt(1.81) + Math.sqrt(2.21)) / 2;
+    expect(g.radius).toBeCloseTo(0.5 * med, 6);
+    expect(typicalityOf([5, 5], g)).toBe(0);
+    expect(typicalityOf([5 + med, 5], g)).toBeCloseTo(1, 6);
+  });
+
+  it('calls a face at the mean face "generic" although it is inside the radius of a person', () => {
+    const rule = fitOpenSet(x, y, 2, 4, { margin: 100, genericMargin: 0.5 });
+    const opts = { threshold: 0.5, useRadius: true };
+    const p = Float32Array.of(0.7, 0.1, 0.1, 0.1);
+    const middle = decideOpenSet(p, [5, 5], rule, opts);
+    expect(middle.unknownBecause).toBe('generic');
+    expect(middle.typicality).toBeCloseTo(0, 6);
+    // A face on a person's corner is named; typicality ≈ √2 / median ≈ 1.006.
+    const corner = decideOpenSet(p, [4, 4], rule, opts);
+    expect(corner.unknownBecause).toBeUndefined();
+    expect(corner.typicality).toBeCloseTo(Math.SQRT2 / ((Math.sqrt(1.81) + Math.sqrt(2.21)) / 2), 4);
+    // Far beats generic: a face far from everyone is "far" wherever the mean is.
+    const far = decideOpenSet(p, [5, 5], { ...rule, radius: 0.1 }, opts);
+    expect(far.unknownBecause).toBe('far');
+    // The rule off on the device: named.
+    expect(decideOpenSet(p, [5, 5], rule, { ...opts, useRadius: false }).unknownBecause).toBeUndefined();
+  });
+
+  it(`is not fitted with fewer than ${GENERIC_MIN_CLASSES} people, nor with margin 0`, () => {
+    expect(fitOpenSet(x.subarray(0, 6 * 2), y.slice(0, 6), 2, 3).generic).toBeUndefined();
+    // A fourth class declared but without samples does not count.
+    expect(fitOpenSet(x.subarray(0, 6 * 2), y.slice(0, 6), 2, 4).generic).toBeUndefined();
+    expect(fitOpenSet(x, y, 2, 4, { genericMargin: 0 }).generic).toBeUndefined();
+    expect(() => fitOpenSet(x, y, 2, 4, { genericMargin: 1 })).toThrow(/genericMargin/);
+  });
+
+  it('travels through JSON and rejects a malformed generic part', () => {
+    const rule = fitOpenSet(x, y, 2, 4);
+    const back = parseOpenSetRule(JSON.parse(JSON.stringify(rule)), 4, 2);
+    expect(back.generic).toEqual(rule.generic);
+    const broken = (generic: unknown) => () => parseOpenSetRule({ ...rule, generic }, 4, 2);
+    expect(broken({ ...rule.generic, mean: [1] })).toThrow(/generic.mean/);
+    expect(broken({ ...rule.generic, radius: -1 })).toThrow(/generic.radius/);
+    expect(broken({ ...rule.generic, margin: 1.5 })).toThrow(/generic.margin/);
+    expect(parseOpenSetRule({ ...rule, generic: undefined }, 4, 2).generic).toBeUndefined();
   });
 });

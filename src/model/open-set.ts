@@ -10,6 +10,14 @@
  *   (each sample against the centroid of the others, exactly what a new photo of a known person
  *   meets). `margin` is one global number, chosen on calibration users whose people are disjoint
  *   from the users it is measured on (bench `adapt`, docs/adapt.md).
+ * - **Someone in particular.** A drawing, a doll or a blur that the detector takes for a face gets a
+ *   descriptor with no identity in it: it lies *closer* to the average face than real faces do
+ *   (measured: drawn cartoons at 0.70–0.88 of the median real face's distance to the mean, real
+ *   faces at ≥ 0.85; bench `adapt`). The rule keeps the mean of the user's class centroids (the
+ *   average of several people is close to the average face) and the median distance of the user's
+ *   labelled samples to it; a face nearer the mean than `genericMargin` × that median is unknown
+ *   ('generic'). Only fitted with `GENERIC_MIN_CLASSES` people or more: the mean of two people is
+ *   just their midpoint.
  * - **Calibrated confidence.** The head's probabilities raised to 1/T and renormalised (softmax of
  *   logits / T), T fitted by likelihood on held-out samples, so that "0.8" means right about 80% of
  *   the time; below the device's threshold the answer is unknown.
@@ -31,10 +39,30 @@ export interface OpenSetRule {
   temperature: number;
   /** The margin the radius was fitted with (for reports). */
   margin: number;
+  /** The "someone in particular" rule; absent (off) with fewer than GENERIC_MIN_CLASSES people. */
+  generic?: GenericRule;
+}
+
+/** A face closer than `radius` to `mean` looks like no one in particular (see the header). */
+export interface GenericRule {
+  /** Mean of the class centroids, `dim` numbers. */
+  mean: number[];
+  radius: number;
+  /** The margin the radius was fitted with (for reports). */
+  margin: number;
 }
 
 /** Default margin over the median leave-one-out distance (see docs/adapt.md for the fit). */
 export const DEFAULT_OPEN_SET_MARGIN = 1.5;
+
+/**
+ * Default generic margin: the share of the labelled samples' median distance to the mean face
+ * under which a face is "no one in particular" (see docs/adapt.md for the fit).
+ */
+export const DEFAULT_GENERIC_MARGIN = 0.85;
+
+/** Fewest people with samples before the generic rule is fitted. */
+export const GENERIC_MIN_CLASSES = 4;
 
 /** Largest feature length whose centroids ship in the model (a spatial split's maps would not). */
 export const OPEN_SET_MAX_DIM = 2048;
@@ -59,7 +87,8 @@ export function classMeans(
     counts[c]++;
     for (let d = 0; d < dim; d++) means[c * dim + d] += x[i * dim + d];
   }
-  for (let c = 0; c < k; c++) if (counts[c] > 0) for (let d = 0; d < dim; d++) means[c * dim + d] /= counts[c];
+  for (let c = 0; c < k; c++)
+    if (counts[c] > 0) for (let d = 0; d < dim; d++) means[c * dim + d] /= counts[c];
   return { means, counts };
 }
 
@@ -67,7 +96,12 @@ export function classMeans(
  * Distance of each sample to its own class centroid computed without it (classes with one sample
  * have none and are skipped). These are the distances a new photo of a known person meets.
  */
-export function leaveOneOutDistances(x: Float32Array, y: ArrayLike<number>, dim: number, k: number): number[] {
+export function leaveOneOutDistances(
+  x: Float32Array,
+  y: ArrayLike<number>,
+  dim: number,
+  k: number,
+): number[] {
   const { means, counts } = classMeans(x, y, dim, k);
   const out: number[] = [];
   for (let i = 0; i < y.length; i++) {
@@ -106,20 +140,72 @@ export function fitOpenSet(
   y: ArrayLike<number>,
   dim: number,
   k: number,
-  options: { margin?: number; temperature?: number } = {},
+  options: { margin?: number; temperature?: number; genericMargin?: number } = {},
 ): OpenSetRule {
   const margin = options.margin ?? DEFAULT_OPEN_SET_MARGIN;
   check(Number.isFinite(margin) && margin > 0, `margin must be a positive number (got ${margin})`);
   const temperature = options.temperature ?? 1;
   check(Number.isFinite(temperature) && temperature > 0, `temperature must be positive (got ${temperature})`);
-  const { means } = classMeans(x, y, dim, k);
+  const genericMargin = options.genericMargin ?? DEFAULT_GENERIC_MARGIN;
+  check(
+    Number.isFinite(genericMargin) && genericMargin >= 0 && genericMargin < 1,
+    `genericMargin must be in [0, 1) (got ${genericMargin})`,
+  );
+  const { means, counts } = classMeans(x, y, dim, k);
   const loo = leaveOneOutDistances(x, y, dim, k);
   const radius = loo.length ? margin * medianOf(loo) : Number.POSITIVE_INFINITY;
-  return { dim, centroids: Array.from(means, (v) => Math.fround(v)), radius, temperature, margin };
+  const generic = genericMargin > 0 ? fitGeneric(x, means, counts, dim, genericMargin) : undefined;
+  return {
+    dim,
+    centroids: Array.from(means, (v) => Math.fround(v)),
+    radius,
+    temperature,
+    margin,
+    ...(generic ? { generic } : {}),
+  };
+}
+
+/**
+ * The generic rule: the mean of the centroids of the classes that have samples, and `margin` × the
+ * median distance of the samples to it. Undefined with fewer than GENERIC_MIN_CLASSES classes.
+ *
+ * @example
+ * // four people at the corners of a square of side 2 around 0, one sample each: mean 0, every
+ * // sample at √2, so with margin 0.5 a face within 0.707 of the origin is "no one in particular"
+ */
+export function fitGeneric(
+  x: Float32Array,
+  means: Float64Array,
+  counts: Float64Array,
+  dim: number,
+  margin: number,
+): GenericRule | undefined {
+  const present = [...counts.keys()].filter((c) => counts[c] > 0);
+  if (present.length < GENERIC_MIN_CLASSES) return undefined;
+  const mean = new Float64Array(dim);
+  for (const c of present) for (let d = 0; d < dim; d++) mean[d] += means[c * dim + d] / present.length;
+  const distances: number[] = [];
+  for (let i = 0; i * dim < x.length; i++)
+    distances.push(distanceTo(x.subarray(i * dim, (i + 1) * dim), mean));
+  return { mean: Array.from(mean, (v) => Math.fround(v)), radius: margin * medianOf(distances), margin };
+}
+
+function distanceTo(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let acc = 0;
+  for (let d = 0; d < b.length; d++) acc += (a[d] - b[d]) ** 2;
+  return Math.sqrt(acc);
+}
+
+/** Distance to the generic rule's mean ÷ its median sample distance (< margin: generic). */
+export function typicalityOf(features: ArrayLike<number>, generic: GenericRule): number {
+  return (distanceTo(features, generic.mean) / generic.radius) * generic.margin;
 }
 
 /** Index of the nearest centroid and its Euclidean distance. */
-export function nearestCentroid(features: ArrayLike<number>, rule: OpenSetRule): { index: number; distance: number } {
+export function nearestCentroid(
+  features: ArrayLike<number>,
+  rule: OpenSetRule,
+): { index: number; distance: number } {
   const k = rule.centroids.length / rule.dim;
   let best = -1;
   let bestD2 = Number.POSITIVE_INFINITY;
@@ -196,7 +282,8 @@ export function expectedCalibrationError(
     acc[b] += correct[i] ? 1 : 0;
   });
   let ece = 0;
-  for (let b = 0; b < bins; b++) if (n[b]) ece += (n[b] / confidence.length) * Math.abs(acc[b] / n[b] - conf[b] / n[b]);
+  for (let b = 0; b < bins; b++)
+    if (n[b]) ece += (n[b] / confidence.length) * Math.abs(acc[b] / n[b] - conf[b] / n[b]);
   return ece;
 }
 
@@ -217,7 +304,11 @@ export function rocCurve(known: readonly number[], strangers: readonly number[])
   const share = (xs: readonly number[], t: number) => xs.filter((v) => v > t).length / xs.length;
   const points = [
     { threshold: Number.POSITIVE_INFINITY, knownRejected: 0, strangersCaught: 0 },
-    ...thresholds.map((t) => ({ threshold: t, knownRejected: share(known, t), strangersCaught: share(strangers, t) })),
+    ...thresholds.map((t) => ({
+      threshold: t,
+      knownRejected: share(known, t),
+      strangersCaught: share(strangers, t),
+    })),
   ];
   const lowest = thresholds[thresholds.length - 1];
   points.push({ threshold: lowest - 1, knownRejected: 1, strangersCaught: 1 });
@@ -255,14 +346,23 @@ export interface OpenSetDecision {
   confidence: number;
   /** Distance to the nearest centroid ÷ radius (absent without a finite radius or when off). */
   strangeness?: number;
+  /**
+   * Distance to the mean face ÷ the median of the user's samples (under the generic margin: no one
+   * in particular); absent when the rule has no generic part or the radius is off.
+   */
+  typicality?: number;
   /** Why the answer is "unknown"; absent when the best class is the answer. */
-  unknownBecause?: 'far' | 'unsure';
+  unknownBecause?: UnknownBecause;
 }
+
+/** Why a face is unknown: far from every known person, no one in particular, or too unsure. */
+export type UnknownBecause = 'far' | 'generic' | 'unsure';
 
 /**
  * The device's decision for one face: probabilities calibrated with the rule's temperature;
  * "unknown, far" when the face lies beyond the radius of every known person, else "unknown,
- * unsure" when the calibrated probability is below `threshold`. No rule: the probabilities as
+ * generic" when it lies closer to the mean face than real faces do, else "unknown, unsure" when
+ * the calibrated probability is below `threshold`. No rule: the probabilities as
  * they are, and only the threshold. The same function runs in the device SDK and in bench `adapt`.
  */
 export function decideOpenSet(
@@ -279,17 +379,22 @@ export function decideOpenSet(
     rule && options.useRadius && Number.isFinite(rule.radius) && rule.centroids.length
       ? nearestCentroid(features, rule).distance / rule.radius
       : undefined;
-  const unknownBecause =
+  const generic = options.useRadius ? rule?.generic : undefined;
+  const typicality = generic ? typicalityOf(features, generic) : undefined;
+  const unknownBecause: UnknownBecause | undefined =
     strangeness !== undefined && strangeness > 1
-      ? ('far' as const)
-      : !probabilities.length || confidence < options.threshold
-        ? ('unsure' as const)
-        : undefined;
+      ? 'far'
+      : generic && typicality !== undefined && typicality < generic.margin
+        ? 'generic'
+        : !probabilities.length || confidence < options.threshold
+          ? 'unsure'
+          : undefined;
   return {
     probabilities,
     best,
     confidence,
     ...(strangeness !== undefined ? { strangeness } : {}),
+    ...(typicality !== undefined ? { typicality } : {}),
     ...(unknownBecause ? { unknownBecause } : {}),
   };
 }
@@ -303,7 +408,11 @@ export function parseOpenSetRule(value: unknown, numClasses: number, dim: number
   const r = value as Record<string, unknown>;
   if (r.dim !== dim) bad(`dim ${String(r.dim)}, the features have ${dim}`);
   const c = r.centroids;
-  if (!Array.isArray(c) || c.length !== numClasses * dim || !c.every((v) => typeof v === 'number' && Number.isFinite(v)))
+  if (
+    !Array.isArray(c) ||
+    c.length !== numClasses * dim ||
+    !c.every((v) => typeof v === 'number' && Number.isFinite(v))
+  )
     bad(`centroids must be ${numClasses} × ${dim} finite numbers`);
   // JSON has no Infinity: an absent radius (null) means the rule is off.
   const radius = r.radius === null ? Number.POSITIVE_INFINITY : r.radius;
@@ -311,5 +420,29 @@ export function parseOpenSetRule(value: unknown, numClasses: number, dim: number
   const t = r.temperature;
   if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) bad(`temperature ${String(t)}`);
   const margin = typeof r.margin === 'number' ? r.margin : Number.NaN;
-  return { dim, centroids: c as number[], radius: radius as number, temperature: t as number, margin };
+  let generic: GenericRule | undefined;
+  if (r.generic !== undefined && r.generic !== null) {
+    const g = r.generic as Record<string, unknown>;
+    if (typeof g !== 'object') bad('generic is not an object');
+    const mean = g.mean;
+    if (
+      !Array.isArray(mean) ||
+      mean.length !== dim ||
+      !mean.every((v) => typeof v === 'number' && Number.isFinite(v))
+    )
+      bad(`generic.mean must be ${dim} finite numbers`);
+    if (typeof g.radius !== 'number' || !Number.isFinite(g.radius) || g.radius <= 0)
+      bad(`generic.radius ${String(g.radius)}`);
+    if (typeof g.margin !== 'number' || !(g.margin > 0 && g.margin < 1))
+      bad(`generic.margin ${String(g.margin)}`);
+    generic = { mean: mean as number[], radius: g.radius as number, margin: g.margin as number };
+  }
+  return {
+    dim,
+    centroids: c as number[],
+    radius: radius as number,
+    temperature: t as number,
+    margin,
+    ...(generic ? { generic } : {}),
+  };
 }

@@ -424,6 +424,8 @@ function predictionFor(descriptor: Float32Array): Face['prediction'] {
     confidence: p.confidence,
     modelVersion: p.modelVersion,
     ...(p.unknownBecause ? { because: p.unknownBecause } : {}),
+    ...(p.strangeness !== undefined ? { strangeness: p.strangeness } : {}),
+    ...(p.typicality !== undefined ? { typicality: p.typicality } : {}),
   };
 }
 
@@ -572,6 +574,10 @@ function renderTile(f: Face): void {
   li.dataset.name = t.name ?? '';
   if (t.confidence !== null) li.dataset.confidence = t.confidence.toFixed(4);
   if (t.because) li.dataset.because = t.because;
+  // The open-set scores behind the verdict (for the curious, and the e2e's log).
+  const p = f.prediction;
+  if (!f.label && p?.strangeness !== undefined) li.dataset.strangeness = p.strangeness.toFixed(3);
+  if (!f.label && p?.typicality !== undefined) li.dataset.typicality = p.typicality.toFixed(3);
 
   const img = document.createElement('img');
   img.alt = `Face ${f.index + 1} in ${f.photo}`;

@@ -79,18 +79,37 @@ describe('tileText', () => {
   });
 
   it('says why a face is unknown: far from everyone named (no guess shown), or unsure', () => {
-    const far = tileText(face('a', { prediction: { name: 'unknown', confidence: 0.97, modelVersion: 2, because: 'far' } }));
+    const far = tileText(
+      face('a', { prediction: { name: 'unknown', confidence: 0.97, modelVersion: 2, because: 'far' } }),
+    );
     expect(far).toMatchObject({ source: 'unknown', because: 'far' });
     expect(verdictText(far)).toBe('unknown · not like anyone you named');
-    const unsure = tileText(face('a', { prediction: { name: 'unknown', confidence: 0.31, modelVersion: 2, because: 'unsure' } }));
+    const generic = tileText(
+      face('a', { prediction: { name: 'unknown', confidence: 0.9, modelVersion: 2, because: 'generic' } }),
+    );
+    expect(generic).toMatchObject({ source: 'unknown', because: 'generic' });
+    expect(verdictText(generic)).toBe('unknown · looks like no one in particular');
+    const unsure = tileText(
+      face('a', { prediction: { name: 'unknown', confidence: 0.31, modelVersion: 2, because: 'unsure' } }),
+    );
     expect(verdictText(unsure)).toBe('unknown · best guess 31%');
-    expect(verdictText(tileText(face('a', { prediction: { name: 'Raj', confidence: 0.8, modelVersion: 2 } })))).toBe('Raj · 80%');
+    expect(
+      verdictText(tileText(face('a', { prediction: { name: 'Raj', confidence: 0.8, modelVersion: 2 } }))),
+    ).toBe('Raj · 80%');
   });
 
   it('does not name a bystander or a face cut by the edge, and keeps them out of the People view', () => {
-    const small = face('a', { flags: ['small'], prediction: { name: 'Raj', confidence: 0.9, modelVersion: 2 } });
+    const small = face('a', {
+      flags: ['small'],
+      prediction: { name: 'Raj', confidence: 0.9, modelVersion: 2 },
+    });
     const cut = face('b', { flags: ['edge'] });
-    expect(tileText(small)).toEqual({ name: 'unknown', source: 'unknown', confidence: null, because: 'small' });
+    expect(tileText(small)).toEqual({
+      name: 'unknown',
+      source: 'unknown',
+      confidence: null,
+      because: 'small',
+    });
     expect(verdictText(tileText(small))).toBe('unknown · too small to tell who');
     expect(verdictText(tileText(cut))).toBe("unknown · cut by the photo's edge");
     // The user may still name one: their name wins.

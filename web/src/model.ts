@@ -10,8 +10,15 @@ export interface FacePrediction {
   /** A person's name, or `unknown` (far from everyone named, or too unsure). */
   name: string;
   confidence: number;
-  /** Why `unknown`: `far` from every person named, or `unsure` (under the threshold). */
+  /**
+   * Why `unknown`: `far` from every person named, `generic` (no one in particular: a drawing, a
+   * blur), or `unsure` (under the threshold).
+   */
   because?: UnknownReason;
+  /** Distance to the nearest person named ÷ the model's radius (> 1: far). */
+  strangeness?: number;
+  /** Distance to the average face ÷ the named faces' median (under ~0.85: no one in particular). */
+  typicality?: number;
   /** Version of the model that said it. */
   modelVersion: number;
 }
@@ -89,7 +96,7 @@ export interface TileText {
 }
 
 /** Why a face is `unknown`: the model's reasons, or the detection's own (too small, cut). */
-export type UnknownReason = 'far' | 'unsure' | ScreenFlag;
+export type UnknownReason = 'far' | 'generic' | 'unsure' | ScreenFlag;
 
 export function tileText(face: Face): TileText {
   if (face.label) return { name: face.label, source: 'named', confidence: null };
@@ -118,6 +125,7 @@ export function verdictText(t: TileText): string {
   if (t.source === 'predicted') return `${t.name} · ${formatConfidence(t.confidence!)}`;
   if (t.source === 'unknown') {
     if (t.because === 'far') return 'unknown · not like anyone you named';
+    if (t.because === 'generic') return 'unknown · looks like no one in particular';
     if (t.because === 'small') return 'unknown · too small to tell who';
     if (t.because === 'edge') return "unknown · cut by the photo's edge";
     return `unknown · best guess ${formatConfidence(t.confidence ?? 0)}`;

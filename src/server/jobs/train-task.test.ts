@@ -58,13 +58,18 @@ describe('trainScope', () => {
     expect(rule.margin).toBe(DEFAULT_OPEN_SET_MARGIN);
     expect(Number.isFinite(rule.radius)).toBe(true);
     for (let i = 0; i < 12; i++)
-      expect(nearestCentroid(test.features.subarray(i * 128, (i + 1) * 128), rule).distance).toBeLessThan(rule.radius);
+      expect(nearestCentroid(test.features.subarray(i * 128, (i + 1) * 128), rule).distance).toBeLessThan(
+        rule.radius,
+      );
     expect(rule.temperature).toBeGreaterThan(0);
   });
 
   it('rejects a bad open-set margin', () => {
     expect(() => resolveTrainJobConfig({ openSetMargin: 0 })).toThrow(/openSetMargin/);
     expect(resolveTrainJobConfig({ openSetMargin: 3 }).openSetMargin).toBe(3);
+    expect(() => resolveTrainJobConfig({ genericMargin: 1 })).toThrow(/genericMargin/);
+    expect(() => resolveTrainJobConfig({ genericMargin: -0.1 })).toThrow(/genericMargin/);
+    expect(resolveTrainJobConfig({ genericMargin: 0 }).genericMargin).toBe(0);
   });
 
   it('rejects a candidate trained on shuffled labels when the current model is right', async () => {

@@ -15,7 +15,9 @@
  *
  * Every model also carries an open-set rule in its metadata (`openSet`, src/model/open-set.ts):
  * the class centroids of all the kept samples, a radius beyond which a face is "unknown"
- * (`openSetMargin` × the median leave-one-out distance), and a temperature fitted on the holdout's
+ * (`openSetMargin` × the median leave-one-out distance), the mean face of the user's people and a
+ * radius nearer which a face is "no one in particular" (`genericMargin`, with 4 people or more),
+ * and a temperature fitted on the holdout's
  * probabilities (1 without a holdout). Features longer than OPEN_SET_MAX_DIM carry no centroids
  * (radius off), only the temperature.
  */
@@ -26,6 +28,7 @@ import { shapeSize, specKey } from '../../core/types.js';
 import { getHead, type Head, type HeadOptionsRecord } from '../../model/heads/registry.js';
 import { modelFromWeightsMessage, modelToWeightsMessage } from '../../model/io.js';
 import {
+  DEFAULT_GENERIC_MARGIN,
   DEFAULT_OPEN_SET_MARGIN,
   fitOpenSet,
   fitTemperature,
@@ -61,6 +64,8 @@ export interface TrainJobConfig {
   dtype: WireDtype;
   /** Open set: "unknown" beyond this × the median leave-one-out distance to a class centroid. */
   openSetMargin: number;
+  /** Open set: "no one in particular" nearer the mean face than this × the samples' median; 0: off. */
+  genericMargin: number;
 }
 
 /**
@@ -86,6 +91,7 @@ export const DEFAULT_TRAIN_JOB_CONFIG: Readonly<TrainJobConfig> = Object.freeze(
   refit: true,
   dtype: 'float32',
   openSetMargin: DEFAULT_OPEN_SET_MARGIN,
+  genericMargin: DEFAULT_GENERIC_MARGIN,
 });
 
 const bad = (message: string): FedexError => new FedexError('BAD_REQUEST', `training config: ${message}`);
@@ -141,6 +147,7 @@ export function resolveTrainJobConfig(
   if (c.dtype !== 'float32' && c.dtype !== 'float16' && c.dtype !== 'int8')
     throw bad(`dtype must be float32, float16 or int8 (got ${JSON.stringify(c.dtype)})`);
   checkNumber(c.openSetMargin, 'openSetMargin', (n) => n > 0 && n <= 100, 'in (0, 100]');
+  checkNumber(c.genericMargin, 'genericMargin', (n) => n >= 0 && n < 1, 'in [0, 1) (0: off)');
   return { ...c, headOptions: { ...c.headOptions } };
 }
 
@@ -246,7 +253,9 @@ function probabilitiesOf(
 ): Float32Array {
   const dim = shapeSize(shape);
   const buf = gather(x, dim, rows);
-  return tf.tidy(() => (model.predict(tf.tensor(buf, [rows.length, ...shape])) as tf.Tensor).dataSync() as Float32Array);
+  return tf.tidy(
+    () => (model.predict(tf.tensor(buf, [rows.length, ...shape])) as tf.Tensor).dataSync() as Float32Array,
+  );
 }
 
 /** The open-set rule a model ships with (see the module header). */
@@ -255,10 +264,11 @@ function openSetRule(
   y: Int32Array,
   dim: number,
   classes: number,
-  margin: number,
+  margins: { margin: number; genericMargin: number },
   temperature: number,
 ): OpenSetRule {
-  if (dim <= OPEN_SET_MAX_DIM) return fitOpenSet(x, y, dim, classes, { margin, temperature });
+  const { margin, genericMargin } = margins;
+  if (dim <= OPEN_SET_MAX_DIM) return fitOpenSet(x, y, dim, classes, { margin, genericMargin, temperature });
   return { dim, centroids: [], radius: Number.POSITIVE_INFINITY, temperature, margin };
 }
 
@@ -410,7 +420,14 @@ export async function trainScope(
         head: head.name,
         labels,
         specKey: specKey(set.spec),
-        openSet: openSetRule(x, y, dim, labels.length, config.openSetMargin, temperature),
+        openSet: openSetRule(
+          x,
+          y,
+          dim,
+          labels.length,
+          { margin: config.openSetMargin, genericMargin: config.genericMargin },
+          temperature,
+        ),
       },
       { dtype: config.dtype },
     );
