@@ -64,7 +64,10 @@ export interface ModelMeta {
   /** Class i of the model is the person `labels[i]`. */
   labels: string[];
   task: TaskRecord;
-  training: Omit<TrainOptions, 'onEpoch' | 'signal'>;
+  training: Omit<
+    TrainOptions,
+    'onEpoch' | 'signal' | 'initialize' | 'probeEpochs' | 'pretrainedLearningRateScale' | 'validateStart'
+  >;
   metrics: {
     trainSamples: number;
     valSamples: number;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isFedexError } from '../core/errors.js';
 import { initRuntime, tf } from '../runtime/node.js';
-import { getHead } from './heads/registry.js';
+import { getHead, LOGITS_LAYER } from './heads/registry.js';
 import { gaussianBlobs } from './testing/blobs.js';
 import {
   balancedClassWeights,
@@ -221,6 +221,70 @@ describe('trainModel', () => {
     });
     expect(result.stopReason).toBe('aborted');
     expect(result.epochs).toBe(2);
+    model.dispose();
+  });
+
+  it('probes first (only the logits layer moves), then trains the rest at a scaled rate', async () => {
+    // An mlp: a hidden layer (standing for a pretrained stage) and the logits layer.
+    const data = gaussianBlobs({ dim: DIM, perClass: [8, 8], spread: 0.4, seed: 3 });
+    const build = () => getHead('mlp').build([DIM], 2, { hidden: [6] }, 5);
+    const hiddenOf = (m: tf.LayersModel) => m.getLayer('hidden_1').getWeights()[0].dataSync().slice();
+    const logitsOf = (m: tf.LayersModel) => m.getLayer(LOGITS_LAYER).getWeights()[0].dataSync().slice();
+    const probe = build();
+    const h0 = hiddenOf(probe);
+    const l0 = logitsOf(probe);
+    await trainModel(probe, data, {
+      epochs: 2,
+      batchSize: 4,
+      validationSplit: 0,
+      probeEpochs: 2,
+      learningRate: 0.01,
+    });
+    expect(hiddenOf(probe)).toEqual(h0);
+    expect(logitsOf(probe)).not.toEqual(l0);
+
+    // One epoch at scale 0.1 moves the hidden layer about a tenth as far as at scale 1 (Adam's
+    // first steps are ± the rate, so the ratio is near 0.1 whatever the gradients).
+    const moved = async (scale: number) => {
+      const m = build();
+      await trainModel(m, data, {
+        epochs: 1,
+        batchSize: 16,
+        validationSplit: 0,
+        learningRate: 0.01,
+        pretrainedLearningRateScale: scale,
+      });
+      const w = hiddenOf(m);
+      let d = 0;
+      for (let i = 0; i < w.length; i++) d += Math.abs(w[i] - h0[i]);
+      m.dispose();
+      return d;
+    };
+    const ratio = (await moved(0.1)) / (await moved(1));
+    expect(ratio).toBeGreaterThan(0.05);
+    expect(ratio).toBeLessThan(0.2);
+    probe.dispose();
+    await expect(trainModel(build(), data, { probeEpochs: -1 })).rejects.toThrow(/probeEpochs/);
+    await expect(trainModel(build(), data, { pretrainedLearningRateScale: 0 })).rejects.toThrow(/Scale/);
+  });
+
+  it('with validateStart keeps the starting weights when no epoch beats them', async () => {
+    const data = gaussianBlobs({ dim: DIM, perClass: [10, 10], spread: 1.5, seed: 8 });
+    const model = getHead('linear').build([DIM], 2, {}, 1);
+    // Start from a trained model, then "train" it at an absurd rate: every epoch is worse.
+    await trainModel(model, data, { epochs: 30, batchSize: 4, validationSplit: 0, learningRate: 0.05 });
+    const before = model.getWeights().map((w) => w.dataSync().slice());
+    const result = await trainModel(model, data, {
+      epochs: 3,
+      batchSize: 4,
+      learningRate: 50,
+      validationSplit: 0.3,
+      validateStart: true,
+      patience: 0,
+    });
+    expect(result.bestEpoch).toBe(0);
+    expect(result.final.valAccuracy).toBe(result.start!.valAccuracy);
+    expect(model.getWeights().map((w) => w.dataSync())).toEqual(before);
     model.dispose();
   });
 

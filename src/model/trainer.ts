@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../core/errors.js';
 import { createRng, deriveSeed, shuffled } from '../core/random.js';
 import { shapeSize } from '../core/types.js';
+import { LOGITS_LAYER } from './heads/common.js';
 import type { Head, LabelledFeatures } from './heads/types.js';
 
 export type { LabelledFeatures } from './heads/types.js';
@@ -63,6 +64,27 @@ export interface TrainOptions {
   classWeight: 'balanced' | 'none' | readonly number[];
   /** Seed of the validation split, the epoch order and the dropout masks. */
   seed: number;
+  /**
+   * Linear probe first (LP-FT): for this many epochs only the `logits` layer trains, then every
+   * trainable weight. 0: all from the start.
+   */
+  probeEpochs: number;
+  /**
+   * Weights outside the `logits` layer (a pretrained stage) learn at `learningRate` × this (their
+   * own Adam). 1: one rate for all.
+   */
+  pretrainedLearningRateScale: number;
+  /**
+   * Score the validation set before the first step: the starting weights are a candidate for the
+   * best epoch (epoch 0), so a model that starts well (a classifier set from class centroids) ends
+   * no worse on validation than it started. Needs a validation set.
+   */
+  validateStart: boolean;
+  /**
+   * Called once with the training part of the data (validation samples left out) before the first
+   * step: sets new weights from data (`Head.prepare`).
+   */
+  initialize?: (train: LabelledFeatures) => void;
   /** Called after every epoch. */
   onEpoch?: (progress: EpochProgress) => void;
   /** Stops training after the current step when aborted; the result reports `stopReason: 'aborted'`. */
@@ -71,27 +93,37 @@ export interface TrainOptions {
 
 /**
  * Defaults: 100 epochs, batch 32, learning rate 1e-3, 20% validation with patience 10 and the best
- * weights restored, balanced class weights, seed 0.
+ * weights restored, balanced class weights, seed 0; no probe epochs, one learning rate, the start
+ * not validated.
  */
-export const DEFAULT_TRAIN_OPTIONS: Readonly<Omit<TrainOptions, 'onEpoch' | 'signal'>> = Object.freeze({
-  epochs: 100,
-  batchSize: 32,
-  learningRate: 1e-3,
-  validationSplit: 0.2,
-  patience: 10,
-  minDelta: 0,
-  restoreBestWeights: true,
-  classWeight: 'balanced',
-  seed: 0,
-});
+export const DEFAULT_TRAIN_OPTIONS: Readonly<Omit<TrainOptions, 'onEpoch' | 'signal' | 'initialize'>> =
+  Object.freeze({
+    epochs: 100,
+    batchSize: 32,
+    learningRate: 1e-3,
+    validationSplit: 0.2,
+    patience: 10,
+    minDelta: 0,
+    restoreBestWeights: true,
+    classWeight: 'balanced',
+    seed: 0,
+    probeEpochs: 0,
+    pretrainedLearningRateScale: 1,
+    validateStart: false,
+  });
 
 export interface TrainResult {
   /** One entry per epoch run. */
   history: EpochProgress[];
   /** Epochs run. */
   epochs: number;
-  /** 1-based epoch whose weights the model holds (the last one unless the best were restored). */
+  /**
+   * 1-based epoch whose weights the model holds (the last one unless the best were restored); 0
+   * with `validateStart` when no epoch beat the starting weights.
+   */
   bestEpoch: number;
+  /** With `validateStart`: validation loss and accuracy of the starting weights. */
+  start?: { valLoss: number; valAccuracy: number };
   /** Metrics of `bestEpoch`. */
   final: EpochProgress;
   stopReason: 'epochs' | 'early-stopping' | 'aborted';
@@ -209,6 +241,12 @@ export function checkTrainingData(
   return { n, numClasses };
 }
 
+/** The variables of the model's `logits` layer (none when it has no such layer). */
+function logitsVariables(model: tf.LayersModel): tf.Variable[] {
+  const layer = model.layers.find((l) => l.name === LOGITS_LAYER);
+  return layer ? layer.trainableWeights.map((w) => w.read() as tf.Variable) : [];
+}
+
 /** Dropout layers anywhere in the model (nested models included). */
 function dropoutLayers(model: tf.LayersModel): Array<{ seed?: number }> {
   const out: Array<{ seed?: number }> = [];
@@ -306,6 +344,13 @@ export async function trainModel(
     throw new FedexError('BAD_ARGUMENT', `learningRate must be > 0 (got ${o.learningRate})`);
   if (!Number.isInteger(o.patience) || o.patience < 0)
     throw new FedexError('BAD_ARGUMENT', `patience must be an integer >= 0 (got ${o.patience})`);
+  if (!Number.isInteger(o.probeEpochs) || o.probeEpochs < 0)
+    throw new FedexError('BAD_ARGUMENT', `probeEpochs must be an integer >= 0 (got ${o.probeEpochs})`);
+  if (!(o.pretrainedLearningRateScale > 0))
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `pretrainedLearningRateScale must be > 0 (got ${o.pretrainedLearningRateScale})`,
+    );
   const { n, numClasses } = checkTrainingData(model, data);
   if (n === 0) throw new FedexError('MODEL_BAD_DATA', 'no training samples');
 
@@ -322,13 +367,40 @@ export async function trainModel(
       'the model has no trainable weights (a closed-form head is fitted, not trained)',
     );
   }
+  // The new classifier's variables, and the rest (a pretrained stage, when the head has one).
+  const own = new Set(logitsVariables(model));
+  const classifierVars = variables.filter((v) => own.has(v));
+  const pretrainedVars = variables.filter((v) => !own.has(v));
+  if (o.probeEpochs > 0 && classifierVars.length === 0)
+    throw new FedexError('BAD_ARGUMENT', `probeEpochs needs a "${LOGITS_LAYER}" layer to probe`);
   const dropouts = dropoutLayers(model);
   const dropoutSeeds = dropouts.map((d) => d.seed);
+  // One Adam per rate (scaling the gradients would not do: Adam's steps do not depend on their scale).
+  const twoRates =
+    o.pretrainedLearningRateScale !== 1 && classifierVars.length > 0 && pretrainedVars.length > 0;
   const optimizer = tf.train.adam(o.learningRate);
+  const pretrainedOptimizer = twoRates
+    ? tf.train.adam(o.learningRate * o.pretrainedLearningRateScale)
+    : optimizer;
   const weightTable = tf.tensor1d(classWeights, 'float32');
+  o.initialize?.({
+    x: gatherRows(data.x, dim, train),
+    y: train.map((i) => data.y[i]),
+    shape: data.shape,
+  });
 
   const history: EpochProgress[] = [];
   let best: { epoch: number; loss: number; weights: tf.Tensor[] } | null = null;
+  let start: TrainResult['start'];
+  if (o.validateStart && val.length > 0) {
+    const v = evaluate(forward, fromProbs, data, val, numClasses);
+    start = { valLoss: v.loss, valAccuracy: v.accuracy };
+    best = {
+      epoch: 0,
+      loss: v.loss,
+      weights: o.restoreBestWeights ? model.weights.map((w) => w.read().clone()) : [],
+    };
+  }
   let sinceBest = 0;
   let stopReason: TrainResult['stopReason'] = 'epochs';
   let step = 0;
@@ -339,6 +411,8 @@ export async function trainModel(
   try {
     for (let epoch = 0; epoch < o.epochs && stopReason === 'epochs'; epoch++) {
       const order = epochOrder(o.seed, epoch, train);
+      const probing = epoch < o.probeEpochs;
+      const stepVars = probing ? classifierVars : variables;
       const losses: tf.Tensor[] = [];
       const corrects: tf.Tensor[] = [];
       try {
@@ -367,9 +441,15 @@ export async function trainModel(
                 tf.sum(tf.mul(crossEntropy(out, oneHot, fromProbs), sampleWeights)),
                 b,
               ) as tf.Scalar;
-            }, variables);
+            }, stepVars);
             // An array keeps the variable order fixed, which Adam's per-slot moments rely on.
-            optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name] })));
+            const apply = (opt: tf.Optimizer, vars: tf.Variable[]) =>
+              opt.applyGradients(vars.map((v) => ({ name: v.name, tensor: grads[v.name] })));
+            if (!twoRates) apply(optimizer, stepVars);
+            else {
+              apply(optimizer, classifierVars);
+              if (!probing) apply(pretrainedOptimizer, pretrainedVars);
+            }
             return [tf.mul(value, b), right!];
           });
           losses.push(loss);
@@ -422,11 +502,17 @@ export async function trainModel(
       bestEpoch = best.epoch;
     }
     const seconds = (now() - started) / 1000;
-    const final = history[bestEpoch - 1] ?? { epoch: 0, loss: Number.NaN, accuracy: Number.NaN };
+    const final = history[bestEpoch - 1] ?? {
+      epoch: 0,
+      loss: Number.NaN,
+      accuracy: Number.NaN,
+      ...(start ? { valLoss: start.valLoss, valAccuracy: start.valAccuracy } : {}),
+    };
     return {
       history,
       epochs: history.length,
       bestEpoch,
+      ...(start ? { start } : {}),
       final,
       stopReason,
       trainIndices: train,
@@ -438,15 +524,16 @@ export async function trainModel(
   } finally {
     if (best) tf.dispose(best.weights);
     optimizer.dispose();
+    if (twoRates) pretrainedOptimizer.dispose();
     weightTable.dispose();
     dropouts.forEach((d, i) => (d.seed = dropoutSeeds[i]));
   }
 }
 
 /**
- * Fits any registered head: gradient heads with `trainModel`, closed-form heads (centroid) with
- * their `fit` on all the samples (no validation, no epochs; the result has one history entry with
- * the training accuracy).
+ * Fits any registered head: gradient heads with `trainModel` (after the head's `prepare` on the
+ * training part, when it has one), closed-form heads (centroid) with their `fit` on all the samples
+ * (no validation, no epochs; the result has one history entry with the training accuracy).
  */
 export async function fitHead(
   head: Head,
@@ -454,7 +541,13 @@ export async function fitHead(
   data: LabelledFeatures,
   options: Partial<TrainOptions> = {},
 ): Promise<TrainResult> {
-  if (head.training === 'gradient') return trainModel(model, data, options);
+  if (head.training === 'gradient') {
+    const prepare = head.prepare?.bind(head);
+    return trainModel(model, data, {
+      ...(prepare && !options.initialize ? { initialize: (train) => prepare(model, train) } : {}),
+      ...options,
+    });
+  }
   if (!head.fit) throw new FedexError('INTERNAL', `head ${head.name} is closed-form but has no fit`);
   const { n, numClasses } = checkTrainingData(model, data);
   const started = now();

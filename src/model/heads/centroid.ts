@@ -71,8 +71,12 @@ function fitScale(
   return best;
 }
 
-/** Sets a centroid model's weights from the class means of `data`. Every class needs a sample. */
-function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
+/**
+ * Sets the `logits` layer of any head from the class means of `data` as seen at that layer's input
+ * (after pooling, or after a pretrained upper stage): the nearest-centroid classifier, its scale
+ * fitted. The centroid head is only this; the upper head starts from it. Every class needs a sample.
+ */
+export function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
   const logits = model.getLayer(LOGITS_LAYER);
   const [kernel] = logits.getWeights();
   const [inDim, numClasses] = kernel.shape;
@@ -85,22 +89,47 @@ function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
       `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`,
     );
   }
-  const vectors = tf.tidy(() => {
-    const x = tf.tensor(data.x, [n, ...data.shape]);
-    // The layers before `logits` (flatten or pooling) give the vectors the centroids live in.
-    const upto = tf.model({ inputs: model.inputs, outputs: logits.input as tf.SymbolicTensor });
-    return (upto.predict(x) as tf.Tensor).dataSync() as Float32Array;
-  });
-  if (vectors.length !== n * inDim) {
-    throw new FedexError(
-      'MODEL_BAD_DATA',
-      `centroid head expects ${inDim} values per sample after reduction`,
-    );
+  // The layers before `logits` (flatten, pooling, a pretrained stage) give the vectors the
+  // centroids live in; in chunks, so a heavy stage over thousands of samples stays in memory.
+  const upto = tf.model({ inputs: model.inputs, outputs: logits.input as tf.SymbolicTensor });
+  const vectors = new Float32Array(n * inDim);
+  const chunk = 128;
+  for (let s = 0; s < n; s += chunk) {
+    const m = Math.min(chunk, n - s);
+    const part = tf.tidy(() => {
+      const x = tf.tensor(data.x.subarray(s * dim, (s + m) * dim), [m, ...data.shape]);
+      return (upto.predict(x) as tf.Tensor).dataSync() as Float32Array;
+    });
+    if (part.length !== m * inDim) {
+      throw new FedexError(
+        'MODEL_BAD_DATA',
+        `centroid head expects ${inDim} values per sample after reduction`,
+      );
+    }
+    vectors.set(part, s * inDim);
   }
+  const { kernel: w, bias: b } = centroidClassifier(vectors, data.y, numClasses, inDim);
+  const tensors = [tf.tensor2d(w, [inDim, numClasses]), tf.tensor1d(b)];
+  logits.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+/**
+ * The nearest-centroid classifier as a dense layer's weights: per class c the kernel column
+ * `2·s·μ_c` and the bias `−s·‖μ_c‖²` (kernel `dim × k`, row-major), with the scale s fitted (see
+ * `fitScale`). Pure; throws MODEL_BAD_DATA for a label out of range or a class without samples.
+ */
+export function centroidClassifier(
+  vectors: Float32Array,
+  y: ArrayLike<number>,
+  numClasses: number,
+  inDim: number,
+): { kernel: Float32Array; bias: Float32Array; scale: number } {
+  const n = y.length;
   const sums = new Float64Array(numClasses * inDim);
   const counts = new Float64Array(numClasses);
   for (let i = 0; i < n; i++) {
-    const c = data.y[i];
+    const c = y[i];
     if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
       throw new FedexError('MODEL_BAD_DATA', `label ${c} of sample ${i} is outside 0..${numClasses - 1}`);
     }
@@ -115,7 +144,7 @@ function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
   for (let c = 0; c < numClasses; c++) {
     for (let d = 0; d < inDim; d++) means[c * inDim + d] = sums[c * inDim + d] / counts[c];
   }
-  const scale = fitScale(vectors, data.y, means, counts, inDim);
+  const scale = fitScale(vectors, y, means, counts, inDim);
   const w = new Float32Array(inDim * numClasses);
   const b = new Float32Array(numClasses);
   for (let c = 0; c < numClasses; c++) {
@@ -127,9 +156,7 @@ function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
     }
     b[c] = -scale * sq;
   }
-  const tensors = [tf.tensor2d(w, [inDim, numClasses]), tf.tensor1d(b)];
-  logits.setWeights(tensors);
-  tf.dispose(tensors);
+  return { kernel: w, bias: b, scale };
 }
 
 export const centroidHead: Head = {

@@ -202,7 +202,13 @@ describe('upper head', () => {
     // Prepare
     const backbone = fakeBackbone();
     const reference = backbone.upperStage('stage')!;
-    const model = getHead('upper').build(FAKE_STAGE_SHAPE, 2, { backbone, split: 'stage' }, 3);
+    // A random classifier (a centroid start on two clean blobs would leave nothing to learn).
+    const model = getHead('upper').build(
+      FAKE_STAGE_SHAPE,
+      2,
+      { backbone, split: 'stage', init: 'random' },
+      3,
+    );
     const data = gaussianBlobs({ dim: 144, perClass: [8, 8], spread: 0.5, seed: 2, shape: FAKE_STAGE_SHAPE });
 
     // Assert: the upper stage's weights are the pretrained ones before training.
@@ -226,6 +232,78 @@ describe('upper head', () => {
     expect(model.trainableWeights.length).toBe(model.weights.length);
     model.dispose();
     reference.dispose();
+  });
+
+  it('starts where the frozen model is: the classifier set from centroids of the stage output', async () => {
+    // Prepare: three blobs in the stage's input space; the frozen stage's outputs, by hand.
+    const backbone = fakeBackbone();
+    const stage = backbone.upperStage('stage')!;
+    const data = gaussianBlobs({
+      dim: 144,
+      perClass: [6, 6, 6],
+      spread: 0.8,
+      seed: 4,
+      shape: FAKE_STAGE_SHAPE,
+    });
+    const n = data.y.length;
+    const emb = tf.tidy(() =>
+      (stage.predict(tf.tensor(data.x, [n, ...FAKE_STAGE_SHAPE])) as tf.Tensor).dataSync(),
+    );
+    const all = Array.from({ length: n }, (_, i) => i);
+    const byHand = nearestCentroidAccuracy(Float32Array.from(emb), 16, data.y, all, all);
+    const head = getHead('upper');
+    const model = head.build(FAKE_STAGE_SHAPE, 3, { backbone, split: 'stage' }, 3);
+
+    // Execute: prepare only (what the trainer runs before its first step).
+    head.prepare!(model, data);
+
+    // Assert: the model's top-1 is the nearest centroid on the frozen embedding, sample by sample.
+    const predicted = tf.tidy(() =>
+      Array.from(
+        (model.predict(tf.tensor(data.x, [n, ...FAKE_STAGE_SHAPE])) as tf.Tensor).argMax(-1).dataSync(),
+      ),
+    );
+    const right = predicted.filter((p, i) => p === data.y[i]).length / n;
+    expect(right).toBeCloseTo(byHand, 10);
+    // A random start (the old behaviour) is kept behind init: 'random', and prepare leaves it.
+    const random = head.build(FAKE_STAGE_SHAPE, 3, { backbone, split: 'stage', init: 'random' }, 3);
+    const before = random.getLayer(LOGITS_LAYER).getWeights()[0].dataSync().slice();
+    head.prepare!(random, data);
+    expect(random.getLayer(LOGITS_LAYER).getWeights()[0].dataSync()).toEqual(before);
+    expect(() =>
+      head.build(FAKE_STAGE_SHAPE, 3, { backbone, split: 'stage', init: 'zeros' as 'random' }),
+    ).toThrow(/init must be/);
+    model.dispose();
+    random.dispose();
+    stage.dispose();
+  });
+
+  it('never ends below its start on validation (LP-FT with the start as a candidate)', async () => {
+    const backbone = fakeBackbone();
+    const head = getHead('upper');
+    const model = head.build(FAKE_STAGE_SHAPE, 3, { backbone, split: 'stage' }, 3);
+    const data = gaussianBlobs({
+      dim: 144,
+      perClass: [10, 10, 10],
+      spread: 1.2,
+      seed: 5,
+      shape: FAKE_STAGE_SHAPE,
+    });
+    // A learning rate far too high: every epoch makes it worse, so the start is what it keeps.
+    const result = await fitHead(head, model, data, {
+      epochs: 4,
+      batchSize: 8,
+      learningRate: 5,
+      validationSplit: 0.3,
+      patience: 2,
+      probeEpochs: 1,
+      pretrainedLearningRateScale: 0.1,
+      validateStart: true,
+    });
+    expect(result.start).toBeDefined();
+    expect(result.final.valAccuracy).toBeGreaterThanOrEqual(result.start!.valAccuracy);
+    expect(result.final.valLoss).toBeLessThanOrEqual(result.start!.valLoss);
+    model.dispose();
   });
 
   it('refuses the last split with a clear error', () => {

@@ -26,6 +26,12 @@ export interface HeadOptions {
   backbone?: Pick<Backbone, 'id' | 'upperStage'>;
   /** upper: the split the features were cut at. Required by `upper`. */
   split?: string;
+  /**
+   * upper: how the new classifier starts. `centroids` (default): from the class centroids of the
+   * pretrained stage's output (the nearest-centroid classifier on the frozen embedding, its scale
+   * fitted), so training starts where the frozen model is; `random`: seeded random weights.
+   */
+  init?: 'centroids' | 'random';
 }
 
 /** A serialisable view of the options (no backbone object), as recorded in meta.json. */
@@ -60,4 +66,9 @@ export interface Head {
   ): tf.LayersModel;
   /** Closed-form heads only: sets the model's weights from labelled features. */
   fit?(model: tf.LayersModel, data: LabelledFeatures): void;
+  /**
+   * Gradient heads, optional: sets new weights from the training samples before the first step
+   * (upper: the classifier from class centroids, so training starts where the frozen model is).
+   */
+  prepare?(model: tf.LayersModel, data: LabelledFeatures): void;
 }

@@ -5,6 +5,15 @@
  * at the backbone's last split (`embedding`) there is no upper stage, which is a clear
  * `MODEL_HEAD_NOT_APPLICABLE`, not a silent fallback to `linear`.
  *
+ * It starts where the frozen model is: `prepare` (run by the trainer on the training samples) sets
+ * the new classifier from the class centroids of the pretrained stage's output, i.e. the
+ * nearest-centroid classifier on the frozen embedding (option `init: 'random'` for the old seeded
+ * start). Trained with a linear-probe phase, a lower rate for the pretrained stage and the starting
+ * weights as an early-stopping candidate (`TrainOptions.probeEpochs`, `pretrainedLearningRateScale`,
+ * `validateStart`), it never ends below that start on its validation samples. The face-api ResNet
+ * has no batch normalisation (its scales are folded into the convolutions), so there are no batch
+ * statistics to freeze.
+ *
  * The upper stage is nested in the head as one layer (named `upper`), so the exported model
  * carries its architecture and weights; the pretrained weights are used as the backbone returns
  * them (the seed only initialises the new classifier). `Backbone.upperStage` must return a fresh
@@ -12,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../../core/errors.js';
+import { fitCentroids } from './centroid.js';
 import { checkBuildArgs, checkDropout, classifier, toVector } from './common.js';
 import type { Head, HeadOptions } from './types.js';
 
@@ -52,6 +62,13 @@ export const upperHead: Head = {
       );
     }
     const dropout = checkDropout('upper', options.dropout ?? 0);
+    if (options.init !== undefined && options.init !== 'centroids' && options.init !== 'random') {
+      stage.dispose();
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `upper head: init must be "centroids" or "random" (got ${String(options.init)})`,
+      );
+    }
     // Renaming the nested model keeps the exported weight names stable (`upper/...`).
     (stage as unknown as { name: string }).name = UPPER_LAYER;
     const input = tf.input({ shape: [...inputShape], name: 'features' });
@@ -59,6 +76,14 @@ export const upperHead: Head = {
     const outShape = x.shape.slice(1) as number[];
     x = toVector(x, outShape, options.pooling ?? 'avg');
     if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: 'dropout' }).apply(x) as tf.SymbolicTensor;
-    return tf.model({ inputs: input, outputs: classifier(x, numClasses, seed), name: 'fedex_upper' });
+    const model = tf.model({ inputs: input, outputs: classifier(x, numClasses, seed), name: 'fedex_upper' });
+    initOf.set(model, options.init ?? 'centroids');
+    return model;
+  },
+  prepare(model, data) {
+    if ((initOf.get(model) ?? 'centroids') === 'centroids') fitCentroids(model, data);
   },
 };
+
+/** The `init` option each built model was made with (a model carries no free-form options). */
+const initOf = new WeakMap<object, 'centroids' | 'random'>();
