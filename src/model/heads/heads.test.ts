@@ -270,6 +270,10 @@ describe('upper head', () => {
     const before = random.getLayer(LOGITS_LAYER).getWeights()[0].dataSync().slice();
     head.prepare!(random, data);
     expect(random.getLayer(LOGITS_LAYER).getWeights()[0].dataSync()).toEqual(before);
+    // Nor does it touch a model it did not build (one loaded, or a trained one seen anew).
+    const other = tf.model({ inputs: random.inputs, outputs: random.outputs });
+    head.prepare!(other, data);
+    expect(random.getLayer(LOGITS_LAYER).getWeights()[0].dataSync()).toEqual(before);
     expect(() =>
       head.build(FAKE_STAGE_SHAPE, 3, { backbone, split: 'stage', init: 'zeros' as 'random' }),
     ).toThrow(/init must be/);

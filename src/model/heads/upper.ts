@@ -81,7 +81,9 @@ export const upperHead: Head = {
     return model;
   },
   prepare(model, data) {
-    if ((initOf.get(model) ?? 'centroids') === 'centroids') fitCentroids(model, data);
+    // Only a model this head built with init 'centroids': a loaded or already trained model keeps
+    // the classifier it has.
+    if (initOf.get(model) === 'centroids') fitCentroids(model, data);
   },
 };
 
