@@ -1,7 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isFedexError } from '../core/errors.js';
 import { initRuntime, tf } from '../runtime/node.js';
-import { trainUsersBatched, userSeed, type BatchedOptions, type UserSamples } from './batched.js';
+import { createRng } from '../core/random.js';
+import {
+  trainUsersBatched,
+  upperVectorModel,
+  userSeed,
+  type BatchedOptions,
+  type PretrainedDense,
+  type UserSamples,
+} from './batched.js';
+import { createTinyCnn } from './backbones/tiny-cnn.js';
+import { fitCentroids } from './heads/centroid.js';
+import { trunkVectors, upperTrunk } from './heads/upper.js';
 import { getHead } from './heads/registry.js';
 import { gaussianBlobs } from './testing/blobs.js';
 import { trainModel } from './trainer.js';
@@ -150,5 +161,162 @@ describe('trainUsersBatched', () => {
     await expect(trainUsersBatched(users, DIM + 1)).rejects.toSatisfy((e: unknown) =>
       isFedexError(e, 'FEATURE_MISMATCH'),
     );
+  });
+});
+
+/** A seeded stand-in for a pretrained dense layer `DIM → units`. */
+function pretrainedDense(units: number, withBias: boolean, seed: number): PretrainedDense {
+  const rng = createRng(seed);
+  const values = (n: number) => Float32Array.from({ length: n }, () => (rng() - 0.5) * 0.6);
+  return { name: 'fc', kernel: values(DIM * units), units, ...(withBias ? { bias: values(units) } : {}) };
+}
+
+describe('trainUsersBatched, upper (per-user fine-tuning of the pretrained last layer)', () => {
+  /** Each user's `upperVectorModel` trained alone with `trainModel`, LP-FT options and centroid start. */
+  async function separately(
+    users: UserSamples[],
+    pretrained: PretrainedDense,
+    options: Partial<BatchedOptions>,
+  ) {
+    const out: tf.Tensor[][] = [];
+    for (const user of users) {
+      const model = upperVectorModel(DIM, pretrained, user.numClasses);
+      await trainModel(
+        model,
+        { x: user.x, y: user.y, shape: [DIM] },
+        {
+          epochs: options.epochs,
+          learningRate: options.learningRate,
+          batchSize:
+            options.batchSize === 'full' || options.batchSize === undefined
+              ? user.y.length
+              : options.batchSize,
+          validationSplit: 0,
+          classWeight: 'balanced',
+          probeEpochs: options.probeEpochs ?? 0,
+          pretrainedLearningRateScale: options.pretrainedLearningRateScale ?? 1,
+          seed: userSeed(options.seed ?? 0, user.id!),
+          initialize: (train) => fitCentroids(model, train),
+        },
+      );
+      out.push(model.getWeights().map((w) => w.clone()));
+      model.dispose();
+    }
+    return out;
+  }
+
+  async function maxDiff(
+    users: UserSamples[],
+    pretrained: PretrainedDense,
+    options: Partial<BatchedOptions>,
+  ) {
+    const batched = await trainUsersBatched(users, DIM, { ...options, head: 'upper', pretrained });
+    const alone = await separately(users, pretrained, options);
+    let diff = 0;
+    users.forEach((_, u) => {
+      expect(batched.users[u].weights.map((w) => w.shape)).toEqual(alone[u].map((w) => w.shape));
+      batched.users[u].weights.forEach((w, i) => {
+        const other = alone[u][i].dataSync();
+        for (let j = 0; j < w.values.length; j++) diff = Math.max(diff, Math.abs(w.values[j] - other[j]));
+      });
+    });
+    tf.dispose(alone.flat());
+    return { diff, batched };
+  }
+
+  it('matches each user trained alone: linear probe, then a lower rate for the pretrained layer (its own Adam)', async () => {
+    const { diff, batched } = await maxDiff(makeUsers(4), pretrainedDense(6, false, 1), {
+      epochs: 8,
+      learningRate: 0.03,
+      probeEpochs: 3,
+      pretrainedLearningRateScale: 0.2,
+      seed: 8,
+    });
+    expect(diff).toBeLessThan(1e-4);
+    // No bias on the pretrained layer: kernel (DIM x 6), then the classifier's kernel and bias.
+    expect(batched.users[0].weights.map((w) => w.shape)).toEqual([[DIM, 6], [6, 2], [2]]);
+  });
+
+  it('matches with minibatches of uneven counts, one rate and a biased pretrained layer', async () => {
+    const { diff } = await maxDiff(makeUsers(5), pretrainedDense(5, true, 2), {
+      epochs: 4,
+      learningRate: 0.02,
+      batchSize: 3,
+      probeEpochs: 1,
+      seed: 9,
+    });
+    expect(diff).toBeLessThan(1e-4);
+  });
+
+  it('starts at the nearest-centroid classifier and leaves the pretrained layer untouched while probing', async () => {
+    // Prepare
+    const users = makeUsers(3);
+    const pretrained = pretrainedDense(6, true, 3);
+
+    // Execute: every epoch a probe epoch.
+    const result = await trainUsersBatched(users, DIM, {
+      head: 'upper',
+      pretrained,
+      epochs: 3,
+      probeEpochs: 3,
+      learningRate: 1e-9,
+    });
+
+    // Assert: the pretrained layer is the given one exactly, and the classifier (barely moved) is the
+    // centroid classifier on the pretrained layer's output.
+    for (const [u, user] of users.entries()) {
+      expect(Array.from(result.users[u].weights[0].values)).toEqual(Array.from(pretrained.kernel));
+      expect(Array.from(result.users[u].weights[1].values)).toEqual(Array.from(pretrained.bias!));
+      const reference = upperVectorModel(DIM, pretrained, user.numClasses);
+      fitCentroids(reference, { x: user.x, y: user.y, shape: [DIM] });
+      const [kernel] = reference.getLayer('logits').getWeights();
+      const want = kernel.dataSync();
+      result.users[u].weights[2].values.forEach((v, j) => expect(v).toBeCloseTo(want[j], 4));
+      reference.dispose();
+    }
+  });
+
+  it('cuts a backbone’s upper stage before its last dense layer, and refuses a bad pretrained layer', async () => {
+    // Prepare
+    const bb = createTinyCnn();
+    const split = bb.splits[1];
+    const cut = upperTrunk(bb, split.name);
+    const stage = bb.upperStage(split.name)!;
+    const rng = createRng(5);
+    const n = 3;
+    const x = Float32Array.from({ length: n * split.shape.reduce((a, b) => a * b, 1) }, () => rng());
+
+    // Execute: the trunk's vectors through the last layer, against the whole stage.
+    const vectors = trunkVectors(cut.trunk, x, split.shape, cut.dim);
+    const viaCut = upperVectorModel(cut.dim, cut.last, 2).getLayer(cut.last.name);
+    const got = tf.tidy(() => (viaCut.apply(tf.tensor2d(vectors, [n, cut.dim])) as tf.Tensor).dataSync());
+    const want = tf.tidy(() => (stage.predict(tf.tensor(x, [n, ...split.shape])) as tf.Tensor).dataSync());
+
+    // Assert
+    expect(cut.last.name).toBe('fc');
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
+    expect(() => upperTrunk(bb, bb.splits[bb.splits.length - 1].name)).toThrow(/no upper stage/);
+    await expect(
+      trainUsersBatched(makeUsers(2), DIM, { head: 'upper', pretrained: { ...cut.last } }),
+    ).rejects.toSatisfy((e: unknown) => isFedexError(e, 'FEATURE_MISMATCH'));
+    await expect(trainUsersBatched(makeUsers(2), DIM, { head: 'upper' })).rejects.toSatisfy((e: unknown) =>
+      isFedexError(e, 'BAD_ARGUMENT'),
+    );
+    cut.dispose();
+    stage.dispose();
+    bb.dispose();
+  });
+
+  it('leaves no tensors behind', async () => {
+    const before = tf.memory().numTensors;
+    await trainUsersBatched(makeUsers(3), DIM, {
+      head: 'upper',
+      pretrained: pretrainedDense(4, false, 4),
+      epochs: 3,
+      probeEpochs: 1,
+      pretrainedLearningRateScale: 0.5,
+      batchSize: 2,
+    });
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -243,6 +243,13 @@ describe('trainModel', () => {
     expect(hiddenOf(probe)).toEqual(h0);
     expect(logitsOf(probe)).not.toEqual(l0);
 
+    // Probe, then fine-tune everything at one rate: the pretrained layer joins after probing (tfjs's
+    // Adam keys moments by position, which one shared optimizer would misalign).
+    const after = build();
+    await trainModel(after, data, { epochs: 3, batchSize: 4, validationSplit: 0, probeEpochs: 1 });
+    expect(hiddenOf(after)).not.toEqual(h0);
+    after.dispose();
+
     // One epoch at scale 0.1 moves the hidden layer about a tenth as far as at scale 1 (Adam's
     // first steps are ± the rate, so the ratio is near 0.1 whatever the gradients).
     const moved = async (scale: number) => {

@@ -375,9 +375,13 @@ export async function trainModel(
     throw new FedexError('BAD_ARGUMENT', `probeEpochs needs a "${LOGITS_LAYER}" layer to probe`);
   const dropouts = dropoutLayers(model);
   const dropoutSeeds = dropouts.map((d) => d.seed);
-  // One Adam per rate (scaling the gradients would not do: Adam's steps do not depend on their scale).
+  // One Adam per rate (scaling the gradients would not do: Adam's steps do not depend on their
+  // scale). A probe phase needs two as well: tfjs's Adam keys its moments by position in the
+  // variable list, so adding the pretrained variables after probing would misalign them.
   const twoRates =
-    o.pretrainedLearningRateScale !== 1 && classifierVars.length > 0 && pretrainedVars.length > 0;
+    (o.pretrainedLearningRateScale !== 1 || o.probeEpochs > 0) &&
+    classifierVars.length > 0 &&
+    pretrainedVars.length > 0;
   const optimizer = tf.train.adam(o.learningRate);
   const pretrainedOptimizer = twoRates
     ? tf.train.adam(o.learningRate * o.pretrainedLearningRateScale)

@@ -23,6 +23,8 @@ import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../../core/errors.js';
 import { fitCentroids } from './centroid.js';
 import { checkBuildArgs, checkDropout, classifier, toVector } from './common.js';
+import type { Backbone } from '../types.js';
+import type { PretrainedDense } from '../batched.js';
 import type { Head, HeadOptions } from './types.js';
 
 /** Name of the nested upper-stage layer. */
@@ -89,3 +91,79 @@ export const upperHead: Head = {
 
 /** The `init` option each built model was made with (a model carries no free-form options). */
 const initOf = new WeakMap<object, 'centroids' | 'random'>();
+
+/** A backbone's upper stage cut before its last dense layer (see `upperTrunk`). */
+export interface UpperTrunk {
+  /** Features → the vector the last dense layer reads (frozen, shared by every user). */
+  trunk: tf.LayersModel;
+  /** The stage's last dense layer, its pretrained weights as plain arrays. */
+  last: PretrainedDense;
+  /** Width of the trunk's output. */
+  dim: number;
+  dispose(): void;
+}
+
+/**
+ * The upper stage after `split`, cut before its last dense layer: the shared, frozen part the
+ * cloud runs once per photo, and the pretrained dense layer each user fine-tunes in batched
+ * `upper` training (`trainUsersBatched`). For the face network: the last residual unit and the
+ * average pool (→ 256 values), and `fc` (256 → 128, no bias). Throws MODEL_HEAD_NOT_APPLICABLE at the
+ * last split or when the stage does not end in a dense layer without activation.
+ */
+export function upperTrunk(backbone: Backbone, split: string): UpperTrunk {
+  const stage = backbone.upperStage(split);
+  if (!stage) {
+    throw new FedexError(
+      'MODEL_HEAD_NOT_APPLICABLE',
+      `split "${split}" is the last one of backbone ${backbone.id}: there is no upper stage to cut`,
+    );
+  }
+  const lastLayer = stage.layers[stage.layers.length - 1];
+  const config = lastLayer.getConfig();
+  if (lastLayer.getClassName() !== 'Dense' || (config.activation ?? 'linear') !== 'linear') {
+    stage.dispose();
+    throw new FedexError(
+      'MODEL_HEAD_NOT_APPLICABLE',
+      `the upper stage of ${backbone.id} after "${split}" does not end in a dense layer without activation`,
+    );
+  }
+  const [kernel, bias] = lastLayer.getWeights();
+  const [dim, units] = kernel.shape;
+  const last: PretrainedDense = {
+    name: lastLayer.name,
+    kernel: Float32Array.from(kernel.dataSync()),
+    ...(bias ? { bias: Float32Array.from(bias.dataSync()) } : {}),
+    units,
+  };
+  const trunk = tf.model({ inputs: stage.inputs, outputs: lastLayer.input as tf.SymbolicTensor });
+  trunk.trainable = false;
+  return { trunk, last, dim, dispose: () => stage.dispose() };
+}
+
+/** Runs `trunk` over `n` samples of `shape` in chunks; returns `n × dim` values. */
+export function trunkVectors(
+  trunk: tf.LayersModel,
+  x: Float32Array,
+  shape: readonly number[],
+  dim: number,
+  onProgress?: (done: number, total: number) => void,
+): Float32Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const n = x.length / size;
+  if (!Number.isInteger(n))
+    throw new FedexError('MODEL_BAD_DATA', `${x.length} values do not make samples of [${shape.join(', ')}]`);
+  const out = new Float32Array(n * dim);
+  const chunk = 64;
+  for (let s = 0; s < n; s += chunk) {
+    const m = Math.min(chunk, n - s);
+    const part = tf.tidy(
+      () =>
+        (
+          trunk.predict(tf.tensor(x.subarray(s * size, (s + m) * size), [m, ...shape])) as tf.Tensor
+        ).dataSync() as Float32Array,
+    );
+    out.set(part, s * dim);
+    onProgress?.(s + m, n);
+  }
+  return out;
+}
