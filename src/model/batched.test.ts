@@ -280,6 +280,7 @@ describe('trainUsersBatched, upper (per-user fine-tuning of the pretrained last 
     // Prepare
     const bb = createTinyCnn();
     const split = bb.splits[1];
+    const before = tf.memory().numTensors;
     const cut = upperTrunk(bb, split.name);
     const stage = bb.upperStage(split.name)!;
     const rng = createRng(5);
@@ -288,7 +289,8 @@ describe('trainUsersBatched, upper (per-user fine-tuning of the pretrained last 
 
     // Execute: the trunk's vectors through the last layer, against the whole stage.
     const vectors = trunkVectors(cut.trunk, x, split.shape, cut.dim);
-    const viaCut = upperVectorModel(cut.dim, cut.last, 2).getLayer(cut.last.name);
+    const vectorModel = upperVectorModel(cut.dim, cut.last, 2);
+    const viaCut = vectorModel.getLayer(cut.last.name);
     const got = tf.tidy(() => (viaCut.apply(tf.tensor2d(vectors, [n, cut.dim])) as tf.Tensor).dataSync());
     const want = tf.tidy(() => (stage.predict(tf.tensor(x, [n, ...split.shape])) as tf.Tensor).dataSync());
 
@@ -304,6 +306,8 @@ describe('trainUsersBatched, upper (per-user fine-tuning of the pretrained last 
     );
     cut.dispose();
     stage.dispose();
+    vectorModel.dispose();
+    expect(tf.memory().numTensors).toBe(before);
     bb.dispose();
   });
 
