@@ -31,6 +31,11 @@ export interface NetworkSpec {
   downlinkUjPerBit: Sourced;
   tailS: Sourced;
   tailPowerW: Sourced;
+  /** Radio power while data moves, on top of the per-bit terms (Huang et al.'s beta). */
+  basePowerW: Sourced;
+  /** Idle → connected: how long and at what power (paid when a transfer finds the radio idle). */
+  promotionS: Sourced;
+  promotionPowerW: Sourced;
 }
 
 export interface PopulationSpec {
@@ -69,6 +74,11 @@ export interface DeviceProfile {
   /** How long the radio stays powered after a transfer, and at what power. */
   tailS: number;
   tailPowerW: number;
+  /** Radio power while a transfer runs, besides the per-bit energy. */
+  basePowerW: number;
+  /** Seconds and power of waking the radio from idle before a transfer. */
+  promotionS: number;
+  promotionPowerW: number;
   /** Probability the device is eligible in a round. */
   availability: number;
   /** Probability a selected device drops out of a round. */
@@ -136,9 +146,26 @@ export function deviceProfile(
       checkPositive(`${network}.downlinkUjPerBit`, net.downlinkUjPerBit.value, true) * 1e-6,
     tailS: checkPositive(`${network}.tailS`, net.tailS.value, true),
     tailPowerW: checkPositive(`${network}.tailPowerW`, net.tailPowerW.value, true),
+    basePowerW: checkPositive(`${network}.basePowerW`, sourced(net.basePowerW, network, 'basePowerW'), true),
+    promotionS: checkPositive(`${network}.promotionS`, sourced(net.promotionS, network, 'promotionS'), true),
+    promotionPowerW: checkPositive(
+      `${network}.promotionPowerW`,
+      sourced(net.promotionPowerW, network, 'promotionPowerW'),
+      true,
+    ),
     availability: checkProbability(`${phone}.availability`, ph.availability.value),
     dropout: checkProbability(`${phone}.dropout`, ph.dropout.value),
   };
+}
+
+/** A field's value; a clear error when a (user-supplied) catalog lacks it. */
+function sourced(field: Sourced | undefined, network: string, name: string): number {
+  if (field === undefined || typeof field.value !== 'number')
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `network "${network}" has no ${name} (profiles.json shape: {value, source})`,
+    );
+  return field.value;
 }
 
 /** Standard normal from two uniforms (Box-Muller). */
