@@ -15,6 +15,24 @@ export type CostStage = keyof DeviceCosts['ms'];
  */
 export const FACE_EMBEDDING_FLOPS = 543_599_232;
 
+/**
+ * FLOPs of one face-detector pass over a photo (the detector resizes every photo to its input
+ * side, so the cost does not depend on the photo): SSD MobileNet v1 at 512×512, and the tiny
+ * detector at its default 416×416. Counted from the kernels face-api runs (`countKernelFlops`,
+ * checked in `src/face/flops.test.ts`). A photo whose first pass finds no face at the normal
+ * confidence gets a second, padded pass (`retryPadding`).
+ */
+export const FACE_DETECTION_FLOPS = Object.freeze({ ssd: 6_286_014_976, tiny: 397_521_056 });
+
+/** FLOPs of face-api's 68-landmark net for one face (112×112 input), counted as above. */
+export const FACE_LANDMARKS_FLOPS = 103_143_680;
+
+/**
+ * What a device spends per photo before the split network sees a face: one SSD pass and the
+ * landmarks of one face (the LFW / gallery case). Every arm of the simulator pays it once per photo.
+ */
+export const FACE_FRONT_END_FLOPS = FACE_DETECTION_FLOPS.ssd + FACE_LANDMARKS_FLOPS;
+
 /** All zeros. */
 export function emptyCosts(): DeviceCosts {
   return {
