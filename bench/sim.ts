@@ -113,8 +113,13 @@ export const simSuite: BenchSuite = {
           'x',
           c.timeToTargetIsLowerBound ? '; lower bound (FedAvg never reached it)' : '',
         );
-        push(`${c.arm}/fedex device FLOPs`, c.deviceFlops, 'x');
-        push(`${c.arm}/fedex device energy`, c.deviceEnergy, 'x');
+        push(`${c.arm}/fedex time to target, measured cloud`, c.timeToTargetWallCloud, 'x');
+        push(`${c.arm}/fedex device FLOPs`, c.deviceFlops, 'x', '; per fleet device');
+        push(`${c.arm}/fedex device energy`, c.deviceEnergy, 'x', '; per fleet device');
+        push(`${c.arm}/fedex device bytes`, c.deviceBytes, 'x', '; per fleet device');
+        push(`${c.arm}/fedex participating device FLOPs`, c.participating.deviceFlops, 'x');
+        push(`${c.arm}/fedex participating device energy`, c.participating.deviceEnergy, 'x');
+        push(`${c.arm}/fedex participating device bytes`, c.participating.deviceBytes, 'x');
       }
       push('wall time', report.wallS, 's', '; shared 2-core machine');
       push('peak RSS (process so far)', report.peakRssMb, 'MB');

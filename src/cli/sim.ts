@@ -104,8 +104,42 @@ const FLAGS: FlagSpecs = {
     arg: 'N',
     help: 'Features every arm sees: standardize (per channel, fitted on the training photos, no labels) or none (raw). Default standardize (none with --head upper).',
   },
-  deadline: { type: 'string', arg: 'S', help: `Round deadline in virtual seconds. Default ${D.deadlineS}.` },
+  deadline: {
+    type: 'string',
+    arg: 'S|auto',
+    help: "Round deadline in virtual seconds, or auto: 1.5 x the 90th percentile of the round's session times. Default auto.",
+  },
+  'cloud-gflops': {
+    type: 'string',
+    arg: 'R|wall',
+    help: `Cloud clock: its FLOPs at R GFLOP/s, or wall (measured seconds x --cloud-time-scale). Both are reported. Default ${D.cloudGflops}.`,
+  },
   'cloud-time-scale': { type: 'string', arg: 'X', help: 'Multiplies measured cloud seconds. Default 1.' },
+  'cloud-epochs': {
+    type: 'string',
+    arg: 'N',
+    help: `FedEx cloud trainer: most epochs. Default ${D.cloudTrain.epochs}.`,
+  },
+  'cloud-lr': {
+    type: 'string',
+    arg: 'LR',
+    help: `FedEx cloud trainer: Adam learning rate. Default ${D.cloudTrain.learningRate}.`,
+  },
+  'people-per-device': {
+    type: 'string',
+    arg: 'A-B',
+    help: `People on each device, drawn in [A, B]. Default ${D.peoplePerDevice.join('-')}.`,
+  },
+  'photos-per-person': {
+    type: 'string',
+    arg: 'A-B',
+    help: `Training photos of each person on a device, drawn in [A, B]. Default ${D.photosPerPerson.join('-')}.`,
+  },
+  'front-end-gflop': {
+    type: 'string',
+    arg: 'G',
+    help: `Device GFLOP per photo for face detection + landmarks, in every arm (0: leave out). Default ${(D.frontEndFlopsPerPhoto / 1e9).toFixed(3)} (SSD + 68 landmarks).`,
+  },
   'run-past-target': { type: 'boolean', help: 'Keep training after the target (default: stop there).' },
   seed: { type: 'string', arg: 'N', help: `Seed of the fleet, profiles and rounds. Default ${D.seed}.` },
   'max-people': {
@@ -257,8 +291,30 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     localEpochs: intFlag(flags, 'epochs', D.localEpochs, { min: 1, max: 1000 })!,
     batchSize: intFlag(flags, 'batch', D.batchSize, { min: 1, max: 100_000 })!,
     mu: numberFlag(flags, 'mu', D.mu, (v) => v >= 0, 'a non-negative number'),
-    deadlineS: numberFlag(flags, 'deadline', D.deadlineS, pos, 'a positive number of seconds'),
+    deadlineS:
+      stringFlag(flags, 'deadline') === 'auto' || stringFlag(flags, 'deadline') === undefined
+        ? D.deadlineS
+        : numberFlag(flags, 'deadline', 60, pos, 'a positive number of seconds or auto'),
+    cloudGflops:
+      stringFlag(flags, 'cloud-gflops') === 'wall'
+        ? null
+        : numberFlag(flags, 'cloud-gflops', D.cloudGflops ?? 5000, pos, 'a positive number or wall'),
     cloudTimeScale: numberFlag(flags, 'cloud-time-scale', D.cloudTimeScale, pos, 'a positive number'),
+    cloudTrain: {
+      ...D.cloudTrain,
+      epochs: intFlag(flags, 'cloud-epochs', D.cloudTrain.epochs, { min: 1, max: 100_000 })!,
+      learningRate: numberFlag(flags, 'cloud-lr', D.cloudTrain.learningRate, pos, 'a positive number'),
+    },
+    peoplePerDevice: rangeFlag(flags, 'people-per-device', D.peoplePerDevice),
+    photosPerPerson: rangeFlag(flags, 'photos-per-person', D.photosPerPerson),
+    frontEndFlopsPerPhoto:
+      numberFlag(
+        flags,
+        'front-end-gflop',
+        D.frontEndFlopsPerPhoto / 1e9,
+        (v) => v >= 0,
+        'a non-negative number of GFLOP',
+      ) * 1e9,
     stopAtTarget: !flags['run-past-target'],
     seed: intFlag(flags, 'seed', D.seed, { min: 0, max: 2 ** 32 - 1 })!,
     ...(normalize === undefined ? {} : { normalize }),
@@ -274,19 +330,41 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   return { options, scan, split, splits, out: stringFlag(flags, 'out', path.join('out', 'sim')) };
 }
 
+/** `A-B` (or one integer `A`): integers 1 <= A <= B <= 10,000. */
+function rangeFlag(
+  flags: Parameters<typeof stringFlag>[0],
+  name: string,
+  fallback: readonly [number, number],
+): readonly [number, number] {
+  const raw = stringFlag(flags, name);
+  if (raw === undefined) return fallback;
+  const m = /^(\d+)(?:-(\d+))?$/.exec(raw);
+  const lo = m ? Number(m[1]) : Number.NaN;
+  const hi = m ? Number(m[2] ?? m[1]) : Number.NaN;
+  if (!m || lo < 1 || hi < lo || hi > 10_000)
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `--${name} must be A-B with integers 1 <= A <= B <= 10000, got "${raw}"`,
+    );
+  return [lo, hi] as const;
+}
+
 function summaryLines(r: SimReport): string[] {
   const lines = [
     `${r.population.devices} devices, split ${r.config.split}, profile ${r.config.profile}, target ${r.config.target}:`,
   ];
   for (const a of r.arms)
     lines.push(
-      `  ${a.name.padEnd(18)} ${a.timeToTargetS === null ? `target not reached in ${a.rounds} rounds` : `target at ${a.timeToTargetS.toFixed(1)} s (round ${a.roundsToTarget})`}; ` +
-        `final ${a.finalAccuracy.toFixed(3)}; per device ${(a.summary.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summary.energyJ.mean.toFixed(2)} J, ${(a.summary.bytes.mean / 1e3).toFixed(1)} kB`,
+      `  ${a.name.padEnd(18)} ${a.timeToTargetS === null ? `target not reached in ${a.rounds} rounds` : `target at ${a.timeToTargetS.toFixed(1)} s (round ${a.roundsToTarget}; ${a.timeToTargetWallCloudS?.toFixed(1)} s with the measured cloud)`}; ` +
+        `final ${a.finalAccuracy.toFixed(3)}; per fleet device ${(a.summary.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summary.energyJ.mean.toFixed(2)} J, ${(a.summary.bytes.mean / 1e3).toFixed(1)} kB; ` +
+        `per participating device (${a.participants}) ${(a.summaryParticipating.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summaryParticipating.energyJ.mean.toFixed(2)} J, ${(a.summaryParticipating.bytes.mean / 1e3).toFixed(1)} kB`,
     );
   for (const c of r.comparisons) {
     const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}x`);
     lines.push(
-      `  ${c.arm} / fedex: time ${c.timeToTargetIsLowerBound ? '>= ' : ''}${x(c.timeToTarget)}, FLOPs ${x(c.deviceFlops)}, energy ${x(c.deviceEnergy)}, bytes ${x(c.deviceBytes)}`,
+      `  ${c.arm} / fedex: time ${c.timeToTargetIsLowerBound ? '>= ' : ''}${x(c.timeToTarget)} (measured cloud ${x(c.timeToTargetWallCloud)}); ` +
+        `per fleet device FLOPs ${x(c.deviceFlops)}, energy ${x(c.deviceEnergy)}, bytes ${x(c.deviceBytes)}; ` +
+        `per participating device FLOPs ${x(c.participating.deviceFlops)}, energy ${x(c.participating.deviceEnergy)}, bytes ${x(c.participating.deviceBytes)}`,
     );
   }
   lines.push(`  wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`);

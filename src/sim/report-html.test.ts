@@ -28,12 +28,20 @@ function smallReport(): SimReport {
         droppedOut: 0,
         late: 0,
         cloudS: 1,
+        cloudWallS: 2,
+        cloudFlops: 5e9,
+        deadlineS: 40,
       })),
       roundsToTarget: acc.findIndex((a) => a >= 0.8) >= 0 ? acc.findIndex((a) => a >= 0.8) : null,
       timeToTargetS:
         acc.findIndex((a) => a >= 0.8) >= 0
           ? acc.findIndex((a) => a >= 0.8) * (strategy === 'fedex' ? 30 : 70)
           : null,
+      timeToTargetWallCloudS:
+        acc.findIndex((a) => a >= 0.8) >= 0
+          ? acc.findIndex((a) => a >= 0.8) * ((strategy === 'fedex' ? 30 : 70) + 1)
+          : null,
+      participants: energy.filter((e) => e > 0).length,
       finalAccuracy: acc[acc.length - 1],
       rounds: acc.length - 1,
       virtualS: (acc.length - 1) * 70,
@@ -43,6 +51,12 @@ function smallReport(): SimReport {
         bytes: distribution(bytes.map((b) => 2 * b)),
         energyJ: distribution(energy),
       },
+      summaryParticipating: {
+        flops: distribution(flops.filter((f) => f > 0)),
+        bytes: distribution(bytes.filter((b) => b > 0).map((b) => 2 * b)),
+        energyJ: distribution(energy.filter((e) => e > 0)),
+      },
+      settlement: { frontEndFlops: 0, bottomFlops: 0, modelPullBytes: 0, devices: 5 },
       wallS: 1,
     };
   };
@@ -78,6 +92,9 @@ describe('report HTML, as a string', () => {
     expect(r.comparisons).toHaveLength(1);
     expect(r.comparisons[0].timeToTarget).toBeCloseTo(210 / 30, 12);
     expect(r.comparisons[0].deviceEnergy).toBeCloseTo(62 / 10.3, 12);
+    // Per participating device: FedAvg's 4 active devices (77.5 J) over FedEx's 4 (12.875 J).
+    expect(r.comparisons[0].participating.deviceEnergy).toBeCloseTo(77.5 / 12.875, 12);
+    expect(r.comparisons[0].timeToTargetWallCloud).toBeCloseTo(213 / 31, 12);
   });
 
   it('is self-contained: no script, no external link or image', () => {

@@ -149,6 +149,7 @@ function armRow(a: ArmReport, target: number): string[] {
     a.name,
     a.roundsToTarget === null ? `not in ${a.rounds}` : String(a.roundsToTarget),
     a.timeToTargetS === null ? `not reached (≥ ${fmt(a.virtualS)} s)` : fmt(a.timeToTargetS),
+    a.timeToTargetWallCloudS === null ? '—' : fmt(a.timeToTargetWallCloudS),
     a.finalAccuracy.toFixed(3),
     (a.series[a.series.length - 1]?.personalized ?? Number.NaN).toFixed(3),
     fmt(a.summary.flops.mean / 1e9),
@@ -156,7 +157,10 @@ function armRow(a: ArmReport, target: number): string[] {
     fmt(a.summary.energyJ.p90),
     fmt(a.summary.energyJ.meanActive),
     fmt(a.summary.bytes.mean / 1e3),
-    String(a.summary.flops.active),
+    String(a.participants),
+    fmt(a.summaryParticipating.flops.mean / 1e9),
+    fmt(a.summaryParticipating.energyJ.mean),
+    fmt(a.summaryParticipating.bytes.mean / 1e3),
     `${target}`,
   ];
 }
@@ -203,14 +207,18 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
       'arm',
       'rounds to target',
       'virtual s to target',
+      'same, measured cloud',
       'final top-1',
       'final personalized',
-      'device GFLOP (mean)',
-      'device J (mean)',
-      'device J (p90)',
-      'J per device that worked',
-      'kB up+down (mean)',
-      'devices that worked',
+      'GFLOP per fleet device',
+      'J per fleet device',
+      'J (p90)',
+      'J per device with any cost',
+      'kB up+down per fleet device',
+      'participating devices',
+      'GFLOP per participating device',
+      'J per participating device',
+      'kB per participating device',
       'target',
     ],
     arms.map((a) => armRow(a, c.target)),
@@ -218,13 +226,27 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
   );
   const ratio = (x: number | null) => (x === null ? '—' : `${fmt(x)}×`);
   const ratios = table(
-    ['FedAvg-like arm vs FedEx', 'time to target', 'device FLOPs', 'device energy', 'device bytes'],
+    [
+      'FedAvg-like arm vs FedEx',
+      'time to target',
+      'time, measured cloud',
+      'FLOPs per fleet device',
+      'energy per fleet device',
+      'bytes per fleet device',
+      'FLOPs per participating device',
+      'energy per participating device',
+      'bytes per participating device',
+    ],
     report.comparisons.map((r) => [
       r.arm,
       (r.timeToTargetIsLowerBound ? '≥ ' : '') + ratio(r.timeToTarget),
+      ratio(r.timeToTargetWallCloud),
       ratio(r.deviceFlops),
       ratio(r.deviceEnergy),
       ratio(r.deviceBytes),
+      ratio(r.participating.deviceFlops),
+      ratio(r.participating.deviceEnergy),
+      ratio(r.participating.deviceBytes),
     ]),
     'ratios',
   );
@@ -246,11 +268,21 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
       ['profiles', profiles],
       [
         'FedAvg',
-        `${c.clientsPerRound} devices/round, E=${c.localEpochs}, B=${c.batchSize}, lr ${c.learningRate}, deadline ${c.deadlineS} s, ≤ ${c.maxRounds} rounds`,
+        `${c.clientsPerRound} devices/round, E=${c.localEpochs}, B=${c.batchSize}, lr ${c.learningRate}, deadline ${c.deadlineS === 'auto' ? '1.5 × p90 of the round’s sessions' : `${c.deadlineS} s`}, ≤ ${c.maxRounds} rounds`,
       ],
       [
         'FedEx',
-        `≤ ${c.fedexRounds} collection rounds; cloud Adam ${c.cloudTrain.learningRate}, ≤ ${c.cloudTrain.epochs} epochs; cloud time measured × ${c.cloudTimeScale}`,
+        `≤ ${c.fedexRounds} collection rounds; cloud Adam ${c.cloudTrain.learningRate}, ≤ ${c.cloudTrain.epochs} epochs`,
+      ],
+      [
+        'cloud clock',
+        c.cloudGflops === null
+          ? `measured wall time × ${c.cloudTimeScale}`
+          : `FLOPs at ${fmt(c.cloudGflops)} GFLOP/s (measured wall time × ${c.cloudTimeScale} beside it)`,
+      ],
+      [
+        'every device, every arm',
+        `detection + landmarks ${fmt(c.frontEndFlopsPerPhoto / 1e9)} GFLOP per photo; the bottom once per photo; one pull of the final model`,
       ],
       ['seed', String(c.seed)],
       ['wall time / peak RSS', `${report.wallS.toFixed(1)} s / ${report.peakRssMb.toFixed(0)} MB`],

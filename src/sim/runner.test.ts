@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, it } from 'vitest';
+import { FACE_FRONT_END_FLOPS } from '../device/costs.js';
 import { initRuntime } from '../runtime/node.js';
 import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
@@ -65,17 +66,52 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     expect(recompute.series.at(-1)!.timeS).toBeGreaterThanOrEqual(cached.series.at(-1)!.timeS);
   });
 
-  it("counts a FedEx device's FLOPs as one bottom pass per photo, and its energy at least the compute's", () => {
-    const fx = report.arms.find((a) => a.name === 'fedex')!;
+  it('charges every device the same base in every arm: detection + landmarks and the bottom once per photo, one final pull', () => {
     const fleet = buildPopulation(data.trainByPerson, { devices: 30, seed: report.config.seed });
+    const perPhoto = data.bottomFlopsPerPhoto + FACE_FRONT_END_FLOPS;
     const joulesPerFlop = deviceProfile('mid-range', 'lte').joulesPerFlop;
+    const fx = report.arms.find((a) => a.name === 'fedex')!;
+    // FedEx: the bottom once per photo (its upload task, or the settlement), detection, the pull.
     fleet.forEach((d, i) => {
-      const f = fx.perDevice.flops[i];
-      expect([0, d.samples.length * data.bottomFlopsPerPhoto]).toContain(f);
-      expect(fx.perDevice.energyJ[i]).toBeGreaterThanOrEqual(f * joulesPerFlop - 1e-6);
+      expect(fx.perDevice.flops[i]).toBe(d.samples.length * perPhoto);
+      expect(fx.perDevice.energyJ[i]).toBeGreaterThanOrEqual(fx.perDevice.flops[i] * joulesPerFlop - 1e-6);
     });
+    for (const a of report.arms) {
+      const pull = a.settlement.modelPullBytes / fleet.length;
+      expect(pull).toBeGreaterThan(0);
+      expect(a.settlement.frontEndFlops).toBe(
+        fleet.reduce((n, d) => n + d.samples.length, 0) * FACE_FRONT_END_FLOPS,
+      );
+      fleet.forEach((d, i) => {
+        expect(a.perDevice.bytesDown[i]).toBeGreaterThanOrEqual(pull);
+        expect(a.perDevice.flops[i]).toBeGreaterThanOrEqual(d.samples.length * perPhoto);
+      });
+    }
+    // FedAvg: a device never selected pays exactly the base (no training, no upload).
+    const cached = report.arms.find((a) => a.name === 'fedavg-cached')!;
+    const idle = fleet.map((_, i) => i).filter((i) => cached.perDevice.bytesUp[i] === 0);
+    expect(idle.length).toBeGreaterThan(0);
+    expect(cached.participants).toBe(fleet.length - idle.length);
+    for (const i of idle) {
+      expect(cached.perDevice.flops[i]).toBe(fleet[i].samples.length * perPhoto);
+      expect(cached.perDevice.bytesDown[i]).toBe(cached.settlement.modelPullBytes / fleet.length);
+    }
     expect(report.comparisons.map((c) => c.arm)).toEqual(['fedavg-cached', 'fedavg-recompute']);
     expect(report.comparisons[1].deviceFlops!).toBeGreaterThan(report.comparisons[0].deviceFlops!);
+    // Per participating device: FedAvg's participants also sent updates, the rest only pulled.
+    expect(cached.summaryParticipating.bytes.mean).toBeGreaterThan(cached.summary.bytes.mean);
+  });
+
+  it('clocks the cloud by its FLOPs at the stated rate, and reports the measured time beside it', () => {
+    const fx = report.arms.find((a) => a.name === 'fedex')!;
+    const trained = fx.series.find((p) => p.cloudFlops > 0)!;
+    expect(trained.cloudS).toBeCloseTo(trained.cloudFlops / (report.config.cloudGflops! * 1e9), 12);
+    expect(trained.cloudWallS).toBeGreaterThan(0);
+    expect(fx.series.filter((p) => p.round > 0).every((p) => p.deadlineS > 0)).toBe(true);
+    const avg = report.arms.find((a) => a.name === 'fedavg-cached')!;
+    const round = avg.series.find((p) => p.cloudFlops > 0)!;
+    // A weighted mean: 2 FLOPs per weight per accepted result.
+    expect(round.cloudFlops % (2 * report.cloudTrainableParams)).toBe(0);
   });
 
   it('leaves no tensor behind', () => {

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../core/errors.js';
+import { FACE_FRONT_END_FLOPS } from '../device/costs.js';
 import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
 import { readWeights, writeWeights } from '../strategy/model-weights.js';
@@ -25,7 +26,7 @@ import { VirtualClock } from './clock.js';
 import type { SimData } from './data.js';
 import { buildPopulation, type SimDevice } from './population.js';
 import { drawProfiles, PROFILES, type DeviceProfile, type ProfileCatalog } from './profiles.js';
-import { CostLedger, SimTransport, unitHash } from './transport.js';
+import { CostLedger, SimTransport, unitHash, type AutoDeadline } from './transport.js';
 
 /** One arm: a strategy and, for FedAvg-like ones, how the device gets its features. */
 export interface Arm {
@@ -70,9 +71,24 @@ export interface SimOptions {
    * pretrained stage that expects the raw map), where it is `none`.
    */
   normalize?: Normalize;
-  deadlineS: number;
+  /**
+   * Round deadline in virtual seconds, or `auto`: 1.5 × the 90th percentile of the round's session
+   * times (`AUTO_DEADLINE`), so one dropout holds a round to a time its devices need, not a constant.
+   */
+  deadlineS: number | 'auto';
+  /**
+   * The cloud's clock: its FLOPs (FedEx's training, FedAvg's averaging) at this many GFLOP/s, so
+   * time does not depend on a loaded laptop; `null`: measured wall seconds × `cloudTimeScale`.
+   * Both are reported either way.
+   */
+  cloudGflops: number | null;
   /** Multiplies measured cloud seconds (e.g. 0.1 for a cloud 10x this machine). */
   cloudTimeScale: number;
+  /**
+   * FLOPs a device spends on each photo before the split network (face detection + landmarks),
+   * once per photo, in every arm. Default `FACE_FRONT_END_FLOPS` (SSD + 68 landmarks, 6.39 GFLOP).
+   */
+  frontEndFlopsPerPhoto: number;
   peoplePerDevice: readonly [number, number];
   photosPerPerson: readonly [number, number];
   /** FedEx's cloud trainer (Adam, early stopping), as a server job. */
@@ -83,9 +99,12 @@ export interface SimOptions {
 /**
  * Defaults: mid-range phone on LTE; linear head; features standardised per channel (`normalize`);
  * target 0.7 (global top-1 over the 158 people); FedAvg E=5, B=10, lr from `fedavgLearningRate`
- * unless given (3 on standardised features at both splits: the sweep's best), 20 devices per round, 60 s deadline, at most 150
- * rounds; FedProx mu 0.001; FedEx at most 3 collection rounds, cloud Adam 3e-3, <= 60 epochs,
- * patience 8; 2-4 people per device, 2-6 photos each; cloud time as measured.
+ * unless given (3 on standardised features at both splits: the sweep's best), 20 devices per round,
+ * an automatic deadline (1.5 × p90 of the round's sessions), at most 150 rounds; FedProx mu 0.001;
+ * FedEx at most 3 collection rounds, cloud Adam 3e-3, <= 60 epochs, patience 8; 2-4 people per
+ * device, 2-6 photos each; the cloud clocked at 5,000 GFLOP/s (one server GPU at about a quarter
+ * of its fp32 peak, e.g. an A100's 19.5 TFLOP/s: small batches of a small model), measured wall
+ * time reported beside it; detection + landmarks charged once per photo.
  */
 export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object.freeze({
   arms: [
@@ -105,13 +124,18 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   batchSize: 10,
   learningRate: 3,
   mu: 0.001,
-  deadlineS: 60,
+  deadlineS: 'auto',
+  cloudGflops: 5000,
   cloudTimeScale: 1,
+  frontEndFlopsPerPhoto: FACE_FRONT_END_FLOPS,
   peoplePerDevice: [2, 4] as const,
   photosPerPerson: [2, 6] as const,
   cloudTrain: { epochs: 60, learningRate: 3e-3, patience: 8, maxBatchesPerEpoch: 150 },
   catalog: PROFILES,
 });
+
+/** The automatic deadline: 1.5 × the 90th percentile of the round's session times. */
+export const AUTO_DEADLINE: Readonly<AutoDeadline> = Object.freeze({ quantile: 0.9, factor: 1.5 });
 
 /** How the features are normalised before any arm sees them. */
 export type Normalize = 'standardize' | 'none';
@@ -193,8 +217,14 @@ export interface SeriesPoint {
   participants: number;
   droppedOut: number;
   late: number;
-  /** Virtual seconds the cloud spent aggregating / training this round. */
+  /** Virtual seconds the cloud spent aggregating / training this round (the clock's). */
   cloudS: number;
+  /** The same work in measured wall seconds × `cloudTimeScale`. */
+  cloudWallS: number;
+  /** Its FLOPs (what the FLOP clock prices). */
+  cloudFlops: number;
+  /** The round's deadline, seconds after it opened (0: no devices ran). */
+  deadlineS: number;
 }
 
 export interface Distribution {
@@ -215,12 +245,28 @@ export interface ArmReport {
   series: SeriesPoint[];
   roundsToTarget: number | null;
   timeToTargetS: number | null;
+  /** Time to target with the cloud's measured wall time instead of its FLOP clock. */
+  timeToTargetWallCloudS: number | null;
+  /** Devices that ran at least one task (trained or uploaded). */
+  participants: number;
   finalAccuracy: number;
   rounds: number;
   virtualS: number;
-  /** Per device (index = device), over the run (to target when it stopped there). */
+  /**
+   * Per device (index = device), over the run (to target when it stopped there), including what
+   * every device pays in every arm (`settlement`).
+   */
   perDevice: { flops: number[]; bytesUp: number[]; bytesDown: number[]; energyJ: number[] };
+  /** Over the whole fleet. */
   summary: { flops: Distribution; bytes: Distribution; energyJ: Distribution };
+  /** Over the devices that ran a task (the "participating device"). */
+  summaryParticipating: { flops: Distribution; bytes: Distribution; energyJ: Distribution };
+  /**
+   * What every device pays at the end, in every arm: detection + landmarks once per photo, the
+   * bottom once per photo if no task ran it (it is needed for inference), and one pull of the
+   * final model. Fleet totals.
+   */
+  settlement: { frontEndFlops: number; bottomFlops: number; modelPullBytes: number; devices: number };
   /** Wall seconds this arm took on this machine. */
   wallS: number;
 }
@@ -234,9 +280,14 @@ export interface Comparison {
    * bound (the arm's whole run over FedEx's time to target).
    */
   timeToTargetIsLowerBound: boolean;
+  /** Time to target with both arms' cloud on measured wall time. */
+  timeToTargetWallCloud: number | null;
+  /** Mean per fleet device. */
   deviceFlops: number | null;
   deviceEnergy: number | null;
   deviceBytes: number | null;
+  /** Mean per participating device (each arm's own participants). */
+  participating: { deviceFlops: number | null; deviceEnergy: number | null; deviceBytes: number | null };
 }
 
 export interface SimReport {
@@ -340,8 +391,21 @@ function checkOptions(o: SimOptions): void {
   pos('localEpochs', o.localEpochs);
   pos('batchSize', o.batchSize);
   pos('learningRate', o.learningRate, false);
-  pos('deadlineS', o.deadlineS, false);
+  if (o.deadlineS !== 'auto') pos('deadlineS', o.deadlineS, false);
+  if (o.cloudGflops !== null) pos('cloudGflops', o.cloudGflops, false);
   pos('cloudTimeScale', o.cloudTimeScale, false);
+  if (!(Number.isFinite(o.frontEndFlopsPerPhoto) && o.frontEndFlopsPerPhoto >= 0))
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `frontEndFlopsPerPhoto must be a non-negative number, got ${o.frontEndFlopsPerPhoto}`,
+    );
+  const range = (k: 'peoplePerDevice' | 'photosPerPerson') => {
+    const [lo, hi] = o[k];
+    if (!(Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && lo >= 1 && hi >= lo))
+      throw new FedexError('BAD_ARGUMENT', `${k} must be integers 1 <= min <= max, got ${lo}-${hi}`);
+  };
+  range('peoplePerDevice');
+  range('photosPerPerson');
   if (!(o.target > 0 && o.target <= 1))
     throw new FedexError('BAD_ARGUMENT', `target must be in (0, 1], got ${o.target}`);
   if (o.arms.length === 0)
@@ -389,12 +453,22 @@ function createEvaluator(data: SimData, model: tf.LayersModel, devices: readonly
   return { evaluate, last: () => last, dispose: () => xt.dispose() };
 }
 
-/** Wraps a strategy so each aggregation's wall time moves the virtual clock. */
+/** One aggregation as the cloud clocks saw it. */
+interface CloudWork {
+  clockS: number;
+  wallS: number;
+  flops: number;
+}
+
+/**
+ * Wraps a strategy so each aggregation moves the virtual clock: by its FLOPs at `cloudGflops`, or
+ * (null) by its measured wall time × `scale`; both are handed to `onCloud`.
+ */
 function timedStrategy(
   inner: Strategy,
   clock: VirtualClock,
-  scale: number,
-  onCloud: (s: number) => void,
+  o: { cloudGflops: number | null; scale: number },
+  onCloud: (w: CloudWork) => void,
 ): Strategy {
   return {
     name: inner.name,
@@ -403,9 +477,12 @@ function timedStrategy(
     async aggregate(round, global, results, settings) {
       const t0 = performance.now();
       const out = await inner.aggregate(round, global, results, settings);
-      const s = ((performance.now() - t0) / 1000) * scale;
-      clock.advanceBy(s);
-      onCloud(s);
+      const wallS = ((performance.now() - t0) / 1000) * o.scale;
+      const params = global.reduce((a, t) => a + t.values.length, 0);
+      const flops = inner.lastAggregateFlops ? inner.lastAggregateFlops() : 2 * params * results.length;
+      const clockS = o.cloudGflops === null ? wallS : flops / (o.cloudGflops * 1e9);
+      clock.advanceBy(clockS);
+      onCloud({ clockS, wallS, flops });
       return out;
     },
   };
@@ -503,8 +580,9 @@ export async function runSimulation(
         clock,
         ledger,
         seed: o.seed,
+        ...(o.deadlineS === 'auto' ? { autoDeadline: AUTO_DEADLINE } : {}),
       });
-      let cloudS = 0;
+      let cloud: CloudWork = { clockS: 0, wallS: 0, flops: 0 };
       const batchSize = Math.max(32, Math.ceil(totalSamples / o.cloudTrain.maxBatchesPerEpoch));
       const strategy = timedStrategy(
         getStrategy(arm.strategy, {
@@ -522,15 +600,16 @@ export async function runSimulation(
           },
         }),
         clock,
-        o.cloudTimeScale,
-        (s) => (cloudS = s),
+        { cloudGflops: o.cloudGflops, scale: o.cloudTimeScale },
+        (w) => (cloud = w),
       );
       const fedex = arm.strategy === 'fedex';
       const settings: RoundSettings = {
         ...DEFAULT_ROUND_SETTINGS,
         clientFraction: Math.min(1, o.clientsPerRound / (o.devices * meanAvailability)),
         minClients: fedex ? 1 : Math.min(2, o.devices),
-        deadlineMs: o.deadlineS * 1000,
+        // With `auto` the transport sets each round's deadline; this one is then unused.
+        deadlineMs: (o.deadlineS === 'auto' ? DEFAULT_ROUND_SETTINGS.deadlineMs / 1000 : o.deadlineS) * 1000,
         localEpochs: o.localEpochs,
         batchSize: o.batchSize,
         learningRate: o.learningRate,
@@ -560,9 +639,12 @@ export async function runSimulation(
             participants: log.participants.length,
             droppedOut: t && t.round === log.round ? t.droppedOut : 0,
             late: t && t.round === log.round ? t.late : 0,
-            cloudS: applied ? cloudS : 0,
+            cloudS: applied ? cloud.clockS : 0,
+            cloudWallS: applied ? cloud.wallS : 0,
+            cloudFlops: applied ? cloud.flops : 0,
+            deadlineS: t && t.round === log.round ? t.deadlineS : 0,
           });
-          cloudS = 0;
+          cloud = { clockS: 0, wallS: 0, flops: 0 };
           hooks.onProgress?.({ arm: name, round: log.round, maxRounds, accuracy, timeS: clock.now });
         },
       });
@@ -578,18 +660,39 @@ export async function runSimulation(
         droppedOut: 0,
         late: 0,
         cloudS: 0,
+        cloudWallS: 0,
+        cloudFlops: 0,
+        deadlineS: 0,
       });
-      if (fedex) {
-        // Every device that uploaded pulls the trained top once to predict on the phone.
-        const down = weightsWireBytes(out.weights);
-        for (const id of cached) {
-          const i = indexOf.get(id)!;
-          ledger.book(i, profiles[i], { bytesDown: down, flops: 0, bytesUp: 0 });
-        }
-      }
+      // Participants: the devices that ran a task (before the settlement books every device).
+      const participating = devices.map((d) => cached.has(d.id));
+      // Settlement, the same in every arm: every device detects and aligns each photo once, runs
+      // the bottom once per photo if no task did (it needs the features to predict), and pulls
+      // the final model once.
+      const pull = weightsWireBytes(out.weights);
+      const settlement = { frontEndFlops: 0, bottomFlops: 0, modelPullBytes: 0, devices: devices.length };
+      devices.forEach((d, i) => {
+        const photos = d.samples.length;
+        const frontEnd = photos * o.frontEndFlopsPerPhoto;
+        const bottom = participating[i] ? 0 : photos * data.bottomFlopsPerPhoto;
+        if (frontEnd + bottom > 0)
+          ledger.book(i, profiles[i], { bytesDown: 0, flops: frontEnd + bottom, bytesUp: 0 });
+        ledger.book(i, profiles[i], { bytesDown: pull, flops: 0, bytesUp: 0 });
+        settlement.frontEndFlops += frontEnd;
+        settlement.bottomFlops += bottom;
+        settlement.modelPullBytes += pull;
+      });
       model.dispose();
       const hit = series.find((p) => p.accuracy >= o.target);
       const bytes = ledger.bytesUp.map((u, i) => u + ledger.bytesDown[i]);
+      const only = (xs: ArrayLike<number>) => Array.from(xs).filter((_, i) => participating[i]);
+      // Time to target with the measured cloud: swap the clock's cloud seconds for the wall ones.
+      let swap = 0;
+      let wallCloudHit: number | null = null;
+      for (const p of series) {
+        swap += p.cloudWallS - p.cloudS;
+        if (p === hit) wallCloudHit = p.timeS + swap;
+      }
       const report: ArmReport = {
         name,
         strategy: arm.strategy,
@@ -597,6 +700,8 @@ export async function runSimulation(
         series,
         roundsToTarget: hit ? hit.round : null,
         timeToTargetS: hit ? hit.timeS : null,
+        timeToTargetWallCloudS: wallCloudHit,
+        participants: participating.filter(Boolean).length,
         finalAccuracy: series[series.length - 1].accuracy,
         rounds: out.logs.length,
         virtualS: clock.now,
@@ -611,6 +716,12 @@ export async function runSimulation(
           bytes: distribution(bytes),
           energyJ: distribution(ledger.energyJ),
         },
+        summaryParticipating: {
+          flops: distribution(only(ledger.flops)),
+          bytes: distribution(only(bytes)),
+          energyJ: distribution(only(ledger.energyJ)),
+        },
+        settlement,
         wallS: (performance.now() - a0) / 1000,
       };
       arms.push(report);
@@ -691,8 +802,14 @@ export function compare(arms: readonly ArmReport[]): Comparison[] {
         fx.timeToTargetS,
       ),
       timeToTargetIsLowerBound: a.timeToTargetS === null && fx.timeToTargetS !== null,
+      timeToTargetWallCloud: ratio(a.timeToTargetWallCloudS, fx.timeToTargetWallCloudS),
       deviceFlops: ratio(a.summary.flops.mean, fx.summary.flops.mean),
       deviceEnergy: ratio(a.summary.energyJ.mean, fx.summary.energyJ.mean),
       deviceBytes: ratio(a.summary.bytes.mean, fx.summary.bytes.mean),
+      participating: {
+        deviceFlops: ratio(a.summaryParticipating.flops.mean, fx.summaryParticipating.flops.mean),
+        deviceEnergy: ratio(a.summaryParticipating.energyJ.mean, fx.summaryParticipating.energyJ.mean),
+        deviceBytes: ratio(a.summaryParticipating.bytes.mean, fx.summaryParticipating.bytes.mean),
+      },
     }));
 }

@@ -4,7 +4,7 @@ import type { ClientResult, ClientTask } from '../strategy/types.js';
 import { VirtualClock } from './clock.js';
 import { sessionCost } from './energy.js';
 import { deviceProfile, type DeviceProfile } from './profiles.js';
-import { CostLedger, dropsOut, SimTransport, unitHash } from './transport.js';
+import { autoDeadlineS, CostLedger, dropsOut, SimTransport, unitHash } from './transport.js';
 
 const noDrop = (p: DeviceProfile): DeviceProfile => ({ ...p, dropout: 0 });
 
@@ -84,6 +84,35 @@ describe('SimTransport', () => {
     expect(ledger.flops[0]).toBe(200e9);
     expect(ledger.energyJ[0]).toBeGreaterThan(200e9 * 0.2e-9);
     expect(t.timings[0]).toMatchObject({ late: 1 });
+  });
+
+  it('with an automatic deadline, a dropout holds the round to 1.5x the 90th-percentile session, not 60 s', async () => {
+    // Prepare: ten devices doing 1..10 GFLOP on a mid-range phone; device "d0" drops out.
+    const ids = Array.from({ length: 10 }, (_, i) => `d${i}`);
+    const profiles = ids.map((_, i) => ({ ...deviceProfile('mid-range', 'lte'), dropout: i === 0 ? 1 : 0 }));
+    const clock = new VirtualClock();
+    const t = new SimTransport({
+      client: (id) => device(id, (Number(id.slice(1)) + 1) * 1e9),
+      indexOf: (id) => Number(id.slice(1)),
+      profiles,
+      clock,
+      ledger: new CostLedger(10),
+      seed: 1,
+      autoDeadline: { quantile: 0.9, factor: 1.5 },
+    });
+
+    // Execute
+    const results = await t.runRound(1, tasks(ids), 60_000);
+
+    // Assert: nine sessions ran (2..10 GFLOP); the 90th percentile of nine is the 9th, 10 GFLOP.
+    const work = (f: number) => ({ bytesDown: 10_000, flops: f, bytesUp: 10_000 });
+    const p90 = sessionCost(profiles[9], work(10e9)).seconds;
+    expect(results).toHaveLength(9);
+    expect(t.timings[0].deadlineS).toBeCloseTo(1.5 * p90, 9);
+    expect(clock.now).toBeCloseTo(1.5 * p90, 9); // waited for d0 until the deadline
+    expect(clock.now).toBeLessThan(60);
+    expect(autoDeadlineS([], { quantile: 0.9, factor: 1.5 })).toBe(0);
+    expect(autoDeadlineS([4, 1, 3, 2], { quantile: 0.5, factor: 2 })).toBe(4);
   });
 
   it("lets a seeded dropout spend nothing, and drops about the profile's share", async () => {

@@ -4,8 +4,9 @@
  * tfjs model), and time is virtual. A device's answer arrives `sessionCost(profile, costs).seconds`
  * after the round opened, from the FLOPs and bytes the device counted for that task; the round
  * closes at its last arrival or at the deadline (`roundCloseTime`), whichever the events reach
- * first. Answers after the deadline are lost, but the device spent them: the ledger counts every
- * finished task. A dropout (seeded, `profile.dropout`) never starts and spends nothing.
+ * first. The deadline is the runner's, or (`autoDeadline`) a multiple of a quantile of this round's
+ * session times. Answers after the deadline are lost, but the device spent them: the ledger counts
+ * every finished task. A dropout (seeded, `profile.dropout`) never starts and spends nothing.
  */
 import { deriveSeed } from '../core/random.js';
 import type { ClientCosts, ClientResult, ClientTask, Transport } from '../strategy/types.js';
@@ -58,6 +59,25 @@ export interface SimTransportOptions {
   seed: number;
   /** Called per finished task (progress). */
   onTask?: () => void;
+  /**
+   * A deadline from the round itself instead of the runner's fixed one: `factor` × the `quantile`
+   * of the session times of the selected devices that started (what a server sets from its
+   * devices' expected times). E.g. `{ quantile: 0.9, factor: 1.5 }`.
+   */
+  autoDeadline?: AutoDeadline;
+}
+
+export interface AutoDeadline {
+  quantile: number;
+  factor: number;
+}
+
+/** `factor` × the `quantile` of `seconds` (nearest rank); 0 for none. */
+export function autoDeadlineS(seconds: readonly number[], rule: AutoDeadline): number {
+  if (seconds.length === 0) return 0;
+  const sorted = [...seconds].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(rule.quantile * sorted.length) - 1));
+  return rule.factor * sorted[rank];
 }
 
 /** One round as the clock saw it. */
@@ -68,6 +88,8 @@ export interface RoundTiming {
   selected: number;
   droppedOut: number;
   late: number;
+  /** The deadline this round had, seconds after it opened. */
+  deadlineS: number;
 }
 
 /**
@@ -111,7 +133,7 @@ export class SimTransport implements Transport {
   ): Promise<ClientResult[]> {
     const { clock, ledger, profiles } = this.options;
     const start = clock.now;
-    const deadlineS = deadlineMs / 1000;
+    const sessions: number[] = [];
     const queue = new EventQueue<ClientResult>();
     let droppedOut = 0;
     for (const [id, task] of [...tasks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -130,9 +152,12 @@ export class SimTransport implements Transport {
         continue;
       }
       const { seconds } = ledger.book(i, profile, work(result.costs));
+      sessions.push(seconds);
       queue.push(seconds, result);
       this.options.onTask?.();
     }
+    const auto = this.options.autoDeadline;
+    const deadlineS = auto ? autoDeadlineS(sessions, auto) : deadlineMs / 1000;
     const arrived: ClientResult[] = [];
     const arrivals: number[] = [];
     let late = 0;
@@ -145,7 +170,15 @@ export class SimTransport implements Transport {
     }
     const close = roundCloseTime(start, arrivals, deadlineS, tasks.size);
     clock.advanceTo(close);
-    this.timings.push({ round, startS: start, closeS: close, selected: tasks.size, droppedOut, late });
+    this.timings.push({
+      round,
+      startS: start,
+      closeS: close,
+      selected: tasks.size,
+      droppedOut,
+      late,
+      deadlineS,
+    });
     // Hand results over by device id, not arrival time: the weighted mean's float sum then has the
     // same order whatever the devices' speeds, so two arms that differ only in device costs (bottom
     // cached vs recomputed, another profile) train exactly the same weights.

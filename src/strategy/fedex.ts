@@ -7,6 +7,7 @@
  * The strategy keeps the uploaded features (the cloud stores them, which is the point of FedEx).
  */
 
+import { countModelCosts } from '../model/flops.js';
 import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { fitHead, type TrainOptions } from '../model/trainer.js';
 import { readWeights, writeWeights } from './model-weights.js';
@@ -26,6 +27,7 @@ export interface FedExOptions {
 class FedEx implements Strategy {
   readonly name = 'fedex' as const;
   private readonly uploads = new Map<string, ClientResult & { kind: 'features' }>();
+  private cloudFlops = 0;
 
   constructor(private readonly options: FedExOptions) {}
 
@@ -45,6 +47,7 @@ class FedEx implements Strategy {
   ): Promise<Weights> {
     for (const r of results) if (r.kind === 'features') this.uploads.set(r.clientId, r);
     const batches = [...this.uploads.values()].map((r) => r.batch);
+    this.cloudFlops = 0;
     if (batches.length === 0) return global;
     const n = batches.reduce((a, b) => a + b.labels.length, 0);
     const x = new Float32Array(batches.reduce((a, b) => a + b.features.length, 0));
@@ -66,12 +69,20 @@ class FedEx implements Strategy {
     );
     try {
       writeWeights(model, global);
-      await fitHead(
+      const result = await fitHead(
         head,
         model,
         { x, y, shape: this.options.inputShape },
         { seed: settings.seed, ...this.options.train },
       );
+      // Every epoch: forward + backward over the training samples, forward over the validation ones.
+      const { forwardFlops, backwardFlops } = countModelCosts(model).totals;
+      this.cloudFlops =
+        head.training === 'gradient'
+          ? result.epochs *
+            (result.trainIndices.length * (forwardFlops + backwardFlops) +
+              result.valIndices.length * forwardFlops)
+          : n * forwardFlops;
       return readWeights(
         model,
         global.map((t) => t.name),
@@ -79,6 +90,10 @@ class FedEx implements Strategy {
     } finally {
       model.dispose();
     }
+  }
+
+  lastAggregateFlops(): number {
+    return this.cloudFlops;
   }
 }
 

@@ -127,6 +127,11 @@ export interface Strategy {
     results: readonly ClientResult[],
     settings: RoundSettings,
   ): Promise<Weights>;
+  /**
+   * FLOPs the last `aggregate` spent in the cloud (the simulator's FLOP-based cloud clock).
+   * Absent: the caller counts a weighted mean (2 FLOPs per weight per result).
+   */
+  lastAggregateFlops?(): number;
 }
 
 /** Carries tasks to clients and their results back (in memory, or HTTP). */
