@@ -37,6 +37,8 @@ describe('fedex sim flags', () => {
     [['--deadline=-3'], /--deadline must be a positive number of seconds or auto, got "-3"/],
     [['--deadline', 'soon'], /--deadline must be a positive number of seconds or auto/],
     [['--cloud-gflops', '0'], /--cloud-gflops must be a positive number or wall/],
+    [['--server-opt', 'sgd'], /--server-opt must be one of none, momentum, adam; got "sgd"/],
+    [['--server-opt', 'adam', '--server-lr', '0'], /--server-lr must be a positive number/],
     [['--photos-per-person=-2'], /--photos-per-person must be A-B with integers 1 <= A <= B/],
     [['--photos-per-person', '6-2'], /--photos-per-person must be A-B/],
     [['--people-per-device', '0-3'], /--people-per-device must be A-B/],

@@ -33,6 +33,7 @@ import {
   type FlagSpecs,
   type ParsedFlags,
 } from './args.js';
+import { DEFAULT_SERVER_OPTIMIZER, type ServerOptimizer } from '../strategy/server-opt.js';
 import type { Command } from './command.js';
 import { createProgressBar } from './progress.js';
 
@@ -99,6 +100,16 @@ const FLAGS: FlagSpecs = {
     help: 'FedAvg SGD learning rate. Default: the tuned table (3 on standardised features; raw: scaled to the features, 30 on embedding).',
   },
   mu: { type: 'string', arg: 'MU', help: `FedProx mu. Default ${D.mu}.` },
+  'server-opt': {
+    type: 'string',
+    arg: 'O',
+    help: 'FedAvg/FedProx server step: none (the plain average), momentum (FedAvgM), adam (FedAdam, Reddi et al. 2021). Default none.',
+  },
+  'server-lr': {
+    type: 'string',
+    arg: 'LR',
+    help: 'Server learning rate of --server-opt momentum/adam. Default 1 (momentum), 0.03 (adam).',
+  },
   normalize: {
     type: 'string',
     arg: 'N',
@@ -291,6 +302,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     localEpochs: intFlag(flags, 'epochs', D.localEpochs, { min: 1, max: 1000 })!,
     batchSize: intFlag(flags, 'batch', D.batchSize, { min: 1, max: 100_000 })!,
     mu: numberFlag(flags, 'mu', D.mu, (v) => v >= 0, 'a non-negative number'),
+    serverOptimizer: serverOptimizerFromFlags(flags),
     deadlineS:
       stringFlag(flags, 'deadline') === 'auto' || stringFlag(flags, 'deadline') === undefined
         ? D.deadlineS
@@ -328,6 +340,14 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     ...(maxPeople === undefined ? {} : { maxPeople }),
   };
   return { options, scan, split, splits, out: stringFlag(flags, 'out', path.join('out', 'sim')) };
+}
+
+/** `--server-opt` and `--server-lr`. */
+function serverOptimizerFromFlags(flags: Parameters<typeof stringFlag>[0]): ServerOptimizer {
+  const kind = choiceFlag(flags, 'server-opt', ['none', 'momentum', 'adam'] as const, 'none');
+  const fallback = kind === 'adam' ? 0.03 : 1;
+  const learningRate = numberFlag(flags, 'server-lr', fallback, (v) => v > 0, 'a positive number');
+  return { ...DEFAULT_SERVER_OPTIMIZER, kind, learningRate };
 }
 
 /** `A-B` (or one integer `A`): integers 1 <= A <= B <= 10,000. */

@@ -19,6 +19,7 @@ import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
 import { readWeights, writeWeights } from '../strategy/model-weights.js';
 import { getStrategy } from '../strategy/registry.js';
+import { DEFAULT_SERVER_OPTIMIZER, type ServerOptimizer } from '../strategy/server-opt.js';
 import { DEFAULT_ROUND_SETTINGS, runRounds } from '../strategy/rounds.js';
 import type { ClientFn } from '../strategy/transport/memory.js';
 import type { BottomMode, RoundSettings, Strategy, StrategyName, Weights } from '../strategy/types.js';
@@ -63,6 +64,8 @@ export interface SimOptions {
   learningRate: number;
   /** FedProx's mu. */
   mu: number;
+  /** FedAvg/FedProx server step (`none`: the plain average; `momentum`: FedAvgM; `adam`: FedAdam). */
+  serverOptimizer: ServerOptimizer;
   /**
    * Input normalisation every arm sees (FedAvg's devices and FedEx's cloud alike):
    * `standardize` maps each channel to zero mean, unit variance with a per-channel mean/std fitted
@@ -124,6 +127,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   batchSize: 10,
   learningRate: 3,
   mu: 0.001,
+  serverOptimizer: DEFAULT_SERVER_OPTIMIZER,
   deadlineS: 'auto',
   cloudGflops: 5000,
   cloudTimeScale: 1,
@@ -586,6 +590,7 @@ export async function runSimulation(
       const batchSize = Math.max(32, Math.ceil(totalSamples / o.cloudTrain.maxBatchesPerEpoch));
       const strategy = timedStrategy(
         getStrategy(arm.strategy, {
+          fedavg: { server: o.serverOptimizer },
           fedex: {
             head: o.head,
             headOptions: o.headOptions,

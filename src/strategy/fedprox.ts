@@ -3,10 +3,10 @@
  * (`settings.mu`), which keeps heterogeneous clients from drifting far from the global model.
  * Selection and aggregation are FedAvg's.
  */
-import { createFedAvgVariant } from './fedavg.js';
+import { createFedAvgVariant, type FedAvgOptions } from './fedavg.js';
 import type { Strategy } from './types.js';
 
 /** @example const strategy = createFedProx(); // settings.mu = 0.01 */
-export function createFedProx(): Strategy {
-  return createFedAvgVariant('fedprox');
+export function createFedProx(options: FedAvgOptions = {}): Strategy {
+  return createFedAvgVariant('fedprox', options);
 }

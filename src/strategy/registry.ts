@@ -3,7 +3,7 @@
  * need nothing (their clients train whatever weights they are sent).
  */
 import { FedexError } from '../core/errors.js';
-import { createFedAvg } from './fedavg.js';
+import { createFedAvg, type FedAvgOptions } from './fedavg.js';
 import { createFedEx, type FedExOptions } from './fedex.js';
 import { createFedProx } from './fedprox.js';
 import type { Strategy, StrategyName } from './types.js';
@@ -17,12 +17,15 @@ export const STRATEGY_NAMES: readonly StrategyName[] = ['fedavg', 'fedprox', 'fe
  * getStrategy('fedavg');
  * getStrategy('fedex', { fedex: { head: 'linear', inputShape: [128], numClasses: 158 } });
  */
-export function getStrategy(name: string, options: { fedex?: FedExOptions } = {}): Strategy {
+export function getStrategy(
+  name: string,
+  options: { fedex?: FedExOptions; fedavg?: FedAvgOptions } = {},
+): Strategy {
   switch (name) {
     case 'fedavg':
-      return createFedAvg();
+      return createFedAvg(options.fedavg);
     case 'fedprox':
-      return createFedProx();
+      return createFedProx(options.fedavg);
     case 'fedex':
       if (!options.fedex)
         throw new FedexError(

@@ -63,6 +63,27 @@ describe.each(['fedavg', 'fedprox'])('%s configureRound', (name) => {
     });
     expect(Array.from(clipped[0].values)).toEqual([0.5, 1.5]);
   });
+
+  it('steps along the average with a server optimizer (FedAvgM: half the way at rate 0.5, then momentum)', async () => {
+    const s = getStrategy(name, { fedavg: { server: { kind: 'momentum', learningRate: 0.5, beta1: 0.5 } } });
+    const result = (v: number[]): ClientResult => ({
+      kind: 'weights',
+      clientId: 'c1',
+      round: 1,
+      weights: [{ name: 'w', shape: [2], values: Float32Array.from(v) }],
+      numExamples: 1,
+      metrics: { loss: 0, accuracy: 0 },
+      costs: { deviceFlops: 0, bytesUp: 0, bytesDown: 0 },
+    });
+    const first = await s.aggregate(1, global, [result([4, 2])], settings);
+    expect(Array.from(first[0].values)).toEqual([2, 1]); // v = Δ = (4, 2); w = 0.5·v
+    const second = await s.aggregate(2, first, [result([4, 2])], settings);
+    // Δ = (2, 1); v = 0.5·(4, 2) + (2, 1) = (4, 2); w = (2, 1) + 0.5·(4, 2)
+    expect(Array.from(second[0].values)).toEqual([4, 2]);
+    expect(() => getStrategy(name, { fedavg: { server: { kind: 'adam', learningRate: 0 } } })).toThrow(
+      /server learning rate must be > 0/,
+    );
+  });
 });
 
 describe('fedex', () => {
