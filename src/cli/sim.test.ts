@@ -38,6 +38,10 @@ describe('fedex sim flags', () => {
     [['--deadline', 'soon'], /--deadline must be a positive number of seconds or auto/],
     [['--cloud-gflops', '0'], /--cloud-gflops must be a positive number or wall/],
     [['--server-opt', 'sgd'], /--server-opt must be one of none, momentum, adam; got "sgd"/],
+    [['--scenario', 'weekly'], /--scenario must be one of campaign, daily; got "weekly"/],
+    [['--scenario', 'daily', '--days', '0'], /--days must be between 1 and 3650, got 0/],
+    [['--scenario', 'daily', '--photos-per-day=-1'], /--photos-per-day must be a positive number/],
+    [['--scenario', 'daily', '--initial-share', '1.5'], /--initial-share must be a number in \(0, 1\]/],
     [['--server-opt', 'adam', '--server-lr', '0'], /--server-lr must be a positive number/],
     [['--photos-per-person=-2'], /--photos-per-person must be A-B with integers 1 <= A <= B/],
     [['--photos-per-person', '6-2'], /--photos-per-person must be A-B/],
@@ -128,5 +132,41 @@ describeWithData('lfw_deepfunneled_min5', () => {
     expect(summary.arms[0].perDevice).toBeUndefined(); // stdout carries the summary only
     expect(existsSync(path.join(out, 'report.html'))).toBe(true);
     expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('data-plot="energy"');
+  }, 300_000);
+
+  it('runs the daily scenario and writes daily.json and daily.html with the cumulative-cost curves', async () => {
+    const out = path.join(tmp, 'daily');
+    const r = await run([
+      'sim',
+      '--scenario',
+      'daily',
+      '--devices',
+      '10',
+      '--days',
+      '3',
+      '--rounds-per-day',
+      '2',
+      '--clients-per-round',
+      '3',
+      '--max-people',
+      String(LFW_TEST_SCAN.maxPeople),
+      '--max-per-person',
+      String(LFW_TEST_SCAN.maxPerPerson),
+      '--min-photos',
+      String(LFW_TEST_SCAN.minPhotos),
+      '--data-seed',
+      String(LFW_TEST_SCAN.seed),
+      '--out',
+      out,
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/fedavg-cached \/ fedex after 3 days: FLOPs/);
+    const report = JSON.parse(readFileSync(path.join(out, 'daily.json'), 'utf8'));
+    expect(report.format).toBe('fedex-daily');
+    expect(report.arms.map((a: { days: unknown[] }) => a.days.length)).toEqual([3, 3]);
+    const html = readFileSync(path.join(out, 'daily.html'), 'utf8');
+    for (const plot of ['daily-flops', 'daily-energy', 'daily-bytes', 'daily-accuracy'])
+      expect(html).toContain(`data-plot="${plot}"`);
   }, 300_000);
 });

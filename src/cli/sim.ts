@@ -13,7 +13,7 @@ import { initRuntime } from '../runtime/node.js';
 import type { ScanOptions } from '../data/dataset-dir.js';
 import { loadSimData, SIM_SCAN, SIM_SPLITS } from '../sim/data.js';
 import { deviceProfile, mergeCatalog, PROFILES, profileNames, type ProfileCatalog } from '../sim/profiles.js';
-import { renderReportHtml } from '../sim/report-html.js';
+import { renderDailyHtml, renderReportHtml } from '../sim/report-html.js';
 import {
   armName,
   DEFAULT_SIM_OPTIONS,
@@ -34,6 +34,7 @@ import {
   type ParsedFlags,
 } from './args.js';
 import { DEFAULT_SERVER_OPTIMIZER, type ServerOptimizer } from '../strategy/server-opt.js';
+import { DEFAULT_DAILY_OPTIONS, runDaily, type DailyOptions, type DailyReport } from '../sim/daily.js';
 import type { Command } from './command.js';
 import { createProgressBar } from './progress.js';
 
@@ -173,6 +174,31 @@ const FLAGS: FlagSpecs = {
     arg: 'N',
     help: `Seed of the choice of people and photos. Default ${SIM_SCAN.seed}.`,
   },
+  scenario: {
+    type: 'string',
+    arg: 'S',
+    help: 'campaign (one training campaign to --target, the default) or daily (photos arrive over --days days, a fresh model every day; writes daily.json and daily.html).',
+  },
+  days: {
+    type: 'string',
+    arg: 'N',
+    help: `daily: days to simulate (1..3650). Default ${DEFAULT_DAILY_OPTIONS.days}.`,
+  },
+  'rounds-per-day': {
+    type: 'string',
+    arg: 'R',
+    help: `daily: FedAvg rounds per day (a warm-started campaign). Default ${DEFAULT_DAILY_OPTIONS.roundsPerDay}.`,
+  },
+  'initial-share': {
+    type: 'string',
+    arg: 'F',
+    help: `daily: share of each phone's photos there on day 0, in (0, 1]. Default ${DEFAULT_DAILY_OPTIONS.initialShare}.`,
+  },
+  'photos-per-day': {
+    type: 'string',
+    arg: 'P',
+    help: `daily: photos arriving per phone per day (expected). Default ${DEFAULT_DAILY_OPTIONS.photosPerDay}.`,
+  },
   'sweep-split': {
     type: 'boolean',
     help: 'Run once per split (--splits) and write sweep.json / sweep.html.',
@@ -187,7 +213,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex sim [--devices N] [--strategies fedex,fedavg,fedprox] [--bottom cached,recompute] [--split S] [--profile P] [--out DIR] | --sweep-split';
+  'fedex sim [--devices N] [--strategies fedex,fedavg,fedprox] [--bottom cached,recompute] [--split S] [--profile P] [--out DIR] | --sweep-split | --scenario daily [--days N]';
 
 function numberFlag(
   flags: ParsedFlags,
@@ -225,6 +251,8 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   scan: ScanOptions;
   split: string;
   splits: string[];
+  scenario: 'campaign' | 'daily';
+  daily: Partial<DailyOptions>;
   out: string;
 }> {
   const devices = intFlag(flags, 'devices', 100, { min: 1, max: 100_000 })!;
@@ -339,7 +367,40 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     seed: intFlag(flags, 'data-seed', SIM_SCAN.seed, { min: 0, max: 2 ** 32 - 1 })!,
     ...(maxPeople === undefined ? {} : { maxPeople }),
   };
-  return { options, scan, split, splits, out: stringFlag(flags, 'out', path.join('out', 'sim')) };
+  const scenario = choiceFlag(flags, 'scenario', ['campaign', 'daily'] as const, 'campaign');
+  const daily: Partial<DailyOptions> = {
+    days: intFlag(flags, 'days', DEFAULT_DAILY_OPTIONS.days, { min: 1, max: 3650 })!,
+    roundsPerDay: intFlag(flags, 'rounds-per-day', DEFAULT_DAILY_OPTIONS.roundsPerDay, {
+      min: 1,
+      max: 10_000,
+    })!,
+    initialShare: numberFlag(
+      flags,
+      'initial-share',
+      DEFAULT_DAILY_OPTIONS.initialShare,
+      (v) => v > 0 && v <= 1,
+      'a number in (0, 1]',
+    ),
+    photosPerDay: numberFlag(
+      flags,
+      'photos-per-day',
+      DEFAULT_DAILY_OPTIONS.photosPerDay,
+      (v) => v > 0 && v <= 1000,
+      'a positive number (at most 1000)',
+    ),
+    ...(flags['cloud-epochs'] === undefined
+      ? { cloudTrain: { ...options.cloudTrain!, epochs: DEFAULT_DAILY_OPTIONS.cloudTrain.epochs } }
+      : {}),
+  };
+  return {
+    options,
+    scan,
+    split,
+    splits,
+    scenario,
+    daily,
+    out: stringFlag(flags, 'out', path.join('out', 'sim')),
+  };
 }
 
 /** `--server-opt` and `--server-lr`. */
@@ -389,6 +450,65 @@ function summaryLines(r: SimReport): string[] {
   }
   lines.push(`  wall ${r.wallS.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB`);
   return lines;
+}
+
+function dailyLines(r: DailyReport): string[] {
+  const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}x`);
+  const lines = [
+    `${r.devices} devices, ${r.config.days} days, split ${r.config.split}, profile ${r.config.profile}:`,
+  ];
+  for (const a of r.arms) {
+    const d = a.days[a.days.length - 1];
+    lines.push(
+      `  ${a.name.padEnd(14)} last day top-1 ${d.accuracy.toFixed(3)}; per fleet device ${(d.flops / 1e9).toFixed(1)} GFLOP, ${d.energyJ.toFixed(1)} J, ${(d.bytes / 1e6).toFixed(2)} MB; ` +
+        `median photo -> model on phone ${a.latencyH.p50.toFixed(0)} h (${a.latencyH.learned}/${a.latencyH.photos} learned)`,
+    );
+  }
+  const q = r.ratios;
+  lines.push(
+    `  fedavg-cached / fedex after ${r.config.days} days: FLOPs ${x(q.flops)} (participating ${x(q.participatingFlops)}), energy ${x(q.energy)} (${x(q.participatingEnergy)}), bytes ${x(q.bytes)} (${x(q.participatingBytes)}), median latency ${x(q.medianLatency)}`,
+  );
+  return lines;
+}
+
+async function simulateDaily(
+  split: string,
+  scan: ScanOptions,
+  options: Partial<SimOptions> & { devices: number },
+  daily: Partial<DailyOptions>,
+  quiet: boolean,
+  stderr: NodeJS.WriteStream,
+): Promise<DailyReport> {
+  const load = createProgressBar(`features ${split}`, stderr, { quiet });
+  const data = await loadSimData({ split, scan, onProgress: (d, t) => load.update(d, t) });
+  load.done();
+  const backbone = options.head === 'upper' ? await loadBackbone('faceapi-resnet') : undefined;
+  // Campaign-only options do not apply to a daily run.
+  const { arms: _a, target: _t, stopAtTarget: _s, maxRounds: _m, fedexRounds: _f, ...rest } = options;
+  const bars = new Map<string, ReturnType<typeof createProgressBar>>();
+  try {
+    return await runDaily(
+      data,
+      { ...rest, ...daily, ...(backbone ? { headOptions: { backbone, split } } : {}) },
+      {
+        onDay: (arm, day, days) => {
+          let bar = bars.get(arm);
+          if (!bar) {
+            bars.forEach((b) => b.done());
+            bar = createProgressBar(`daily ${arm}`, stderr, { quiet });
+            bars.set(arm, bar);
+          }
+          bar.update(day, days);
+        },
+        log: (line) => {
+          bars.forEach((b) => b.done());
+          if (!quiet) stderr.write(`${line}\n`);
+        },
+      },
+    );
+  } finally {
+    backbone?.dispose();
+  }
 }
 
 async function simulateSplit(
@@ -445,10 +565,21 @@ export const simCommand: Command = {
       io.stdout.write(renderHelp(USAGE, simCommand.summary, FLAGS));
       return 0;
     }
-    const { options, scan, split, splits, out } = await simOptionsFromFlags(flags);
+    const { options, scan, split, splits, scenario, daily, out } = await simOptionsFromFlags(flags);
     const quiet = Boolean(flags.quiet);
     await initRuntime();
     await mkdir(out, { recursive: true });
+    if (scenario === 'daily') {
+      const report = await simulateDaily(split, scan, options, daily, quiet, io.stderr);
+      await writeFile(path.join(out, 'daily.json'), JSON.stringify(report));
+      await writeFile(path.join(out, 'daily.html'), renderDailyHtml(report));
+      if (flags.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else {
+        io.stdout.write(dailyLines(report).join('\n') + '\n');
+        io.stdout.write(`wrote ${path.join(out, 'daily.json')} and ${path.join(out, 'daily.html')}\n`);
+      }
+      return 0;
+    }
     if (flags['sweep-split']) {
       const reports: SimReport[] = [];
       const dims: Record<string, number> = {};

@@ -5,6 +5,7 @@
  * point is an SVG element carrying its values (`data-x`, `data-y`), so a browser test can check
  * the plots. Pure string building; no I/O.
  */
+import type { DailyReport, DayPoint } from './daily.js';
 import type { ArmReport, SimReport } from './runner.js';
 
 const COLORS = ['#1b7837', '#2166ac', '#b2182b', '#762a83', '#e08214', '#4d4d4d'];
@@ -304,6 +305,90 @@ th{background:#f3f3f3}figure{margin:16px 0}figcaption{font-size:13px;margin-bott
 <h2>FedAvg / FedEx ratios (how many times more)</h2>${ratios}
 <h2>Accuracy against virtual time</h2>${acc}
 <h2>Per-device costs</h2>${energy}${bytes}${flops}
+</body></html>
+`;
+}
+
+/** Renders a daily-retraining report: cumulative device costs and accuracy over the days. */
+export function renderDailyHtml(report: DailyReport, title = 'FedEx vs FedAvg, daily retraining'): string {
+  const c = report.config;
+  const curve = (id: string, what: string, unit: string, get: (d: DayPoint) => number) =>
+    linePlot(
+      report.arms.map((a) => ({
+        name: a.name,
+        points: a.days.map((d) => [d.day, get(d)] as [number, number]),
+      })),
+      { id, title: `${what} (${unit}) against the day`, xLabel: 'day', yLabel: unit, logX: false },
+    );
+  const ratio = (x: number | null) => (x === null ? '—' : `${fmt(x)}×`);
+  const rows = report.arms.map((a) => {
+    const last = a.days[a.days.length - 1];
+    return [
+      a.name,
+      last.accuracy.toFixed(3),
+      last.personalized.toFixed(3),
+      fmt(last.flops / 1e9),
+      fmt(last.energyJ),
+      fmt(last.bytes / 1e6),
+      String(last.participants),
+      fmt(last.participatingFlops / 1e9),
+      fmt(last.participatingEnergyJ),
+      `${fmt(a.latencyH.p50)} h (${a.latencyH.learned} / ${a.latencyH.photos} photos learned)`,
+    ];
+  });
+  const summary = table(
+    [
+      'arm',
+      'top-1, last day',
+      'personalized',
+      'GFLOP per fleet device',
+      'J per fleet device',
+      'MB per fleet device',
+      'participating devices',
+      'GFLOP per participating device',
+      'J per participating device',
+      'median photo → model on phone',
+    ],
+    rows,
+    'daily-arms',
+  );
+  const r = report.ratios;
+  const ratios = table(
+    ['FedAvg / FedEx after the last day', 'value'],
+    [
+      [
+        'device FLOPs, per fleet / participating device',
+        `${ratio(r.flops)} / ${ratio(r.participatingFlops)}`,
+      ],
+      [
+        'device energy, per fleet / participating device',
+        `${ratio(r.energy)} / ${ratio(r.participatingEnergy)}`,
+      ],
+      [
+        'device bytes, per fleet / participating device',
+        `${ratio(r.bytes)} / ${ratio(r.participatingBytes)}`,
+      ],
+      ['median latency photo → model on phone', ratio(r.medianLatency)],
+    ],
+    'daily-ratios',
+  );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
+table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}
+th{background:#f3f3f3}figure{margin:16px 0}figcaption{font-size:13px;margin-bottom:4px}
+.note{font-size:12px;color:#555}
+</style></head><body>
+<h1>${esc(title)}</h1>
+<p class="note">${report.devices} devices (${esc(c.profile)}), ${c.days} days, split ${esc(c.split)}, head ${esc(c.head)}; ${fmt(c.initialShare * 100)}% of each phone's photos on day 0, then about ${fmt(c.photosPerDay)} a day; FedEx uploads new photos' features and retrains in the cloud daily, FedAvg (features cached) runs ${c.roundsPerDay} warm-started rounds a day; every phone pulls each day's model, and pays detection, landmarks and the bottom once per photo. Created ${esc(report.createdAt)}.</p>
+<h2>After the last day</h2>${summary}${ratios}
+<h2>Cumulative device costs</h2>
+${curve('daily-flops', 'Cumulative device GFLOP per fleet device', 'GFLOP', (d) => d.flops / 1e9)}
+${curve('daily-energy', 'Cumulative device energy per fleet device', 'J', (d) => d.energyJ)}
+${curve('daily-bytes', 'Cumulative bytes per fleet device', 'MB', (d) => d.bytes / 1e6)}
+<h2>The model each day</h2>
+${curve('daily-accuracy', 'Global top-1 of the day’s model', 'accuracy', (d) => d.accuracy)}
 </body></html>
 `;
 }

@@ -419,7 +419,7 @@ function checkOptions(o: SimOptions): void {
 }
 
 /** Evaluates weights on the test photos: global top-1 and per-device personalized top-1. */
-function createEvaluator(data: SimData, model: tf.LayersModel, devices: readonly SimDevice[]) {
+export function createEvaluator(data: SimData, model: tf.LayersModel, devices: readonly SimDevice[]) {
   const rowOf = new Map(data.test.map((s, r) => [s, r]));
   const x = new Float32Array(data.test.length * data.dim);
   data.test.forEach((s, r) => x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), r * data.dim));
@@ -458,7 +458,7 @@ function createEvaluator(data: SimData, model: tf.LayersModel, devices: readonly
 }
 
 /** One aggregation as the cloud clocks saw it. */
-interface CloudWork {
+export interface CloudWork {
   clockS: number;
   wallS: number;
   flops: number;
@@ -468,7 +468,7 @@ interface CloudWork {
  * Wraps a strategy so each aggregation moves the virtual clock: by its FLOPs at `cloudGflops`, or
  * (null) by its measured wall time × `scale`; both are handed to `onCloud`.
  */
-function timedStrategy(
+export function timedStrategy(
   inner: Strategy,
   clock: VirtualClock,
   o: { cloudGflops: number | null; scale: number },
