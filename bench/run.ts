@@ -29,6 +29,7 @@ import { loadSuite } from './load.js';
 import { hardeningSuite } from './hardening.js';
 import { simSuite } from './sim.js';
 import { adaptSuite } from './adapt.js';
+import { headlineSuite } from './headline.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -48,6 +49,7 @@ const SUITES: BenchSuite[] = [
   hardeningSuite,
   simSuite,
   adaptSuite,
+  headlineSuite,
 ];
 
 function formatValue(v: number): string {
