@@ -8,6 +8,7 @@ import {
   fitOpenSet,
   fitTemperature,
   GENERIC_MIN_CLASSES,
+  knownOpenSetRadius,
   leaveOneOutDistances,
   nearestCentroid,
   classMeans,
@@ -45,6 +46,20 @@ describe('open-set distance rule', () => {
     expect(nearestCentroid([3, 5], rule)).toEqual({ index: 0, distance: 5 }); // from (0, 1): √(9 + 16)
     const single = fitOpenSet(Float32Array.of(0, 10), [0, 1], 1, 2);
     expect(single.radius).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('takes an absolute radius when given (a feature space with a known scale), whatever the spread', () => {
+    // The same gallery: median leave-one-out distance 1.5; an absolute radius 4.5 is 3 × that.
+    const rule = fitOpenSet(x, y, 1, 2, { radius: 4.5 });
+    expect(rule.radius).toBe(4.5);
+    expect(rule.margin).toBe(3);
+    expect(nearestCentroid([4], rule).distance).toBeLessThan(rule.radius); // 4 from 0: known
+    expect(nearestCentroid([5], rule).distance).toBeGreaterThan(rule.radius); // 5 from both: unknown
+    // With no class of two, an absolute radius still applies (a relative one would be off).
+    expect(fitOpenSet(Float32Array.of(0, 10), [0, 1], 1, 2, { radius: 1 }).radius).toBe(1);
+    expect(() => fitOpenSet(x, y, 1, 2, { radius: -1 })).toThrow(/radius must be a positive number/);
+    expect(knownOpenSetRadius({ backboneId: 'faceapi-resnet', split: 'embedding' })).toBe(0.507);
+    expect(knownOpenSetRadius({ backboneId: 'faceapi-resnet', split: 'stage128' })).toBeUndefined();
   });
 
   it('refuses a bad margin and labels out of range', () => {

@@ -6,6 +6,7 @@ import {
   classMeans,
   DEFAULT_OPEN_SET_MARGIN,
   nearestCentroid,
+  OPEN_SET_RADII,
   parseOpenSetRule,
 } from '../../model/open-set.js';
 import { initRuntime, tf } from '../../runtime/node.js';
@@ -62,6 +63,34 @@ describe('trainScope', () => {
         rule.radius,
       );
     expect(rule.temperature).toBeGreaterThan(0);
+  });
+
+  it('ships the face descriptor an absolute open-set radius, and a configured one to any features', async () => {
+    // Prepare: the same photos as the face descriptor's spec, and with an explicit radius.
+    const set = syntheticSet(4, 10, 7);
+    const face = { ...set, spec: { ...set.spec, backboneId: 'faceapi-resnet', split: 'embedding' } };
+    const config = resolveTrainJobConfig({ epochs: 5 });
+
+    // Execute
+    const asFace = await trainScope({ scope: 'user:alice', set: face, config }, () => undefined);
+    const fixed = await trainScope(
+      { scope: 'user:alice', set, config: resolveTrainJobConfig({ epochs: 5, openSetRadius: 2.5 }) },
+      () => undefined,
+    );
+    const relative = await trainScope({ scope: 'user:alice', set, config }, () => undefined);
+
+    // Assert
+    const ruleOf = async (w: typeof asFace.weights) => {
+      const { model, metadata } = await modelFromWeightsMessage(w);
+      model.dispose();
+      return parseOpenSetRule(metadata.openSet, 4, 128);
+    };
+    expect((await ruleOf(asFace.weights)).radius).toBe(OPEN_SET_RADII['faceapi-resnet/embedding']);
+    expect((await ruleOf(fixed.weights)).radius).toBe(2.5);
+    const rel = await ruleOf(relative.weights);
+    expect(rel.margin).toBe(DEFAULT_OPEN_SET_MARGIN);
+    expect(rel.radius).not.toBe(2.5);
+    expect(() => resolveTrainJobConfig({ openSetRadius: 0 })).toThrow(/openSetRadius/);
   });
 
   it('rejects a bad open-set margin', () => {

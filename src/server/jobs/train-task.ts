@@ -14,8 +14,9 @@
  * A rejected candidate is shipped as is (stored for audit, never served), without a refit.
  *
  * Every model also carries an open-set rule in its metadata (`openSet`, src/model/open-set.ts):
- * the class centroids of all the kept samples, a radius beyond which a face is "unknown"
- * (`openSetMargin` × the median leave-one-out distance), the mean face of the user's people and a
+ * the class centroids of all the kept samples, a radius beyond which a face is "unknown" (for the
+ * face descriptor an absolute one, `OPEN_SET_RADII`; else `openSetMargin` × the median
+ * leave-one-out distance; `openSetRadius` sets it), the mean face of the user's people and a
  * radius nearer which a face is "no one in particular" (`genericMargin`, with 4 people or more),
  * and a temperature fitted on the holdout's
  * probabilities (1 without a holdout). Features longer than OPEN_SET_MAX_DIM carry no centroids
@@ -31,6 +32,7 @@ import {
   DEFAULT_GENERIC_MARGIN,
   DEFAULT_OPEN_SET_MARGIN,
   fitOpenSet,
+  knownOpenSetRadius,
   fitTemperature,
   OPEN_SET_MAX_DIM,
   type OpenSetRule,
@@ -64,6 +66,12 @@ export interface TrainJobConfig {
   dtype: WireDtype;
   /** Open set: "unknown" beyond this × the median leave-one-out distance to a class centroid. */
   openSetMargin: number;
+  /**
+   * Open set: "unknown" beyond this distance to every class centroid, for every user (a feature
+   * space with a known scale). `null`: the feature space's known radius (`OPEN_SET_RADII`: the
+   * face descriptor's), else `openSetMargin`'s relative one.
+   */
+  openSetRadius: number | null;
   /** Open set: "no one in particular" nearer the mean face than this × the samples' median; 0: off. */
   genericMargin: number;
 }
@@ -91,6 +99,7 @@ export const DEFAULT_TRAIN_JOB_CONFIG: Readonly<TrainJobConfig> = Object.freeze(
   refit: true,
   dtype: 'float32',
   openSetMargin: DEFAULT_OPEN_SET_MARGIN,
+  openSetRadius: null,
   genericMargin: DEFAULT_GENERIC_MARGIN,
 });
 
@@ -147,6 +156,8 @@ export function resolveTrainJobConfig(
   if (c.dtype !== 'float32' && c.dtype !== 'float16' && c.dtype !== 'int8')
     throw bad(`dtype must be float32, float16 or int8 (got ${JSON.stringify(c.dtype)})`);
   checkNumber(c.openSetMargin, 'openSetMargin', (n) => n > 0 && n <= 100, 'in (0, 100]');
+  if (c.openSetRadius !== null)
+    checkNumber(c.openSetRadius, 'openSetRadius', (n) => n > 0 && n <= 1e6, 'in (0, 1e6] or null');
   checkNumber(c.genericMargin, 'genericMargin', (n) => n >= 0 && n < 1, 'in [0, 1) (0: off)');
   return { ...c, headOptions: { ...c.headOptions } };
 }
@@ -264,11 +275,17 @@ function openSetRule(
   y: Int32Array,
   dim: number,
   classes: number,
-  margins: { margin: number; genericMargin: number },
+  margins: { margin: number; radius: number | undefined; genericMargin: number },
   temperature: number,
 ): OpenSetRule {
-  const { margin, genericMargin } = margins;
-  if (dim <= OPEN_SET_MAX_DIM) return fitOpenSet(x, y, dim, classes, { margin, genericMargin, temperature });
+  const { margin, radius, genericMargin } = margins;
+  if (dim <= OPEN_SET_MAX_DIM)
+    return fitOpenSet(x, y, dim, classes, {
+      margin,
+      genericMargin,
+      temperature,
+      ...(radius === undefined ? {} : { radius }),
+    });
   return { dim, centroids: [], radius: Number.POSITIVE_INFINITY, temperature, margin };
 }
 
@@ -425,7 +442,11 @@ export async function trainScope(
           y,
           dim,
           labels.length,
-          { margin: config.openSetMargin, genericMargin: config.genericMargin },
+          {
+            margin: config.openSetMargin,
+            radius: config.openSetRadius ?? knownOpenSetRadius(set.spec),
+            genericMargin: config.genericMargin,
+          },
           temperature,
         ),
       },

@@ -26,6 +26,7 @@ const trainBody = {
     seed: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 },
     holdoutFraction: { type: 'number', minimum: 0, maximum: 0.9 },
     openSetMargin: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
+    openSetRadius: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000 },
     genericMargin: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
   },
 } as const;
