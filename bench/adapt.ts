@@ -6,9 +6,11 @@
  * synthetic skin-coloured blobs run through the descriptor net, as a false detection would be).
  * The device's decision is `decideOpenSet`, the function the SDK runs.
  *
- * Honest split: LFW's people are split in two halves. The margin (how many median leave-one-out
- * distances away a face may lie) is chosen on users made of the first half so that 1% of their
- * known faces are rejected; every reported figure comes from users of the second half, whose
+ * Honest split: LFW's people are split in two halves. The radius (the distance to the nearest
+ * known person beyond which a face is unknown; for the face descriptor the shipped rule is this
+ * absolute distance, `OPEN_SET_RADII`) is chosen on users made of the first half so that 1% of
+ * their known faces are rejected, and the per-user relative margin the rule had before is fitted
+ * the same way for comparison; every reported figure comes from users of the second half, whose
  * people (and strangers) the choice never saw. Calibration (temperature) is reported as the
  * expected calibration error of the known faces' confidence.
  *
