@@ -5,7 +5,8 @@
  * clock (5,000 GFLOP/s) with its measured wall time beside it. Three experiments, real training on
  * real LFW features with the server's strategy code:
  * 1. `campaign`: one campaign to global top-1 0.7, 100 phones, the linear top at `embedding`
- *    (FedEx, FedAvg with cached and recomputed features);
+ *    (FedEx, FedAvg with cached and recomputed features), FedAvg in the strongest configuration
+ *    of a sweep (lr × E, then devices per round, then FedAvgM / FedAdam);
  * 2. `daily`: 30 days, photos arriving on the phones, a fresh model every day (FedEx vs FedAvg
  *    with cached features, 10 warm-started rounds a day);
  * 3. `heavy-top`: `stage128` with the `upper` head (the pretrained upper stage, 4.46M parameters)
@@ -22,7 +23,8 @@ import { initRuntime } from '../src/runtime/node.js';
 import { runDaily } from '../src/sim/daily.js';
 import { loadSimData, SIM_SCAN } from '../src/sim/data.js';
 import { renderDailyHtml, renderReportHtml } from '../src/sim/report-html.js';
-import { runSimulation, type SimReport } from '../src/sim/runner.js';
+import { runSimulation, type SimOptions, type SimReport } from '../src/sim/runner.js';
+import { DEFAULT_SERVER_OPTIMIZER } from '../src/strategy/server-opt.js';
 import { datasetDir } from '../src/testing/datasets.js';
 import type { BenchRow, BenchSuite } from './types.js';
 
@@ -119,9 +121,61 @@ export const headlineSuite: BenchSuite = {
 
     if (want('campaign')) {
       const data = await loadSimData({ split: 'embedding' });
+      // The strongest FedAvg we can find on this task: learning rate × local epochs, then devices
+      // per round, then a server step (FedAvgM, FedAdam); fewest virtual seconds to the target
+      // wins (tuned on the test photos themselves, which can only flatter FedAvg).
+      const grid: Array<Partial<SimOptions>> = quick
+        ? [{}]
+        : [1, 3, 10].flatMap((learningRate) => [1, 5].map((localEpochs) => ({ learningRate, localEpochs })));
+      const tried: Array<{ o: Partial<SimOptions>; time: number; label: string }> = [];
+      const label = (o: Partial<SimOptions>) =>
+        `lr ${o.learningRate ?? 'default'}, E ${o.localEpochs ?? 5}, ${o.clientsPerRound ?? 20}/round, server ${o.serverOptimizer?.kind ?? 'none'}`;
+      const tryOne = async (o: Partial<SimOptions>) => {
+        const r = await runSimulation(data, {
+          devices: 100,
+          arms: [{ strategy: 'fedavg', bottomMode: 'cached' }],
+          ...o,
+        });
+        const time = r.arms[0].timeToTargetS ?? Number.POSITIVE_INFINITY;
+        tried.push({ o, time, label: label(o) });
+        log(
+          `  campaign sweep: ${label(o)}: ${Number.isFinite(time) ? `${time.toFixed(1)} s` : 'target not reached'}`,
+        );
+      };
+      const best = () => tried.reduce((a, b) => (b.time < a.time ? b : a));
+      for (const o of grid) await tryOne(o);
+      if (!quick) {
+        const b = best().o;
+        for (const clientsPerRound of [10, 50]) await tryOne({ ...b, clientsPerRound });
+        const c = best().o;
+        await tryOne({
+          ...c,
+          serverOptimizer: { ...DEFAULT_SERVER_OPTIMIZER, kind: 'momentum', learningRate: 1 },
+        });
+        await tryOne({
+          ...c,
+          serverOptimizer: { ...DEFAULT_SERVER_OPTIMIZER, kind: 'adam', learningRate: 0.03 },
+        });
+      }
+      const strongest = best();
+      for (const t of tried)
+        push(
+          'campaign',
+          `FedAvg sweep: ${t.label}`,
+          Number.isFinite(t.time) ? t.time : null,
+          's',
+          'virtual seconds to 0.7, FedAvg with cached features alone',
+        );
+      push(
+        'campaign',
+        'FedAvg configuration in the comparison',
+        strongest.time,
+        's',
+        `the sweep's fastest: ${strongest.label}`,
+      );
       const report = await runSimulation(
         data,
-        { devices: 100, ...(quick ? { maxRounds: 20 } : {}) },
+        { devices: 100, ...strongest.o, ...(quick ? { maxRounds: 20 } : {}) },
         { log: progress('campaign') },
       );
       save(
