@@ -278,7 +278,16 @@ export const headlineSuite: BenchSuite = {
             learningRate: 0.01,
             maxRounds: quick ? 3 : 30,
             fedexRounds: 2,
-            cloudTrain: { epochs: quick ? 2 : 8, learningRate: 1e-3, patience: 3, maxBatchesPerEpoch: 150 },
+            // The global-split bench's LP-FT recipe (docs/adapt.md).
+            cloudTrain: {
+              epochs: quick ? 2 : 8,
+              learningRate: 1e-3,
+              patience: 3,
+              maxBatchesPerEpoch: 150,
+              probeEpochs: 1,
+              pretrainedLearningRateScale: 0.1,
+              validateStart: true,
+            },
           },
           { log: progress('heavy-top') },
         );

@@ -35,6 +35,7 @@ import {
   DEFAULT_SIM_OPTIONS,
   distribution,
   fedavgLearningRate,
+  lpft,
   standardizeData,
   timedStrategy,
   type Distribution,
@@ -231,6 +232,7 @@ export async function runDaily(
                 batchSize: Math.max(32, Math.ceil(totalPhotos / o.cloudTrain.maxBatchesPerEpoch)),
                 learningRate: o.cloudTrain.learningRate,
                 patience: o.cloudTrain.patience,
+                ...lpft(o.cloudTrain),
               },
             },
           })

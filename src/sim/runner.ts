@@ -94,8 +94,19 @@ export interface SimOptions {
   frontEndFlopsPerPhoto: number;
   peoplePerDevice: readonly [number, number];
   photosPerPerson: readonly [number, number];
-  /** FedEx's cloud trainer (Adam, early stopping), as a server job. */
-  cloudTrain: { epochs: number; learningRate: number; patience: number; maxBatchesPerEpoch: number };
+  /**
+   * FedEx's cloud trainer (Adam, early stopping), as a server job; for a pretrained top (`upper`)
+   * optionally LP-FT (`probeEpochs`, `pretrainedLearningRateScale`, `validateStart`: see the trainer).
+   */
+  cloudTrain: {
+    epochs: number;
+    learningRate: number;
+    patience: number;
+    maxBatchesPerEpoch: number;
+    probeEpochs?: number;
+    pretrainedLearningRateScale?: number;
+    validateStart?: boolean;
+  };
   catalog: ProfileCatalog;
 }
 
@@ -137,6 +148,21 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   cloudTrain: { epochs: 60, learningRate: 3e-3, patience: 8, maxBatchesPerEpoch: 150 },
   catalog: PROFILES,
 });
+
+/** The LP-FT options of a cloud trainer config, only those set. */
+export function lpft(c: SimOptions['cloudTrain']): {
+  probeEpochs?: number;
+  pretrainedLearningRateScale?: number;
+  validateStart?: boolean;
+} {
+  return {
+    ...(c.probeEpochs === undefined ? {} : { probeEpochs: c.probeEpochs }),
+    ...(c.pretrainedLearningRateScale === undefined
+      ? {}
+      : { pretrainedLearningRateScale: c.pretrainedLearningRateScale }),
+    ...(c.validateStart === undefined ? {} : { validateStart: c.validateStart }),
+  };
+}
 
 /** The automatic deadline: 1.5 × the 90th percentile of the round's session times. */
 export const AUTO_DEADLINE: Readonly<AutoDeadline> = Object.freeze({ quantile: 0.9, factor: 1.5 });
@@ -601,6 +627,7 @@ export async function runSimulation(
               batchSize,
               learningRate: o.cloudTrain.learningRate,
               patience: o.cloudTrain.patience,
+              ...lpft(o.cloudTrain),
             },
           },
         }),
