@@ -388,9 +388,6 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
       (v) => v > 0 && v <= 1000,
       'a positive number (at most 1000)',
     ),
-    ...(flags['cloud-epochs'] === undefined
-      ? { cloudTrain: { ...options.cloudTrain!, epochs: DEFAULT_DAILY_OPTIONS.cloudTrain.epochs } }
-      : {}),
   };
   return {
     options,

@@ -59,14 +59,12 @@ export interface DailyOptions extends Omit<
 
 /**
  * Defaults: 30 days, half of each phone's photos on day 0 and about one a day after, 10 FedAvg
- * rounds a day; everything else as `DEFAULT_SIM_OPTIONS` (FedEx's daily retraining capped at 30
- * epochs: it is warm-started).
+ * rounds a day; everything else as `DEFAULT_SIM_OPTIONS`.
  */
 export const DEFAULT_DAILY_OPTIONS: Readonly<Omit<DailyOptions, 'devices'>> = Object.freeze({
   ...(({ arms: _a, target: _t, stopAtTarget: _s, maxRounds: _m, fedexRounds: _f, ...rest }) => rest)(
     DEFAULT_SIM_OPTIONS,
   ),
-  cloudTrain: { ...DEFAULT_SIM_OPTIONS.cloudTrain, epochs: 30 },
   days: 30,
   initialShare: 0.5,
   photosPerDay: 1,
