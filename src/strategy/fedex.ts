@@ -1,8 +1,9 @@
 /**
  * FedEx: every client uploads the features of its photos once (task `upload-features`); the cloud
  * trains the top on the union of all uploads so far with the same head and trainer the server uses
- * for its jobs (`getHead(...).build` + `fitHead`, Adam with early stopping), starting from the
- * global weights. A client that has uploaded is not asked again; once everyone has, rounds are idle.
+ * for its jobs (`getHead(...).build` + `fitHead`, Adam with early stopping, then a refit on every
+ * upload for the best epoch count), starting from the global weights. A client that has uploaded
+ * is not asked again; once everyone has, rounds are idle.
  *
  * The strategy keeps the uploaded features (the cloud stores them, which is the point of FedEx).
  */
@@ -22,6 +23,12 @@ export interface FedExOptions {
   numClasses: number;
   /** The cloud trainer's options (defaults: `DEFAULT_TRAIN_OPTIONS`; seed: `settings.seed`). */
   train?: Partial<Omit<TrainOptions, 'onEpoch' | 'signal'>>;
+  /**
+   * After early stopping on a validation split, train again on every upload for the best epoch
+   * count and ship that, as the server's jobs do (default true). A best epoch of 0 (the start won,
+   * with `validateStart`) ships the start.
+   */
+  refit?: boolean;
 }
 
 class FedEx implements Strategy {
@@ -67,6 +74,7 @@ class FedEx implements Strategy {
       this.options.headOptions,
       settings.seed,
     );
+    let refitted: ReturnType<typeof head.build> | undefined;
     try {
       writeWeights(model, global);
       const result = await fitHead(
@@ -83,12 +91,40 @@ class FedEx implements Strategy {
             (result.trainIndices.length * (forwardFlops + backwardFlops) +
               result.valIndices.length * forwardFlops)
           : n * forwardFlops;
+      if (
+        (this.options.refit ?? true) &&
+        head.training === 'gradient' &&
+        result.valIndices.length > 0 &&
+        result.bestEpoch > 0
+      ) {
+        refitted = head.build(
+          this.options.inputShape,
+          this.options.numClasses,
+          this.options.headOptions,
+          settings.seed,
+        );
+        writeWeights(refitted, global);
+        await fitHead(
+          head,
+          refitted,
+          { x, y, shape: this.options.inputShape },
+          {
+            seed: settings.seed,
+            ...this.options.train,
+            epochs: result.bestEpoch,
+            validationSplit: 0,
+            validateStart: false,
+          },
+        );
+        this.cloudFlops += result.bestEpoch * n * (forwardFlops + backwardFlops);
+      }
       return readWeights(
-        model,
+        refitted ?? model,
         global.map((t) => t.name),
       );
     } finally {
       model.dispose();
+      refitted?.dispose();
     }
   }
 
