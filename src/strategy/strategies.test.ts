@@ -109,4 +109,22 @@ describe('fedex', () => {
     expect(s.configureRound(2, pop.ids, trained, settings).size).toBe(0);
     pop.dispose();
   });
+
+  it('after early stopping, refits on every upload for the best epoch count (as server jobs do)', async () => {
+    const pop = blobPopulation({ numClients: 4, numClasses: 4, dim: 8, perClass: 20 });
+    const train = { epochs: 8, learningRate: 0.05, validationSplit: 0.25, batchSize: 16, patience: 100 };
+    const refit = getStrategy('fedex', { fedex: { ...fedexOptions, train } });
+    const plain = getStrategy('fedex', { fedex: { ...fedexOptions, train, refit: false } });
+    const tasks = refit.configureRound(1, pop.ids, pop.initial, settings);
+    const clients = pop.clients();
+    const results = await Promise.all([...tasks].map(([id, t]) => clients.get(id)!(t)));
+    const before = tf.memory().numTensors;
+    const a = await refit.aggregate(1, pop.initial, results, settings);
+    const b = await plain.aggregate(1, pop.initial, results, settings);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(l2Distance(a, b)).toBeGreaterThan(0); // trained on all 80 samples, not 60
+    // The refit's FLOPs come on top: 8 epochs over 80 samples of forward + backward.
+    expect(refit.lastAggregateFlops!()).toBeGreaterThan(plain.lastAggregateFlops!());
+    pop.dispose();
+  });
 });
