@@ -74,9 +74,15 @@ function fitScale(
 /**
  * Sets the `logits` layer of any head from the class means of `data` as seen at that layer's input
  * (after pooling, or after a pretrained upper stage): the nearest-centroid classifier, its scale
- * fitted. The centroid head is only this; the upper head starts from it. Every class needs a sample.
+ * fitted. The centroid head is only this; the upper head starts from it. Every class needs a sample,
+ * unless `missingClasses: 'keep'`: then the classes without one keep the weights they had (a
+ * label outside the classes is still an error).
  */
-export function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): void {
+export function fitCentroids(
+  model: tf.LayersModel,
+  data: LabelledFeatures,
+  options: { missingClasses?: 'error' | 'keep' } = {},
+): void {
   const logits = model.getLayer(LOGITS_LAYER);
   const [kernel] = logits.getWeights();
   const [inDim, numClasses] = kernel.shape;
@@ -108,7 +114,33 @@ export function fitCentroids(model: tf.LayersModel, data: LabelledFeatures): voi
     }
     vectors.set(part, s * inDim);
   }
-  const { kernel: w, bias: b } = centroidClassifier(vectors, data.y, numClasses, inDim);
+  if (options.missingClasses !== 'keep') {
+    const { kernel: w, bias: b } = centroidClassifier(vectors, data.y, numClasses, inDim);
+    const tensors = [tf.tensor2d(w, [inDim, numClasses]), tf.tensor1d(b)];
+    logits.setWeights(tensors);
+    tf.dispose(tensors);
+    return;
+  }
+  // Only the classes that have samples (a federated round may not have seen everyone yet): their
+  // columns become the centroid classifier, the others keep the weights they had.
+  const present = [...new Set(Array.from(data.y))].sort((a, b) => a - b);
+  const outside = present.find((c) => !Number.isInteger(c) || c < 0 || c >= numClasses);
+  if (outside !== undefined)
+    throw new FedexError('MODEL_BAD_DATA', `label ${outside} is outside 0..${numClasses - 1}`);
+  const local = new Map(present.map((c, i) => [c, i]));
+  const fitted = centroidClassifier(
+    vectors,
+    Array.from(data.y, (c) => local.get(c) ?? -1),
+    present.length,
+    inDim,
+  );
+  const [k0, b0] = logits.getWeights();
+  const w = k0.dataSync().slice() as Float32Array;
+  const b = b0.dataSync().slice() as Float32Array;
+  present.forEach((c, i) => {
+    for (let d = 0; d < inDim; d++) w[d * numClasses + c] = fitted.kernel[d * present.length + i];
+    b[c] = fitted.bias[i];
+  });
   const tensors = [tf.tensor2d(w, [inDim, numClasses]), tf.tensor1d(b)];
   logits.setWeights(tensors);
   tf.dispose(tensors);

@@ -277,6 +277,26 @@ describe('upper head', () => {
     expect(() =>
       head.build(FAKE_STAGE_SHAPE, 3, { backbone, split: 'stage', init: 'zeros' as 'random' }),
     ).toThrow(/init must be/);
+    // A round that has seen only some people (federated): their columns are set, the others kept.
+    const partial = head.build(FAKE_STAGE_SHAPE, 4, { backbone, split: 'stage' }, 3);
+    const [k0, b0] = partial
+      .getLayer(LOGITS_LAYER)
+      .getWeights()
+      .map((w) => w.dataSync().slice());
+    head.prepare!(partial, data); // classes 0..2 have samples, class 3 none
+    const [k1, b1] = partial
+      .getLayer(LOGITS_LAYER)
+      .getWeights()
+      .map((w) => w.dataSync());
+    for (let d = 0; d < 16; d++) {
+      expect(k1[d * 4 + 3]).toBe(k0[d * 4 + 3]);
+      expect(k1[d * 4]).not.toBe(k0[d * 4]);
+    }
+    expect(b1[3]).toBe(b0[3]);
+    expect(() => head.prepare!(partial, { ...data, y: data.y.map((c) => (c === 2 ? 9 : c)) })).toThrow(
+      /label 9 is outside 0..3/,
+    );
+    partial.dispose();
     model.dispose();
     random.dispose();
     stage.dispose();

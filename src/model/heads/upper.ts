@@ -85,7 +85,8 @@ export const upperHead: Head = {
   prepare(model, data) {
     // Only a model this head built with init 'centroids': a loaded or already trained model keeps
     // the classifier it has.
-    if (initOf.get(model) === 'centroids') fitCentroids(model, data);
+    // A class without samples (a federated round that has not seen everyone) keeps its weights.
+    if (initOf.get(model) === 'centroids') fitCentroids(model, data, { missingClasses: 'keep' });
   },
 };
 
