@@ -50,6 +50,8 @@ import { median, type BenchRow, type BenchSuite } from './types.js';
 
 /** Known faces the margin may reject on the calibration half. */
 const TARGET_KNOWN_REJECTED = 0.01;
+/** Known faces the shipped absolute radius is fitted to reject on the calibration half (OPEN_SET_RADII). */
+const TARGET_KNOWN_REJECTED_RADIUS = 0.005;
 /** The device's default probability threshold. */
 const THRESHOLD = 0.5;
 const STRANGERS_PER_USER = 40;
@@ -305,16 +307,17 @@ export const adaptSuite: BenchSuite = {
       );
       const radius = quantile(
         cal.flatMap((o) => o.knownDistance),
-        1 - TARGET_KNOWN_REJECTED,
+        1 - TARGET_KNOWN_REJECTED_RADIUS,
       );
-      // 2. Every figure on the evaluation half, with that radius in the shipped models.
+      const shipped = OPEN_SET_RADII['faceapi-resnet/embedding'];
+      // 2. Every figure on the evaluation half, with the radius that ships in the models.
       const evalUsers = usersOf(set, evaluation, nUsers, 22);
       const ev: UserOutcome[] = [];
       const t0 = performance.now();
       for (const u of evalUsers)
         ev.push(
           await runUser(set, u, strangersOf(set, evaluation, u, STRANGERS_PER_USER, 32), nonFaces, head, {
-            openSetRadius: radius,
+            openSetRadius: shipped,
           }),
         );
       const seconds = (performance.now() - t0) / 1000;
@@ -331,7 +334,14 @@ export const adaptSuite: BenchSuite = {
         'open-set radius (fitted on the calibration half)',
         radius,
         'distance',
-        `rejects 1% of calibration users' known faces; ships as OPEN_SET_RADII = ${OPEN_SET_RADII['faceapi-resnet/embedding']}`,
+        `rejects 0.5% of calibration users' known faces; ships rounded as OPEN_SET_RADII = ${shipped} (the evaluation figures use it)`,
+      );
+      r(
+        "calibration users' known faces beyond the shipped radius",
+        cal.flatMap((o) => o.knownDistance).filter((d) => d > shipped).length /
+          Math.max(1, cal.flatMap((o) => o.knownDistance).length),
+        'share',
+        `radius ${shipped}`,
       );
       r(
         'open-set relative margin (fitted on the calibration half, for comparison)',

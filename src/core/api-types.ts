@@ -102,7 +102,7 @@ export interface ApiTrainBody {
   holdoutFraction?: number;
   /** "Unknown" beyond this × the median leave-one-out distance to a known person (default 1.5). */
   openSetMargin?: number;
-  /** "Unknown" beyond this distance to every known person, for every user (default: the face descriptor's 0.513; else the margin's). */
+  /** "Unknown" beyond this distance to every known person, for every user (default: the face descriptor's 0.55; else the margin's). */
   openSetRadius?: number;
   /** "Unknown" nearer the mean face than this × the named faces' median distance (default 0.85; 0 off). */
   genericMargin?: number;
