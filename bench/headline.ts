@@ -13,7 +13,8 @@
  *    in both arms; FedAvg phones train it by backprop and send it each way every round. On this
  *    2-core machine the fleet is small (FEDEX_HEADLINE_HEAVY_DEVICES, default 20 phones of ~30
  *    photos over FEDEX_HEADLINE_HEAVY_PEOPLE people, default 30) and FedAvg runs at most 30 rounds;
- *    the target is FEDEX_HEADLINE_HEAVY_TARGET (default 0.9).
+ *    the target is FEDEX_HEADLINE_HEAVY_TARGET (default 0.9); FedAvg's SGD rate and local epochs are
+ *    FEDEX_HEADLINE_HEAVY_LR (0.01) and FEDEX_HEADLINE_HEAVY_EPOCHS (1).
  * Reports: `<out>/headline/<run>/` (FEDEX_HEADLINE_OUT). FEDEX_HEADLINE_ONLY=campaign,daily picks runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -273,9 +274,9 @@ export const headlineSuite: BenchSuite = {
             peoplePerDevice: [3, 4],
             photosPerPerson: [6, 10],
             clientsPerRound: Math.max(2, Math.round(devices / 4)),
-            localEpochs: 1,
+            localEpochs: num('FEDEX_HEADLINE_HEAVY_EPOCHS', 1),
             batchSize: 16,
-            learningRate: 0.01,
+            learningRate: num('FEDEX_HEADLINE_HEAVY_LR', 0.01),
             maxRounds: quick ? 3 : 30,
             fedexRounds: 2,
             // The global-split bench's LP-FT recipe (docs/adapt.md).
