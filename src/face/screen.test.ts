@@ -42,7 +42,9 @@ describe('screenFaces', () => {
     );
     expect(v.map((x) => x.flags)).toEqual([[], ['small'], ['edge']]);
     // A tight crop (bbt, 150×150): the box pokes 5 px past the top (3.6%): a good face.
-    expect(screenFaces([{ box: box(16, -5.4, 126.4, 149.2), score: 1 }], 150, 150)).toEqual([{ keep: true, flags: [] }]);
+    expect(screenFaces([{ box: box(16, -5.4, 126.4, 149.2), score: 1 }], 150, 150)).toEqual([
+      { keep: true, flags: [] },
+    ]);
     // Under 32 px on its shorter side, even alone: small.
     expect(screenFaces([{ box: box(0, 0, 30, 40), score: 0.9 }], 50, 50)[0].flags).toEqual(['small']);
   });

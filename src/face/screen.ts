@@ -86,7 +86,8 @@ export function screenFaces(
   for (const i of kept) {
     const b = faces[i].box;
     const flags: ScreenFlag[] = [];
-    if (Math.min(b.width, b.height) < o.minSidePx || area(b) < o.minAreaShareOfLargest * largest) flags.push('small');
+    if (Math.min(b.width, b.height) < o.minSidePx || area(b) < o.minAreaShareOfLargest * largest)
+      flags.push('small');
     if (outsideShare(b, width, height) > o.maxOutside) flags.push('edge');
     verdicts[i].flags = flags;
   }

@@ -499,12 +499,7 @@ describe('server API: isolation between users', () => {
         '/v1/users/alice/samples/relabel',
         { sampleIds: [1], label: 1 },
       ],
-      [
-        'POST',
-        '/v1/users/{userId}/samples/delete',
-        '/v1/users/alice/samples/delete',
-        { sampleIds: [1] },
-      ],
+      ['POST', '/v1/users/{userId}/samples/delete', '/v1/users/alice/samples/delete', { sampleIds: [1] }],
       ['GET', '/v1/users/{userId}/labels', '/v1/users/alice/labels', undefined],
       ['PUT', '/v1/users/{userId}/labels', '/v1/users/alice/labels', { labels: [{ id: 0, name: 'x' }] }],
       ['POST', '/v1/users/{userId}/train', '/v1/users/alice/train', {}],

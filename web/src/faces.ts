@@ -50,7 +50,10 @@ export async function chipToJpeg(chip: RawImage): Promise<Uint8Array> {
 
 /** Every face of `image` with its descriptor and crop (most confident detections first as found). */
 export async function findFaces(extractor: FaceExtractor, image: RawImage): Promise<FoundFace[]> {
-  const { faces, width, height } = await extractor.pipeline.analyze(image, { faces: 'all', descriptors: true });
+  const { faces, width, height } = await extractor.pipeline.analyze(image, {
+    faces: 'all',
+    descriptors: true,
+  });
   // The same face found twice is dropped; bystanders and cut faces are flagged.
   const verdicts = screenFaces(faces, width, height);
   const found: FoundFace[] = [];

@@ -47,8 +47,7 @@ function workerEnvironment(): void {
   faceapi.env.setEnv({
     // Types name DOM classes; in a worker the closest real ones stand in for them.
     Canvas: OffscreenCanvas as unknown as typeof HTMLCanvasElement,
-    CanvasRenderingContext2D:
-      OffscreenCanvasRenderingContext2D as unknown as typeof CanvasRenderingContext2D,
+    CanvasRenderingContext2D: OffscreenCanvasRenderingContext2D as unknown as typeof CanvasRenderingContext2D,
     Image: NoElement as unknown as typeof HTMLImageElement,
     ImageData,
     Video: NoElement as unknown as typeof HTMLVideoElement,

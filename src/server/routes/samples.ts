@@ -168,7 +168,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
       schema: {
         summary: 'Delete samples (features and all), by server id or client id; idempotent',
         description:
-          'At most 10,000 ids. Ids that are not (or no longer) the user\'s are counted in `missing`, ' +
+          "At most 10,000 ids. Ids that are not (or no longer) the user's are counted in `missing`, " +
           'never an error, so a device can resend a deletion it is not sure arrived. Deleting a ' +
           "labelled sample retrains the user's head at once, and the new model replaces the current " +
           'one without being compared with it (the current one has seen the deleted samples).',
