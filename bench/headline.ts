@@ -80,6 +80,15 @@ export const headlineSuite: BenchSuite = {
           `participating: ${(a.summaryParticipating.bytes.mean / 1e6).toFixed(3)}`,
         );
       }
+      for (const a of report.arms)
+        if (a.personal)
+          push(
+            run,
+            `${a.name} personalized top-1 (own people)`,
+            a.personal.mean,
+            'acc',
+            `p10 ${a.personal.p10.toFixed(3)}; ${a.personal.personalized} phones with a personal model; FedEx: per-phone heads in the cloud, FedAvg: local fine-tuning`,
+          );
       for (const c of report.comparisons) {
         const p = c.participating;
         push(
@@ -176,7 +185,7 @@ export const headlineSuite: BenchSuite = {
       );
       const report = await runSimulation(
         data,
-        { devices: 100, ...strongest.o, ...(quick ? { maxRounds: 20 } : {}) },
+        { devices: 100, ...strongest.o, personalize: {}, ...(quick ? { maxRounds: 20 } : {}) },
         { log: progress('campaign') },
       );
       save(

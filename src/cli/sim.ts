@@ -101,6 +101,10 @@ const FLAGS: FlagSpecs = {
     help: 'FedAvg SGD learning rate. Default: the tuned table (3 on standardised features; raw: scaled to the features, 30 on embedding).',
   },
   mu: { type: 'string', arg: 'MU', help: `FedProx mu. Default ${D.mu}.` },
+  personalize: {
+    type: 'boolean',
+    help: "After the campaign, the personalized target: FedEx trains a head per phone in the cloud (batched), FedAvg phones fine-tune the global top locally (FedPer-style, FLOPs charged); reports top-1 among each phone's own people.",
+  },
   'server-opt': {
     type: 'string',
     arg: 'O',
@@ -331,6 +335,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     batchSize: intFlag(flags, 'batch', D.batchSize, { min: 1, max: 100_000 })!,
     mu: numberFlag(flags, 'mu', D.mu, (v) => v >= 0, 'a non-negative number'),
     serverOptimizer: serverOptimizerFromFlags(flags),
+    ...(flags.personalize ? { personalize: {} } : {}),
     deadlineS:
       stringFlag(flags, 'deadline') === 'auto' || stringFlag(flags, 'deadline') === undefined
         ? D.deadlineS
@@ -435,7 +440,10 @@ function summaryLines(r: SimReport): string[] {
     lines.push(
       `  ${a.name.padEnd(18)} ${a.timeToTargetS === null ? `target not reached in ${a.rounds} rounds` : `target at ${a.timeToTargetS.toFixed(1)} s (round ${a.roundsToTarget}; ${a.timeToTargetWallCloudS?.toFixed(1)} s with the measured cloud)`}; ` +
         `final ${a.finalAccuracy.toFixed(3)}; per fleet device ${(a.summary.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summary.energyJ.mean.toFixed(2)} J, ${(a.summary.bytes.mean / 1e3).toFixed(1)} kB; ` +
-        `per participating device (${a.participants}) ${(a.summaryParticipating.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summaryParticipating.energyJ.mean.toFixed(2)} J, ${(a.summaryParticipating.bytes.mean / 1e3).toFixed(1)} kB`,
+        `per participating device (${a.participants}) ${(a.summaryParticipating.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summaryParticipating.energyJ.mean.toFixed(2)} J, ${(a.summaryParticipating.bytes.mean / 1e3).toFixed(1)} kB` +
+        (a.personal
+          ? `; personalized top-1 ${a.personal.mean.toFixed(3)} (p10 ${a.personal.p10.toFixed(3)}, ${a.personal.personalized} personal models)`
+          : ''),
     );
   for (const c of r.comparisons) {
     const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}x`);

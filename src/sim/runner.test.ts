@@ -7,7 +7,7 @@ import { describeWithData } from '../testing/describe-with-data.js';
 import { loadSimData, type SimData } from './data.js';
 import { deviceProfile } from './profiles.js';
 import { buildPopulation } from './population.js';
-import { defaultLearningRate, runSimulation, type SimReport } from './runner.js';
+import { defaultLearningRate, runSimulation, type Arm, type SimReport } from './runner.js';
 
 describeWithData('lfw_deepfunneled_min5', (dir) => {
   let data: SimData;
@@ -113,6 +113,48 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     // A weighted mean: 2 FLOPs per weight per accepted result.
     expect(round.cloudFlops % (2 * report.cloudTrainableParams)).toBe(0);
   });
+
+  it('personalizes after the campaign: FedEx heads per phone in the cloud, FedAvg phones fine-tune and pay for it', async () => {
+    const base = {
+      devices: 12,
+      clientsPerRound: 4,
+      maxRounds: 2,
+      fedexRounds: 1,
+      stopAtTarget: false,
+      arms: [
+        { strategy: 'fedex', bottomMode: 'cached' },
+        { strategy: 'fedavg', bottomMode: 'cached' },
+      ] as Arm[],
+    };
+    const before = tf.memory().numTensors;
+    const plain = await runSimulation(data, base);
+    const tuned = await runSimulation(data, {
+      ...base,
+      personalize: {
+        cloudEpochs: 60,
+        cloudLearningRate: 0.05,
+        localEpochs: 5,
+        batchSize: 10,
+        learningRate: 1,
+        seed: 1,
+      },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    const [fx, avg] = tuned.arms;
+    expect(plain.arms[0].personal).toBeUndefined();
+    // FedEx: a head per phone that uploaded, each pulled by its phone (bytes only, no phone FLOPs).
+    expect(fx.personal!.personalized).toBe(fx.participants);
+    expect(fx.perDevice.flops).toEqual(plain.arms[0].perDevice.flops);
+    const pulled = fx.perDevice.bytesDown.filter((b, i) => b > plain.arms[0].perDevice.bytesDown[i]).length;
+    expect(pulled).toBe(fx.participants);
+    // FedAvg: every phone fine-tunes locally, so every phone spends more FLOPs than without.
+    expect(avg.personal!.personalized).toBe(12);
+    avg.perDevice.flops.forEach((f, i) => expect(f).toBeGreaterThan(plain.arms[1].perDevice.flops[i]));
+    for (const a of tuned.arms) {
+      expect(a.personal!.mean).toBeGreaterThan(0.5);
+      expect(a.personal!.mean).toBeLessThanOrEqual(1);
+    }
+  }, 300_000);
 
   it('leaves no tensor behind', () => {
     expect(tensorsAfter).toBe(tensorsBefore);

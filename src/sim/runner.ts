@@ -27,6 +27,7 @@ import { VirtualClock } from './clock.js';
 import type { SimData } from './data.js';
 import { buildPopulation, type SimDevice } from './population.js';
 import { drawProfiles, PROFILES, type DeviceProfile, type ProfileCatalog } from './profiles.js';
+import { personalizeFedAvg, personalizeFedEx, type PersonalizeOptions } from './personalize.js';
 import { CostLedger, SimTransport, unitHash, type AutoDeadline } from './transport.js';
 
 /** One arm: a strategy and, for FedAvg-like ones, how the device gets its features. */
@@ -64,6 +65,11 @@ export interface SimOptions {
   learningRate: number;
   /** FedProx's mu. */
   mu: number;
+  /**
+   * After the campaign, the personalized target (`./personalize.ts`): FedEx trains a head per
+   * phone in the cloud, FedAvg phones fine-tune the global top locally (FedPer-style). Off: `false`.
+   */
+  personalize: Partial<PersonalizeOptions> | false;
   /** FedAvg/FedProx server step (`none`: the plain average; `momentum`: FedAvgM; `adam`: FedAdam). */
   serverOptimizer: ServerOptimizer;
   /**
@@ -138,6 +144,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   batchSize: 10,
   learningRate: 3,
   mu: 0.001,
+  personalize: false,
   serverOptimizer: DEFAULT_SERVER_OPTIMIZER,
   deadlineS: 'auto',
   cloudGflops: 5000,
@@ -299,6 +306,11 @@ export interface ArmReport {
   settlement: { frontEndFlops: number; bottomFlops: number; modelPullBytes: number; devices: number };
   /** Wall seconds this arm took on this machine. */
   wallS: number;
+  /**
+   * With `personalize`: per phone top-1 among its own people after personalization (mean, 10th
+   * percentile) and how many phones got a personal model; its costs are in the per-device costs.
+   */
+  personal?: { mean: number; p10: number; personalized: number };
 }
 
 /** FedAvg-like arm vs FedEx: how many times more (time, FLOPs, energy, bytes; mean per device). */
@@ -714,6 +726,30 @@ export async function runSimulation(
         settlement.bottomFlops += bottom;
         settlement.modelPullBytes += pull;
       });
+      let personal: ArmReport['personal'];
+      if (o.personalize) {
+        const global = { model, weights: out.weights };
+        const book = { ledger, profiles };
+        // Defaults: the server's batched trainer (100 full-batch epochs, Adam 0.01) in the cloud;
+        // the arm's own local SGD settings on the phones.
+        const po: PersonalizeOptions = {
+          cloudEpochs: 100,
+          cloudLearningRate: 0.01,
+          localEpochs: o.localEpochs,
+          batchSize: o.batchSize,
+          learningRate: o.learningRate,
+          seed: o.seed,
+          ...o.personalize,
+        };
+        const res = fedex
+          ? await personalizeFedEx(data, devices, cached, global, po, book)
+          : await personalizeFedAvg(data, devices, global, po, book);
+        const dist = distribution(res.accuracy);
+        personal = { mean: dist.mean, p10: dist.p10, personalized: res.personalized };
+        hooks.log?.(
+          `${name}: personalized top-1 ${dist.mean.toFixed(3)} (p10 ${dist.p10.toFixed(3)}) over ${devices.length} phones, ${res.personalized} with a personal model`,
+        );
+      }
       model.dispose();
       const hit = series.find((p) => p.accuracy >= o.target);
       const bytes = ledger.bytesUp.map((u, i) => u + ledger.bytesDown[i]);
@@ -754,6 +790,7 @@ export async function runSimulation(
           energyJ: distribution(only(ledger.energyJ)),
         },
         settlement,
+        ...(personal ? { personal } : {}),
         wallS: (performance.now() - a0) / 1000,
       };
       arms.push(report);
