@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
+import { parseFlags } from './args.js';
+import { SIM_FLAGS, simOptionsFromFlags } from './sim.js';
 import { run } from './testing/features.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-sim-cli-'));
@@ -26,6 +28,36 @@ describe('fedex sim flags', () => {
       expect(r.stdout).toContain(f);
   });
 
+  it('gives --scenario heavy-top the headline defaults, and lets a flag override them', async () => {
+    const heavy = await simOptionsFromFlags(
+      parseFlags(['--scenario', 'heavy-top', '--devices', '20'], SIM_FLAGS).flags,
+    );
+    expect(heavy.scenario).toBe('heavy-top');
+    expect(heavy.split).toBe('stage128');
+    expect(heavy.options).toMatchObject({
+      head: 'upper',
+      arms: [
+        { strategy: 'fedex', bottomMode: 'cached' },
+        { strategy: 'fedavg', bottomMode: 'cached' },
+      ],
+      target: 0.9,
+      maxRounds: 30,
+      localEpochs: 1,
+      batchSize: 16,
+      learningRate: 0.01,
+      clientsPerRound: 5,
+      photosPerPerson: [6, 10],
+      cloudTrain: { epochs: 8, probeEpochs: 1, pretrainedLearningRateScale: 0.1, validateStart: true },
+    });
+    const over = await simOptionsFromFlags(
+      parseFlags(['--scenario', 'heavy-top', '--lr', '0.1', '--epochs', '5'], SIM_FLAGS).flags,
+    );
+    expect(over.options).toMatchObject({ learningRate: 0.1, localEpochs: 5 });
+    const plain = await simOptionsFromFlags(parseFlags([], SIM_FLAGS).flags);
+    expect(plain.split).toBe('embedding');
+    expect(plain.options.head).toBe('linear');
+  });
+
   it.each([
     [['--devices', '0'], /--devices must be between 1 and 100000, got 0/],
     [['--devices', 'many'], /--devices must be an integer/],
@@ -38,7 +70,12 @@ describe('fedex sim flags', () => {
     [['--deadline', 'soon'], /--deadline must be a positive number of seconds or auto/],
     [['--cloud-gflops', '0'], /--cloud-gflops must be a positive number or wall/],
     [['--server-opt', 'sgd'], /--server-opt must be one of none, momentum, adam; got "sgd"/],
-    [['--scenario', 'weekly'], /--scenario must be one of campaign, daily; got "weekly"/],
+    [['--scenario', 'weekly'], /--scenario must be one of campaign, daily, heavy-top; got "weekly"/],
+    [
+      ['--scenario', 'heavy-top', '--head', 'linear'],
+      /--scenario heavy-top trains the upper head in both arms/,
+    ],
+    [['--scenario', 'heavy-top', '--split', 'embedding'], /--head upper needs an intermediate split/],
     [['--scenario', 'daily', '--days', '0'], /--days must be between 1 and 3650, got 0/],
     [['--scenario', 'daily', '--photos-per-day=-1'], /--photos-per-day must be a positive number/],
     [['--scenario', 'daily', '--initial-share', '1.5'], /--initial-share must be a number in \(0, 1\]/],

@@ -40,7 +40,7 @@ import { createProgressBar } from './progress.js';
 
 const D = DEFAULT_SIM_OPTIONS;
 
-const FLAGS: FlagSpecs = {
+export const SIM_FLAGS: FlagSpecs = {
   devices: { type: 'string', arg: 'N', help: 'Devices in the fleet (1..100000). Default 100.' },
   strategies: {
     type: 'string',
@@ -181,7 +181,7 @@ const FLAGS: FlagSpecs = {
   scenario: {
     type: 'string',
     arg: 'S',
-    help: 'campaign (one training campaign to --target, the default) or daily (photos arrive over --days days, a fresh model every day; writes daily.json and daily.html).',
+    help: 'campaign (one training campaign to --target, the default), daily (photos arrive over --days days, a fresh model every day; writes daily.json and daily.html), or heavy-top (a campaign with the pretrained upper stage trained in both arms: stage128, --head upper, FedEx and FedAvg with cached features, 6-10 photos per person, FedAvg E=1 B=16 lr 0.01, LP-FT in the cloud, target 0.9, at most 30 rounds; slow: try --devices 20 --max-people 30).',
   },
   days: {
     type: 'string',
@@ -255,27 +255,41 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   scan: ScanOptions;
   split: string;
   splits: string[];
-  scenario: 'campaign' | 'daily';
+  scenario: 'campaign' | 'daily' | 'heavy-top';
   daily: Partial<DailyOptions>;
   out: string;
 }> {
   const devices = intFlag(flags, 'devices', 100, { min: 1, max: 100_000 })!;
+  const scenario = choiceFlag(flags, 'scenario', ['campaign', 'daily', 'heavy-top'] as const, 'campaign');
+  // heavy-top: the regime FedEx is for, the pretrained upper stage trained in both arms; its
+  // defaults are those of the headline bench (docs/sim.md, "A heavy top"); any flag overrides.
+  const heavy = scenario === 'heavy-top';
   const strategies = listFlag<StrategyName>(
     flags,
     'strategies',
     ['fedex', 'fedavg', 'fedprox'],
     ['fedex', 'fedavg'],
   );
-  const bottoms = listFlag<BottomMode>(flags, 'bottom', ['cached', 'recompute'], ['cached', 'recompute']);
+  const bottoms = listFlag<BottomMode>(
+    flags,
+    'bottom',
+    ['cached', 'recompute'],
+    heavy ? ['cached'] : ['cached', 'recompute'],
+  );
   const arms: Arm[] = strategies.flatMap((s): Arm[] =>
     s === 'fedex'
       ? [{ strategy: s, bottomMode: 'cached' }]
       : bottoms.map((b) => ({ strategy: s, bottomMode: b })),
   );
-  const split = stringFlag(flags, 'split', 'embedding');
+  const split = stringFlag(flags, 'split', heavy ? 'stage128' : 'embedding');
   if (!SIM_SPLITS.includes(split))
     throw new FedexError('BAD_ARGUMENT', `--split must be one of ${SIM_SPLITS.join(', ')}; got "${split}"`);
-  const head = choiceFlag(flags, 'head', ['linear', 'mlp', 'upper'] as const, 'linear');
+  const head = choiceFlag(flags, 'head', ['linear', 'mlp', 'upper'] as const, heavy ? 'upper' : 'linear');
+  if (heavy && head !== 'upper')
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      '--scenario heavy-top trains the upper head in both arms (--head upper)',
+    );
   if (
     head === 'upper' &&
     (flags['sweep-split']
@@ -327,12 +341,17 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     head,
     profile,
     catalog,
-    target: numberFlag(flags, 'target', D.target, (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
-    maxRounds: intFlag(flags, 'rounds', D.maxRounds, { min: 1, max: 100_000 })!,
-    fedexRounds: intFlag(flags, 'fedex-rounds', D.fedexRounds, { min: 1, max: 1000 })!,
-    clientsPerRound: intFlag(flags, 'clients-per-round', D.clientsPerRound, { min: 1, max: 100_000 })!,
-    localEpochs: intFlag(flags, 'epochs', D.localEpochs, { min: 1, max: 1000 })!,
-    batchSize: intFlag(flags, 'batch', D.batchSize, { min: 1, max: 100_000 })!,
+    target: numberFlag(flags, 'target', heavy ? 0.9 : D.target, (v) => v > 0 && v <= 1, 'a number in (0, 1]'),
+    maxRounds: intFlag(flags, 'rounds', heavy ? 30 : D.maxRounds, { min: 1, max: 100_000 })!,
+    fedexRounds: intFlag(flags, 'fedex-rounds', heavy ? 2 : D.fedexRounds, { min: 1, max: 1000 })!,
+    clientsPerRound: intFlag(
+      flags,
+      'clients-per-round',
+      heavy ? Math.max(2, Math.round(devices / 4)) : D.clientsPerRound,
+      { min: 1, max: 100_000 },
+    )!,
+    localEpochs: intFlag(flags, 'epochs', heavy ? 1 : D.localEpochs, { min: 1, max: 1000 })!,
+    batchSize: intFlag(flags, 'batch', heavy ? 16 : D.batchSize, { min: 1, max: 100_000 })!,
     mu: numberFlag(flags, 'mu', D.mu, (v) => v >= 0, 'a non-negative number'),
     serverOptimizer: serverOptimizerFromFlags(flags),
     ...(flags.personalize ? { personalize: {} } : {}),
@@ -347,11 +366,21 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     cloudTimeScale: numberFlag(flags, 'cloud-time-scale', D.cloudTimeScale, pos, 'a positive number'),
     cloudTrain: {
       ...D.cloudTrain,
-      epochs: intFlag(flags, 'cloud-epochs', D.cloudTrain.epochs, { min: 1, max: 100_000 })!,
-      learningRate: numberFlag(flags, 'cloud-lr', D.cloudTrain.learningRate, pos, 'a positive number'),
+      // heavy-top: LP-FT for the pretrained stage (docs/adapt.md).
+      ...(heavy
+        ? { patience: 3, probeEpochs: 1, pretrainedLearningRateScale: 0.1, validateStart: true }
+        : {}),
+      epochs: intFlag(flags, 'cloud-epochs', heavy ? 8 : D.cloudTrain.epochs, { min: 1, max: 100_000 })!,
+      learningRate: numberFlag(
+        flags,
+        'cloud-lr',
+        heavy ? 1e-3 : D.cloudTrain.learningRate,
+        pos,
+        'a positive number',
+      ),
     },
-    peoplePerDevice: rangeFlag(flags, 'people-per-device', D.peoplePerDevice),
-    photosPerPerson: rangeFlag(flags, 'photos-per-person', D.photosPerPerson),
+    peoplePerDevice: rangeFlag(flags, 'people-per-device', heavy ? [3, 4] : D.peoplePerDevice),
+    photosPerPerson: rangeFlag(flags, 'photos-per-person', heavy ? [6, 10] : D.photosPerPerson),
     frontEndFlopsPerPhoto:
       numberFlag(
         flags,
@@ -363,7 +392,11 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     stopAtTarget: !flags['run-past-target'],
     seed: intFlag(flags, 'seed', D.seed, { min: 0, max: 2 ** 32 - 1 })!,
     ...(normalize === undefined ? {} : { normalize }),
-    ...(lrRaw === undefined ? {} : { learningRate: numberFlag(flags, 'lr', 0, pos, 'a positive number') }),
+    ...(lrRaw === undefined
+      ? heavy
+        ? { learningRate: 0.01 }
+        : {}
+      : { learningRate: numberFlag(flags, 'lr', 0, pos, 'a positive number') }),
   };
   const maxPeople = intFlag(flags, 'max-people', undefined, { min: 1, max: 100_000 });
   const scan: ScanOptions = {
@@ -372,7 +405,6 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     seed: intFlag(flags, 'data-seed', SIM_SCAN.seed, { min: 0, max: 2 ** 32 - 1 })!,
     ...(maxPeople === undefined ? {} : { maxPeople }),
   };
-  const scenario = choiceFlag(flags, 'scenario', ['campaign', 'daily'] as const, 'campaign');
   const daily: Partial<DailyOptions> = {
     days: intFlag(flags, 'days', DEFAULT_DAILY_OPTIONS.days, { min: 1, max: 3650 })!,
     roundsPerDay: intFlag(flags, 'rounds-per-day', DEFAULT_DAILY_OPTIONS.roundsPerDay, {
@@ -565,9 +597,9 @@ export const simCommand: Command = {
   summary:
     'Simulate thousands of phones: FedEx vs FedAvg on real LFW features, virtual time and energy; JSON + HTML report.',
   async run(argv, io) {
-    const { flags } = parseFlags(argv, FLAGS);
+    const { flags } = parseFlags(argv, SIM_FLAGS);
     if (flags.help) {
-      io.stdout.write(renderHelp(USAGE, simCommand.summary, FLAGS));
+      io.stdout.write(renderHelp(USAGE, simCommand.summary, SIM_FLAGS));
       return 0;
     }
     const { options, scan, split, splits, scenario, daily, out } = await simOptionsFromFlags(flags);
