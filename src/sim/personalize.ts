@@ -1,9 +1,11 @@
 /**
  * The personalized target (the app's real task: who is who among *my* people), after a campaign:
- * - FedEx: the cloud trains one small head per phone on that phone's uploads, all phones at once
- *   (`trainUsersBatched`, the server's batched trainer), and each phone pulls its own head;
  * - FedAvg (FedPer-style): each phone fine-tunes the final global top on its own photos
- *   (`runClientTask`, the same local SGD as its rounds) and pays the FLOPs.
+ *   (`runClientTask`, the same local SGD as its rounds) and pays the FLOPs;
+ * - FedEx: the cloud runs the very same fine-tuning for each phone that uploaded (it holds their
+ *   features), and each such phone pulls its personal top instead of computing it.
+ * The same seeds and data give both arms the same personal models from the same global one; what
+ * differs is where the work runs and who FedEx can reach (only the phones that uploaded).
  * Both are scored per phone, top-1 among the phone's own people on their held-out test photos;
  * a phone that cannot personalize (FedEx: it never uploaded) keeps the global model.
  *
@@ -12,8 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../core/errors.js';
 import { deriveSeed } from '../core/random.js';
-import { trainUsersBatched } from '../model/batched.js';
-import { runClientTask, type ClientData } from '../strategy/client.js';
+import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
 import { writeWeights } from '../strategy/model-weights.js';
 import type { Weights } from '../strategy/types.js';
 import type { SimData } from './data.js';
@@ -23,10 +24,7 @@ import type { CostLedger } from './transport.js';
 
 /** Options of the per-phone step. */
 export interface PersonalizeOptions {
-  /** FedEx's per-phone heads: epochs of full-batch Adam. */
-  cloudEpochs: number;
-  cloudLearningRate: number;
-  /** FedAvg's local fine-tuning: epochs, batch and SGD rate. */
+  /** The fine-tuning (on the phone for FedAvg, in the cloud for FedEx): epochs, batch, SGD rate. */
   localEpochs: number;
   batchSize: number;
   learningRate: number;
@@ -74,8 +72,9 @@ function checkVector(data: SimData): void {
 }
 
 /**
- * FedEx: per-phone heads trained in the cloud on the uploads of the phones in `uploaded`; each of
- * those phones pulls its head (booked in `ledger`). Others are scored with the global weights.
+ * FedEx: the same fine-tuning as FedAvg's phones do (`fineTune`), run in the cloud on each
+ * uploading phone's features, which the cloud has; each of those phones pulls its personal top
+ * (booked in `ledger`) and spends no FLOPs on it. Phones that never uploaded keep the global model.
  */
 export async function personalizeFedEx(
   data: SimData,
@@ -86,58 +85,19 @@ export async function personalizeFedEx(
   book: { ledger: CostLedger; profiles: readonly DeviceProfile[] },
 ): Promise<PersonalizeResult> {
   checkVector(data);
-  const chosen = devices.map((d, i) => ({ d, i })).filter(({ d }) => uploaded.has(d.id));
-  const users = chosen.map(({ d }) => {
-    const local = new Map(d.people.map((p, j) => [p, j]));
-    const x = new Float32Array(d.samples.length * data.dim);
-    d.samples.forEach((s, j) =>
-      x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), j * data.dim),
-    );
-    return { id: d.id, x, y: d.samples.map((s) => local.get(data.labels[s])!), numClasses: d.people.length };
-  });
-  const batched = users.length
-    ? await trainUsersBatched(users, data.dim, {
-        head: 'linear',
-        epochs: o.cloudEpochs,
-        learningRate: o.cloudLearningRate,
-        seed: o.seed,
-      })
-    : undefined;
   const accuracy = devices.map(() => 0);
-  const personal = new Map(chosen.map(({ i }, u) => [i, u]));
-  writeWeights(global.model, global.weights);
+  let personalized = 0;
   for (const [i, d] of devices.entries()) {
-    const { x, y } = testOf(data, d);
-    const u = personal.get(i);
-    if (u === undefined || !batched) {
-      const probs = tf.tidy(
-        () =>
-          (
-            global.model.predict(tf.tensor2d(x, [y.length, data.dim])) as tf.Tensor
-          ).dataSync() as Float32Array,
-      );
-      accuracy[i] = topAmong(probs, data.numClasses, y.length, d.people, y);
-      continue;
-    }
-    const model = batched.toModel(u);
-    try {
-      const probs = tf.tidy(
-        () => (model.predict(tf.tensor2d(x, [y.length, data.dim])) as tf.Tensor).dataSync() as Float32Array,
-      );
-      accuracy[i] = topAmong(
-        probs,
-        d.people.length,
-        y.length,
-        d.people.map((_, j) => j),
-        y.map((l) => d.people.indexOf(l)),
-      );
-      const bytes = batched.users[u].weights.reduce((a, w) => a + w.values.length * 4, 0);
-      book.ledger.book(i, book.profiles[i], { bytesDown: bytes, flops: 0, bytesUp: 0 });
-    } finally {
-      model.dispose();
-    }
+    if (uploaded.has(d.id)) {
+      const tuned = await fineTune(data, d, global, o);
+      writeWeights(global.model, tuned);
+      book.ledger.book(i, book.profiles[i], { bytesDown: weightsWireBytes(tuned), flops: 0, bytesUp: 0 });
+      personalized++;
+    } else writeWeights(global.model, global.weights);
+    accuracy[i] = scoreOwn(data, d, global.model);
   }
-  return { accuracy, personalized: chosen.length };
+  writeWeights(global.model, global.weights);
+  return { accuracy, personalized };
 }
 
 /**
@@ -154,50 +114,64 @@ export async function personalizeFedAvg(
   checkVector(data);
   const accuracy = devices.map(() => 0);
   for (const [i, d] of devices.entries()) {
-    const own: ClientData = {
-      features: (() => {
-        const x = new Float32Array(d.samples.length * data.dim);
-        d.samples.forEach((s, j) =>
-          x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), j * data.dim),
-        );
-        return x;
-      })(),
-      labels: Int32Array.from(d.samples, (s) => data.labels[s]),
-      shape: data.spec.shape,
-      n: d.samples.length,
-    };
-    const r = await runClientTask(
-      {
-        kind: 'train',
-        round: 0,
-        weights: global.weights,
-        localEpochs: o.localEpochs,
-        batchSize: o.batchSize,
-        learningRate: o.learningRate,
-        mu: 0,
-        seed: deriveSeed(o.seed, `personalize:${d.id}`),
-      },
-      own,
-      global.model,
-      {
-        clientId: d.id,
-        bottomMode: 'cached',
-        bottomFlopsPerPhoto: data.bottomFlopsPerPhoto,
-        featuresCached: true,
-        spec: data.spec,
-      },
-    );
-    if (r.kind !== 'weights') throw new FedexError('INTERNAL', 'local fine-tuning returned no weights');
+    let flops = 0;
+    const tuned = await fineTune(data, d, global, o, (f) => (flops = f));
     // Compute only: the phone trains on what it holds (no transfer).
-    book.ledger.book(i, book.profiles[i], { bytesDown: 0, flops: r.costs.deviceFlops, bytesUp: 0 });
-    writeWeights(global.model, r.weights);
-    const { x, y } = testOf(data, d);
-    const probs = tf.tidy(
-      () =>
-        (global.model.predict(tf.tensor2d(x, [y.length, data.dim])) as tf.Tensor).dataSync() as Float32Array,
-    );
-    accuracy[i] = topAmong(probs, data.numClasses, y.length, d.people, y);
+    book.ledger.book(i, book.profiles[i], { bytesDown: 0, flops, bytesUp: 0 });
+    writeWeights(global.model, tuned);
+    accuracy[i] = scoreOwn(data, d, global.model);
   }
   writeWeights(global.model, global.weights);
   return { accuracy, personalized: devices.length };
+}
+
+/** Local SGD from the global weights on one phone's photos (`runClientTask`, as in its rounds). */
+async function fineTune(
+  data: SimData,
+  d: SimDevice,
+  global: { model: tf.LayersModel; weights: Weights },
+  o: PersonalizeOptions,
+  onFlops?: (flops: number) => void,
+): Promise<Weights> {
+  const x = new Float32Array(d.samples.length * data.dim);
+  d.samples.forEach((s, j) => x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), j * data.dim));
+  const own: ClientData = {
+    features: x,
+    labels: Int32Array.from(d.samples, (s) => data.labels[s]),
+    shape: data.spec.shape,
+    n: d.samples.length,
+  };
+  const r = await runClientTask(
+    {
+      kind: 'train',
+      round: 0,
+      weights: global.weights,
+      localEpochs: o.localEpochs,
+      batchSize: o.batchSize,
+      learningRate: o.learningRate,
+      mu: 0,
+      seed: deriveSeed(o.seed, `personalize:${d.id}`),
+    },
+    own,
+    global.model,
+    {
+      clientId: d.id,
+      bottomMode: 'cached',
+      bottomFlopsPerPhoto: data.bottomFlopsPerPhoto,
+      featuresCached: true,
+      spec: data.spec,
+    },
+  );
+  if (r.kind !== 'weights') throw new FedexError('INTERNAL', 'local fine-tuning returned no weights');
+  onFlops?.(r.costs.deviceFlops);
+  return r.weights;
+}
+
+/** Top-1 of `model` among the phone's own people on their test photos. */
+function scoreOwn(data: SimData, d: SimDevice, model: tf.LayersModel): number {
+  const { x, y } = testOf(data, d);
+  const probs = tf.tidy(
+    () => (model.predict(tf.tensor2d(x, [y.length, data.dim])) as tf.Tensor).dataSync() as Float32Array,
+  );
+  return topAmong(probs, data.numClasses, y.length, d.people, y);
 }

@@ -66,8 +66,9 @@ export interface SimOptions {
   /** FedProx's mu. */
   mu: number;
   /**
-   * After the campaign, the personalized target (`./personalize.ts`): FedEx trains a head per
-   * phone in the cloud, FedAvg phones fine-tune the global top locally (FedPer-style). Off: `false`.
+   * After the campaign, the personalized target (`./personalize.ts`): FedAvg phones fine-tune the
+   * global top locally (FedPer-style); FedEx's cloud runs the same fine-tuning for each phone that
+   * uploaded, and the phone pulls the result. Off: `false`.
    */
   personalize: Partial<PersonalizeOptions> | false;
   /** FedAvg/FedProx server step (`none`: the plain average; `momentum`: FedAvgM; `adam`: FedAdam). */
@@ -730,11 +731,8 @@ export async function runSimulation(
       if (o.personalize) {
         const global = { model, weights: out.weights };
         const book = { ledger, profiles };
-        // Defaults: the server's batched trainer (100 full-batch epochs, Adam 0.01) in the cloud;
-        // the arm's own local SGD settings on the phones.
+        // Defaults: the arm's own local SGD settings.
         const po: PersonalizeOptions = {
-          cloudEpochs: 100,
-          cloudLearningRate: 0.01,
           localEpochs: o.localEpochs,
           batchSize: o.batchSize,
           learningRate: o.learningRate,
