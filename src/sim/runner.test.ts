@@ -148,7 +148,7 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     // FedAvg: every phone fine-tunes locally, so every phone spends more FLOPs than without.
     expect(avg.personal!.personalized).toBe(12);
     avg.perDevice.flops.forEach((f, i) => expect(f).toBeGreaterThan(plain.arms[1].perDevice.flops[i]));
-    // The same fine-tuning from the same global model: where FedEx reached a phone, the same score.
+    // The same fine-tuning recipe in both arms (on the phone, in the cloud), each from its own global top.
     expect(fx.personal!.mean).toBeGreaterThan(0.5);
     for (const a of tuned.arms) {
       expect(a.personal!.mean).toBeGreaterThan(0.5);
