@@ -14,7 +14,8 @@
  *    2-core machine the fleet is small (FEDEX_HEADLINE_HEAVY_DEVICES, default 20 phones of ~30
  *    photos over FEDEX_HEADLINE_HEAVY_PEOPLE people, default 30) and FedAvg runs at most 30 rounds;
  *    the target is FEDEX_HEADLINE_HEAVY_TARGET (default 0.9); FedAvg's SGD rate and local epochs are
- *    FEDEX_HEADLINE_HEAVY_LR (0.01) and FEDEX_HEADLINE_HEAVY_EPOCHS (1).
+ *    FEDEX_HEADLINE_HEAVY_LR (0.01) and FEDEX_HEADLINE_HEAVY_EPOCHS (1), and it starts from the head
+ *    as built or, with FEDEX_HEADLINE_HEAVY_START=centroids, from federated class centroids.
  * Reports: `<out>/headline/<run>/` (FEDEX_HEADLINE_OUT). FEDEX_HEADLINE_ONLY=campaign,daily picks runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -286,6 +287,7 @@ export const headlineSuite: BenchSuite = {
             localEpochs: num('FEDEX_HEADLINE_HEAVY_EPOCHS', 1),
             batchSize: 16,
             learningRate: num('FEDEX_HEADLINE_HEAVY_LR', 0.01),
+            fedavgStart: process.env.FEDEX_HEADLINE_HEAVY_START === 'centroids' ? 'centroids' : 'initial',
             maxRounds: quick ? 3 : 30,
             fedexRounds: 2,
             // The global-split bench's LP-FT recipe (docs/adapt.md).

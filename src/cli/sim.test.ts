@@ -70,6 +70,7 @@ describe('fedex sim flags', () => {
     [['--deadline', 'soon'], /--deadline must be a positive number of seconds or auto/],
     [['--cloud-gflops', '0'], /--cloud-gflops must be a positive number or wall/],
     [['--server-opt', 'sgd'], /--server-opt must be one of none, momentum, adam; got "sgd"/],
+    [['--fedavg-start', 'zeros'], /--fedavg-start must be one of initial, centroids; got "zeros"/],
     [['--scenario', 'weekly'], /--scenario must be one of campaign, daily, heavy-top; got "weekly"/],
     [
       ['--scenario', 'heavy-top', '--head', 'linear'],

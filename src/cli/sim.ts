@@ -105,6 +105,11 @@ export const SIM_FLAGS: FlagSpecs = {
     type: 'boolean',
     help: "After the campaign, the personalized target: FedEx trains a head per phone in the cloud (batched), FedAvg phones fine-tune the global top locally (FedPer-style, FLOPs charged); reports top-1 among each phone's own people.",
   },
+  'fedavg-start': {
+    type: 'string',
+    arg: 'S',
+    help: 'Where FedAvg/FedProx start: initial (the head as built) or centroids (a first collection round of per-person sums sets the classifier from class means). Default initial.',
+  },
   'server-opt': {
     type: 'string',
     arg: 'O',
@@ -354,6 +359,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     batchSize: intFlag(flags, 'batch', heavy ? 16 : D.batchSize, { min: 1, max: 100_000 })!,
     mu: numberFlag(flags, 'mu', D.mu, (v) => v >= 0, 'a non-negative number'),
     serverOptimizer: serverOptimizerFromFlags(flags),
+    fedavgStart: choiceFlag(flags, 'fedavg-start', ['initial', 'centroids'] as const, 'initial'),
     ...(flags.personalize ? { personalize: {} } : {}),
     deadlineS:
       stringFlag(flags, 'deadline') === 'auto' || stringFlag(flags, 'deadline') === undefined

@@ -156,6 +156,29 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     }
   }, 300_000);
 
+  it('starts FedAvg from federated centroids when asked: one collection round, charged to every phone', async () => {
+    const base = {
+      devices: 12,
+      clientsPerRound: 4,
+      maxRounds: 1,
+      stopAtTarget: false,
+      arms: [{ strategy: 'fedavg', bottomMode: 'cached' }] as Arm[],
+    };
+    const before = tf.memory().numTensors;
+    const plain = await runSimulation(data, base);
+    const fromCentroids = await runSimulation(data, { ...base, fedavgStart: 'centroids' });
+    expect(tf.memory().numTensors).toBe(before);
+    const [p] = plain.arms;
+    const [c] = fromCentroids.arms;
+    // The start is the nearest-centroid classifier of the phones' photos: far above a random head.
+    expect(c.series[0].accuracy).toBeGreaterThan(p.series[0].accuracy + 0.3);
+    expect(c.series[0].timeS).toBeGreaterThan(0); // the collection round took time
+    expect(p.series[0].timeS).toBe(0);
+    // Every phone sent its per-person sums and so took part.
+    expect(c.participants).toBe(12);
+    c.perDevice.bytesUp.forEach((b, i) => expect(b).toBeGreaterThan(p.perDevice.bytesUp[i]));
+  }, 300_000);
+
   it('leaves no tensor behind', () => {
     expect(tensorsAfter).toBe(tensorsBefore);
   });

@@ -15,6 +15,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../core/errors.js';
 import { FACE_FRONT_END_FLOPS } from '../device/costs.js';
+import { countModelCosts } from '../model/flops.js';
+import { fitCentroids } from '../model/heads/centroid.js';
+import { LOGITS_LAYER } from '../model/heads/common.js';
 import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
 import { readWeights, writeWeights } from '../strategy/model-weights.js';
@@ -71,6 +74,13 @@ export interface SimOptions {
    * uploaded, and the phone pulls the result. Off: `false`.
    */
   personalize: Partial<PersonalizeOptions> | false;
+  /**
+   * Where FedAvg/FedProx start: `initial` (the head as built: a pretrained stage keeps its weights,
+   * the classifier is random) or `centroids` (one collection round first: every phone sends per
+   * person the sum of its photos' vectors at the classifier's input, and the server sets the
+   * classifier from the means, the federated form of the upper head's start).
+   */
+  fedavgStart: 'initial' | 'centroids';
   /** FedAvg/FedProx server step (`none`: the plain average; `momentum`: FedAvgM; `adam`: FedAdam). */
   serverOptimizer: ServerOptimizer;
   /**
@@ -146,6 +156,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   learningRate: 3,
   mu: 0.001,
   personalize: false,
+  fedavgStart: 'initial',
   serverOptimizer: DEFAULT_SERVER_OPTIMIZER,
   deadlineS: 'auto',
   cloudGflops: 5000,
@@ -312,6 +323,55 @@ export interface ArmReport {
    * percentile) and how many phones got a personal model; its costs are in the per-device costs.
    */
   personal?: { mean: number; p10: number; personalized: number };
+}
+
+/**
+ * FedAvg's centroid start (`fedavgStart: 'centroids'`): one collection round in which every phone
+ * runs the model below the classifier on its photos (the bottom first, if it has not yet) and
+ * sends, per person, the sum of the vectors and their count; the server sets the classifier from
+ * the means (`fitCentroids`, classes no phone holds keep their weights). Charged per phone; the
+ * clock moves by the slowest phone. Returns the starting weights.
+ */
+function centroidStart(
+  model: tf.LayersModel,
+  initial: Weights,
+  data: SimData,
+  devices: readonly SimDevice[],
+  env: {
+    profiles: readonly DeviceProfile[];
+    ledger: CostLedger;
+    clock: VirtualClock;
+    cached: Set<string>;
+  },
+): Weights {
+  writeWeights(model, initial);
+  const all = devices.flatMap((d) => d.samples);
+  const x = new Float32Array(all.length * data.dim);
+  all.forEach((s, j) => x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), j * data.dim));
+  fitCentroids(
+    model,
+    { x, y: all.map((s) => data.labels[s]), shape: data.spec.shape },
+    { missingClasses: 'keep' },
+  );
+  const start = readWeights(
+    model,
+    initial.map((t) => t.name),
+  );
+  const forward = countModelCosts(model).totals.forwardFlops;
+  const inDim = model.getLayer(LOGITS_LAYER).getWeights()[0].shape[0];
+  let slowest = 0;
+  devices.forEach((d, i) => {
+    const bottom = env.cached.has(d.id) ? 0 : d.samples.length * data.bottomFlopsPerPhoto;
+    env.cached.add(d.id);
+    const { seconds } = env.ledger.book(i, env.profiles[i], {
+      bytesDown: 0,
+      flops: bottom + d.samples.length * forward,
+      bytesUp: d.people.length * (inDim + 1) * 4,
+    });
+    slowest = Math.max(slowest, seconds);
+  });
+  env.clock.advanceBy(slowest);
+  return start;
 }
 
 /** FedAvg-like arm vs FedEx: how many times more (time, FLOPs, energy, bytes; mean per device). */
@@ -663,11 +723,16 @@ export async function runSimulation(
       };
       const maxRounds = fedex ? o.fedexRounds : o.maxRounds;
       const series: SeriesPoint[] = [];
+      const start =
+        !fedex && o.fedavgStart === 'centroids'
+          ? centroidStart(model, initial, data, devices, { profiles, ledger, clock, cached })
+          : initial;
+      const startS = clock.now;
       const out = await runRounds({
         strategy,
         transport,
         clients: available,
-        initial,
+        initial: start,
         settings,
         rounds: maxRounds,
         evaluate: evaluator.evaluate,
@@ -693,11 +758,11 @@ export async function runSimulation(
           hooks.onProgress?.({ arm: name, round: log.round, maxRounds, accuracy, timeS: clock.now });
         },
       });
-      // Round 0: the initial model, at time 0 (evaluate it again for its personalized score).
-      await evaluator.evaluate(initial);
+      // Round 0: the starting model, when it existed (evaluate it again for its personalized score).
+      await evaluator.evaluate(start);
       series.unshift({
         round: 0,
-        timeS: 0,
+        timeS: startS,
         accuracy: out.accuracyByRound[0],
         ...evaluator.last(),
         selected: 0,
