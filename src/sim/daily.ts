@@ -34,12 +34,11 @@ import {
   createEvaluator,
   DEFAULT_SIM_OPTIONS,
   distribution,
-  fedavgLearningRate,
+  dataOptions,
   lpft,
   standardizeData,
   timedStrategy,
   type Distribution,
-  type Normalize,
   type SimOptions,
 } from './runner.js';
 import { CostLedger, SimTransport, unitHash } from './transport.js';
@@ -171,14 +170,12 @@ export async function runDaily(
   partial: Partial<DailyOptions> & { devices: number },
   hooks: { log?: (line: string) => void; onDay?: (arm: string, day: number, days: number) => void } = {},
 ): Promise<DailyReport> {
-  const normalize: Normalize =
-    partial.normalize ?? ((partial.head ?? DEFAULT_DAILY_OPTIONS.head) === 'upper' ? 'none' : 'standardize');
-  const o: DailyOptions = {
-    ...DEFAULT_DAILY_OPTIONS,
-    ...partial,
-    normalize,
-    learningRate: partial.learningRate ?? fedavgLearningRate(rawData, normalize),
-  };
+  const { normalize, learningRate } = dataOptions(
+    rawData,
+    partial.head ?? DEFAULT_DAILY_OPTIONS.head,
+    partial,
+  );
+  const o: DailyOptions = { ...DEFAULT_DAILY_OPTIONS, ...partial, normalize, learningRate };
   checkDaily(o);
   const t0 = performance.now();
   const data = normalize === 'standardize' ? standardizeData(rawData) : rawData;

@@ -166,6 +166,20 @@ function armRow(a: ArmReport, target: number): string[] {
   ];
 }
 
+/** The opening of every report page: its title and the one stylesheet. */
+function pageHead(title: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
+table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}
+th{background:#f3f3f3}figure{margin:16px 0}figcaption{font-size:13px;margin-bottom:4px}
+.note{font-size:12px;color:#555}
+</style></head><body>
+<h1>${esc(title)}</h1>
+`;
+}
+
 /** Renders `report` as one self-contained HTML page. */
 export function renderReportHtml(report: SimReport, title = 'FedEx simulation'): string {
   const c = report.config;
@@ -290,16 +304,7 @@ export function renderReportHtml(report: SimReport, title = 'FedEx simulation'):
     ],
     'setup',
   );
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
-table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}
-th{background:#f3f3f3}figure{margin:16px 0}figcaption{font-size:13px;margin-bottom:4px}
-.note{font-size:12px;color:#555}
-</style></head><body>
-<h1>${esc(title)}</h1>
-<p class="note">Accuracies come from really training on LFW features with the same strategy code as the server; time and energy are virtual, from counted FLOPs and bytes on the device profiles (see docs/sim.md). Costs are per device over the run, which stops at the target when reached. Created ${esc(report.createdAt)}.</p>
+  return `${pageHead(title)}<p class="note">Accuracies come from really training on LFW features with the same strategy code as the server; time and energy are virtual, from counted FLOPs and bytes on the device profiles (see docs/sim.md). Costs are per device over the run, which stops at the target when reached. Created ${esc(report.createdAt)}.</p>
 <h2>Setup</h2>${setup}
 <h2>Time to target</h2>${armsTable}
 <h2>FedAvg / FedEx ratios (how many times more)</h2>${ratios}
@@ -372,16 +377,7 @@ export function renderDailyHtml(report: DailyReport, title = 'FedEx vs FedAvg, d
     ],
     'daily-ratios',
   );
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
-table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}
-th{background:#f3f3f3}figure{margin:16px 0}figcaption{font-size:13px;margin-bottom:4px}
-.note{font-size:12px;color:#555}
-</style></head><body>
-<h1>${esc(title)}</h1>
-<p class="note">${report.devices} devices (${esc(c.profile)}), ${c.days} days, split ${esc(c.split)}, head ${esc(c.head)}; ${fmt(c.initialShare * 100)}% of each phone's photos on day 0, then about ${fmt(c.photosPerDay)} a day; FedEx uploads new photos' features and retrains in the cloud daily, FedAvg (features cached) runs ${c.roundsPerDay} warm-started rounds a day; every phone pulls each day's model, and pays detection, landmarks and the bottom once per photo. Created ${esc(report.createdAt)}.</p>
+  return `${pageHead(title)}<p class="note">${report.devices} devices (${esc(c.profile)}), ${c.days} days, split ${esc(c.split)}, head ${esc(c.head)}; ${fmt(c.initialShare * 100)}% of each phone's photos on day 0, then about ${fmt(c.photosPerDay)} a day; FedEx uploads new photos' features and retrains in the cloud daily, FedAvg (features cached) runs ${c.roundsPerDay} warm-started rounds a day; every phone pulls each day's model, and pays detection, landmarks and the bottom once per photo. Created ${esc(report.createdAt)}.</p>
 <h2>After the last day</h2>${summary}${ratios}
 <h2>Cumulative device costs</h2>
 ${curve('daily-flops', 'Cumulative device GFLOP per fleet device', 'GFLOP', (d) => d.flops / 1e9)}

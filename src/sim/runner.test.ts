@@ -149,7 +149,6 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     expect(avg.personal!.personalized).toBe(12);
     avg.perDevice.flops.forEach((f, i) => expect(f).toBeGreaterThan(plain.arms[1].perDevice.flops[i]));
     // The same fine-tuning recipe in both arms (on the phone, in the cloud), each from its own global top.
-    expect(fx.personal!.mean).toBeGreaterThan(0.5);
     for (const a of tuned.arms) {
       expect(a.personal!.mean).toBeGreaterThan(0.5);
       expect(a.personal!.mean).toBeLessThanOrEqual(1);

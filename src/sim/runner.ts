@@ -450,6 +450,20 @@ export function distribution(values: ArrayLike<number>): Distribution {
   };
 }
 
+/**
+ * The options that depend on the data and the head: the features' normalisation (`standardize`,
+ * but `none` for the `upper` head, a pretrained stage that expects the raw map) and FedAvg's
+ * learning rate for it, unless `partial` sets them. Shared by the campaign and the daily scenario.
+ */
+export function dataOptions(
+  rawData: SimData,
+  head: string,
+  partial: { normalize?: Normalize; learningRate?: number },
+): { normalize: Normalize; learningRate: number } {
+  const normalize = partial.normalize ?? (head === 'upper' ? 'none' : 'standardize');
+  return { normalize, learningRate: partial.learningRate ?? fedavgLearningRate(rawData, normalize) };
+}
+
 /** FedAvg's default learning rate for `data` under `normalize` (the tuned table, or the raw rule). */
 export function fedavgLearningRate(data: SimData, normalize: Normalize): number {
   return normalize === 'standardize'
@@ -608,14 +622,8 @@ export async function runSimulation(
   partial: Partial<SimOptions> & { devices: number },
   hooks: { onProgress?: (p: SimProgress) => void; log?: (line: string) => void } = {},
 ): Promise<SimReport> {
-  const normalize: Normalize =
-    partial.normalize ?? ((partial.head ?? DEFAULT_SIM_OPTIONS.head) === 'upper' ? 'none' : 'standardize');
-  const o: SimOptions = {
-    ...DEFAULT_SIM_OPTIONS,
-    ...partial,
-    normalize,
-    learningRate: partial.learningRate ?? fedavgLearningRate(rawData, normalize),
-  };
+  const { normalize, learningRate } = dataOptions(rawData, partial.head ?? DEFAULT_SIM_OPTIONS.head, partial);
+  const o: SimOptions = { ...DEFAULT_SIM_OPTIONS, ...partial, normalize, learningRate };
   checkOptions(o);
   // A standardised copy of the features (one more feature array in memory: 83 MB at stage128).
   const data = normalize === 'standardize' ? standardizeData(rawData) : rawData;
