@@ -19,7 +19,7 @@ import { specKey, type FeatureSpec } from '../src/core/types.js';
 import { getHead } from '../src/model/heads/registry.js';
 import { modelToWeightsMessage } from '../src/model/io.js';
 import { initRuntime } from '../src/runtime/node.js';
-import { Store } from '../src/server/store/sqlite.js';
+import { SqliteCore } from '../src/server/store/sqlite.js';
 import { startChildServer, type ChildServer } from '../src/server/testing/child-server.js';
 import { caller, syntheticBatch } from '../src/server/testing/harness.js';
 import type { BenchRow, BenchSuite } from './types.js';
@@ -66,7 +66,7 @@ export const loadSuite: BenchSuite = {
       const head = getHead('linear').build([128], 5, {}, 0);
       const weights = modelToWeightsMessage(head, { labels: ['0', '1', '2', '3', '4'] });
       head.dispose();
-      const store = new Store(path.join(dir, 'fedex.db'));
+      const store = new SqliteCore(path.join(dir, 'fedex.db'));
       store.registerSpec(SPEC);
       for (const d of devices) {
         store.insertModel({

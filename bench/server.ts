@@ -21,7 +21,7 @@ import { encodeFeatureBatch } from '../src/core/codec.js';
 import { createRng } from '../src/core/random.js';
 import type { FeatureBatch, FeatureSpec } from '../src/core/types.js';
 import { startServer } from '../src/server/server.js';
-import { Store } from '../src/server/store/sqlite.js';
+import { SqliteCore } from '../src/server/store/sqlite.js';
 import { startChildServer, type ChildServer } from '../src/server/testing/child-server.js';
 import { caller, syntheticBatch } from '../src/server/testing/harness.js';
 import type { BenchRow, BenchSuite } from './types.js';
@@ -121,7 +121,7 @@ async function measureIngest(
     await new Promise((r) => setTimeout(r, 300));
     const tag = `ingest ${durability} saturated`;
     const ok = result['2xx'];
-    const store = new Store(path.join(dir, 'fedex.db'), { readonly: true });
+    const store = new SqliteCore(path.join(dir, 'fedex.db'), { readonly: true });
     const stored = store.countSamples();
     const storedBatches = store.countBatches();
     store.close();
@@ -274,8 +274,8 @@ async function measureTraining(users: number, log: (line: string) => void): Prom
     const ids: string[] = [];
     for (let u = 0; u <= users; u++) {
       const userId = `trainee-${u}`;
-      server.store.createUser(`trainee ${u}`, userId);
-      const { token } = server.store.enrollDevice(userId, 'phone');
+      await server.store.createUser(`trainee ${u}`, userId);
+      const { token } = await server.store.enrollDevice(userId, 'phone');
       const batch = syntheticBatch({ people: 5, perPerson: 4, seed: 100 + u, spec: SPEC });
       const res = await fetch(`${server.url}/v1/users/${userId}/batches`, {
         method: 'POST',
@@ -300,7 +300,7 @@ async function measureTraining(users: number, log: (line: string) => void): Prom
         if (res.status !== 202) throw new Error(`train ${userId}: HTTP ${res.status} ${await res.text()}`);
       }
       for (;;) {
-        const c = server.store.countJobs();
+        const c = await server.store.countJobs();
         if (c.queued + c.running === 0) break;
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -309,8 +309,8 @@ async function measureTraining(users: number, log: (line: string) => void): Prom
     // The first job per worker pays for starting tfjs in it: warm both workers up apart.
     const warm = await trainAll(ids.slice(0, 1));
     const seconds = await trainAll(ids.slice(1));
-    const counts = server.store.countJobs();
-    const failed = server.store.listJobs({ status: 'failed', limit: 1 })[0];
+    const counts = await server.store.countJobs();
+    const failed = (await server.store.listJobs({ status: 'failed', limit: 1 }))[0];
     log(
       `training: warm-up ${warm.toFixed(1)} s; ${users} users in ${seconds.toFixed(1)} s; jobs ${JSON.stringify(counts)}` +
         (failed ? `; a failure: ${failed.error}` : ''),

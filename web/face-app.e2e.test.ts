@@ -393,9 +393,10 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       // Remove one face (a face of someone nobody named) and a person named by the user: gone
       // here at once, deleted on the server at the next sync, and the next model no longer knows
       // that person.
-      const [user] = server.store.listUsers();
-      const serverIds = () => server.store.listSamples(user.id, { limit: 1000 }).map((x) => x.clientId);
-      removal.serverBefore = serverIds();
+      const [user] = await server.store.listUsers();
+      const serverIds = async () =>
+        (await server.store.listSamples(user.id, { limit: 1000 })).map((x) => x.clientId);
+      removal.serverBefore = await serverIds();
       removal.tilesBefore = await readTiles(page);
       removal.modelBefore = (await page.evaluate(() => document.body.dataset.modelVersion)) ?? '';
       const unnamedTile = removal.tilesBefore.find((t) => t.source !== 'named' && t.photo !== guessed.photo)!;
@@ -424,11 +425,11 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
           .filter((t) => t.source === 'named' && t.name === removal.removedPerson)
           .map((t) => t.id),
       ]);
-      for (const deadline = Date.now() + 90_000; serverIds().some((id) => goneIds.has(id));) {
+      for (const deadline = Date.now() + 90_000; (await serverIds()).some((id) => goneIds.has(id));) {
         expect(Date.now()).toBeLessThan(deadline);
         await new Promise((r) => setTimeout(r, 200));
       }
-      removal.serverAfter = serverIds();
+      removal.serverAfter = await serverIds();
       await page.waitForSelector('#sync:not([disabled])');
       await page.click('#sync');
       await page.waitForFunction(

@@ -73,7 +73,7 @@ describe('fedex users', () => {
     // Assert
     expect(r.code).toBe(0);
     expect(enrolled.status).toBe(201);
-    expect(server.store.listDevices('cy').map((d) => d.name)).toEqual(['cy-phone']);
+    expect((await server.store.listDevices('cy')).map((d) => d.name)).toEqual(['cy-phone']);
   });
 
   it('enrolls a device and prints its token once', async () => {
@@ -131,13 +131,13 @@ describe('fedex jobs', () => {
     await run(['users', 'add', 'Fay', '--id', 'fay', ...conn]);
     const playWorker = (async () => {
       for (;;) {
-        const job = server.store.listJobs({ scope: 'user:fay', status: 'queued' })[0];
+        const job = (await server.store.listJobs({ scope: 'user:fay', status: 'queued' }))[0];
         if (job) {
-          let claimed = server.store.claimJob()!;
-          while (claimed.scope !== 'user:fay') claimed = server.store.claimJob()!; // earlier tests' jobs
-          server.store.updateJobProgress(claimed.id, 0.5, 'epoch 5');
+          let claimed = (await server.store.claimJob())!;
+          while (claimed.scope !== 'user:fay') claimed = (await server.store.claimJob())!; // earlier tests' jobs
+          await server.store.updateJobProgress(claimed.id, 0.5, 'epoch 5');
           await new Promise((r) => setTimeout(r, 300));
-          server.store.completeJob(claimed.id, { result: { note: 'fake' } });
+          await server.store.completeJob(claimed.id, { result: { note: 'fake' } });
           return claimed.id;
         }
         await new Promise((r) => setTimeout(r, 20));
@@ -159,10 +159,10 @@ describe('fedex jobs', () => {
     await run(['users', 'add', 'Hal', '--id', 'hal', ...conn]);
     const playWorker = (async () => {
       for (;;) {
-        if (server.store.listJobs({ scope: 'user:hal', status: 'queued' }).length > 0) {
-          let claimed = server.store.claimJob()!;
-          while (claimed.scope !== 'user:hal') claimed = server.store.claimJob()!;
-          server.store.failJob(claimed.id, 'not enough labelled samples', false);
+        if ((await server.store.listJobs({ scope: 'user:hal', status: 'queued' })).length > 0) {
+          let claimed = (await server.store.claimJob())!;
+          while (claimed.scope !== 'user:hal') claimed = (await server.store.claimJob())!;
+          await server.store.failJob(claimed.id, 'not enough labelled samples', false);
           return claimed.id;
         }
         await new Promise((r) => setTimeout(r, 20));
@@ -207,13 +207,13 @@ describe('fedex models', () => {
 
     // Execute
     const empty = await run(['models', '--scope', 'user:gus', ...conn]);
-    const specKey = server.store.registerSpec({
+    const specKey = await server.store.registerSpec({
       backboneId: 'test-net',
       backboneVersion: '1',
       split: 'embedding',
       shape: [8],
     });
-    server.store.insertModel({
+    await server.store.insertModel({
       scope: 'user:gus',
       specKey,
       head: 'linear',

@@ -137,7 +137,7 @@ describeWithData('bbt_faceapi_demo', (dir) => {
     expect(JSON.parse(added.out)).toMatchObject({ photos: 10, found: 10, labelled: 9 });
     expect(synced.code, synced.err).toBe(0);
     expect(synced.out).toContain('uploaded 10 sample(s)');
-    expect(server.store.countSamples('penny-fan')).toBe(10);
+    expect(await server.store.countSamples('penny-fan')).toBe(10);
     expect(trained.code, trained.err).toBe(0);
     expect(trained.out).toContain('done');
     expect(pulled.out).toContain('pulled model v1');

@@ -10,6 +10,7 @@ import { clusterCommand } from './cluster.js';
 import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { serveCommand } from './serve.js';
+import { workerCommand } from './worker.js';
 import { usersCommand } from './users.js';
 import { modelsCommand } from './models.js';
 import { jobsCommand } from './jobs.js';
@@ -22,6 +23,7 @@ export const COMMANDS: Command[] = [
   trainCommand,
   evalCommand,
   serveCommand,
+  workerCommand,
   usersCommand,
   modelsCommand,
   jobsCommand,

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { FedexError } from '../core/errors.js';
 import { defaultServerConfig, type ServerConfig } from '../server/config.js';
 import { ADMIN_KEY_FILE, startServer, type RunningServer } from '../server/server.js';
+import { isPostgresUrl } from '../server/store/store.js';
 import { serverDataDir } from './admin.js';
 import { choiceFlag, intFlag, parseFlags, renderHelp, stringFlag, type FlagSpecs } from './args.js';
 import type { Command, CommandIO } from './command.js';
@@ -35,10 +36,15 @@ const FLAGS: FlagSpecs = {
     arg: 'DIR',
     help: 'Folder of the database and the admin key. Default $FEDEX_SERVER_DATA, else ./fedex-data.',
   },
+  database: {
+    type: 'string',
+    arg: 'URL',
+    help: 'postgres://user@host:port/db: keep everything in PostgreSQL, so many serve and worker processes share it (see docs/server.md, "Scaling out"). Default $FEDEX_DATABASE_URL, else the SQLite file in the data folder.',
+  },
   workers: {
     type: 'string',
     arg: 'N',
-    help: `Training worker threads (0: jobs only queue). Default ${DEFAULTS.workers} (the cores).`,
+    help: `Training worker threads (0: jobs only queue, or run them in fedex worker). Default ${DEFAULTS.workers} (the cores).`,
   },
   'retrain-after': {
     type: 'string',
@@ -103,7 +109,22 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--max-samples-per-user N] [--max-job-epochs N] [--job-timeout S] [--source-maps] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--database URL] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--max-samples-per-user N] [--max-job-epochs N] [--job-timeout S] [--source-maps] [--log]';
+
+/**
+ * The `--database` flag, else `FEDEX_DATABASE_URL`; undefined for neither (the SQLite default).
+ * BAD_ARGUMENT, in one line, for anything but a postgres:// URL.
+ */
+export function databaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const value = flag ?? (env.FEDEX_DATABASE_URL || undefined);
+  if (value === undefined) return undefined;
+  if (!isPostgresUrl(value))
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `--database takes a postgres://user@host:port/database URL${flag === undefined ? ' (from FEDEX_DATABASE_URL)' : ''}, got "${value}"; leave it out for the SQLite file in the data folder`,
+    );
+  return value;
+}
 
 /** The server config the flags and environment ask for (only what they set; the server fills in the rest). */
 export function serveConfig(
@@ -124,6 +145,8 @@ export function serveConfig(
   const host = stringFlag(flags, 'host');
   if (host !== undefined) config.host = host;
   config.dataDir = serverDataDir(stringFlag(flags, 'data-dir'), env);
+  const database = databaseUrl(stringFlag(flags, 'database'), env);
+  if (database !== undefined) config.database = database;
   const workers = intFlag(flags, 'workers', undefined, { min: 0, max: 64 });
   if (workers !== undefined) config.workers = workers;
   const retrain = intFlag(flags, 'retrain-after', undefined, { min: 0, max: 1_000_000_000 });
@@ -164,7 +187,10 @@ export function startBanner(server: RunningServer, createdKey: boolean): string 
   const c = server.config;
   const rows: [string, string][] = [
     ['data folder', c.dataDir],
-    ['database', `${server.dbFile} (durability ${c.durability})`],
+    [
+      'database',
+      server.store.kind === 'sqlite' ? `${server.dbFile} (durability ${c.durability})` : server.dbFile,
+    ],
     [
       'admin key',
       server.adminKeyFile === null

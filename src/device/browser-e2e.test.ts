@@ -110,7 +110,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('device SDK end to end in C
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     });
 
-    it('enrolls, uploads every labelled face, trains and pulls a model', () => {
+    it('enrolls, uploads every labelled face, trains and pulls a model', async () => {
       if (consoleLines.length) console.info(`browser console:\n${consoleLines.join('\n')}`);
       expect(result.backend).toBe('wasm');
       expect(result.userId).toBe('bbt');
@@ -118,7 +118,7 @@ describe.skipIf(!chromiumPath && !browserRequired())('device SDK end to end in C
       expect(result.uploadedSamples).toBe(add.length);
       expect(result.jobStatus).toBe('done');
       expect(result.modelVersion).not.toBeNull();
-      expect(server.store.listUsers('bbt')[0]).toBeDefined();
+      expect((await server.store.listUsers('bbt'))[0]).toBeDefined();
     });
 
     it('names the held-out photos on the device (accuracy >= 0.9, above the unknown threshold)', () => {

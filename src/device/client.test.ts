@@ -58,8 +58,8 @@ describe('DeviceClient against the API', () => {
     const first = await client.uploadBatch('alice', 'b-1', fxfb);
     const again = await client.uploadBatch('alice', 'b-1', fxfb);
     expect([first.duplicate, first.inserted, again.duplicate]).toEqual([false, 6, true]);
-    expect(api.store.countBatches('alice')).toBe(1);
-    expect(api.store.countSamples('alice')).toBe(6);
+    expect(await api.store.countBatches('alice')).toBe(1);
+    expect(await api.store.countSamples('alice')).toBe(6);
     expect(bytes[0].up).toBe(fxfb.byteLength);
     expect(bytes[0].down).toBeGreaterThan(0);
   });
@@ -124,8 +124,8 @@ describe('DeviceClient against the API', () => {
       metadata: { scope: 'user:alice' },
       tensors: [{ name: 'w', shape: [3], values: new Float32Array([1, 2, 3]) }],
     });
-    api.store.registerSpec(TEST_SPEC);
-    const info = api.store.insertModel({
+    await api.store.registerSpec(TEST_SPEC);
+    const info = await api.store.insertModel({
       scope: 'user:alice',
       specKey: specKey(TEST_SPEC),
       head: 'linear',
@@ -289,7 +289,7 @@ describe('Outbox.flush against a real server that goes away', () => {
 
     // Assert
     expect(second).toMatchObject({ sent: 3, remaining: 0, dead: [] });
-    expect(server.store.countBatches('alice')).toBe(5);
-    expect(server.store.countSamples('alice')).toBe(10);
+    expect(await server.store.countBatches('alice')).toBe(5);
+    expect(await server.store.countSamples('alice')).toBe(10);
   });
 });

@@ -175,7 +175,8 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
       expect(resumed).toMatchObject({ samples: 11, pending: 0 });
       expect(uploads).toBe(1 + 3 + 1 + 3); // ok, 3 tries into the outage, the lost answer, 3 batches
       expect((await opened[2].sync()).samples).toBe(15);
-      for (const d of devices) expect(server.store.countSamples(d.user.id)).toBe(d.user.labelled.length);
+      for (const d of devices)
+        expect(await server.store.countSamples(d.user.id)).toBe(d.user.labelled.length);
 
       // Train, pull, predict the held-out photos on each device.
       const served: number[] = [];
@@ -230,7 +231,8 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
           `uploads seen by the flaky fetch: ${uploads}`,
       );
       expect(mean(served)).toBeGreaterThanOrEqual(mean(offline) - 0.02);
-      for (const d of devices) expect(server.store.countSamples(d.user.id)).toBe(d.user.labelled.length);
+      for (const d of devices)
+        expect(await server.store.countSamples(d.user.id)).toBe(d.user.labelled.length);
     },
     LONG,
   );

@@ -104,17 +104,12 @@ describe('FedexDevice', () => {
       const synced = await device.sync();
       expect(synced).toMatchObject({ samples: 18, pending: 0, relabelled: 1 }); // later-ann sat in an encoded batch
       expect(synced.uploaded).toBe(5); // 18 samples in batches of 4
-      expect(server.store.countSamples('alice')).toBe(18);
-      expect(
-        server.store
-          .getLabels('alice')
-          .map((l) => l.name)
-          .sort(),
-      ).toEqual([...PEOPLE].sort());
-      const later = server.store
-        .listSamples('alice', { limit: 100 })
-        .find((s) => s.clientId === 'later-ann.jpg');
-      expect(later?.label).toBe(server.store.getLabels('alice').find((l) => l.name === 'ann')!.id);
+      expect(await server.store.countSamples('alice')).toBe(18);
+      expect((await server.store.getLabels('alice')).map((l) => l.name).sort()).toEqual([...PEOPLE].sort());
+      const later = (await server.store.listSamples('alice', { limit: 100 })).find(
+        (s) => s.clientId === 'later-ann.jpg',
+      );
+      expect(later?.label).toBe((await server.store.getLabels('alice')).find((l) => l.name === 'ann')!.id);
       // Photos labelled after their upload: relabels at the next sync.
       await device.label('later-bob.jpg', 'bob');
       await device.label('later-cho.jpg', 'cho');
@@ -188,7 +183,7 @@ describe('FedexDevice', () => {
       expect((await reopened.sync()).samples).toBe(3);
       const job2 = await reopened.train({ head: 'centroid' });
       await reopened.waitForJob(job2.id, { timeoutMs: 100_000, pollMs: 100 });
-      const versions = server.store.listModels({ scope: 'user:alice' });
+      const versions = await server.store.listModels({ scope: 'user:alice' });
       expect(versions[0].status).toBe('promoted');
       await reopened.close();
       const flip = recordingFetch(async (url, res) => {
@@ -237,9 +232,10 @@ describe('FedexDevice', () => {
       const relabeller = await FedexDevice.open(options(store));
       expect((await relabeller.sync()).relabelled).toBe(1);
       expect((await relabeller.status()).queuedRelabels).toBe(0);
-      const bobId = server.store.getLabels('alice').find((l) => l.name === 'bob')!.id;
+      const bobId = (await server.store.getLabels('alice')).find((l) => l.name === 'bob')!.id;
       expect(
-        server.store.listSamples('alice', { limit: 100 }).find((x) => x.clientId === 'dan-0.jpg')?.label,
+        (await server.store.listSamples('alice', { limit: 100 })).find((x) => x.clientId === 'dan-0.jpg')
+          ?.label,
       ).toBe(bobId);
       await relabeller.close();
       expect(tf.memory().numTensors).toBe(tensorsBefore);
@@ -265,14 +261,14 @@ describe('FedexDevice', () => {
     const synced = await b.sync();
 
     // Assert: bob moved to id 1 and its already-encoded samples were relabelled; ann kept a's id.
-    const labels = server.store.getLabels('carol');
+    const labels = await server.store.getLabels('carol');
     expect(labels).toEqual([
       { id: 0, name: 'ann' },
       { id: 1, name: 'bob' },
     ]);
     expect(synced.relabelled).toBe(2);
     const byClient = new Map(
-      server.store.listSamples('carol', { limit: 100 }).map((s) => [s.clientId, s.label]),
+      (await server.store.listSamples('carol', { limit: 100 })).map((s) => [s.clientId, s.label]),
     );
     expect(Object.fromEntries(byClient)).toEqual({
       'a-ann-0': 0,
@@ -309,7 +305,7 @@ describe('FedexDevice', () => {
 
     // Assert
     expect(synced).toMatchObject({ samples: 2, pending: 0 });
-    expect(server.store.countSamples('bert')).toBe(2);
+    expect(await server.store.countSamples('bert')).toBe(2);
     await device.close();
   });
   it(
@@ -351,7 +347,7 @@ describe('FedexDevice', () => {
       expect(forgotten).toBe(6);
       expect(queued).toBe(6);
       expect(synced).toMatchObject({ deleted: 5, pending: 0 }); // bob-new never reached the server
-      const onServer = server.store.listSamples('dora', { limit: 100 }).map((s) => s.clientId);
+      const onServer = (await server.store.listSamples('dora', { limit: 100 })).map((s) => s.clientId);
       expect(onServer.filter((id) => id.startsWith('cho') || id === 'ann-new-0' || id === 'bob-new')).toEqual(
         [],
       );
@@ -359,12 +355,12 @@ describe('FedexDevice', () => {
       expect(await reopened.status()).toMatchObject({ queuedDeletions: 0, samples: 11 });
       // The server retrained by itself (trigger "deletion"); the pulled model has forgotten cho.
       const deadline = Date.now() + 100_000;
-      let job = server.store.listJobs({ scope: 'user:dora', limit: 1 })[0];
+      let job = (await server.store.listJobs({ scope: 'user:dora', limit: 1 }))[0];
       while (!(job.trigger === 'deletion' && job.status === 'done')) {
         expect(job.status).not.toBe('failed');
         expect(Date.now()).toBeLessThan(deadline);
         await new Promise((r) => setTimeout(r, 50));
-        job = server.store.listJobs({ scope: 'user:dora', limit: 1 })[0];
+        job = (await server.store.listJobs({ scope: 'user:dora', limit: 1 }))[0];
       }
       expect((await reopened.pullModel()).version).toBe(2);
       expect((await reopened.status()).model?.labels).toBe(2);

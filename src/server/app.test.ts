@@ -124,15 +124,15 @@ describe('server API: uploads', () => {
     const retry = await device.request('POST', '/v1/users/u1/batches', bytes, { 'idempotency-key': 'b-1' });
     expect(retry.status).toBe(200);
     expect(retry.json).toMatchObject({ batchId: 'b-1', samples: 12, inserted: 12, duplicate: true });
-    expect(api.store.countSamples('u1')).toBe(12);
+    expect(await api.store.countSamples('u1')).toBe(12);
     const other = encodeBatch(syntheticBatch({ people: 1, perPerson: 2, prefix: 'other' }));
     const conflict = await device.request<Err>('POST', '/v1/users/u1/batches', other, {
       'idempotency-key': 'b-1',
     });
     expect([conflict.status, conflict.json.error.code]).toEqual([409, 'IDEMPOTENCY_CONFLICT']);
-    expect(api.store.countSamples('u1')).toBe(12);
+    expect(await api.store.countSamples('u1')).toBe(12);
     expect(api.ingested).toEqual(['u1']); // the scheduler hears of the stored batch once
-    const labelled = api.store.listSamples('u1', { limit: 1000 }).filter((s) => s.label >= 0);
+    const labelled = (await api.store.listSamples('u1', { limit: 1000 })).filter((s) => s.label >= 0);
     expect(labelled).toHaveLength(6);
   });
 
@@ -155,7 +155,7 @@ describe('server API: uploads', () => {
     expect([statuses[0], statuses[40]].sort()).toEqual([201, 409]); // key c0, two different bodies
     expect([statuses[3], statuses[41]].sort()).toEqual([200, 201]); // c3 twice: stored, then its duplicate
     expect(statuses.filter((s, i) => ![0, 3, 40, 41].includes(i) && s !== 201)).toEqual([]);
-    expect(api.store.countSamples('u1')).toBe(160);
+    expect(await api.store.countSamples('u1')).toBe(160);
   });
 
   it('rejects bad uploads with 4xx and stores nothing', async () => {
@@ -230,8 +230,8 @@ describe('server API: uploads', () => {
       if (c.code !== 'CODEC_BAD_HEADER') expect([c.name, r.json.error.code]).toEqual([c.name, c.code]);
       else expect(r.json.error.code).toMatch(/^CODEC_/);
     }
-    expect(api.store.countSamples()).toBe(0);
-    expect(api.store.countBatches()).toBe(0);
+    expect(await api.store.countSamples()).toBe(0);
+    expect(await api.store.countBatches()).toBe(0);
   });
 
   it('answers 400 to 300 randomly mutated uploads and stores none of them', async () => {
@@ -258,8 +258,8 @@ describe('server API: uploads', () => {
       codes.set(r.json.error.code, (codes.get(r.json.error.code) ?? 0) + 1);
     }
     expect([...codes.keys()].every((c) => c.startsWith('CODEC_') || c === 'BAD_REQUEST')).toBe(true);
-    expect(api.store.countSamples()).toBe(0);
-    expect(api.store.countBatches()).toBe(0);
+    expect(await api.store.countSamples()).toBe(0);
+    expect(await api.store.countBatches()).toBe(0);
   });
 
   it('rejects a body over the limit with 413, and a spec whose shape disagrees with the stored one with 422', async () => {
@@ -291,7 +291,7 @@ describe('server API: uploads', () => {
       { 'idempotency-key': 'm' },
     );
     expect([mismatch.status, mismatch.json.error.code]).toEqual([422, 'FEATURE_MISMATCH']);
-    expect(api.store.countSamples()).toBe(2);
+    expect(await api.store.countSamples()).toBe(2);
   });
 });
 
@@ -323,7 +323,7 @@ describe('server API: samples and labels', () => {
       label: 1,
     });
     expect(bad.status).toBe(404);
-    expect(api.store.listSamples('u1').filter((s) => s.label === 1)).toHaveLength(0); // nothing changed
+    expect((await api.store.listSamples('u1')).filter((s) => s.label === 1)).toHaveLength(0); // nothing changed
     const ok = await device.request('POST', '/v1/users/u1/samples/relabel', { sampleIds: ids, label: 1 });
     expect(ok.json).toEqual({ changed: 2 });
     const byClient = await device.request('POST', '/v1/users/u1/samples/relabel', {
@@ -361,8 +361,8 @@ describe('server API: models and jobs', () => {
       metadata: { scope },
       tensors: [{ name: 'w', shape: [3], values: new Float32Array(3).fill(fill) }],
     });
-    api.store.registerSpec(TEST_SPEC);
-    return api.store.insertModel({
+    await api.store.registerSpec(TEST_SPEC);
+    return await api.store.insertModel({
       scope,
       specKey: specKey(TEST_SPEC),
       head: 'linear',
@@ -459,7 +459,7 @@ describe('server API: isolation between users', () => {
         'idempotency-key': 'a1',
       },
     );
-    const aliceModel = api.store.insertModel({
+    const aliceModel = await api.store.insertModel({
       scope: 'user:alice',
       specKey: api.store.specKeyFor(TEST_SPEC, 'alice'),
       head: 'linear',
@@ -475,9 +475,9 @@ describe('server API: isolation between users', () => {
     const aliceJob = (await a.device.request<{ job: { id: number } }>('POST', '/v1/users/alice/train', {}))
       .json.job.id;
     const before = {
-      samples: api.store.listSamples('alice'),
-      labels: api.store.getLabels('alice'),
-      jobs: api.store.listJobs(),
+      samples: await api.store.listSamples('alice'),
+      labels: await api.store.getLabels('alice'),
+      jobs: await api.store.listJobs(),
     };
     const bytes = encodeBatch(syntheticBatch({ people: 1, perPerson: 2, prefix: 'evil' }));
     // Every route with a user or a scope in its path, called by Bob's device on Alice's data.
@@ -529,11 +529,11 @@ describe('server API: isolation between users', () => {
       expect(r.json.error.code).toMatch(/^(FORBIDDEN|NOT_FOUND)$/);
     }
     expect({
-      samples: api.store.listSamples('alice'),
-      labels: api.store.getLabels('alice'),
-      jobs: api.store.listJobs(),
+      samples: await api.store.listSamples('alice'),
+      labels: await api.store.getLabels('alice'),
+      jobs: await api.store.listJobs(),
     }).toEqual(before);
-    expect(api.store.countSamples('bob')).toBe(0);
+    expect(await api.store.countSamples('bob')).toBe(0);
 
     // The table covers every route of the API except the open ones and a device's own /v1/me.
     const doc = (

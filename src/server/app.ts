@@ -19,7 +19,7 @@ import { FedexError } from '../core/errors.js';
 import { httpError } from './errors.js';
 import { findLoneSurrogate, jsonDepth } from './json-body.js';
 import { API_CSP, APP_CSP, isApiPath, SECURITY_HEADERS } from './security-headers.js';
-import { TokenBuckets } from './rate-limit.js';
+import { TokenBuckets, type RateLimiter } from './rate-limit.js';
 import { UploadGate } from './upload-gate.js';
 import { registerDeviceRoutes } from './routes/devices.js';
 import { registerJobRoutes } from './routes/jobs.js';
@@ -118,7 +118,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     },
   });
   const isAdminKey = adminKeyMatcher(ctx.adminKey);
-  const limiter = new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst);
+  const limiter: RateLimiter =
+    ctx.rateLimiter ?? new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst);
   const uploads = new UploadGate({
     perDevice: config.uploadsInFlightPerDevice,
     totalBytes: config.uploadBytesInFlight,
@@ -185,10 +186,10 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       req.principal = { kind: 'admin' };
       return;
     }
-    const device = store.deviceByToken(token);
+    const device = await store.deviceByToken(token);
     if (!device) throw new FedexError('AUTH_INVALID', 'unknown or revoked token');
     req.principal = { kind: 'device', device };
-    const decision = limiter.take(device.id, Date.now());
+    const decision = await limiter.take(device.id, Date.now());
     if (!decision.allowed) {
       metrics.rateLimited.inc();
       void reply.header('retry-after', String(Math.max(1, Math.ceil(decision.retryAfterSeconds))));
@@ -220,7 +221,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   // A write to a database file that was deleted or replaced would be acknowledged and then lost:
   // every writing request checks the file first (one stat) and gets 503 instead.
   app.addHook('preHandler', async (req) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') store.assertFileIntact();
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS')
+      await store.assertWritable();
   });
 
   app.addHook('onSend', async (req, reply, payload) => {

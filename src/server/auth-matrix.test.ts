@@ -12,7 +12,7 @@ import { encodeWeights } from '../core/codec.js';
 import { adminKeyMatcher } from './app.js';
 import { resolveServerConfig } from './config.js';
 import { MIGRATIONS } from './store/schema.js';
-import { Store } from './store/sqlite.js';
+import { SqliteCore } from './store/sqlite.js';
 import {
   encodeBatch,
   startTestApi,
@@ -76,7 +76,7 @@ describe('server API: auth matrix (every route × every caller)', () => {
         'idempotency-key': 'seed',
       },
     );
-    const model = api.store.insertModel({
+    const model = await api.store.insertModel({
       scope: 'user:alice',
       specKey: api.store.specKeyFor(TEST_SPEC, 'alice'),
       head: 'linear',
@@ -91,7 +91,7 @@ describe('server API: auth matrix (every route × every caller)', () => {
     });
     const job = (await api.admin.request<{ job: { id: number } }>('POST', '/v1/users/alice/train', {})).json
       .job.id;
-    const sampleId = api.store.listSamples('alice')[0].id;
+    const sampleId = (await api.store.listSamples('alice'))[0].id;
     let n = 0;
     const bytes = encodeBatch(syntheticBatch({ people: 1, perPerson: 2, prefix: 'm' }));
     const fixed = (url: string, body?: unknown, headers?: Record<string, string>) => async () => ({
@@ -125,7 +125,7 @@ describe('server API: auth matrix (every route × every caller)', () => {
         pass: 'both',
         // A fresh sibling of Alice's device for every call, so each caller has something to revoke.
         request: async () => {
-          const d = api.store.enrollDevice('alice', `victim ${++n}`);
+          const d = await api.store.enrollDevice('alice', `victim ${++n}`);
           return { url: `/v1/devices/${d.device.id}` };
         },
       },
@@ -165,7 +165,9 @@ describe('server API: auth matrix (every route × every caller)', () => {
         route: 'DELETE /v1/jobs/{jobId}',
         pass: 'both',
         // Alice's queued job (a new one after each cancel), so each caller has one to cancel.
-        request: async () => ({ url: `/v1/jobs/${api.store.enqueueJob('user:alice', 'manual').job.id}` }),
+        request: async () => ({
+          url: `/v1/jobs/${(await api.store.enqueueJob('user:alice', 'manual')).job.id}`,
+        }),
       },
       { route: 'GET /v1/models', pass: 'admin', request: fixed('/v1/models') },
       { route: 'GET /v1/models/{scope}', pass: 'both', request: fixed('/v1/models/user:alice') },
@@ -266,7 +268,7 @@ describe('server API: token revocation', () => {
 
   it('revokes a device: its token gets 401 AUTH_INVALID, its siblings keep working', async () => {
     const a = await api.userWithDevice('carol');
-    const sibling = api.store.enrollDevice('carol', 'tablet');
+    const sibling = await api.store.enrollDevice('carol', 'tablet');
     const del = await a.device.request<{ device: { id: string; revokedAt: string } }>(
       'DELETE',
       `/v1/devices/${sibling.device.id}`,
@@ -277,8 +279,8 @@ describe('server API: token revocation', () => {
     const dead = await api.as(sibling.token).request<Err>('GET', '/v1/me');
     expect([dead.status, dead.json.error.code]).toEqual([401, 'AUTH_INVALID']);
     expect((await a.device.request('GET', '/v1/me')).status).toBe(200);
-    expect(api.store.deviceByToken(sibling.token)).toBeUndefined();
-    expect(api.store.listDevices('carol').map((d) => d.id)).toEqual([a.deviceId]);
+    expect(await api.store.deviceByToken(sibling.token)).toBeUndefined();
+    expect((await api.store.listDevices('carol')).map((d) => d.id)).toEqual([a.deviceId]);
     // A device may revoke itself; afterwards it is locked out too.
     expect((await a.device.request('DELETE', `/v1/devices/${a.deviceId}`)).status).toBe(200);
     expect((await a.device.request('GET', '/v1/me')).status).toBe(401);
@@ -302,7 +304,7 @@ describe('server API: token revocation', () => {
     db.pragma('user_version = 1');
     db.prepare("INSERT INTO users (id, name, created_at) VALUES ('u', 'u', 0)").run();
     db.close();
-    const store = new Store(file);
+    const store = new SqliteCore(file);
     try {
       expect(store.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       const e = store.enrollDevice('u', 'phone');
@@ -333,7 +335,7 @@ describe('server API: closed enrollment', () => {
         enrollmentToken: t.json.enrollmentToken,
       });
       expect([r.status, r.json.error.code]).toEqual([403, 'ENROLLMENT_CLOSED']);
-      expect(api.store.listDevices('frank')).toHaveLength(0);
+      expect(await api.store.listDevices('frank')).toHaveLength(0);
       const byAdmin = await api.admin.request('POST', '/v1/devices', { name: 'phone', userId: 'frank' });
       expect(byAdmin.status).toBe(201);
     } finally {

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { FedexError } from '../core/errors.js';
 import type { TrainJobConfig } from './jobs/train-task.js';
+import { isPostgresUrl } from './store/store.js';
 
 export interface ServerConfig {
   /** Host to bind (`127.0.0.1`: loopback only; `0.0.0.0` to serve a network). */
@@ -15,6 +16,13 @@ export interface ServerConfig {
   port: number;
   /** Folder of the SQLite file (`fedex.db`) and the admin key file. */
   dataDir: string;
+  /**
+   * Empty (default): the embedded SQLite file in `dataDir`. A `postgres://` URL: PostgreSQL, shared
+   * by any number of API and worker processes (`fedex worker`); rate limits live there too.
+   */
+  database: string;
+  /** A running job's claim lasts this long without a heartbeat; then another worker takes it (ms). */
+  jobLeaseMs: number;
   /**
    * Admin bearer key. Empty: read `<dataDir>/admin-key`, or create it (random, mode 0600) on the
    * first start.
@@ -102,6 +110,8 @@ export function defaultServerConfig(): ServerConfig {
     port: DEFAULT_PORT,
     dataDir: path.resolve('fedex-data'),
     adminKey: '',
+    database: '',
+    jobLeaseMs: 30_000,
     durability: 'full',
     bodyLimitBytes: 32 * 1024 * 1024,
     jsonBodyLimitBytes: 64 * 1024,
@@ -158,6 +168,13 @@ export function resolveServerConfig(partial: Partial<ServerConfig> = {}): Server
   intIn('maxJobEpochs', 1, 100_000);
   intIn('maxJobSamples', 2, 100_000_000);
   intIn('jobTimeoutMs', 1000, 7 * 24 * 3600_000);
+  intIn('jobLeaseMs', 100, 24 * 3600_000);
+  if (typeof c.database !== 'string' || (c.database !== '' && !isPostgresUrl(c.database))) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `database must be empty (the SQLite file in the data folder) or a postgres:// URL, got "${String(c.database)}"`,
+    );
+  }
   intIn('headersTimeoutMs', 100, 3600_000);
   intIn('requestTimeoutMs', 100, 3600_000);
   intIn('keepAliveTimeoutMs', 100, 3600_000);

@@ -6,7 +6,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
-import type { Store } from './store/sqlite.js';
+import type { RateLimiter } from './rate-limit.js';
+import type { Store } from './store/store.js';
 import type { Device, Job } from './store/types.js';
 
 /** Who made a request. */
@@ -34,11 +35,13 @@ export interface AppContext {
   metrics: ServerMetrics;
   adminKey: string;
   /** Called after a user's data changed (a stored batch, a relabel, a deletion): the scheduler decides whether a retraining is due. */
-  onIngest?: (userId: string) => void;
+  onIngest?: (userId: string) => void | Promise<unknown>;
   /** Called after a job was queued (the runner claims it at once if a worker is idle). */
   onJobQueued?: (job: Job) => void;
   /** Called after a running job was marked cancelled (the runner stops its worker). */
   onJobCancelled?: (jobId: number) => void;
+  /** Per-device request limiter; default: in this process's memory (see `rate-limit.ts`). */
+  rateLimiter?: RateLimiter;
   /** Process start, for /healthz. */
   startedAt: number;
   version: string;

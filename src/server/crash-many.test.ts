@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRng, deriveSeed, randomInt } from '../core/random.js';
-import { Store } from './store/sqlite.js';
+import { SqliteCore } from './store/sqlite.js';
 import { startChildServer, type ChildServer } from './testing/child-server.js';
 import { caller, encodeBatch, syntheticBatch } from './testing/harness.js';
 
@@ -57,7 +57,7 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function integrity(store: Store): string {
+function integrity(store: SqliteCore): string {
   const rows = store.db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[];
   return rows.map((r) => r.integrity_check).join('; ');
 }
@@ -140,7 +140,7 @@ describe('fedex serve killed with SIGKILL many times', () => {
 
     /** Every batch acknowledged so far is stored; the database file is sound. */
     const checkAcknowledged = (round: number, lastAck: { id: string; userId: string } | null) => {
-      const store = new Store(dbFile, { readonly: true });
+      const store = new SqliteCore(dbFile, { readonly: true });
       try {
         expect(integrity(store), `integrity after kill ${round}`).toBe('ok');
         if (lastAck)
@@ -194,7 +194,7 @@ describe('fedex serve killed with SIGKILL many times', () => {
     expect(await server.stop()).toBe(0);
     server = undefined;
 
-    const store = new Store(dbFile, { readonly: true });
+    const store = new SqliteCore(dbFile, { readonly: true });
     let batchesChecked = 0;
     try {
       expect(integrity(store)).toBe('ok');
@@ -212,14 +212,14 @@ describe('fedex serve killed with SIGKILL many times', () => {
           )
           .all(dev.userId);
         expect(perBatch).toEqual([]);
-        expect(store.countBatches(dev.userId)).toBe(dev.acknowledged.size);
-        expect(store.countSamples(dev.userId)).toBe(dev.acknowledged.size * PER_BATCH);
+        expect(await store.countBatches(dev.userId)).toBe(dev.acknowledged.size);
+        expect(await store.countSamples(dev.userId)).toBe(dev.acknowledged.size * PER_BATCH);
         batchesChecked += dev.acknowledged.size;
       }
       expect(batchesChecked).toBe(created);
-      expect(store.countSamples()).toBe(created * PER_BATCH);
+      expect(await store.countSamples()).toBe(created * PER_BATCH);
     } finally {
-      store.close();
+      await store.close();
     }
     expect(retried).toBeGreaterThan(0); // some uploads were cut off by the kills and retried
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Store } from './store/sqlite.js';
+import { SqliteCore } from './store/sqlite.js';
 import { startChildServer, type ChildServer } from './testing/child-server.js';
 import { caller, encodeBatch, syntheticBatch } from './testing/harness.js';
 
@@ -73,14 +73,14 @@ describe('fedex serve killed with SIGKILL', () => {
     expect(sent).toBeGreaterThan(acknowledged.length); // some uploads were cut off by the kill
 
     server = await startChildServer(dataDir, ['--workers', '0']);
-    const store = new Store(path.join(dataDir, 'fedex.db'), { readonly: true });
+    const store = new SqliteCore(path.join(dataDir, 'fedex.db'), { readonly: true });
     try {
-      for (const id of acknowledged) expect(store.hasBatch('u1', id), id).toBe(true);
-      const batches = store.countBatches('u1');
+      for (const id of acknowledged) expect(await store.hasBatch('u1', id), id).toBe(true);
+      const batches = await store.countBatches('u1');
       expect(batches).toBeGreaterThanOrEqual(acknowledged.length);
-      expect(store.countSamples('u1')).toBe(batches * perBatch); // whole batches only
+      expect(await store.countSamples('u1')).toBe(batches * perBatch); // whole batches only
     } finally {
-      store.close();
+      await store.close();
     }
     // The restarted server answers a retry of an acknowledged batch as a duplicate.
     const again = caller(server.url, token);

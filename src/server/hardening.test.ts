@@ -133,7 +133,7 @@ describe('relabel (1: one user blocked everyone)', () => {
     expect(afterMissing).toEqual(before);
     expect(ok.status).toBe(200);
     expect(ok.json.changed).toBe(4000);
-    expect(api.store.listSamples('alice', { label: 3, limit: 1000 }).length).toBe(1000);
+    expect((await api.store.listSamples('alice', { label: 3, limit: 1000 })).length).toBe(1000);
     expect(tooMany.status).toBe(400);
   });
 });
@@ -288,7 +288,7 @@ describe('training jobs (4: one user held a worker for hours)', () => {
     expect(byAlice.status).toBe(200);
     expect(byAlice.json).toMatchObject({ job: { status: 'cancelled' }, cancelled: true });
     expect(again.json).toMatchObject({ job: { status: 'cancelled' }, cancelled: false });
-    expect(api.store.claimJob()).toBeUndefined(); // a cancelled job is never run
+    expect(await api.store.claimJob()).toBeUndefined(); // a cancelled job is never run
   });
 
   it('refuses an upload past the per-user quota and stores none of it', async () => {
@@ -313,7 +313,7 @@ describe('training jobs (4: one user held a worker for hours)', () => {
     expect(over.status).toBe(403);
     expect(over.json.error.code).toBe('QUOTA_EXCEEDED');
     expect(snapshot(api)).toEqual(before);
-    expect(api.store.usage('alice')).toEqual({ samples: 8, featureBytes: 8 * 8 * 4 });
+    expect(await api.store.usage('alice')).toEqual({ samples: 8, featureBytes: 8 * 8 * 4 });
   });
 });
 
@@ -339,7 +339,7 @@ describe('timeouts (5: slow clients held sockets open)', () => {
     expect(b.open).toBe(false);
     expect(i.open).toBe(false);
     expect(i.answer).toMatch(/^HTTP\/1\.1 200/);
-    expect(api.store.countBatches()).toBe(0);
+    expect(await api.store.countBatches()).toBe(0);
   });
 });
 
@@ -362,14 +362,14 @@ describe('health (6: /healthz said ok while writes failed or vanished)', () => {
     // Assert
     expect(r.status).toBe(507);
     expect(r.json.error.code).toBe('STORAGE_FULL');
-    expect(api.store.countSamples()).toBe(0);
+    expect(await api.store.countSamples()).toBe(0);
   });
 
   it('answers 503 to writes and to /healthz once the database file is deleted', async () => {
     // Prepare
     api = await startTestApi();
     const a = await api.userWithDevice('alice');
-    unlinkSync(api.store.file);
+    unlinkSync(api.store.location);
 
     // Execute
     const upload = await a.device.request<Err>(
@@ -414,8 +414,8 @@ describe('leaks and headers (7)', () => {
       shape: [128],
     };
     for (const user of ['alice-secret-id', 'bob-secret-id']) {
-      const device = api.store.listDevices(user)[0];
-      api.store.ingestBatch({
+      const device = (await api.store.listDevices(user))[0];
+      await api.store.ingestBatch({
         device,
         batchId: 'r',
         sha256: 'r',
@@ -424,9 +424,9 @@ describe('leaks and headers (7)', () => {
     }
 
     // Execute
-    const set = api.store.trainingSet('global', specKey(resnet));
+    const set = await api.store.trainingSet('global', specKey(resnet));
     const keys = classKeys('global', set);
-    const globalSpecs = api.store.labelledSpecs().map((s) => s.specKey);
+    const globalSpecs = (await api.store.labelledSpecs()).map((s) => s.specKey);
 
     // Assert
     expect(new Set(keys).size).toBe(4);

@@ -107,7 +107,7 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
         const url = `/v1/users/${user.id}/batches`;
         expect((await d.request('POST', url, bytes, { 'idempotency-key': `${user.id}-1` })).status).toBe(201);
         expect((await d.request('POST', url, bytes, { 'idempotency-key': `${user.id}-1` })).status).toBe(200);
-        expect(server.store.countSamples(user.id)).toBe(user.labelled.length);
+        expect(await server.store.countSamples(user.id)).toBe(user.labelled.length);
       }
       // Another user's token cannot read or write the first user's data.
       const intruder = devices.get(users[1].id)!;
@@ -199,7 +199,7 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
       expect(mean(served)).toBeGreaterThanOrEqual(0.9);
       // Confident enough that the device's default "unknown" threshold (0.5) names most faces.
       expect(confidences.filter((c) => c >= 0.5).length / confidences.length).toBeGreaterThanOrEqual(0.8);
-      const models = server.store.listModels();
+      const models = await server.store.listModels();
       expect(models.filter((m) => m.status === 'promoted')).toHaveLength(5);
     },
     LONG,

@@ -4,7 +4,7 @@
  * batches, jobs by status and model versions, read from the store at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Store } from './store/sqlite.js';
+import type { Store } from './store/store.js';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -66,17 +66,19 @@ export function createMetrics(store: Store, options: { processMetrics?: boolean 
     help: 'Training jobs by status.',
     labelNames: ['status'] as const,
     registers: [registry],
-    collect() {
-      if (!store.db.open) return;
-      for (const [status, n] of Object.entries(store.countJobs())) this.set({ status }, n);
+    async collect() {
+      // A closed or unreachable database leaves the last values (the scrape itself still answers).
+      const counts = await store.countJobs().catch(() => undefined);
+      for (const [status, n] of Object.entries(counts ?? {})) this.set({ status }, n);
     },
   });
   new Gauge({
     name: 'fedex_samples',
     help: 'Samples stored.',
     registers: [registry],
-    collect() {
-      if (store.db.open) this.set(store.countSamples());
+    async collect() {
+      const n = await store.countSamples().catch(() => undefined);
+      if (n !== undefined) this.set(n);
     },
   });
   return {

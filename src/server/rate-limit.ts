@@ -8,7 +8,13 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
-export class TokenBuckets {
+/** Takes a token for a key; in memory (one process) or in the database (every API process). */
+export interface RateLimiter {
+  take(key: string, nowMs: number): RateDecision | Promise<RateDecision>;
+}
+
+/** The one-process limiter: buckets in memory. */
+export class TokenBuckets implements RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(

@@ -1,7 +1,9 @@
 /**
  * The whole server in one process: the SQLite store in the data folder, the HTTP API, training
  * worker threads and the retraining scheduler. `startServer` is what `fedex serve` (and `npm
- * start`) run; tests start it on port 0 with a temporary folder.
+ * start`) run; tests start it on port 0 with a temporary folder. With `database: 'postgres://…'`
+ * the same process is one of many: its state is in PostgreSQL (rate limits included), and training
+ * may run here (`workers`) or in `fedex worker` processes anywhere.
  *
  * Start-up order matters for durability: the store opens (and migrates) first, jobs left running
  * by a crashed process go back to the queue, then the API listens, then workers start.
@@ -23,7 +25,8 @@ import { resolveServerConfig, type ServerConfig } from './config.js';
 import { JobRunner, type JobFinishedEvent } from './jobs/runner.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { createMetrics } from './metrics.js';
-import { newSecret, Store } from './store/sqlite.js';
+import { openStore } from './store/open.js';
+import { newSecret, type Store } from './store/store.js';
 
 export const SERVER_VERSION = '0.1.0';
 export const DB_FILE = 'fedex.db';
@@ -37,6 +40,7 @@ export interface RunningServer {
   adminKey: string;
   /** Where the admin key was read from or written to (null when given in the config). */
   adminKeyFile: string | null;
+  /** The SQLite file (with the default store), else the PostgreSQL URL (password masked). */
   dbFile: string;
   store: Store;
   app: FastifyInstance;
@@ -94,17 +98,22 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
   const config = resolveServerConfig(partial);
   prepareDataDir(config.dataDir);
   const { key: adminKey, file: adminKeyFile } = resolveAdminKey(config);
-  const dbFile = path.join(config.dataDir, DB_FILE);
-  const store = new Store(dbFile, { synchronous: config.durability });
-  const recovered = store.recoverRunningJobs();
+  const database = config.database || path.join(config.dataDir, DB_FILE);
+  const store = await openStore(database, { synchronous: config.durability });
+  // One process alone on its SQLite file: jobs it left running died with it. With PostgreSQL other
+  // processes' jobs may be running; their leases say when they are gone.
+  const recovered = store.kind === 'sqlite' ? await store.recoverRunningJobs() : 0;
   const metrics = createMetrics(store, { processMetrics: true });
+  const dbFile = store.location;
 
   const runner =
     config.workers > 0
       ? new JobRunner({
           store,
-          dbFile,
+          database,
           workers: config.workers,
+          leaseMs: config.jobLeaseMs,
+          recoverOnStart: false, // done above, before the API listens
           defaults: config.training,
           maxJobSamples: config.maxJobSamples,
           jobTimeoutMs: config.jobTimeoutMs,
@@ -139,7 +148,7 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
     });
     await app.listen({ host: config.host, port: config.port });
   } catch (cause) {
-    store.close();
+    await store.close();
     const e = cause as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE')
       throw new FedexError('UNAVAILABLE', `port ${config.port} is in use; pick another with --port`, {
@@ -150,7 +159,7 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  runner?.start();
+  await runner?.start();
   scheduler.start();
   if (recovered > 0 && config.logRequests)
     process.stderr.write(`requeued ${recovered} job(s) left running\n`);
@@ -173,7 +182,7 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
       scheduler.stop();
       await app.close();
       await runner?.stop();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Store } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite.js';
 import type { Job } from '../store/types.js';
 import { JobRunner } from './runner.js';
 import { seedUser, waitFor } from './test-data.js';
@@ -20,31 +20,31 @@ const ENDLESS = { epochs: 100_000, learningRate: 0.001, patience: 0, validationS
 const TIMEOUT_MS = 3000;
 
 let dir: string;
-let store: Store;
+let store: SqliteStore;
 let runner: JobRunner;
 
 const jobIn =
   (id: number, ...status: Job['status'][]) =>
-  () => {
-    const job = store.getJob(id)!;
+  async () => {
+    const job = (await store.getJob(id))!;
     return status.includes(job.status) ? job : undefined;
   };
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fedex-limits-'));
   const dbFile = path.join(dir, 'fedex.db');
-  store = new Store(dbFile, { synchronous: 'normal' });
-  seedUser(store, 'hog', { people: 4, perPerson: 10, seed: 1 });
-  seedUser(store, 'next', { people: 3, perPerson: 10, seed: 2 });
+  store = new SqliteStore(dbFile, { synchronous: 'normal' });
+  await seedUser(store, 'hog', { people: 4, perPerson: 10, seed: 1 });
+  await seedUser(store, 'next', { people: 3, perPerson: 10, seed: 2 });
   runner = new JobRunner({
     store,
-    dbFile,
+    database: dbFile,
     workers: 1,
     defaults: FAST,
     jobTimeoutMs: TIMEOUT_MS,
     maxJobSamples: 24,
   });
-  runner.start();
+  await runner.start();
 });
 
 afterAll(async () => {
@@ -56,8 +56,8 @@ afterAll(async () => {
 describe('JobRunner limits', () => {
   it('stops a job past the wall-time limit, fails it for good, and runs the next user on a fresh worker', async () => {
     // Prepare
-    const { job: hog } = store.enqueueJob('user:hog', 'manual', ENDLESS);
-    const { job: next } = store.enqueueJob('user:next', 'manual');
+    const { job: hog } = await store.enqueueJob('user:hog', 'manual', ENDLESS);
+    const { job: next } = await store.enqueueJob('user:next', 'manual');
 
     // Execute
     runner.kick();
@@ -68,35 +68,38 @@ describe('JobRunner limits', () => {
     expect(failed.status).toBe('failed');
     expect(failed.attempts).toBe(1); // not retried: it would only run as long again
     expect(failed.error).toMatch(/JOB_FAILED: stopped after \d+ s/);
-    expect(store.latestModelInfo('user:hog')).toBeUndefined();
+    expect(await store.latestModelInfo('user:hog')).toBeUndefined();
     expect(done.status).toBe('done');
     expect(runner.stats().workers).toBe(1);
   });
 
   it('cancels a running job: its worker is replaced, nothing is stored, and the queue goes on', async () => {
     // Prepare
-    const { job: hog } = store.enqueueJob('user:hog', 'manual', ENDLESS);
+    const { job: hog } = await store.enqueueJob('user:hog', 'manual', ENDLESS);
     runner.kick();
     await waitFor('the job to run', jobIn(hog.id, 'running'));
 
     // Execute
-    const { wasRunning } = store.cancelJob(hog.id, 'the admin');
+    const { wasRunning } = await store.cancelJob(hog.id, 'the admin');
     const stopped = runner.cancel(hog.id);
-    const { job: next } = store.enqueueJob('user:next', 'manual');
+    const { job: next } = await store.enqueueJob('user:next', 'manual');
     runner.kick();
     const done = await waitFor('the next job', jobIn(next.id, 'done', 'failed'));
 
     // Assert
     expect(wasRunning).toBe(true);
     expect(stopped).toBe(true);
-    expect(store.getJob(hog.id)).toMatchObject({ status: 'cancelled', message: 'cancelled by the admin' });
-    expect(store.latestModelInfo('user:hog')).toBeUndefined();
+    expect(await store.getJob(hog.id)).toMatchObject({
+      status: 'cancelled',
+      message: 'cancelled by the admin',
+    });
+    expect(await store.latestModelInfo('user:hog')).toBeUndefined();
     expect(done.status).toBe('done');
   });
 
   it('reads at most maxJobSamples samples (the newest) for one job', async () => {
     // Prepare: hog has 40 labelled samples; the runner reads 24
-    const { job } = store.enqueueJob('user:hog', 'manual');
+    const { job } = await store.enqueueJob('user:hog', 'manual');
 
     // Execute
     runner.kick();

@@ -15,8 +15,8 @@ export interface TrainRequest {
   config: TrainJobConfig;
   /** Most labelled samples to read (the newest are kept); undefined: all. */
   maxSamples?: number;
-  /** SQLite file, opened read-only by the worker (kept open between jobs). */
-  dbFile: string;
+  /** The store's database: a SQLite file (opened read-only) or a PostgreSQL URL; kept open between jobs. */
+  database: string;
 }
 
 /** Worker → runner. */

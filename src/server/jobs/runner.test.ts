@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { modelFromWeightsMessage } from '../../model/io.js';
 import { initRuntime, tf } from '../../runtime/node.js';
-import { Store } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite.js';
 import type { Job } from '../store/types.js';
 import { JobRunner, type JobFinishedEvent } from './runner.js';
 import { clusteredFeatures, seedUser, waitFor } from './test-data.js';
@@ -18,12 +18,12 @@ const SLOW = { epochs: 800, learningRate: 0.001, patience: 0, validationSplit: 0
 
 let dir: string;
 let dbFile: string;
-let store: Store;
+let store: SqliteStore;
 let runner: JobRunner;
 const events: JobFinishedEvent[] = [];
 
-const jobIs = (id: number, status: Job['status']) => () => {
-  const job = store.getJob(id)!;
+const jobIs = (id: number, status: Job['status']) => async () => {
+  const job = (await store.getJob(id))!;
   return job.status === status ? job : undefined;
 };
 
@@ -31,18 +31,18 @@ beforeAll(async () => {
   await initRuntime();
   dir = mkdtempSync(path.join(os.tmpdir(), 'fedex-jobs-'));
   dbFile = path.join(dir, 'fedex.db');
-  store = new Store(dbFile, { synchronous: 'normal' });
-  seedUser(store, 'alice', { people: 4, perPerson: 10, seed: 1 });
-  seedUser(store, 'solo', { people: 1, perPerson: 12, seed: 2 });
+  store = new SqliteStore(dbFile, { synchronous: 'normal' });
+  await seedUser(store, 'alice', { people: 4, perPerson: 10, seed: 1 });
+  await seedUser(store, 'solo', { people: 1, perPerson: 12, seed: 2 });
   runner = new JobRunner({
     store,
-    dbFile,
+    database: dbFile,
     workers: 1,
     defaults: FAST,
     log: (l) => process.env.JOBS_LOG && console.log(l),
   });
   runner.on('finished', (e: JobFinishedEvent) => events.push(e));
-  runner.start();
+  await runner.start();
 });
 
 afterAll(async () => {
@@ -54,7 +54,7 @@ afterAll(async () => {
 describe('JobRunner', () => {
   it('trains a queued job in a worker and promotes version 1, whose weights predict the right person', async () => {
     // Prepare
-    const { job } = store.enqueueJob('user:alice', 'manual');
+    const { job } = await store.enqueueJob('user:alice', 'manual');
 
     // Execute
     runner.kick();
@@ -63,11 +63,11 @@ describe('JobRunner', () => {
     // Assert
     expect(done.attempts).toBe(1);
     expect(done.result).toMatchObject({ modelVersion: 1, promoted: true, heldOutAccuracy: 1 });
-    const latest = store.modelVersion('user:alice', 'latest')!;
+    const latest = (await store.modelVersion('user:alice', 'latest'))!;
     expect(latest).toMatchObject({ version: 1, status: 'promoted', head: 'linear', jobId: job.id });
     expect(latest.labels).toEqual(['0', '1', '2', '3']);
-    expect(store.getUser('alice')!.trainedThrough).toBeGreaterThan(0);
-    expect(store.countNewLabelled('alice')).toBe(0);
+    expect((await store.getUser('alice'))!.trainedThrough).toBeGreaterThan(0);
+    expect(await store.countNewLabelled('alice')).toBe(0);
     const { model } = await modelFromWeightsMessage(latest.weights);
     const test = clusteredFeatures(4, 2, 77);
     const predicted = tf.tidy(() =>
@@ -81,10 +81,10 @@ describe('JobRunner', () => {
 
   it('shows progress while training; a worker killed mid-job requeues it, keeps version 1 served, and the retry finishes', async () => {
     // Prepare
-    const { job } = store.enqueueJob('user:alice', 'manual', SLOW);
+    const { job } = await store.enqueueJob('user:alice', 'manual', SLOW);
     runner.kick();
-    const running = await waitFor('progress', () => {
-      const j = store.getJob(job.id)!;
+    const running = await waitFor('progress', async () => {
+      const j = (await store.getJob(job.id))!;
       return j.status === 'running' && j.progress > 0.05 && j.progress < 0.5 ? j : undefined;
     });
     expect(running.message).toMatch(/candidate epoch/);
@@ -94,28 +94,28 @@ describe('JobRunner', () => {
     await worker.terminate();
 
     // Assert
-    const requeued = store.getJob(job.id)!;
+    const requeued = (await store.getJob(job.id))!;
     expect(requeued.status).toBe('queued');
     expect(requeued.error).toMatch(/exited unexpectedly/);
-    expect(store.latestModelInfo('user:alice')!.version).toBe(1);
+    expect((await store.latestModelInfo('user:alice'))!.version).toBe(1);
     const done = await waitFor('retry done', jobIs(job.id, 'done'), 90_000);
     expect(done.attempts).toBe(2);
-    expect(store.latestModelInfo('user:alice')!.version).toBe(2);
+    expect((await store.latestModelInfo('user:alice'))!.version).toBe(2);
     expect(runner.stats()).toMatchObject({ workers: 1, retried: 1 });
   });
 
   it('fails a job for good when the scope has one class (no retry)', async () => {
-    const { job } = store.enqueueJob('user:solo', 'manual');
+    const { job } = await store.enqueueJob('user:solo', 'manual');
     runner.kick();
     const failed = await waitFor('job failed', jobIs(job.id, 'failed'));
     expect(failed.attempts).toBe(1);
     expect(failed.error).toMatch(/NOT_ENOUGH_DATA/);
-    expect(store.latestModelInfo('user:solo')).toBeUndefined();
+    expect(await store.latestModelInfo('user:solo')).toBeUndefined();
   });
 
   it('stop() ends every worker thread and puts the running job back on the queue', async () => {
     // Prepare
-    const { job } = store.enqueueJob('user:alice', 'manual', SLOW);
+    const { job } = await store.enqueueJob('user:alice', 'manual', SLOW);
     runner.kick();
     await waitFor('running', jobIs(job.id, 'running'));
     const threads = runner.workerThreadsForTest();
@@ -128,23 +128,23 @@ describe('JobRunner', () => {
     await Promise.all(exited);
     expect(runner.workerThreadsForTest()).toEqual([]);
     expect(runner.stats().workers).toBe(0);
-    expect(store.getJob(job.id)!.status).toBe('queued');
+    expect((await store.getJob(job.id))!.status).toBe('queued');
   });
 
   it('a new store and runner on the same file resume the queued job', async () => {
     // Prepare: the job the last test's stop() put back on the queue, made fast; a fresh process.
-    const queued = store.listJobs({ status: 'queued' })[0];
+    const queued = (await store.listJobs({ status: 'queued' }))[0];
     store.db.prepare('UPDATE jobs SET config = ? WHERE id = ?').run(JSON.stringify(FAST), queued.id);
-    store.close();
-    store = new Store(dbFile, { synchronous: 'normal' });
-    runner = new JobRunner({ store, dbFile, workers: 1, defaults: FAST });
+    await store.close();
+    store = new SqliteStore(dbFile, { synchronous: 'normal' });
+    runner = new JobRunner({ store, database: dbFile, workers: 1, defaults: FAST });
 
     // Execute
-    runner.start();
+    await runner.start();
 
     // Assert
     const done = await waitFor('resumed job done', jobIs(queued.id, 'done'));
     expect(done.attempts).toBe(2);
-    expect(store.latestModelInfo('user:alice')!.version).toBe(3);
+    expect((await store.latestModelInfo('user:alice'))!.version).toBe(3);
   });
 });

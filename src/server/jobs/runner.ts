@@ -13,6 +13,7 @@
  * Only this module writes job outcomes; workers read the database through their own read-only
  * connection.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { FedexError } from '../../core/errors.js';
-import type { Store } from '../store/sqlite.js';
+import { isPostgresUrl, type JobLease, type Store } from '../store/store.js';
 import type { Job, ModelInfo } from '../store/types.js';
 import type { TrainRequest, TrainWorkerData, WorkerReply } from './protocol.js';
 import { resolveTrainJobConfig, type TrainJobConfig, type TrainOutcome } from './train-task.js';
@@ -41,8 +42,20 @@ const POLL_MS = 200;
 
 export interface JobRunnerOptions {
   store: Store;
-  /** The store's SQLite file (workers open it read-only). */
-  dbFile: string;
+  /** The store's database, as workers open it: the SQLite file (read-only) or the PostgreSQL URL. */
+  database: string;
+  /**
+   * How long a claim lasts without a heartbeat (renewed every third of it while the job runs). A
+   * runner that dies (process killed, machine gone) loses its jobs to other runners after this.
+   * Default 30 s.
+   */
+  leaseMs?: number;
+  /**
+   * At start, put every job left `running` back on the queue. Right for the single-process server
+   * (no one else runs jobs); wrong with other runners on the same database, whose running jobs
+   * are theirs (their leases say when they are gone). Default: true for SQLite, false otherwise.
+   */
+  recoverOnStart?: boolean;
   /** Worker threads. Default `os.availableParallelism()`. */
   workers?: number;
   /** Training config over `DEFAULT_TRAIN_JOB_CONFIG`, under each job's own config. */
@@ -72,6 +85,8 @@ export interface JobRunnerStats {
   failed: number;
   /** Attempts sent back to the queue (worker crashes, retryable errors). */
   retried: number;
+  /** Outcomes dropped because this runner no longer held the job (its lease was taken over). */
+  stale: number;
 }
 
 interface Slot {
@@ -109,7 +124,12 @@ const BOOT = new URL('../../data/extract-worker-boot.mjs', import.meta.url);
  */
 export class JobRunner extends EventEmitter {
   private readonly store: Store;
-  private readonly dbFile: string;
+  private readonly database: string;
+  /** This runner's claims: its id (host, pid, random) and lease length. */
+  readonly lease: JobLease;
+  private readonly recoverOnStart: boolean;
+  private claiming = false;
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly size: number;
   private readonly defaults: Partial<TrainJobConfig>;
   private readonly maxJobSamples: number | undefined;
@@ -119,12 +139,20 @@ export class JobRunner extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private nextSlotId = 1;
-  private counts = { completed: 0, failed: 0, retried: 0 };
+  private counts = { completed: 0, failed: 0, retried: 0, stale: 0 };
 
   constructor(options: JobRunnerOptions) {
     super();
     this.store = options.store;
-    this.dbFile = path.resolve(options.dbFile);
+    this.database = isPostgresUrl(options.database) ? options.database : path.resolve(options.database);
+    const leaseMs = options.leaseMs ?? 30_000;
+    if (!Number.isFinite(leaseMs) || leaseMs < 100)
+      throw new FedexError('BAD_ARGUMENT', `leaseMs must be at least 100 (got ${leaseMs})`);
+    this.lease = {
+      owner: `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+      ms: leaseMs,
+    };
+    this.recoverOnStart = options.recoverOnStart ?? options.store.kind === 'sqlite';
     this.size = options.workers ?? os.availableParallelism();
     if (!Number.isInteger(this.size) || this.size < 1)
       throw new FedexError('BAD_ARGUMENT', `workers must be an integer >= 1 (got ${this.size})`);
@@ -135,25 +163,69 @@ export class JobRunner extends EventEmitter {
     this.log = options.log ?? (() => {});
   }
 
-  /** Puts jobs a previous process left running back on the queue, starts the workers and the poll. */
-  start(): void {
+  /**
+   * Puts jobs a previous process left running back on the queue (with `recoverOnStart`), starts
+   * the workers, the poll and the heartbeat of running jobs.
+   */
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const recovered = this.store.recoverRunningJobs();
-    if (recovered > 0) this.log(`jobs: ${recovered} job(s) left running by a previous process requeued`);
+    if (this.recoverOnStart) {
+      const recovered = await this.store.recoverRunningJobs();
+      if (recovered > 0) this.log(`jobs: ${recovered} job(s) left running by a previous process requeued`);
+    }
     for (let i = 0; i < this.size; i++) this.spawn();
     this.timer = setInterval(() => this.kick(), POLL_MS);
     this.timer.unref();
+    this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(50, this.lease.ms / 3));
+    this.heartbeat.unref();
   }
 
-  /** Claims queued jobs for idle workers now (call after enqueueing). */
+  /** Claims queued jobs for idle workers now (call after enqueueing). Never throws. */
   kick(): void {
-    if (!this.running) return;
-    for (const slot of this.slots) {
-      if (!slot.ready || slot.job || slot.retiring) continue;
-      const job = this.store.claimJob();
-      if (!job) return;
-      this.dispatch(slot, job);
+    void this.claim().catch((e: unknown) => this.log(`jobs: claim failed: ${(e as Error).message}`));
+  }
+
+  private async claim(): Promise<void> {
+    if (!this.running || this.claiming) return;
+    this.claiming = true;
+    try {
+      for (const slot of this.slots) {
+        if (!slot.ready || slot.job || slot.retiring) continue;
+        const job = await this.store.claimJob(this.lease);
+        if (!job) return;
+        if (!this.running || slot.retiring) {
+          await this.store.failJob(job.id, 'the job runner stopped while claiming', true, this.lease);
+          return;
+        }
+        this.dispatch(slot, job);
+      }
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  /**
+   * Renews the lease of every running job. A job cancelled meanwhile (by any API process) or taken
+   * over by another runner (this one was too slow to renew) is stopped here.
+   */
+  private async renewLeases(): Promise<void> {
+    for (const slot of [...this.slots]) {
+      const job = slot.job;
+      if (!job || slot.retiring) continue;
+      let state;
+      try {
+        state = await this.store.heartbeatJob(job.id, this.lease);
+      } catch (e) {
+        this.log(`jobs: heartbeat of job ${job.id} failed: ${(e as Error).message}`);
+        continue;
+      }
+      if (state === 'held' || slot.job?.id !== job.id) continue;
+      this.log(
+        `jobs: job ${job.id} ${state === 'cancelled' ? 'was cancelled' : 'was taken over'}; stopping it`,
+      );
+      if (state === 'lost') this.counts.stale += 1;
+      this.replaceWorker(slot);
     }
   }
 
@@ -162,20 +234,34 @@ export class JobRunner extends EventEmitter {
     if (!this.running) return;
     this.running = false;
     if (this.timer) clearInterval(this.timer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.timer = undefined;
+    this.heartbeat = undefined;
     const slots = this.slots.splice(0);
+    const terminated = Promise.all(slots.map((s) => s.worker.terminate()));
     for (const slot of slots) {
       slot.retiring = true;
       clearTimeout(slot.deadline);
       if (slot.job) {
-        const job = this.store.failJob(slot.job.id, 'the job runner stopped while the job was running', true);
+        const id = slot.job.id;
         slot.job = undefined;
-        this.log(
-          `jobs: job ${job.id} (${job.scope}) ${job.status === 'queued' ? 'requeued' : 'failed'} at stop`,
-        );
+        try {
+          const job = await this.store.failJob(
+            id,
+            'the job runner stopped while the job was running',
+            true,
+            this.lease,
+          );
+          this.log(
+            `jobs: job ${job.id} (${job.scope}) ${job.status === 'queued' ? 'requeued' : 'failed'} at stop`,
+          );
+        } catch (e) {
+          // The database is away: the job's lease runs out and another runner takes it.
+          this.log(`jobs: could not requeue job ${id} at stop: ${(e as Error).message}`);
+        }
       }
     }
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    await terminated;
   }
 
   /**
@@ -249,7 +335,7 @@ export class JobRunner extends EventEmitter {
         throw new FedexError('BAD_REQUEST', 'training config: specKey must be a string');
     } catch (e) {
       const err = e as FedexError;
-      this.finishFailed(job, { code: err.code ?? 'BAD_REQUEST', message: err.message }, false, 0);
+      void this.finishFailed(job, { code: err.code ?? 'BAD_REQUEST', message: err.message }, false, 0);
       return;
     }
     slot.job = job;
@@ -263,20 +349,21 @@ export class JobRunner extends EventEmitter {
       ...(specKey !== undefined ? { specKey } : {}),
       config,
       ...(this.maxJobSamples !== undefined ? { maxSamples: this.maxJobSamples } : {}),
-      dbFile: this.dbFile,
+      database: this.database,
     };
     slot.deadline = setTimeout(() => {
       if (slot.job?.id !== job.id) return;
       const seconds = (Date.now() - slot.startedAt) / 1000;
       this.replaceWorker(slot);
       // A retry would run as long again: the job fails for good, and the worker is free for others.
-      this.finishFailed(
+      void this.finishFailed(
         job,
         { code: 'JOB_FAILED', message: `stopped after ${seconds.toFixed(0)} s, the server's limit per job` },
         false,
         seconds,
-      );
-      this.kick();
+      )
+        .catch((e: unknown) => this.lostOutcome(job, e))
+        .finally(() => this.kick());
     }, this.jobTimeoutMs);
     slot.deadline.unref();
     this.log(`jobs: job ${job.id} (${job.scope}, attempt ${job.attempts}) started on worker ${slot.id}`);
@@ -302,7 +389,9 @@ export class JobRunner extends EventEmitter {
         const t = Date.now();
         if (t - slot.lastProgressWrite < PROGRESS_WRITE_MS && msg.progress < 1) return;
         slot.lastProgressWrite = t;
-        this.store.updateJobProgress(msg.jobId, msg.progress, msg.message);
+        void this.store
+          .updateJobProgress(msg.jobId, msg.progress, msg.message, this.lease)
+          .catch(() => undefined); // progress is advisory; the heartbeat reports a lost database
         return;
       }
       case 'done': {
@@ -310,8 +399,15 @@ export class JobRunner extends EventEmitter {
         if (job?.id !== msg.jobId) return;
         slot.job = undefined;
         clearTimeout(slot.deadline);
-        this.finishDone(job, slot.config!, msg.specKey, msg.outcome, (Date.now() - slot.startedAt) / 1000);
-        this.kick();
+        void this.finishDone(
+          job,
+          slot.config!,
+          msg.specKey,
+          msg.outcome,
+          (Date.now() - slot.startedAt) / 1000,
+        )
+          .catch((e: unknown) => this.lostOutcome(job, e))
+          .finally(() => this.kick());
         return;
       }
       case 'error': {
@@ -319,8 +415,9 @@ export class JobRunner extends EventEmitter {
         if (job?.id !== msg.jobId) return;
         slot.job = undefined;
         clearTimeout(slot.deadline);
-        this.finishFailed(job, msg, !NO_RETRY_CODES.has(msg.code), (Date.now() - slot.startedAt) / 1000);
-        this.kick();
+        void this.finishFailed(job, msg, !NO_RETRY_CODES.has(msg.code), (Date.now() - slot.startedAt) / 1000)
+          .catch((e: unknown) => this.lostOutcome(job, e))
+          .finally(() => this.kick());
         return;
       }
     }
@@ -336,34 +433,62 @@ export class JobRunner extends EventEmitter {
     if (slot.job) {
       const job = slot.job;
       slot.job = undefined;
-      this.finishFailed(job, { code: 'INTERNAL', message: why }, true, (Date.now() - slot.startedAt) / 1000);
+      void this.finishFailed(
+        job,
+        { code: 'INTERNAL', message: why },
+        true,
+        (Date.now() - slot.startedAt) / 1000,
+      ).catch((e: unknown) => this.lostOutcome(job, e));
     }
     if (this.running) this.spawn();
   }
 
-  private finishDone(
+  /**
+   * An outcome that could not be written (the database away): nothing of it is stored, and the
+   * job's lease runs out, so it is trained again by whichever runner claims it next.
+   */
+  private lostOutcome(job: Job, e: unknown): void {
+    this.log(`jobs: job ${job.id} (${job.scope}): outcome not stored: ${(e as Error).message}`);
+  }
+
+  private async finishDone(
     job: Job,
     config: TrainJobConfig,
     specKey: string,
     outcome: TrainOutcome,
     seconds: number,
-  ): void {
-    const { job: stored, model } = this.store.completeJob(job.id, {
-      result: { ...outcome.metrics, specKey, promote: outcome.promote, reason: outcome.reason },
-      model: {
-        scope: job.scope,
-        specKey,
-        head: config.head,
-        config: { ...config },
-        metrics: { ...outcome.metrics },
-        labels: outcome.labels,
-        weights: outcome.weights,
-        status: outcome.promote ? 'promoted' : 'rejected',
-        reason: outcome.reason,
+  ): Promise<void> {
+    const {
+      job: stored,
+      model,
+      stale,
+    } = await this.store.completeJob(
+      job.id,
+      {
+        result: { ...outcome.metrics, specKey, promote: outcome.promote, reason: outcome.reason },
+        model: {
+          scope: job.scope,
+          specKey,
+          head: config.head,
+          config: { ...config },
+          metrics: { ...outcome.metrics },
+          labels: outcome.labels,
+          weights: outcome.weights,
+          status: outcome.promote ? 'promoted' : 'rejected',
+          reason: outcome.reason,
+        },
+        trainedThrough: outcome.trainedThrough,
+        trainedRemovals: outcome.trainedRemovals,
       },
-      trainedThrough: outcome.trainedThrough,
-      trainedRemovals: outcome.trainedRemovals,
-    });
+      this.lease,
+    );
+    if (stale) {
+      // Another runner took the job over when this one's lease ran out: its attempt stores the
+      // model, this one stores nothing (one version per job).
+      this.counts.stale += 1;
+      this.log(`jobs: job ${job.id} (${job.scope}) finished here after another runner took it over; dropped`);
+      return;
+    }
     this.counts.completed += 1;
     this.log(
       `jobs: job ${job.id} (${job.scope}) done in ${seconds.toFixed(1)} s: version ${model?.version} ${model?.status}` +
@@ -378,13 +503,13 @@ export class JobRunner extends EventEmitter {
     } satisfies JobFinishedEvent);
   }
 
-  private finishFailed(
+  private async finishFailed(
     job: Job,
     error: { code: string; message: string },
     retry: boolean,
     seconds: number,
-  ): void {
-    const stored = this.store.failJob(job.id, `${error.code}: ${error.message}`, retry);
+  ): Promise<void> {
+    const stored = await this.store.failJob(job.id, `${error.code}: ${error.message}`, retry, this.lease);
     const outcome = stored.status === 'queued' ? 'retry' : 'failed';
     if (outcome === 'retry') this.counts.retried += 1;
     else this.counts.failed += 1;

@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { Store } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite.js';
 import { GLOBAL_SCHEDULE, Scheduler } from './scheduler.js';
 import { seedUser } from './test-data.js';
 
 const HOUR = 3600_000;
 let dir: string;
-let store: Store;
+let store: SqliteStore;
 let clock: number;
 const kick = vi.fn();
 
@@ -25,37 +25,37 @@ function scheduler(options: { globalIntervalMs?: number; minNewLabelled?: number
 }
 
 /** Marks a job done as a finished training would (trained through every sample so far). */
-function finishTraining(jobId: number): void {
-  store.claimJob();
-  const through = Math.max(
-    0,
-    ...store.listUsers().flatMap((u) => store.listSamples(u.id, { limit: 1000 }).map((x) => x.id)),
-  );
-  store.completeJob(jobId, { result: {}, trainedThrough: through });
+async function finishTraining(jobId: number): Promise<void> {
+  await store.claimJob();
+  const ids: number[] = [];
+  for (const u of await store.listUsers())
+    for (const x of await store.listSamples(u.id, { limit: 1000 })) ids.push(x.id);
+  const through = Math.max(0, ...ids);
+  await store.completeJob(jobId, { result: {}, trainedThrough: through });
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'fedex-sched-'));
   clock = Date.now();
-  store = new Store(path.join(dir, 'fedex.db'), { synchronous: 'normal', now: () => clock });
+  store = new SqliteStore(path.join(dir, 'fedex.db'), { synchronous: 'normal', now: () => clock });
   kick.mockClear();
 });
 
-afterEach(() => {
-  store.close();
+afterEach(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('Scheduler', () => {
-  it('queues a user with enough new labelled samples once, and kicks the runner', () => {
+  it('queues a user with enough new labelled samples once, and kicks the runner', async () => {
     // Prepare
-    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 }); // 10 labelled
-    seedUser(store, 'bob', { people: 2, perPerson: 2, seed: 2 }); // 4: below the threshold
+    await seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 }); // 10 labelled
+    await seedUser(store, 'bob', { people: 2, perPerson: 2, seed: 2 }); // 4: below the threshold
     const s = scheduler();
 
     // Execute
-    const first = s.tick();
-    const second = s.tick();
+    const first = await s.tick();
+    const second = await s.tick();
 
     // Assert
     expect(first.enqueued.map((j) => [j.scope, j.trigger])).toEqual([['user:alice', 'new-samples']]);
@@ -63,98 +63,98 @@ describe('Scheduler', () => {
     expect(kick).toHaveBeenCalledTimes(1);
   });
 
-  it('does not queue a user again while the job runs, nor after it trained through the samples', () => {
-    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+  it('does not queue a user again while the job runs, nor after it trained through the samples', async () => {
+    await seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
     const s = scheduler();
-    const [job] = s.tick().enqueued;
-    store.claimJob();
-    expect(s.tick().enqueued).toEqual([]); // running
-    store.completeJob(job.id, { result: {}, trainedThrough: 10 });
-    expect(s.tick().enqueued).toEqual([]); // nothing new
-    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 3, batchId: 'b2' });
-    expect(s.tick().enqueued.map((j) => j.trigger)).toEqual(['new-samples']);
+    const [job] = (await s.tick()).enqueued;
+    await store.claimJob();
+    expect((await s.tick()).enqueued).toEqual([]); // running
+    await store.completeJob(job.id, { result: {}, trainedThrough: 10 });
+    expect((await s.tick()).enqueued).toEqual([]); // nothing new
+    await seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 3, batchId: 'b2' });
+    expect((await s.tick()).enqueued.map((j) => j.trigger)).toEqual(['new-samples']);
   });
 
-  it('queues a user with a few new samples on schedule, once the interval has passed', () => {
-    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+  it('queues a user with a few new samples on schedule, once the interval has passed', async () => {
+    await seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
     const s = scheduler();
-    finishTraining(s.tick().enqueued[0].id);
-    seedUser(store, 'alice', { people: 2, perPerson: 1, seed: 4, batchId: 'b2' }); // 2 new
-    expect(s.tick().enqueued).toEqual([]);
+    await finishTraining((await s.tick()).enqueued[0].id);
+    await seedUser(store, 'alice', { people: 2, perPerson: 1, seed: 4, batchId: 'b2' }); // 2 new
+    expect((await s.tick()).enqueued).toEqual([]);
     clock += 25 * HOUR;
-    expect(s.tick().enqueued.map((j) => [j.scope, j.trigger])).toEqual([['user:alice', 'schedule']]);
+    expect((await s.tick()).enqueued.map((j) => [j.scope, j.trigger])).toEqual([['user:alice', 'schedule']]);
   });
 
-  it('queues a never-trained user with few samples a day after the user was created', () => {
-    seedUser(store, 'bob', { people: 2, perPerson: 2, seed: 2 });
+  it('queues a never-trained user with few samples a day after the user was created', async () => {
+    await seedUser(store, 'bob', { people: 2, perPerson: 2, seed: 2 });
     const s = scheduler();
-    expect(s.tick().enqueued).toEqual([]);
+    expect((await s.tick()).enqueued).toEqual([]);
     clock += 25 * HOUR;
-    expect(s.tick().enqueued.map((j) => j.trigger)).toEqual(['schedule']);
+    expect((await s.tick()).enqueued.map((j) => j.trigger)).toEqual(['schedule']);
   });
 
-  it('leaves a scope alone for a while after its job failed', () => {
-    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+  it('leaves a scope alone for a while after its job failed', async () => {
+    await seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
     const s = scheduler();
-    const [job] = s.tick().enqueued;
-    store.claimJob();
-    store.failJob(job.id, 'NOT_ENOUGH_DATA: one class', false);
-    expect(s.tick().enqueued).toEqual([]);
+    const [job] = (await s.tick()).enqueued;
+    await store.claimJob();
+    await store.failJob(job.id, 'NOT_ENOUGH_DATA: one class', false);
+    expect((await s.tick()).enqueued).toEqual([]);
     clock += 11 * 60_000;
-    expect(s.tick().enqueued).toHaveLength(1);
+    expect((await s.tick()).enqueued).toHaveLength(1);
   });
 
-  it('queues the global model when its schedule entry is old and two users have labels, and marks it', () => {
-    seedUser(store, 'alice', { people: 1, perPerson: 3, seed: 1 });
+  it('queues the global model when its schedule entry is old and two users have labels, and marks it', async () => {
+    await seedUser(store, 'alice', { people: 1, perPerson: 3, seed: 1 });
     const s = scheduler({ globalIntervalMs: 24 * HOUR, minNewLabelled: 0 });
-    expect(s.tick().enqueued).toEqual([]); // one user, one label: one class
-    seedUser(store, 'bob', { people: 1, perPerson: 3, seed: 2 });
-    expect(s.tick().enqueued.map((j) => j.scope)).toEqual(['global']);
-    expect(store.lastScheduledRun(GLOBAL_SCHEDULE)).toBe(clock);
-    finishTraining(store.listJobs({ scope: 'global' })[0].id);
+    expect((await s.tick()).enqueued).toEqual([]); // one user, one label: one class
+    await seedUser(store, 'bob', { people: 1, perPerson: 3, seed: 2 });
+    expect((await s.tick()).enqueued.map((j) => j.scope)).toEqual(['global']);
+    expect(await store.lastScheduledRun(GLOBAL_SCHEDULE)).toBe(clock);
+    await finishTraining((await store.listJobs({ scope: 'global' }))[0].id);
     clock += 23 * HOUR;
-    expect(s.tick().enqueued).toEqual([]);
+    expect((await s.tick()).enqueued).toEqual([]);
     clock += 2 * HOUR;
-    expect(s.tick().enqueued.map((j) => j.scope)).toContain('global');
+    expect((await s.tick()).enqueued.map((j) => j.scope)).toContain('global');
   });
 
-  it('afterIngest queues the uploading user when the threshold is reached', () => {
-    seedUser(store, 'alice', { people: 2, perPerson: 4, seed: 1 }); // 8
+  it('afterIngest queues the uploading user when the threshold is reached', async () => {
+    await seedUser(store, 'alice', { people: 2, perPerson: 4, seed: 1 }); // 8
     const s = scheduler();
-    expect(s.afterIngest('alice')).toBeUndefined();
-    seedUser(store, 'alice', { people: 2, perPerson: 1, seed: 5, batchId: 'b2' }); // 10
-    expect(s.afterIngest('alice')).toMatchObject({ scope: 'user:alice', trigger: 'new-samples' });
+    expect(await s.afterIngest('alice')).toBeUndefined();
+    await seedUser(store, 'alice', { people: 2, perPerson: 1, seed: 5, batchId: 'b2' }); // 10
+    expect(await s.afterIngest('alice')).toMatchObject({ scope: 'user:alice', trigger: 'new-samples' });
     expect(kick).toHaveBeenCalledTimes(1);
-    expect(s.afterIngest('alice')).toBeUndefined();
-    expect(s.afterIngest('nobody')).toBeUndefined();
+    expect(await s.afterIngest('alice')).toBeUndefined();
+    expect(await s.afterIngest('nobody')).toBeUndefined();
   });
 
-  it('queues a user at once after a labelled sample was deleted, whatever the counts, until a job has seen it', () => {
+  it('queues a user at once after a labelled sample was deleted, whatever the counts, until a job has seen it', async () => {
     // Prepare: a trained user with nothing new (below every threshold, interval not passed).
-    seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+    await seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
     const s = scheduler();
-    const [first] = s.tick().enqueued;
-    finishTraining(first.id);
-    expect(s.tick().enqueued).toEqual([]);
-    const [one] = store.listSamples('alice', { limit: 1 });
+    const [first] = (await s.tick()).enqueued;
+    await finishTraining(first.id);
+    expect((await s.tick()).enqueued).toEqual([]);
+    const [one] = await store.listSamples('alice', { limit: 1 });
 
     // Execute
-    store.deleteSamples('alice', { sampleIds: [one.id] });
-    const job = s.afterIngest('alice');
+    await store.deleteSamples('alice', { sampleIds: [one.id] });
+    const job = await s.afterIngest('alice');
 
     // Assert
     expect(job).toMatchObject({ scope: 'user:alice', trigger: 'deletion' });
     expect(kick).toHaveBeenCalledTimes(2);
     // Done with the removals it read: nothing more is due.
-    store.claimJob();
-    store.completeJob(job!.id, { result: {}, trainedThrough: 10, trainedRemovals: 1 });
-    expect(s.tick().enqueued).toEqual([]);
+    await store.claimJob();
+    await store.completeJob(job!.id, { result: {}, trainedThrough: 10, trainedRemovals: 1 });
+    expect((await s.tick()).enqueued).toEqual([]);
   });
 
-  it('start() ticks on a timer that does not keep the process alive; stop() ends it', () => {
+  it('start() ticks on a timer that does not keep the process alive; stop() ends it', async () => {
     vi.useFakeTimers();
     try {
-      seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
+      await seedUser(store, 'alice', { people: 2, perPerson: 5, seed: 1 });
       const s = new Scheduler({
         store,
         runner: { kick },
@@ -163,8 +163,8 @@ describe('Scheduler', () => {
         now: () => clock,
       });
       s.start();
-      vi.advanceTimersByTime(1000);
-      expect(store.listJobs({ scope: 'user:alice' })).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await store.listJobs({ scope: 'user:alice' })).toHaveLength(1);
       s.stop();
       expect(vi.getTimerCount()).toBe(0);
     } finally {

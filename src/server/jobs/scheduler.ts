@@ -19,8 +19,7 @@
  * less than `failureBackoffMs` ago (a user with one labelled person would otherwise fail a job
  * every tick). Decisions read and write only the store; the timer is unref'd.
  */
-import type { Store } from '../store/sqlite.js';
-import { userScope } from '../store/sqlite.js';
+import { userScope, type Store } from '../store/store.js';
 import type { Job, JobTrigger, Scope, UserSummary } from '../store/types.js';
 
 /** The part of the runner the scheduler uses. */
@@ -72,6 +71,7 @@ export class Scheduler {
   private readonly o: Required<Pick<SchedulerOptions, keyof typeof DEFAULT_SCHEDULER_OPTIONS>>;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
 
   constructor(options: SchedulerOptions) {
     this.store = options.store;
@@ -87,13 +87,13 @@ export class Scheduler {
   }
 
   /** Looks at every user and the global model once; queues what is due and kicks the runner. */
-  tick(): { enqueued: Job[] } {
+  async tick(): Promise<{ enqueued: Job[] }> {
     const enqueued: Job[] = [];
-    for (const user of this.store.listUsers()) {
-      const job = this.considerUser(user);
+    for (const user of await this.store.listUsers()) {
+      const job = await this.considerUser(user);
       if (job) enqueued.push(job);
     }
-    const global = this.considerGlobal();
+    const global = await this.considerGlobal();
     if (global) enqueued.push(global);
     if (enqueued.length > 0) this.runner?.kick();
     return { enqueued };
@@ -103,9 +103,9 @@ export class Scheduler {
    * After a stored upload or relabel of `userId`: queues the user's retraining when it is due (same
    * rules as a tick) and kicks the runner. Returns the job queued, if any.
    */
-  afterIngest(userId: string): Job | undefined {
-    const user = this.store.retrainState(userId);
-    const job = user ? this.considerUser(user) : undefined;
+  async afterIngest(userId: string): Promise<Job | undefined> {
+    const user = await this.store.retrainState(userId);
+    const job = user ? await this.considerUser(user) : undefined;
     if (job) this.runner?.kick();
     return job;
   }
@@ -113,7 +113,14 @@ export class Scheduler {
   /** Ticks every `tickMs` (unref'd: does not keep the process alive). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.tick(), this.o.tickMs);
+    this.timer = setInterval(() => {
+      // One tick at a time; a failed one (the database away) is retried at the next.
+      if (this.ticking) return;
+      this.ticking = true;
+      this.tick()
+        .catch(() => undefined)
+        .finally(() => (this.ticking = false));
+    }, this.o.tickMs);
     this.timer.unref();
   }
 
@@ -135,13 +142,13 @@ export class Scheduler {
     return null;
   }
 
-  private considerUser(user: RetrainState): Job | undefined {
+  private async considerUser(user: RetrainState): Promise<Job | undefined> {
     const trigger = this.dueTrigger(user);
     if (!trigger) return undefined;
     const scope = userScope(user.id);
     // A model replaced for a deletion keeps its head (a user whose app trains `centroid` must not
     // find a `linear` head after deleting a photo).
-    const latest = trigger === 'deletion' ? this.store.latestModelInfo(scope) : undefined;
+    const latest = trigger === 'deletion' ? await this.store.latestModelInfo(scope) : undefined;
     const config = latest
       ? {
           head: latest.head,
@@ -151,32 +158,36 @@ export class Scheduler {
     return this.enqueue(scope, trigger, config);
   }
 
-  private considerGlobal(): Job | undefined {
+  private async considerGlobal(): Promise<Job | undefined> {
     if (this.o.globalIntervalMs <= 0) return undefined;
-    const last = this.store.lastScheduledRun(GLOBAL_SCHEDULE);
+    const last = await this.store.lastScheduledRun(GLOBAL_SCHEDULE);
     if (last !== undefined && this.now() - last < this.o.globalIntervalMs) return undefined;
-    const withLabels = this.store.listUsers().filter((u) => u.labelled > 0);
+    const withLabels = (await this.store.listUsers()).filter((u) => u.labelled > 0);
     const twoClasses =
       withLabels.length >= 2 ||
-      (withLabels.length === 1 && this.store.getLabels(withLabels[0].id).length >= 2);
+      (withLabels.length === 1 && (await this.store.getLabels(withLabels[0].id)).length >= 2);
     if (!twoClasses) return undefined;
-    const job = this.enqueue('global', 'schedule');
-    if (job) this.store.markScheduledRun(GLOBAL_SCHEDULE, this.now());
+    const job = await this.enqueue('global', 'schedule');
+    if (job) await this.store.markScheduledRun(GLOBAL_SCHEDULE, this.now());
     return job;
   }
 
   /** Queues a job unless the scope is busy or backing off after a failure. */
-  private enqueue(scope: Scope, trigger: JobTrigger, config: Record<string, unknown> = {}): Job | undefined {
-    const [last] = this.store.listJobs({ scope, limit: 1 });
+  private async enqueue(
+    scope: Scope,
+    trigger: JobTrigger,
+    config: Record<string, unknown> = {},
+  ): Promise<Job | undefined> {
+    const [last] = await this.store.listJobs({ scope, limit: 1 });
     if (last && (last.status === 'queued' || last.status === 'running')) return undefined;
-    if (this.store.listJobs({ scope, status: 'running', limit: 1 }).length > 0) return undefined;
+    if ((await this.store.listJobs({ scope, status: 'running', limit: 1 })).length > 0) return undefined;
     if (
       last?.status === 'failed' &&
       last.finishedAt !== null &&
       this.now() - last.finishedAt < this.o.failureBackoffMs
     )
       return undefined;
-    const { job, created } = this.store.enqueueJob(scope, trigger, config);
+    const { job, created } = await this.store.enqueueJob(scope, trigger, config);
     return created ? job : undefined;
   }
 }

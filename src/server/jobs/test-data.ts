@@ -5,7 +5,7 @@
  */
 import { createRng, type Rng } from '../../core/random.js';
 import type { FeatureBatch, FeatureSpec } from '../../core/types.js';
-import type { Store } from '../store/sqlite.js';
+import type { Store } from '../store/store.js';
 import type { TrainingSet } from '../store/types.js';
 
 export const TEST_SPEC: FeatureSpec = {
@@ -58,13 +58,13 @@ export function syntheticSet(people: number, perPerson: number, seed: number): T
 }
 
 /** Creates a user with a device and uploads `people × perPerson` labelled samples. */
-export function seedUser(
+export async function seedUser(
   store: Store,
   userId: string,
   options: { people: number; perPerson: number; seed: number; batchId?: string },
-): void {
-  if (!store.getUser(userId)) store.createUser(userId, userId);
-  const device = store.listDevices(userId)[0] ?? store.enrollDevice(userId, 'phone').device;
+): Promise<void> {
+  if (!(await store.getUser(userId))) await store.createUser(userId, userId);
+  const device = (await store.listDevices(userId))[0] ?? (await store.enrollDevice(userId, 'phone')).device;
   const { features, labels } = clusteredFeatures(options.people, options.perPerson, options.seed);
   const batchId = options.batchId ?? `b-${options.seed}`;
   const batch: FeatureBatch = {
@@ -74,18 +74,18 @@ export function seedUser(
     labelNames: Array.from({ length: options.people }, (_, p) => `person-${p}`),
     features,
   };
-  store.ingestBatch({ device, batchId, sha256: batchId, batch });
+  await store.ingestBatch({ device, batchId, sha256: batchId, batch });
 }
 
 /** Polls `probe` every 25 ms until it returns something truthy; fails naming `what` after the timeout. */
 export async function waitFor<T>(
   what: string,
-  probe: () => T | undefined | false,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 60_000,
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v) return v;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));

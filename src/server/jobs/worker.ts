@@ -1,6 +1,7 @@
 /**
  * A training worker thread: initialises tfjs (WASM) once, then trains one job per `train` message
- * — reads the scope's training set and current model through its own read-only store connection,
+ * — reads the scope's training set and current model through its own read-only store connection
+ * (the SQLite file, or its own PostgreSQL pool),
  * runs `trainScope`, and replies with progress, the outcome (weights transferred) or a typed error.
  * Started by `runner.ts` through `../../data/extract-worker-boot.mjs` (which registers tsx so this
  * `.ts` file loads). Never writes to the database: the runner, on the main thread, does.
@@ -9,7 +10,8 @@ import { parentPort } from 'node:worker_threads';
 
 import { FedexError, isFedexError } from '../../core/errors.js';
 import { initRuntime } from '../../runtime/node.js';
-import { parseScope, Store } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
+import { parseScope, type Store } from '../store/store.js';
 import type { TrainRequest, WorkerReply } from './protocol.js';
 import { trainScope, type TrainInput } from './train-task.js';
 
@@ -25,26 +27,28 @@ const errorOf = (e: unknown): { code: string; message: string } =>
     ? { code: e.code, message: e.message }
     : { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
 
-let store: Store | undefined;
+let store: { database: string; store: Store } | undefined;
 
-function storeFor(file: string): Store {
-  if (store?.file !== file) {
-    store?.close();
-    store = new Store(file, { readonly: true });
+async function storeFor(database: string): Promise<Store> {
+  if (store?.database !== database) {
+    await store?.store.close();
+    store = undefined;
+    store = { database, store: await openStore(database, { readonly: true, poolSize: 2 }) };
   }
-  return store;
+  return store.store;
 }
 
 /** Reads what a job trains on: the spec, its labelled set and the current model of that spec. */
-function readInput(request: TrainRequest): TrainInput {
-  const s = storeFor(request.dbFile);
+async function readInput(request: TrainRequest): Promise<TrainInput> {
+  const s = await storeFor(request.database);
   const parsed = parseScope(request.scope);
   if (!parsed) throw new FedexError('BAD_REQUEST', `bad scope "${request.scope}"`);
   const specKey =
-    request.specKey ?? s.labelledSpecs(parsed.kind === 'user' ? parsed.userId : undefined)[0]?.specKey;
+    request.specKey ??
+    (await s.labelledSpecs(parsed.kind === 'user' ? parsed.userId : undefined))[0]?.specKey;
   if (!specKey) throw new FedexError('NOT_ENOUGH_DATA', `${request.scope} has no labelled samples`);
-  const set = s.trainingSet(request.scope, specKey, { maxSamples: request.maxSamples });
-  const latest = s.modelVersion(request.scope, 'latest');
+  const set = await s.trainingSet(request.scope, specKey, { maxSamples: request.maxSamples });
+  const latest = await s.modelVersion(request.scope, 'latest');
   // A current model of another spec cannot score these features: the candidate is then compared with nothing.
   // Nor can a model that saw samples the user has since deleted: it must be replaced, not kept because
   // it scores well on data it should no longer know.
@@ -58,7 +62,7 @@ function readInput(request: TrainRequest): TrainInput {
 
 async function handle(request: TrainRequest): Promise<void> {
   try {
-    const input = readInput(request);
+    const input = await readInput(request);
     const outcome = await trainScope(input, (progress, message) =>
       reply({ type: 'progress', jobId: request.jobId, progress, message }),
     );

@@ -32,7 +32,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     },
     async (req, reply) => {
       guards.admin(req);
-      const user = store.createUser(req.body.name, req.body.id);
+      const user = await store.createUser(req.body.name, req.body.id);
       return reply.status(201).send({ user });
     },
   );
@@ -42,7 +42,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     { schema: { summary: 'List users with counts (admin)', tags: ['users'] } },
     async (req) => {
       guards.admin(req);
-      return { users: store.listUsers() };
+      return { users: await store.listUsers() };
     },
   );
 
@@ -57,9 +57,9 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     },
     async (req) => {
       guards.userAccess(req, req.params.userId);
-      const [user] = store.listUsers(req.params.userId);
+      const [user] = await store.listUsers(req.params.userId);
       if (!user) throw new FedexError('NOT_FOUND', `no user ${req.params.userId}`);
-      return { user, devices: store.listDevices(user.id) };
+      return { user, devices: await store.listDevices(user.id) };
     },
   );
 
@@ -83,7 +83,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     async (req, reply) => {
       guards.admin(req);
       const body = req.body ?? {};
-      const t = store.createEnrollmentToken(req.params.userId, {
+      const t = await store.createEnrollmentToken(req.params.userId, {
         ttlMs: body.ttlSeconds === undefined ? undefined : body.ttlSeconds * 1000,
         uses: body.uses,
       });
@@ -144,8 +144,8 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
           );
         }
         // A fresh user (random id) owns nothing but this device: sign-up reaches no one else's data.
-        const user = store.createUser(signup.userName);
-        return reply.status(201).send(store.enrollDevice(user.id, name));
+        const user = await store.createUser(signup.userName);
+        return reply.status(201).send(await store.enrollDevice(user.id, name));
       }
       if (enrollmentToken !== undefined) {
         if (userId !== undefined)
@@ -156,12 +156,12 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
             'enrollment is closed on this server: the admin enrolls devices (by userId)',
           );
         }
-        return reply.status(201).send(store.enrollWithToken(enrollmentToken, name));
+        return reply.status(201).send(await store.enrollWithToken(enrollmentToken, name));
       }
       if (userId === undefined)
         throw new FedexError('BAD_REQUEST', 'give an enrollmentToken (or userId with the admin key)');
       guards.admin(req);
-      return reply.status(201).send(store.enrollDevice(userId, name));
+      return reply.status(201).send(await store.enrollDevice(userId, name));
     },
   );
 
@@ -205,13 +205,13 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     },
     async (req) => {
       const p = guards.principal(req);
-      const target = store.getDevice(req.params.deviceId);
+      const target = await store.getDevice(req.params.deviceId);
       // Another user's device reads as missing: a device learns nothing about other users.
       if (!target || (p.kind === 'device' && p.device.userId !== target.userId)) {
         throw new FedexError('NOT_FOUND', `no device ${req.params.deviceId}`);
       }
-      store.revokeDevice(target.id);
-      const revoked = store.getDevice(target.id);
+      await store.revokeDevice(target.id);
+      const revoked = await store.getDevice(target.id);
       return {
         device: {
           id: target.id,
@@ -228,7 +228,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext, guar
     { schema: { summary: 'The calling device and its user', tags: ['devices'] } },
     async (req) => {
       const device = guards.device(req);
-      return { device, user: store.getUser(device.userId) };
+      return { device, user: await store.getUser(device.userId) };
     },
   );
 }

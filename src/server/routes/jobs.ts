@@ -8,7 +8,7 @@ import type { ApiTrainBody } from '../../core/api-types.js';
 import { FedexError } from '../../core/errors.js';
 import { headNames } from '../../model/heads/registry.js';
 import type { AppContext, Guards, Principal } from '../context.js';
-import { parseScope, userScope } from '../store/sqlite.js';
+import { parseScope, userScope } from '../store/store.js';
 import type { Job, JobStatus, Scope } from '../store/types.js';
 import { resolveTrainJobConfig } from '../jobs/train-task.js';
 import { userIdParams } from './common.js';
@@ -48,7 +48,7 @@ export function jobView(job: Job): Record<string, unknown> {
 export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
   const { store } = ctx;
 
-  const enqueue = (scope: Scope, body: TrainBody | undefined) => {
+  const enqueue = async (scope: Scope, body: TrainBody | undefined) => {
     const { specKey: _specKey, ...training } = body ?? {};
     const resolved = resolveTrainJobConfig(ctx.config.training, training); // a bad config is a 400 now, not a failed job later
     if (resolved.epochs > ctx.config.maxJobEpochs) {
@@ -57,7 +57,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
         `epochs must be at most ${ctx.config.maxJobEpochs} on this server (got ${resolved.epochs})`,
       );
     }
-    const { job, created } = store.enqueueJob(scope, 'manual', { ...(body ?? {}) });
+    const { job, created } = await store.enqueueJob(scope, 'manual', { ...(body ?? {}) });
     if (created) ctx.onJobQueued?.(job);
     return { job: jobView(job), created };
   };
@@ -74,9 +74,9 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
     },
     async (req, reply) => {
       guards.userAccess(req, req.params.userId);
-      if (!store.getUser(req.params.userId))
+      if (!(await store.getUser(req.params.userId)))
         throw new FedexError('NOT_FOUND', `no user ${req.params.userId}`);
-      return reply.status(202).send(enqueue(userScope(req.params.userId), req.body));
+      return reply.status(202).send(await enqueue(userScope(req.params.userId), req.body));
     },
   );
 
@@ -85,14 +85,17 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
     { schema: { summary: 'Queue training of the global model (admin)', tags: ['jobs'], body: trainBody } },
     async (req, reply) => {
       guards.admin(req);
-      return reply.status(202).send(enqueue('global', req.body));
+      return reply.status(202).send(await enqueue('global', req.body));
     },
   );
 
   /** The job, when the caller may see it: the admin any, a device its own user's (else 404). */
-  const visibleJob = (req: FastifyRequest, jobId: number): { job: Job; principal: Principal } => {
+  const visibleJob = async (
+    req: FastifyRequest,
+    jobId: number,
+  ): Promise<{ job: Job; principal: Principal }> => {
     const principal = guards.principal(req);
-    const job = store.getJob(jobId);
+    const job = await store.getJob(jobId);
     const scope = job ? parseScope(job.scope) : null;
     const visible =
       job &&
@@ -116,7 +119,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
       },
     },
     async (req) => {
-      return { job: jobView(visibleJob(req, req.params.jobId).job) };
+      return { job: jobView((await visibleJob(req, req.params.jobId)).job) };
     },
   );
 
@@ -134,9 +137,9 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
       },
     },
     async (req) => {
-      const { job, principal: p } = visibleJob(req, req.params.jobId);
+      const { job, principal: p } = await visibleJob(req, req.params.jobId);
       const by = p.kind === 'admin' ? 'the admin' : `device ${p.device.id}`;
-      const { job: now, changed, wasRunning } = store.cancelJob(job.id, by);
+      const { job: now, changed, wasRunning } = await store.cancelJob(job.id, by);
       if (wasRunning) ctx.onJobCancelled?.(job.id);
       return { job: jobView(now), cancelled: changed };
     },
@@ -174,7 +177,9 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext, guards:
         scope = own;
       }
       return {
-        jobs: store.listJobs({ scope, status: req.query.status, limit: req.query.limit }).map(jobView),
+        jobs: (await store.listJobs({ scope, status: req.query.status, limit: req.query.limit })).map(
+          jobView,
+        ),
       };
     },
   );

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FedexError } from '../../core/errors.js';
 import type { AppContext, Guards } from '../context.js';
-import { parseScope } from '../store/sqlite.js';
+import { parseScope } from '../store/store.js';
 import type { ModelInfo, ModelVersion, Scope } from '../store/types.js';
 
 const scopeParams = {
@@ -78,7 +78,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext, guard
           throw new FedexError('BAD_REQUEST', `bad scope "${req.query.scope}"`);
         scope = req.query.scope as Scope;
       }
-      return { models: store.listModels({ scope, limit: req.query.limit }).map(modelView) };
+      return { models: (await store.listModels({ scope, limit: req.query.limit })).map(modelView) };
     },
   );
 
@@ -93,8 +93,8 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext, guard
     },
     async (req) => {
       const scope = allowedScope(req, req.params.scope);
-      const models = store.listModels({ scope });
-      const latest = store.latestModelInfo(scope);
+      const models = await store.listModels({ scope });
+      const latest = await store.latestModelInfo(scope);
       return { scope, latestVersion: latest?.version ?? null, models: models.map(modelView) };
     },
   );
@@ -110,7 +110,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext, guard
     },
     async (req, reply) => {
       const scope = allowedScope(req, req.params.scope);
-      const m = store.modelVersion(scope, 'latest');
+      const m = await store.modelVersion(scope, 'latest');
       if (!m) throw new FedexError('NOT_FOUND', `no promoted model for ${scope} yet`);
       return sendWeights(req, reply, m, 'no-cache');
     },
@@ -131,7 +131,7 @@ export function registerModelRoutes(app: FastifyInstance, ctx: AppContext, guard
     },
     async (req, reply) => {
       const scope = allowedScope(req, req.params.scope);
-      const m = store.modelVersion(scope, req.params.version);
+      const m = await store.modelVersion(scope, req.params.version);
       if (!m) throw new FedexError('NOT_FOUND', `no version ${req.params.version} of ${scope}`);
       return sendWeights(req, reply, m, 'public, max-age=31536000, immutable');
     },

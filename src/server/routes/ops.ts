@@ -18,10 +18,10 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: AppContext, _guards
     async (_req, reply) => {
       // The file is the one opened and writable (a deleted or replaced file, a read-only folder or
       // disk says so here instead of "ok" while writes fail or vanish).
-      let db = ctx.store.health();
+      let db = await ctx.store.health();
       let jobs: Record<string, number> = {};
       try {
-        jobs = ctx.store.countJobs();
+        jobs = await ctx.store.countJobs();
       } catch (e) {
         if (db === 'ok') db = (e as Error).message;
       }

@@ -9,7 +9,7 @@ import { FedexError } from '../../core/errors.js';
 import { shapeSize } from '../../core/types.js';
 import type { AppContext, Guards } from '../context.js';
 import { IngestQueue } from '../ingest-queue.js';
-import { sha256Hex } from '../store/sqlite.js';
+import { sha256Hex } from '../store/store.js';
 import { userIdParams } from './common.js';
 
 const BATCH_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -77,7 +77,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
         metrics.ingestedBatches.inc({ result: 'stored' });
         metrics.ingestedSamples.inc(result.samples);
         // Only labelled data can make a retraining due.
-        if (batch.labels.some((l) => l >= 0)) ctx.onIngest?.(device.userId);
+        if (batch.labels.some((l) => l >= 0)) await ctx.onIngest?.(device.userId);
       }
       return reply
         .status(result.duplicate ? 200 : 201)
@@ -106,7 +106,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
     async (req) => {
       guards.userAccess(req, req.params.userId);
       const limit = req.query.limit ?? 100;
-      const samples = store.listSamples(req.params.userId, {
+      const samples = await store.listSamples(req.params.userId, {
         after: req.query.after,
         limit,
         label: req.query.label,
@@ -156,7 +156,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
         throw new FedexError('BAD_REQUEST', `relabel at most ${MAX_RELABEL_IDS} ids per request`);
       // Long lists are written 500 ids at a time, yielding between steps (Store.relabelInSteps).
       const changed = await store.relabelInSteps(req.params.userId, { sampleIds, clientIds }, label);
-      if (label >= 0) ctx.onIngest?.(req.params.userId);
+      if (label >= 0) await ctx.onIngest?.(req.params.userId);
       return { changed };
     },
   );
@@ -195,8 +195,8 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
         throw new FedexError('BAD_REQUEST', 'give sampleIds or clientIds');
       if ((sampleIds?.length ?? 0) + (clientIds?.length ?? 0) > MAX_RELABEL_IDS)
         throw new FedexError('BAD_REQUEST', `delete at most ${MAX_RELABEL_IDS} ids per request`);
-      const result = store.deleteSamples(req.params.userId, { sampleIds, clientIds });
-      if (result.labelled > 0) ctx.onIngest?.(req.params.userId);
+      const result = await store.deleteSamples(req.params.userId, { sampleIds, clientIds });
+      if (result.labelled > 0) await ctx.onIngest?.(req.params.userId);
       return result;
     },
   );
@@ -206,7 +206,7 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
     { schema: { summary: "The user's label names", tags: ['samples'], params: userIdParams } },
     async (req) => {
       guards.userAccess(req, req.params.userId);
-      return { labels: store.getLabels(req.params.userId) };
+      return { labels: await store.getLabels(req.params.userId) };
     },
   );
 
@@ -242,9 +242,9 @@ export function registerSampleRoutes(app: FastifyInstance, ctx: AppContext, guar
     },
     async (req) => {
       guards.userAccess(req, req.params.userId);
-      if (!store.getUser(req.params.userId))
+      if (!(await store.getUser(req.params.userId)))
         throw new FedexError('NOT_FOUND', `no user ${req.params.userId}`);
-      return { labels: store.setLabels(req.params.userId, req.body.labels) };
+      return { labels: await store.setLabels(req.params.userId, req.body.labels) };
     },
   );
 }

@@ -27,7 +27,7 @@ describe('self sign-up', () => {
     });
     expect(res.status).toBe(403);
     expect(res.json.error.code).toBe('ENROLLMENT_CLOSED');
-    expect(api.store.listUsers()).toEqual([]);
+    expect(await api.store.listUsers()).toEqual([]);
   });
 
   it('is refused when enrollment is closed, even with signup open', async () => {
@@ -52,7 +52,7 @@ describe('self sign-up', () => {
     const { device, token } = res.json;
     expect(device.name).toBe('ann phone');
     expect(device.userId).not.toBe('bob');
-    const [user] = api.store.listUsers(device.userId);
+    const [user] = await api.store.listUsers(device.userId);
     expect(user.name).toBe('Ann');
 
     const me = api.as(token);
@@ -86,7 +86,7 @@ describe('self sign-up', () => {
       signup: { userName: 'Ann', userId: 'bob' },
     });
     expect(extra.status).toBe(400);
-    expect(api.store.listUsers()).toEqual([]);
+    expect(await api.store.listUsers()).toEqual([]);
   });
 
   it('limits sign-ups per address: the one over the limit is 429 with Retry-After and makes no user', async () => {
@@ -102,14 +102,9 @@ describe('self sign-up', () => {
     expect(over.status).toBe(429);
     expect(over.json.error.code).toBe('RATE_LIMITED');
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(
-      api.store
-        .listUsers()
-        .map((u) => u.name)
-        .sort(),
-    ).toEqual(['Ann', 'Bea']);
+    expect((await api.store.listUsers()).map((u) => u.name).sort()).toEqual(['Ann', 'Bea']);
     // Enrolling with a token is not a sign-up and is not held back by it.
-    const token = api.store.createEnrollmentToken(api.store.listUsers()[0].id);
+    const token = await api.store.createEnrollmentToken((await api.store.listUsers())[0].id);
     const enrolled = await api.anonymous.request('POST', '/v1/devices', {
       name: 'q',
       enrollmentToken: token.token,

@@ -164,6 +164,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE users ADD COLUMN removals INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE users ADD COLUMN trained_removals INTEGER NOT NULL DEFAULT 0;
   `,
+  // 5: the job queue for many workers. A claim is a lease (`lease_owner` until `lease_until`,
+  // renewed by heartbeats); a lease that runs out means the worker died, and the job is taken
+  // again or, on its last attempt, failed for good. A retry waits until `run_after` (backoff).
+  `
+  ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+  ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
+  ALTER TABLE jobs ADD COLUMN run_after INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Brings the database to the newest schema version; returns the version it now has. */

@@ -7,7 +7,7 @@
  * Synchronous by design (better-sqlite3): each call is a short transaction on the server's thread.
  * Training workers open their own read-only connection (`openStore(file, { readonly: true })`).
  */
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,36 @@ import {
   type FeatureBatch,
   type FeatureSpec,
 } from '../../core/types.js';
+import {
+  MODEL_COLUMNS,
+  MODEL_INFO_COLUMNS,
+  toDevice,
+  toJob,
+  toModelInfo,
+  toSpec,
+  toUser,
+  type DeviceRow,
+  type JobRow,
+  type ModelRow,
+  type SpecRow,
+  type UserRow,
+} from './rows.js';
 import { migrate } from './schema.js';
+import {
+  DEFAULT_QUEUE_POLICY,
+  hashSecret,
+  newSecret,
+  parseScope,
+  sha256Hex,
+  type IngestInput,
+  type JobLease,
+  type LeaseState,
+  type QueuePolicy,
+  type SampleRefs,
+  type Store,
+  type UserQuota,
+  type UserUsage,
+} from './store.js';
 import type {
   Device,
   Enrollment,
@@ -47,152 +76,14 @@ export interface StoreOptions {
   synchronous?: 'full' | 'normal';
   /** Clock, for tests. */
   now?: () => number;
+  /** Retry backoff of the job queue. */
+  queue?: Partial<QueuePolicy>;
 }
 
-/** sha256 hex of a secret; only hashes of tokens are stored. */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
-
-/** sha256 hex of bytes. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** A fresh bearer secret with a readable prefix (`fxd_` device, `fxe_` enrollment). */
-export function newSecret(prefix: string): string {
-  return `${prefix}_${randomBytes(24).toString('base64url')}`;
-}
-
-/** `user:<id>` scope of a user. */
-export function userScope(userId: string): Scope {
-  return `user:${userId}`;
-}
-
-/** Parses `global` or `user:<id>`; null for anything else. */
-export function parseScope(text: string): { kind: 'global' } | { kind: 'user'; userId: string } | null {
-  if (text === 'global') return { kind: 'global' };
-  const m = /^user:([A-Za-z0-9_-]{1,64})$/.exec(text);
-  return m ? { kind: 'user', userId: m[1] } : null;
-}
-
-interface UserRow {
-  id: string;
-  name: string;
-  created_at: number;
-  trained_through: number;
-  last_trained_at: number | null;
-  removals: number;
-  trained_removals: number;
-}
-interface DeviceRow {
-  id: string;
-  user_id: string;
-  name: string;
-  created_at: number;
-  last_seen_at: number | null;
-}
-interface ModelRow {
-  id: number;
-  scope: string;
-  version: number;
-  spec_key: string;
-  head: string;
-  config: string;
-  metrics: string;
-  labels: string;
-  checksum: string;
-  size: number;
-  status: 'promoted' | 'rejected';
-  reason: string | null;
-  job_id: number | null;
-  created_at: number;
-  weights?: Buffer;
-}
-interface JobRow {
-  id: number;
-  scope: string;
-  trigger: string;
-  status: JobStatus;
-  progress: number;
-  message: string | null;
-  config: string;
-  result: string | null;
-  error: string | null;
-  attempts: number;
-  max_attempts: number;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  updated_at: number;
-}
-interface SpecRow {
-  key: string;
-  backbone_id: string;
-  backbone_version: string;
-  split: string;
-  shape: string;
-  /** NULL: a registry spec (or one stored before owners existed), shared; else the owning user. */
-  owner: string | null;
-}
-
-const toUser = (r: UserRow): User => ({
-  id: r.id,
-  name: r.name,
-  createdAt: r.created_at,
-  trainedThrough: r.trained_through,
-  lastTrainedAt: r.last_trained_at,
-});
-const toDevice = (r: DeviceRow): Device => ({
-  id: r.id,
-  userId: r.user_id,
-  name: r.name,
-  createdAt: r.created_at,
-  lastSeenAt: r.last_seen_at,
-});
-const toModelInfo = (r: ModelRow): ModelInfo => ({
-  id: r.id,
-  scope: r.scope as Scope,
-  version: r.version,
-  specKey: r.spec_key,
-  head: r.head,
-  config: JSON.parse(r.config) as Record<string, unknown>,
-  metrics: JSON.parse(r.metrics) as Record<string, unknown>,
-  labels: JSON.parse(r.labels) as string[],
-  checksum: r.checksum,
-  size: r.size,
-  status: r.status,
-  reason: r.reason,
-  jobId: r.job_id,
-  createdAt: r.created_at,
-});
-const toJob = (r: JobRow): Job => ({
-  id: r.id,
-  scope: r.scope as Scope,
-  trigger: r.trigger as JobTrigger,
-  status: r.status,
-  progress: r.progress,
-  message: r.message,
-  config: JSON.parse(r.config) as Record<string, unknown>,
-  result: r.result === null ? null : (JSON.parse(r.result) as Record<string, unknown>),
-  error: r.error,
-  attempts: r.attempts,
-  maxAttempts: r.max_attempts,
-  createdAt: r.created_at,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  updatedAt: r.updated_at,
-});
-const toSpec = (r: SpecRow): FeatureSpec => ({
-  backboneId: r.backbone_id,
-  backboneVersion: r.backbone_version,
-  split: r.split,
-  shape: JSON.parse(r.shape) as number[],
-});
-
-const MODEL_COLUMNS =
-  'id, scope, version, spec_key, head, config, metrics, labels, checksum, size, status, reason, job_id, created_at';
-const MODEL_INFO_COLUMNS = MODEL_COLUMNS;
+/** Lease owner of jobs claimed without one (the single-process server's own runner). */
+export const LOCAL_OWNER = 'local';
+/** Lease of such claims: long, since that runner also recovers its jobs at start. */
+export const LOCAL_LEASE_MS = 24 * 3600_000;
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -205,28 +96,6 @@ function floatsToBlob(values: Float32Array, offset: number, length: number): Buf
   const out = Buffer.allocUnsafe(length * 4);
   for (let i = 0; i < length; i++) out.writeFloatLE(values[offset + i], i * 4);
   return out;
-}
-
-/** One upload to store: the device, its idempotency key, the sha256 of its bytes, the decoded batch. */
-export interface IngestInput {
-  device: Device;
-  batchId: string;
-  sha256: string;
-  batch: FeatureBatch;
-  /** Most samples / feature bytes (stored as float32) the user may hold after this batch. */
-  quota?: UserQuota;
-}
-
-/** Per-user storage limits (0: no limit). */
-export interface UserQuota {
-  maxSamples: number;
-  maxFeatureBytes: number;
-}
-
-/** What one user stores: samples and their feature bytes as stored (float32, 4 bytes a value). */
-export interface UserUsage {
-  samples: number;
-  featureBytes: number;
 }
 
 /** SQLite error codes that mean "the storage cannot take writes now" rather than a bug. */
@@ -281,11 +150,12 @@ function fileIdentity(file: string): { dev: number; ino: number } | null {
   }
 }
 
-export class Store {
+export class SqliteCore {
   readonly db: Database.Database;
   readonly file: string;
   private readonly now: () => number;
-  private readonly stmts: ReturnType<Store['prepare']>;
+  private readonly queue: QueuePolicy;
+  private readonly stmts: ReturnType<SqliteCore['prepare']>;
   /** Device and inode of the file opened, to notice it being deleted or replaced under us. */
   private readonly identity: { dev: number; ino: number } | null;
   private salt: string | undefined;
@@ -295,6 +165,7 @@ export class Store {
   constructor(file: string, options: StoreOptions = {}) {
     this.file = file;
     this.now = options.now ?? Date.now;
+    this.queue = { ...DEFAULT_QUEUE_POLICY, ...options.queue };
     if (!options.readonly && file !== ':memory:')
       mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     try {
@@ -1292,35 +1163,87 @@ export class Store {
   }
 
   /**
-   * Takes the oldest queued job whose scope has no running job, marks it running and counts the
-   * attempt. Undefined when there is none.
+   * Running jobs whose lease ran out (their worker died or hung): back to the queue, or failed for
+   * good (dead letter) when that was their last attempt. Called inside each claim.
    */
-  claimJob(): Job | undefined {
+  private expireLeases(now: number): void {
+    const expired = this.db
+      .prepare<[number], JobRow>(
+        "SELECT * FROM jobs WHERE status = 'running' AND lease_until IS NOT NULL AND lease_until < ?",
+      )
+      .all(now);
+    for (const row of expired) {
+      const owner = row.lease_owner ?? 'a worker';
+      this.failJobNow(
+        toJob(row),
+        `lease expired: ${owner} stopped renewing its claim (attempt ${row.attempts} of ${row.max_attempts})`,
+        true,
+        now,
+      );
+    }
+  }
+
+  /**
+   * Takes the oldest due queued job whose scope has no running job, marks it running under
+   * `lease` (default: this process, {@link LOCAL_LEASE_MS}) and counts the attempt; first, running
+   * jobs whose lease expired go back to the queue or fail for good. Undefined when there is none.
+   */
+  claimJob(lease?: JobLease): Job | undefined {
+    const owner = lease?.owner ?? LOCAL_OWNER;
+    const ms = lease?.ms ?? LOCAL_LEASE_MS;
     return this.db.transaction(() => {
+      const now = this.now();
+      this.expireLeases(now);
       const row = this.db
-        .prepare<[], JobRow>(
-          `SELECT * FROM jobs j WHERE status = 'queued'
+        .prepare<[number], JobRow>(
+          `SELECT * FROM jobs j WHERE status = 'queued' AND run_after <= ?
              AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.scope = j.scope AND r.status = 'running')
            ORDER BY id LIMIT 1`,
         )
-        .get();
+        .get(now);
       if (!row) return undefined;
-      const now = this.now();
       this.db
         .prepare(
-          "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, updated_at = ?, progress = 0, message = 'starting' WHERE id = ?",
+          "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, updated_at = ?, progress = 0, message = 'starting', lease_owner = ?, lease_until = ? WHERE id = ?",
         )
-        .run(now, now, row.id);
+        .run(now, now, owner, now + ms, row.id);
       return this.getJob(row.id);
     })();
   }
 
-  updateJobProgress(id: number, progress: number, message: string | null): void {
-    this.db
+  /** Renews the lease of a running job held by `lease.owner`; says whether it is still held. */
+  heartbeatJob(id: number, lease: JobLease): LeaseState {
+    const now = this.now();
+    const r = this.db
       .prepare(
-        "UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+        "UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
       )
-      .run(Math.min(Math.max(progress, 0), 1), message, this.now(), id);
+      .run(now + lease.ms, now, id, lease.owner);
+    if (r.changes > 0) return 'held';
+    return this.getJob(id)?.status === 'cancelled' ? 'cancelled' : 'lost';
+  }
+
+  /** Whether `lease.owner` still holds job `job` (running, claimed by it). */
+  private holds(job: Job, lease: JobLease | undefined): boolean {
+    return !lease || (job.status === 'running' && job.leaseOwner === lease.owner);
+  }
+
+  /** Writes a running job's progress (and, with `lease`, renews it while `lease.owner` holds it). */
+  updateJobProgress(id: number, progress: number, message: string | null, lease?: JobLease): void {
+    const now = this.now();
+    const p = Math.min(Math.max(progress, 0), 1);
+    if (lease)
+      this.db
+        .prepare(
+          "UPDATE jobs SET progress = ?, message = ?, updated_at = ?, lease_until = ? WHERE id = ? AND status = 'running' AND lease_owner = ?",
+        )
+        .run(p, message, now, now + lease.ms, id, lease.owner);
+    else
+      this.db
+        .prepare(
+          "UPDATE jobs SET progress = ?, message = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+        )
+        .run(p, message, now, id);
   }
 
   /**
@@ -1336,12 +1259,16 @@ export class Store {
       /** The user's `removals` when the training set was read. */
       trainedRemovals?: number;
     },
-  ): { job: Job; model?: ModelInfo } {
+    lease?: JobLease,
+  ): { job: Job; model?: ModelInfo; stale?: boolean } {
     return this.db.transaction(() => {
       const job = this.getJob(id);
       if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
       // Cancelled while it trained: its outcome is dropped, nothing is stored.
       if (job.status === 'cancelled') return { job };
+      // Taken over by another worker (this one's lease ran out) or already finished: the other
+      // attempt stores its own outcome; storing this one too would make a second model version.
+      if (!this.holds(job, lease) || job.status !== 'running') return { job, stale: true };
       const model = outcome.model ? this.insertModel({ ...outcome.model, jobId: id }) : undefined;
       const parsed = parseScope(job.scope);
       if (parsed?.kind === 'user' && outcome.trainedThrough !== undefined) {
@@ -1370,30 +1297,37 @@ export class Store {
   }
 
   /**
-   * A running job failed. It goes back to the queue while attempts remain and `retry` is true,
-   * else it is marked failed for good.
+   * A running job failed. It goes back to the queue, after a backoff of `backoffMs × 2^(attempt-1)`,
+   * while attempts remain and `retry` is true, else it is marked failed for good. With `lease`, only
+   * while `lease.owner` holds it (else it is returned unchanged).
    */
-  failJob(id: number, error: string, retry = true): Job {
+  failJob(id: number, error: string, retry = true, lease?: JobLease): Job {
     return this.db.transaction(() => {
       const job = this.getJob(id);
       if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
-      if (job.status === 'cancelled') return job;
-      const again = retry && job.attempts < job.maxAttempts;
-      const now = this.now();
-      this.db
-        .prepare(
-          `UPDATE jobs SET status = ?, error = ?, message = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
-        )
-        .run(
-          again ? 'queued' : 'failed',
-          error,
-          again ? `retrying after: ${error}` : 'failed',
-          now,
-          again ? null : now,
-          id,
-        );
-      return this.getJob(id)!;
+      if (job.status === 'cancelled' || !this.holds(job, lease)) return job;
+      return this.failJobNow(job, error, retry, this.now(), true);
     })();
+  }
+
+  private failJobNow(job: Job, error: string, retry: boolean, now: number, backoff = false): Job {
+    const again = retry && job.attempts < job.maxAttempts;
+    const wait = again && backoff ? this.queue.backoffMs * 2 ** Math.max(0, job.attempts - 1) : 0;
+    this.db
+      .prepare(
+        `UPDATE jobs SET status = ?, error = ?, message = ?, updated_at = ?, finished_at = ?,
+           lease_owner = NULL, lease_until = NULL, run_after = ? WHERE id = ?`,
+      )
+      .run(
+        again ? 'queued' : 'failed',
+        error,
+        again ? `retrying after: ${error}` : 'failed',
+        now,
+        again ? null : now,
+        now + wait,
+        job.id,
+      );
+    return this.getJob(job.id)!;
   }
 
   /**
@@ -1410,7 +1344,7 @@ export class Store {
       const now = this.now();
       this.db
         .prepare(
-          "UPDATE jobs SET status = 'cancelled', message = ?, error = NULL, finished_at = ?, updated_at = ? WHERE id = ?",
+          "UPDATE jobs SET status = 'cancelled', message = ?, error = NULL, finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
         )
         .run(`cancelled by ${by}`, now, now, id);
       return { job: this.getJob(id)!, changed: true, wasRunning: job.status === 'running' };
@@ -1419,9 +1353,13 @@ export class Store {
 
   /** At start: jobs left running by a crashed process go back to the queue (or fail when spent). */
   recoverRunningJobs(): number {
-    const running = this.listJobs({ status: 'running', limit: 1000 });
-    for (const job of running) this.failJob(job.id, 'the server stopped while the job was running');
-    return running.length;
+    return this.db.transaction(() => {
+      const running = this.listJobs({ status: 'running', limit: 1000 });
+      const now = this.now();
+      for (const job of running)
+        this.failJobNow(job, 'the server stopped while the job was running', true, now);
+      return running.length;
+    })();
   }
 
   countJobs(): Record<JobStatus, number> {
@@ -1448,5 +1386,189 @@ export class Store {
         'INSERT INTO schedule (name, last_run) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run',
       )
       .run(name, at);
+  }
+}
+
+/**
+ * The {@link Store} interface over one SQLite file: each call runs the synchronous {@link SqliteCore}
+ * method (one short transaction on this thread) and resolves with its result. `core` is there for
+ * what only SQLite has (its query plans, the file itself) and for tests.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly core: SqliteCore;
+
+  constructor(file: string, options: StoreOptions = {}) {
+    this.core = new SqliteCore(file, options);
+  }
+
+  get location(): string {
+    return this.core.file;
+  }
+  /** The open better-sqlite3 connection. */
+  get db(): Database.Database {
+    return this.core.db;
+  }
+  async close(): Promise<void> {
+    this.core.close();
+  }
+  async health(): Promise<string> {
+    return this.core.health();
+  }
+  async assertWritable(): Promise<void> {
+    this.core.assertFileIntact();
+  }
+  async createUser(name: string, id?: string): Promise<User> {
+    return this.core.createUser(name, id);
+  }
+  async getUser(id: string): Promise<User | undefined> {
+    return this.core.getUser(id);
+  }
+  async listUsers(userId?: string): Promise<UserSummary[]> {
+    return this.core.listUsers(userId);
+  }
+  async retrainState(userId: string) {
+    return this.core.retrainState(userId);
+  }
+  async createEnrollmentToken(userId: string, options?: { ttlMs?: number; uses?: number }) {
+    return this.core.createEnrollmentToken(userId, options);
+  }
+  async enrollDevice(userId: string, name: string): Promise<Enrollment> {
+    return this.core.enrollDevice(userId, name);
+  }
+  async enrollWithToken(enrollmentToken: string, name: string): Promise<Enrollment> {
+    return this.core.enrollWithToken(enrollmentToken, name);
+  }
+  async deviceByToken(token: string): Promise<Device | undefined> {
+    return this.core.deviceByToken(token);
+  }
+  async getDevice(deviceId: string) {
+    return this.core.getDevice(deviceId);
+  }
+  async revokeDevice(deviceId: string): Promise<boolean> {
+    return this.core.revokeDevice(deviceId);
+  }
+  async listDevices(userId: string): Promise<Device[]> {
+    return this.core.listDevices(userId);
+  }
+  async touchDevice(deviceId: string): Promise<void> {
+    this.core.touchDevice(deviceId);
+  }
+  async getLabels(userId: string): Promise<Label[]> {
+    return this.core.getLabels(userId);
+  }
+  async setLabels(userId: string, labels: readonly Label[]): Promise<Label[]> {
+    return this.core.setLabels(userId, labels);
+  }
+  specKeyFor(spec: Pick<FeatureSpec, 'backboneId' | 'backboneVersion' | 'split'>, userId?: string): string {
+    return this.core.specKeyFor(spec, userId);
+  }
+  async registerSpec(spec: FeatureSpec, userId?: string): Promise<string> {
+    return this.core.registerSpec(spec, userId);
+  }
+  async getSpec(key: string): Promise<FeatureSpec | undefined> {
+    return this.core.getSpec(key);
+  }
+  async usage(userId: string): Promise<UserUsage> {
+    return this.core.usage(userId);
+  }
+  async ingestBatch(input: IngestInput): Promise<IngestResult> {
+    return this.core.ingestBatch(input);
+  }
+  async ingestMany(inputs: readonly IngestInput[]): Promise<(IngestResult | Error)[]> {
+    return this.core.ingestMany(inputs);
+  }
+  async hasBatch(userId: string, batchId: string): Promise<boolean> {
+    return this.core.hasBatch(userId, batchId);
+  }
+  async countBatches(userId?: string): Promise<number> {
+    return this.core.countBatches(userId);
+  }
+  async countSamples(userId?: string): Promise<number> {
+    return this.core.countSamples(userId);
+  }
+  async listSamples(userId: string, options?: { after?: number; limit?: number; label?: number }) {
+    return this.core.listSamples(userId, options);
+  }
+  async relabel(userId: string, ids: SampleRefs, label: number): Promise<number> {
+    return this.core.relabel(userId, ids, label);
+  }
+  relabelInSteps(userId: string, ids: SampleRefs, label: number, chunk?: number): Promise<number> {
+    return this.core.relabelInSteps(userId, ids, label, chunk);
+  }
+  async deleteSamples(userId: string, ids: SampleRefs) {
+    return this.core.deleteSamples(userId, ids);
+  }
+  async countNewLabelled(userId: string): Promise<number> {
+    return this.core.countNewLabelled(userId);
+  }
+  async labelledSpecs(userId?: string) {
+    return this.core.labelledSpecs(userId);
+  }
+  async trainingSet(scope: Scope, specKey: string, options?: { maxSamples?: number }): Promise<TrainingSet> {
+    return this.core.trainingSet(scope, specKey, options);
+  }
+  async pseudonym(userId: string): Promise<string> {
+    return this.core.pseudonym(userId);
+  }
+  async insertModel(model: NewModel): Promise<ModelInfo> {
+    return this.core.insertModel(model);
+  }
+  async latestModelInfo(scope: Scope): Promise<ModelInfo | undefined> {
+    return this.core.latestModelInfo(scope);
+  }
+  async modelVersion(scope: Scope, version: number | 'latest'): Promise<ModelVersion | undefined> {
+    return this.core.modelVersion(scope, version);
+  }
+  async listModels(options?: { scope?: Scope; limit?: number }): Promise<ModelInfo[]> {
+    return this.core.listModels(options);
+  }
+  async enqueueJob(
+    scope: Scope,
+    trigger: JobTrigger,
+    config?: Record<string, unknown>,
+    maxAttempts?: number,
+  ) {
+    return this.core.enqueueJob(scope, trigger, config, maxAttempts);
+  }
+  async getJob(id: number): Promise<Job | undefined> {
+    return this.core.getJob(id);
+  }
+  async listJobs(options?: { scope?: Scope; status?: JobStatus; limit?: number }): Promise<Job[]> {
+    return this.core.listJobs(options);
+  }
+  async claimJob(lease?: JobLease): Promise<Job | undefined> {
+    return this.core.claimJob(lease);
+  }
+  async heartbeatJob(id: number, lease: JobLease): Promise<LeaseState> {
+    return this.core.heartbeatJob(id, lease);
+  }
+  async updateJobProgress(id: number, progress: number, message: string | null, lease?: JobLease) {
+    this.core.updateJobProgress(id, progress, message, lease);
+  }
+  async completeJob(
+    id: number,
+    outcome: Parameters<SqliteCore['completeJob']>[1],
+    lease?: JobLease,
+  ): Promise<{ job: Job; model?: ModelInfo; stale?: boolean }> {
+    return this.core.completeJob(id, outcome, lease);
+  }
+  async failJob(id: number, error: string, retry?: boolean, lease?: JobLease): Promise<Job> {
+    return this.core.failJob(id, error, retry, lease);
+  }
+  async cancelJob(id: number, by: string) {
+    return this.core.cancelJob(id, by);
+  }
+  async recoverRunningJobs(): Promise<number> {
+    return this.core.recoverRunningJobs();
+  }
+  async countJobs(): Promise<Record<JobStatus, number>> {
+    return this.core.countJobs();
+  }
+  async lastScheduledRun(name: string): Promise<number | undefined> {
+    return this.core.lastScheduledRun(name);
+  }
+  async markScheduledRun(name: string, at?: number): Promise<void> {
+    this.core.markScheduledRun(name, at);
   }
 }

@@ -160,4 +160,9 @@ export interface Job {
   startedAt: Millis | null;
   finishedAt: Millis | null;
   updatedAt: Millis;
+  /** The worker holding the running job, and until when its claim lasts without a heartbeat. */
+  leaseOwner: string | null;
+  leaseUntil: Millis | null;
+  /** A queued retry waits until then (backoff). */
+  runAfter: Millis;
 }

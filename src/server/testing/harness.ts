@@ -12,7 +12,7 @@ import type { FeatureBatch, FeatureSpec } from '../../core/types.js';
 import { buildApp } from '../app.js';
 import { resolveServerConfig, type ServerConfig } from '../config.js';
 import { createMetrics } from '../metrics.js';
-import { Store } from '../store/sqlite.js';
+import { SqliteStore } from '../store/sqlite.js';
 import type { Job } from '../store/types.js';
 
 export const TEST_ADMIN_KEY = 'fxa_test-admin-key-0123456789';
@@ -68,7 +68,7 @@ export function caller(base: string, token: string | null): Caller {
 export interface TestApi {
   url: string;
   dir: string;
-  store: Store;
+  store: SqliteStore;
   app: FastifyInstance;
   admin: Caller;
   anonymous: Caller;
@@ -94,7 +94,7 @@ export async function startTestApi(partial: Partial<ServerConfig> = {}): Promise
     rateLimitPerSecond: 0, // off unless a test sets it
     ...partial,
   });
-  const store = new Store(path.join(dir, 'fedex.db'), { synchronous: config.durability });
+  const store = new SqliteStore(path.join(dir, 'fedex.db'), { synchronous: config.durability });
   const queued: Job[] = [];
   const ingested: string[] = [];
   const app = await buildApp({
@@ -105,7 +105,7 @@ export async function startTestApi(partial: Partial<ServerConfig> = {}): Promise
     startedAt: Date.now(),
     version: 'test',
     onJobQueued: (job) => queued.push(job),
-    onIngest: (userId) => ingested.push(userId),
+    onIngest: (userId) => void ingested.push(userId),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -133,7 +133,7 @@ export async function startTestApi(partial: Partial<ServerConfig> = {}): Promise
     },
     async close() {
       await app.close();
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
