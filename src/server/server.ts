@@ -25,6 +25,7 @@ import { resolveServerConfig, type ServerConfig } from './config.js';
 import { JobRunner, type JobFinishedEvent } from './jobs/runner.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { createMetrics } from './metrics.js';
+import type { RateLimiter } from './rate-limit.js';
 import { openStore } from './store/open.js';
 import { newSecret, type Store } from './store/store.js';
 
@@ -133,10 +134,16 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
     tickMs: config.schedulerTickMs,
   });
 
+  // Many API processes on one PostgreSQL share each device's bucket; alone, memory is enough.
+  const rateLimiter =
+    store.kind === 'postgres'
+      ? await pgRateLimiter(store, config.rateLimitPerSecond, config.rateLimitBurst)
+      : undefined;
   let app: FastifyInstance;
   try {
     app = await buildApp({
       store,
+      ...(rateLimiter ? { rateLimiter } : {}),
       config,
       metrics,
       adminKey,
@@ -185,4 +192,13 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
       await store.close();
     },
   };
+}
+
+async function pgRateLimiter(store: Store, perSecond: number, burst: number): Promise<RateLimiter> {
+  const [{ PgStore }, { PgRateLimiter }] = await Promise.all([
+    import('./store/postgres.js'),
+    import('./store/pg-rate-limit.js'),
+  ]);
+  if (!(store instanceof PgStore)) throw new FedexError('INTERNAL', 'a postgres store that is not a PgStore');
+  return new PgRateLimiter(store.pool, perSecond, burst);
 }

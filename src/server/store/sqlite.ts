@@ -1305,7 +1305,8 @@ export class SqliteCore {
     return this.db.transaction(() => {
       const job = this.getJob(id);
       if (!job) throw new FedexError('NOT_FOUND', `no job ${id}`);
-      if (job.status === 'cancelled' || !this.holds(job, lease)) return job;
+      // Only a running attempt can fail: a job already done, failed or cancelled stays as it is.
+      if (job.status !== 'running' || !this.holds(job, lease)) return job;
       return this.failJobNow(job, error, retry, this.now(), true);
     })();
   }
