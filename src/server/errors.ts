@@ -3,6 +3,7 @@
  * `{ error: { code, message } }` — never a stack trace.
  */
 import { isFedexError, type ErrorCode } from '../core/errors.js';
+import { pgStorageError } from './store/postgres.js';
 import { storageError } from './store/sqlite.js';
 
 /** HTTP status of each code a request can cause; anything else is a 500 (logged, message hidden). */
@@ -36,8 +37,8 @@ export interface ErrorBody {
 
 /** The status and body for an error thrown while handling a request. */
 export function httpError(raw: unknown): { status: number; body: ErrorBody; internal: boolean } {
-  // A database failure that is not a bug (disk full, file gone) has a code of its own.
-  const e = storageError(raw);
+  // A database failure that is not a bug (disk full, file gone, PostgreSQL away) has a code of its own.
+  const e = pgStorageError(storageError(raw));
   if (isFedexError(e)) {
     const status = e.code.startsWith('CODEC_') ? 400 : (STATUS[e.code] ?? 500);
     if (status < 500 || e.code === 'UNAVAILABLE' || e.code === 'STORAGE_FULL') {
