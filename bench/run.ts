@@ -30,6 +30,7 @@ import { hardeningSuite } from './hardening.js';
 import { simSuite } from './sim.js';
 import { adaptSuite } from './adapt.js';
 import { headlineSuite } from './headline.js';
+import { scaleSuite } from './scale.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -50,6 +51,7 @@ const SUITES: BenchSuite[] = [
   simSuite,
   adaptSuite,
   headlineSuite,
+  scaleSuite,
 ];
 
 function formatValue(v: number): string {
