@@ -14,6 +14,7 @@ import { getStrategy } from './registry.js';
 import { DEFAULT_ROUND_SETTINGS, runRounds } from './rounds.js';
 import type { DeviceProcessArgs } from './testing/device-process.js';
 import { blobPopulation } from './testing/sim.js';
+import { HttpTransport } from './transport/http.js';
 import { HttpRoundClient, type RoundClientEvent } from './transport/http-client.js';
 import { MemoryTransport } from './transport/memory.js';
 import type { ClientResult, ClientTask, RoundSettings } from './types.js';
@@ -51,7 +52,7 @@ describe('rounds over HTTP: the routes', () => {
     api = await startTestApi();
   });
   afterEach(async () => {
-    api.app.rounds.finish();
+    await api.app.rounds.finish();
     await api.close();
   });
 
@@ -169,13 +170,67 @@ describe('rounds over HTTP: the routes', () => {
   it('lists the devices that polled recently, so a dead one can stop being selected', async () => {
     const a = await api.userWithDevice('a');
     const b = await api.userWithDevice('b');
-    expect(api.app.rounds.activeDevices(60_000)).toEqual([]);
+    expect(await api.app.rounds.activeDevices(60_000)).toEqual([]);
     await a.device.request('GET', '/v1/rounds/current');
     await b.device.request('GET', '/v1/rounds/current');
-    expect(api.app.rounds.activeDevices(60_000)).toEqual([a.deviceId, b.deviceId].sort());
+    expect(await api.app.rounds.activeDevices(60_000)).toEqual([a.deviceId, b.deviceId].sort());
     await new Promise((r) => setTimeout(r, 300));
     await b.device.request('GET', '/v1/rounds/current');
-    expect(api.app.rounds.activeDevices(150)).toEqual([b.deviceId]);
+    expect(await api.app.rounds.activeDevices(150)).toEqual([b.deviceId]);
+  });
+});
+
+describe('HttpTransport: the same round in one process memory', () => {
+  it('serves a task and its weights, records one update a device, and resolves when all reported', async () => {
+    // Prepare
+    const transport = new HttpTransport();
+    const done = transport.runRound(
+      1,
+      new Map([
+        ['a', task(1)],
+        ['b', task(1)],
+      ]),
+      30_000,
+    );
+
+    // Execute
+    const seen = transport.current('a');
+    const served = transport.weights('a', 1);
+    const wrong = (() => {
+      try {
+        return transport.submit('a', 1, update({}, [W[0]]));
+      } catch (e) {
+        return e;
+      }
+    })();
+    const first = transport.submit('b', 1, update({ numExamples: 30 }));
+    const duplicate = (() => {
+      try {
+        return transport.submit('b', 1, update());
+      } catch (e) {
+        return e;
+      }
+    })();
+    transport.submit('a', 1, update());
+    const results = await done;
+    transport.finish();
+
+    // Assert
+    expect(seen).toMatchObject({ status: 'open', round: 1, reported: false });
+    expect(seen.task).toMatchObject({ weightsPath: '/v1/rounds/1/weights', weightsEtag: served.etag });
+    expect(wrong).toMatchObject({ code: 'CODEC_SHAPE_MISMATCH' });
+    expect(first).toEqual({ round: 1, received: 1 });
+    expect(duplicate).toMatchObject({ code: 'DUPLICATE_UPDATE' });
+    expect(results.map((r) => [r.clientId, r.kind === 'weights' && r.numExamples])).toEqual([
+      ['b', 30],
+      ['a', 10],
+    ]);
+    expect(results[1].costs).toEqual({
+      deviceFlops: 1e6,
+      bytesUp: update().byteLength,
+      bytesDown: served.bytes.byteLength,
+    });
+    expect(transport.current('a')).toMatchObject({ status: 'finished', round: 1 });
   });
 });
 
@@ -210,7 +265,7 @@ describe('rounds over HTTP: the device loop', () => {
       const running = client.run();
       const first = await api.app.rounds.runRound(1, new Map([[a.deviceId, task(1)]]), 200);
       const second = await api.app.rounds.runRound(2, new Map([[a.deviceId, task(2)]]), 10_000);
-      api.app.rounds.finish();
+      await api.app.rounds.finish();
       const posted = await running;
 
       // Assert
@@ -340,7 +395,7 @@ describe('rounds over HTTP: FedAvg with 5 device processes', () => {
       rounds: ROUNDS,
       evaluate: (w) => pop.evaluate(w),
     });
-    server.app.rounds.finish();
+    await server.app.rounds.finish();
     const codes = await Promise.all(devices.map((d) => d.exited));
 
     const models: tf.LayersModel[] = [];

@@ -1,21 +1,22 @@
 /**
- * Federated rounds over HTTP (the device side of `HttpTransport`, see
- * `../../strategy/transport/http.ts`): a device polls the current round, downloads the global
- * weights its task starts from, and posts its trained weights before the deadline. Device tokens
- * only; a device is known by its id, and sees only its own task. The transport is reachable as
- * `app.rounds`, so the process that runs the rounds hands it to the round runner.
+ * Federated rounds over HTTP (the device side of `StoreRoundTransport`, see `../rounds-store.ts`):
+ * a device polls the current round, downloads the global weights its task starts from, and posts
+ * its trained weights before the deadline. Device tokens only; a device is known by its id, and
+ * sees only its own task. The round lives in the store, so every API process on one database
+ * serves it. The transport is reachable as `app.rounds`, so a process that runs the rounds hands
+ * it to the round runner.
  */
 import type { FastifyInstance } from 'fastify';
 import { FedexError } from '../../core/errors.js';
-import { HttpTransport } from '../../strategy/transport/http.js';
 import type { AppContext, Guards } from '../context.js';
+import { StoreRoundTransport } from '../rounds-store.js';
 import { errorResponses, errorSchema } from './common.js';
 import { etagMatches } from './models.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The round coordinator the round routes serve; give it to `runRounds` as its transport. */
-    rounds: HttpTransport;
+    rounds: StoreRoundTransport;
   }
 }
 
@@ -44,9 +45,10 @@ const taskSchema = {
 const roundErrors = { ...errorResponses, 409: errorSchema } as const;
 
 export function registerRoundRoutes(app: FastifyInstance, ctx: AppContext, guards: Guards): void {
-  app.decorate('rounds', new HttpTransport());
-  // A closing server closes its open round with whoever reported, so the runner awaiting it ends.
-  app.addHook('onClose', async () => app.rounds.finish());
+  app.decorate('rounds', new StoreRoundTransport(ctx.store));
+  // A closing server closes the round its own runner awaits (with whoever reported), so that runner
+  // ends; a round another process runs stays open for the other API processes.
+  app.addHook('onClose', async () => app.rounds.stop());
 
   app.get(
     '/v1/rounds/current',
@@ -84,7 +86,7 @@ export function registerRoundRoutes(app: FastifyInstance, ctx: AppContext, guard
     },
     async (req, reply) => {
       const device = guards.device(req);
-      const { bytes, etag } = app.rounds.weights(device.id, req.params.round);
+      const { bytes, etag } = await app.rounds.weights(device.id, req.params.round);
       void reply.header('etag', etag).header('cache-control', 'no-cache');
       if (etagMatches(req.headers['if-none-match'], etag)) return reply.status(304).send();
       return reply
@@ -118,7 +120,7 @@ export function registerRoundRoutes(app: FastifyInstance, ctx: AppContext, guard
       if (!(req.body instanceof Uint8Array)) {
         throw new FedexError('UNSUPPORTED_MEDIA_TYPE', 'send the update as application/octet-stream (FXWT)');
       }
-      const ack = app.rounds.submit(device.id, req.params.round, req.body);
+      const ack = await app.rounds.submit(device.id, req.params.round, req.body);
       return reply.status(202).send(ack);
     },
   );

@@ -1221,6 +1221,174 @@ for (const kind of STORE_KINDS) {
       await expect(store.assertWritable()).resolves.toBeUndefined();
       expect(store.location).not.toBe('');
     });
+
+    describe('federated rounds', () => {
+      const bytesOf = (...values: number[]) => Uint8Array.from(values);
+      /** Round `round` for `devices`, each training from weights `w` (bytes 1, 2, 3). */
+      const newRound = (round: number, devices: string[], deadlineMs = 10_000) => ({
+        round,
+        deadlineAt: clock.t + deadlineMs,
+        tasks: devices.map((deviceId) => ({
+          deviceId,
+          task: JSON.stringify({ kind: 'train', round, seed: 3 }),
+          weightsKey: 'w',
+        })),
+        weights: [{ key: 'w', bytes: bytesOf(1, 2, 3), etag: '"w-1"' }],
+      });
+
+      it('publishes a round: a selected device sees its task and weights, another sees the round only', async () => {
+        const before = await store.currentRound('a');
+
+        await store.publishRound(newRound(1, ['a', 'b']));
+        const a = await store.currentRound('a');
+        const c = await store.currentRound('c');
+        const task = await store.roundTask('a', 1);
+
+        expect(before).toEqual({ last: 0, finished: false, open: null });
+        expect(a).toEqual({
+          last: 1,
+          finished: false,
+          open: {
+            round: 1,
+            deadlineAt: T0 + 10_000,
+            task: '{"kind":"train","round":1,"seed":3}',
+            weightsEtag: '"w-1"',
+            reported: false,
+          },
+        });
+        expect(c.open).toMatchObject({ round: 1, task: null, weightsEtag: null, reported: false });
+        expect([task.task, task.reported, task.weights?.etag]).toEqual([
+          '{"kind":"train","round":1,"seed":3}',
+          false,
+          '"w-1"',
+        ]);
+        expect(Array.from(task.weights!.bytes)).toEqual([1, 2, 3]);
+        expect(await store.roundProgress(1)).toEqual({
+          round: 1,
+          deadlineAt: T0 + 10_000,
+          closed: false,
+          tasks: 2,
+          updates: 0,
+        });
+        expect(await failure(store.roundTask('c', 1))).toMatchObject({ code: 'NOT_SELECTED' });
+        expect(await failure(store.roundTask('a', 2))).toMatchObject({ code: 'NOT_FOUND' });
+        expect(await store.roundProgress(2)).toBeUndefined();
+      });
+
+      it('refuses a second round while one is open, and a round number not above the last', async () => {
+        await store.publishRound(newRound(1, ['a']));
+
+        const whileOpen = await failure(store.publishRound(newRound(2, ['a'])));
+        clock.advance(10_000); // round 1's deadline
+        const sameNumber = await failure(store.publishRound(newRound(1, ['a'])));
+        const notInteger = await failure(store.publishRound(newRound(1.5, ['a'])));
+        const twoTasks = await failure(store.publishRound(newRound(3, ['a', 'a'])));
+        await store.publishRound(newRound(3, ['a']));
+
+        expect(whileOpen).toMatchObject({
+          code: 'BAD_ARGUMENT',
+          message: expect.stringMatching(/round 1 is still open/),
+        });
+        expect(sameNumber).toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/after 1/) });
+        expect(notInteger).toMatchObject({ code: 'BAD_ARGUMENT' });
+        expect(twoTasks).toMatchObject({ code: 'BAD_ARGUMENT' });
+        expect((await store.roundProgress(1))?.closed).toBe(true); // closed when round 3 came
+        expect((await store.currentRound('a')).open?.round).toBe(3);
+        expect(await failure(store.roundTask('a', 1))).toMatchObject({ code: 'ROUND_CLOSED' });
+      });
+
+      it('records one update per device in arrival order, and closes when every selected device reported', async () => {
+        await store.publishRound(newRound(1, ['a', 'b', 'c']));
+
+        const b = await store.recordRoundUpdate('b', 1, bytesOf(7), '{"n":2}');
+        const a = await store.recordRoundUpdate('a', 1, bytesOf(8, 9), '{"n":1}');
+        const again = await failure(store.recordRoundUpdate('a', 1, bytesOf(0), '{}'));
+        const stranger = await failure(store.recordRoundUpdate('x', 1, bytesOf(0), '{}'));
+        const unknown = await failure(store.recordRoundUpdate('a', 2, bytesOf(0), '{}'));
+        const seen = await store.currentRound('a');
+        const c = await store.recordRoundUpdate('c', 1, bytesOf(5), '{"n":3}');
+        const late = await failure(store.recordRoundUpdate('c', 1, bytesOf(0), '{}'));
+        const updates = await store.closeRound(1);
+
+        expect([b, a, c]).toEqual([{ received: 1 }, { received: 2 }, { received: 3 }]);
+        expect(again).toMatchObject({ code: 'DUPLICATE_UPDATE' });
+        expect(stranger).toMatchObject({ code: 'NOT_SELECTED' });
+        expect(unknown).toMatchObject({ code: 'NOT_FOUND' });
+        expect(seen.open).toMatchObject({ round: 1, reported: true });
+        expect(late).toMatchObject({ code: 'ROUND_CLOSED' });
+        expect(updates.map((u) => [u.deviceId, Array.from(u.bytes), u.result])).toEqual([
+          ['b', [7], '{"n":2}'],
+          ['a', [8, 9], '{"n":1}'],
+          ['c', [5], '{"n":3}'],
+        ]);
+        expect(await store.roundProgress(1)).toMatchObject({ closed: true, tasks: 3, updates: 3 });
+        expect(await store.currentRound('a')).toEqual({ last: 1, finished: false, open: null });
+      });
+
+      it('records one of two updates of a device posted at once through two store instances', async () => {
+        const other = await db.open({ now: clock.now });
+        await store.publishRound(newRound(1, ['a', 'b']));
+
+        const outcomes = await Promise.allSettled([
+          store.recordRoundUpdate('a', 1, bytesOf(1), '{"via":"one"}'),
+          other.recordRoundUpdate('a', 1, bytesOf(2), '{"via":"two"}'),
+        ]);
+        const updates = await other.closeRound(1);
+
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        expect(outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason)).toEqual([
+          expect.objectContaining({ code: 'DUPLICATE_UPDATE' }),
+        ]);
+        expect(updates.map((u) => u.deviceId)).toEqual(['a']);
+      });
+
+      it('closes at the deadline: the round is no longer open and an update is ROUND_CLOSED', async () => {
+        await store.publishRound(newRound(1, ['a', 'b'], 1000));
+        await store.recordRoundUpdate('a', 1, bytesOf(1), '{}');
+
+        clock.advance(999);
+        const justBefore = await store.currentRound('b');
+        clock.advance(1);
+        const atDeadline = await store.currentRound('b');
+        const late = await failure(store.recordRoundUpdate('b', 1, bytesOf(2), '{}'));
+        const weights = await failure(store.roundTask('b', 1));
+        const updates = await store.closeRound(1);
+
+        expect(justBefore.open?.round).toBe(1);
+        expect(atDeadline).toEqual({ last: 1, finished: false, open: null });
+        expect(late).toMatchObject({ code: 'ROUND_CLOSED' });
+        expect(weights).toMatchObject({ code: 'ROUND_CLOSED' });
+        expect(updates.map((u) => u.deviceId)).toEqual(['a']);
+        expect(await failure(store.closeRound(9))).toMatchObject({ code: 'NOT_FOUND' });
+      });
+
+      it('closes a round that was explicitly closed or finished, and tells devices the run is over', async () => {
+        await store.publishRound(newRound(1, ['a']));
+        await store.closeRound(1);
+        const closed = await failure(store.recordRoundUpdate('a', 1, bytesOf(1), '{}'));
+        await store.publishRound(newRound(2, ['a']));
+
+        await store.finishRounds();
+        const finished = await store.currentRound('a');
+        await store.publishRound(newRound(3, []));
+        const empty = await store.roundProgress(3);
+
+        expect(closed).toMatchObject({ code: 'ROUND_CLOSED' });
+        expect(finished).toEqual({ last: 2, finished: true, open: null });
+        expect(empty).toMatchObject({ closed: true, tasks: 0 }); // a round without tasks is over at once
+        expect(await store.currentRound('a')).toEqual({ last: 3, finished: false, open: null });
+      });
+
+      it('lists the devices that polled within a time window, sorted', async () => {
+        await store.currentRound('b');
+        clock.advance(500);
+        await store.currentRound('a');
+        await store.currentRound('C');
+
+        expect(await store.activeRoundDevices(1000)).toEqual(['C', 'a', 'b']);
+        expect(await store.activeRoundDevices(100)).toEqual(['C', 'a']);
+      });
+    });
   });
 }
 
@@ -1302,16 +1470,16 @@ describe.skipIf(SKIP.postgres !== undefined)('PgStore specifics', () => {
     );
     await db.open(); // a third start finds nothing to do
 
-    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
-    expect(PG_MIGRATIONS).toHaveLength(5);
-    expect(await db.query('SELECT COUNT(*) AS n FROM schema_version')).toEqual([{ n: 5 }]);
+    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(PG_MIGRATIONS).toHaveLength(6);
+    expect(await db.query('SELECT COUNT(*) AS n FROM schema_version')).toEqual([{ n: 6 }]);
     expect([await a.health(), await b.health()]).toEqual(['ok', 'ok']);
   });
 
   it('refuses a database newer than it knows, and a read-only open of an empty schema', async () => {
     const db = await database();
     await db.open();
-    await db.query('INSERT INTO schema_version (version, applied_at) VALUES (6, 0)');
+    await db.query('INSERT INTO schema_version (version, applied_at) VALUES (7, 0)');
     const url = postgresTestUrl();
 
     const newer = await failure(db.open());
@@ -1320,7 +1488,7 @@ describe.skipIf(SKIP.postgres !== undefined)('PgStore specifics', () => {
 
     expect(newer).toMatchObject({
       code: 'UNAVAILABLE',
-      message: 'the database has schema version 6, newer than this server knows (5); upgrade FedEx',
+      message: 'the database has schema version 7, newer than this server knows (6); upgrade FedEx',
     });
     expect(empty).toMatchObject({
       code: 'UNAVAILABLE',

@@ -152,6 +152,45 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN lease_until BIGINT;
   ALTER TABLE jobs ADD COLUMN run_after BIGINT NOT NULL DEFAULT 0;
   `,
+  // 6: federated rounds in the database (see schema.ts): rounds, their weights and tasks, one
+  // update per device and round (primary key), and when each device last polled.
+  `
+  CREATE TABLE rounds (
+    round        INTEGER PRIMARY KEY,
+    deadline_at  BIGINT NOT NULL,
+    published_at BIGINT NOT NULL,
+    closed_at    BIGINT,
+    tasks        INTEGER NOT NULL
+  );
+  CREATE TABLE round_weights (
+    round INTEGER NOT NULL REFERENCES rounds(round),
+    key   TEXT NOT NULL,
+    bytes BYTEA NOT NULL,
+    etag  TEXT NOT NULL,
+    PRIMARY KEY (round, key)
+  );
+  CREATE TABLE round_tasks (
+    round       INTEGER NOT NULL REFERENCES rounds(round),
+    device_id   TEXT NOT NULL,
+    task        TEXT NOT NULL,
+    weights_key TEXT,
+    PRIMARY KEY (round, device_id)
+  );
+  CREATE TABLE round_updates (
+    round       INTEGER NOT NULL REFERENCES rounds(round),
+    device_id   TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    bytes       BYTEA NOT NULL,
+    result      TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (round, device_id)
+  );
+  CREATE TABLE round_devices (
+    device_id TEXT PRIMARY KEY,
+    seen_at   BIGINT NOT NULL
+  );
+  CREATE INDEX round_devices_seen ON round_devices(seen_at);
+  `,
 ];
 
 /**
@@ -163,6 +202,7 @@ export const PG_LOCK = {
   claim: 0x6665_0002,
   model: 0x6665_0003,
   enqueue: 0x6665_0004,
+  rounds: 0x6665_0005,
 } as const;
 
 /** The schema version recorded in the database (0: none, or no FedEx tables yet). */

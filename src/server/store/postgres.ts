@@ -43,8 +43,9 @@ import {
   type SpecRow,
   type UserRow,
 } from './rows.js';
-import { LOCAL_LEASE_MS, LOCAL_OWNER } from './sqlite.js';
+import { LOCAL_LEASE_MS, LOCAL_OWNER, toRoundProgress, type RoundRow } from './sqlite.js';
 import {
+  checkNewRound,
   DEFAULT_QUEUE_POLICY,
   hashSecret,
   newSecret,
@@ -54,7 +55,12 @@ import {
   type IngestInput,
   type JobLease,
   type LeaseState,
+  type NewRound,
   type QueuePolicy,
+  type RoundPoll,
+  type RoundProgress,
+  type RoundTaskState,
+  type RoundUpdate,
   type SampleRefs,
   type Store,
   type UserQuota,
@@ -1472,6 +1478,241 @@ export class PgStore implements Store {
       [name, at],
     );
   }
+
+  // ---- federated rounds --------------------------------------------------------------------
+  // Every write to a round locks its row first (`FOR UPDATE`), so updates, their count and the
+  // round's closing are serialised per round: an update acknowledged is one `closeRound` returns.
+
+  private async lastRound(db: Db): Promise<number> {
+    const r = await db.query<{ m: number | null }>('SELECT MAX(round) AS m FROM rounds');
+    return r.rows[0]?.m ?? 0;
+  }
+
+  /** The round numbered `round` while open (locked); NOT_FOUND when never published, ROUND_CLOSED when past. */
+  private async openRoundRow(c: pg.PoolClient, round: number, now: number, lock: boolean): Promise<RoundRow> {
+    const row = (
+      await c.query<RoundRow>(`SELECT * FROM rounds WHERE round = $1${lock ? ' FOR UPDATE' : ''}`, [round])
+    ).rows[0];
+    if (!row)
+      throw new FedexError(
+        'NOT_FOUND',
+        `no round ${round} (the last one published is ${await this.lastRound(c)})`,
+      );
+    if (row.closed_at !== null) throw new FedexError('ROUND_CLOSED', `round ${round} is closed`);
+    if (now >= row.deadline_at) throw new FedexError('ROUND_CLOSED', `round ${round} closed at its deadline`);
+    return row;
+  }
+
+  private async roundTaskRow(c: pg.PoolClient, round: number, deviceId: string): Promise<PgRoundTaskRow> {
+    const row = (
+      await c.query<PgRoundTaskRow>(
+        `SELECT t.task, t.weights_key,
+           EXISTS (SELECT 1 FROM round_updates u WHERE u.round = t.round AND u.device_id = t.device_id) AS reported
+         FROM round_tasks t WHERE t.round = $1 AND t.device_id = $2`,
+        [round, deviceId],
+      )
+    ).rows[0];
+    if (!row) throw new FedexError('NOT_SELECTED', `this device was not selected for round ${round}`);
+    return row;
+  }
+
+  private async setRoundsFinished(c: pg.PoolClient, finished: boolean): Promise<void> {
+    await c.query(
+      "INSERT INTO settings (name, value) VALUES ('rounds_finished', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+      [finished ? '1' : '0'],
+    );
+  }
+
+  async publishRound(r: NewRound): Promise<void> {
+    checkNewRound(r);
+    await this.tx(async (c) => {
+      // Two runners publishing at once: one at a time, so "another round is open" is decided once.
+      await c.query("SELECT pg_advisory_xact_lock($1, hashtext(COALESCE(current_schema(), '')))", [
+        PG_LOCK.rounds,
+      ]);
+      const now = this.now();
+      const open = (
+        await c.query<{ round: number }>(
+          'SELECT round FROM rounds WHERE closed_at IS NULL AND deadline_at > $1 ORDER BY round DESC LIMIT 1',
+          [now],
+        )
+      ).rows[0];
+      if (open)
+        throw new FedexError('BAD_ARGUMENT', `round ${open.round} is still open; rounds run one at a time`);
+      const last = await this.lastRound(c);
+      if (r.round <= last)
+        throw new FedexError('BAD_ARGUMENT', `round ${r.round} must be an integer after ${last}`);
+      // As in SQLite: overdue rounds close, earlier rounds' tasks, weights and updates go.
+      await c.query('UPDATE rounds SET closed_at = deadline_at WHERE closed_at IS NULL');
+      await c.query('DELETE FROM round_updates');
+      await c.query('DELETE FROM round_tasks');
+      await c.query('DELETE FROM round_weights');
+      await c.query(
+        'INSERT INTO rounds (round, deadline_at, published_at, closed_at, tasks) VALUES ($1, $2, $3, $4, $5)',
+        [r.round, r.deadlineAt, now, r.tasks.length === 0 ? now : null, r.tasks.length],
+      );
+      for (const w of r.weights) {
+        await c.query('INSERT INTO round_weights (round, key, bytes, etag) VALUES ($1, $2, $3, $4)', [
+          r.round,
+          w.key,
+          Buffer.from(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength),
+          w.etag,
+        ]);
+      }
+      if (r.tasks.length > 0) {
+        await c.query(
+          `INSERT INTO round_tasks (round, device_id, task, weights_key)
+           SELECT $1, d, t, k FROM unnest($2::text[], $3::text[], $4::text[]) AS x(d, t, k)`,
+          [
+            r.round,
+            r.tasks.map((t) => t.deviceId),
+            r.tasks.map((t) => t.task),
+            r.tasks.map((t) => t.weightsKey ?? null),
+          ],
+        );
+      }
+      await this.setRoundsFinished(c, false);
+    });
+  }
+
+  async currentRound(deviceId: string): Promise<RoundPoll> {
+    const now = this.now();
+    return this.tx(async (c) => {
+      await c.query(
+        'INSERT INTO round_devices (device_id, seen_at) VALUES ($1, $2) ON CONFLICT (device_id) DO UPDATE SET seen_at = EXCLUDED.seen_at',
+        [deviceId, now],
+      );
+      const state = (
+        await c.query<{ last: number | null; finished: string | null }>(
+          `SELECT (SELECT MAX(round) FROM rounds) AS last,
+             (SELECT value FROM settings WHERE name = 'rounds_finished') AS finished`,
+        )
+      ).rows[0];
+      const last = state?.last ?? 0;
+      const finished = state?.finished === '1';
+      const open = (
+        await c.query<RoundRow>(
+          'SELECT * FROM rounds WHERE closed_at IS NULL AND deadline_at > $1 ORDER BY round DESC LIMIT 1',
+          [now],
+        )
+      ).rows[0];
+      if (!open) return { last, finished, open: null };
+      const task = (
+        await c.query<PgRoundTaskRow & { etag: string | null }>(
+          `SELECT t.task, t.weights_key, w.etag,
+             EXISTS (SELECT 1 FROM round_updates u WHERE u.round = t.round AND u.device_id = t.device_id) AS reported
+           FROM round_tasks t LEFT JOIN round_weights w ON w.round = t.round AND w.key = t.weights_key
+           WHERE t.round = $1 AND t.device_id = $2`,
+          [open.round, deviceId],
+        )
+      ).rows[0];
+      return {
+        last,
+        finished,
+        open: {
+          round: open.round,
+          deadlineAt: open.deadline_at,
+          task: task?.task ?? null,
+          weightsEtag: task?.etag ?? null,
+          reported: task?.reported ?? false,
+        },
+      };
+    });
+  }
+
+  async roundTask(deviceId: string, round: number): Promise<RoundTaskState> {
+    return this.tx(async (c) => {
+      await this.openRoundRow(c, round, this.now(), false);
+      const t = await this.roundTaskRow(c, round, deviceId);
+      const w =
+        t.weights_key === null
+          ? undefined
+          : (
+              await c.query<{ bytes: Buffer; etag: string }>(
+                'SELECT bytes, etag FROM round_weights WHERE round = $1 AND key = $2',
+                [round, t.weights_key],
+              )
+            ).rows[0];
+      return { task: t.task, reported: t.reported, weights: w ? { bytes: w.bytes, etag: w.etag } : null };
+    });
+  }
+
+  async recordRoundUpdate(
+    deviceId: string,
+    round: number,
+    bytes: Uint8Array,
+    result: string,
+  ): Promise<{ received: number }> {
+    return this.tx(async (c) => {
+      const now = this.now();
+      const row = await this.openRoundRow(c, round, now, true);
+      await this.roundTaskRow(c, round, deviceId);
+      // The primary key (round, device_id) keeps one update per device, whatever process posts it.
+      const inserted = await c.query(
+        `INSERT INTO round_updates (round, device_id, seq, bytes, result, received_at)
+         VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM round_updates WHERE round = $1), $3, $4, $5)
+         ON CONFLICT (round, device_id) DO NOTHING`,
+        [round, deviceId, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), result, now],
+      );
+      if (inserted.rowCount === 0)
+        throw new FedexError('DUPLICATE_UPDATE', `your update for round ${round} was already recorded`);
+      const received = (
+        await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM round_updates WHERE round = $1', [round])
+      ).rows[0].n;
+      if (received >= row.tasks)
+        await c.query('UPDATE rounds SET closed_at = $1 WHERE round = $2', [now, round]);
+      return { received };
+    });
+  }
+
+  async roundProgress(round: number): Promise<RoundProgress | undefined> {
+    const row = await this.one<RoundRow & { updates: number }>(
+      'SELECT r.*, (SELECT COUNT(*) FROM round_updates u WHERE u.round = r.round) AS updates FROM rounds r WHERE r.round = $1',
+      [round],
+    );
+    return row && toRoundProgress(row);
+  }
+
+  async closeRound(round: number): Promise<RoundUpdate[]> {
+    return this.tx(async (c) => {
+      const row = (await c.query<RoundRow>('SELECT * FROM rounds WHERE round = $1 FOR UPDATE', [round]))
+        .rows[0];
+      if (!row)
+        throw new FedexError(
+          'NOT_FOUND',
+          `no round ${round} (the last one published is ${await this.lastRound(c)})`,
+        );
+      if (row.closed_at === null)
+        await c.query('UPDATE rounds SET closed_at = $1 WHERE round = $2', [this.now(), round]);
+      const updates = await c.query<{ device_id: string; bytes: Buffer; result: string }>(
+        'SELECT device_id, bytes, result FROM round_updates WHERE round = $1 ORDER BY seq',
+        [round],
+      );
+      return updates.rows.map((u) => ({ deviceId: u.device_id, bytes: u.bytes, result: u.result }));
+    });
+  }
+
+  async finishRounds(): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('UPDATE rounds SET closed_at = $1 WHERE closed_at IS NULL', [this.now()]);
+      await this.setRoundsFinished(c, true);
+    });
+  }
+
+  async activeRoundDevices(withinMs: number): Promise<string[]> {
+    const rows = await this.rows<{ device_id: string }>(
+      'SELECT device_id FROM round_devices WHERE seen_at >= $1',
+      [this.now() - withinMs],
+    );
+    return rows.map((r) => r.device_id).sort(); // sorted here: the database's collation may differ
+  }
+}
+
+/** A device's task row in PostgreSQL, and whether its update was recorded. */
+interface PgRoundTaskRow {
+  task: string;
+  weights_key: string | null;
+  reported: boolean;
 }
 
 function ignore(): void {}

@@ -172,6 +172,47 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
   ALTER TABLE jobs ADD COLUMN run_after INTEGER NOT NULL DEFAULT 0;
   `,
+  // 6: federated rounds in the database, so every API process serves the open round and a restart
+  // continues it. A round is open while \`closed_at\` is NULL and its deadline is ahead; one update
+  // per device and round (the primary key, so two processes cannot both record one); \`seq\` keeps
+  // the order updates arrived in. \`round_devices\` says when each device last polled.
+  `
+  CREATE TABLE rounds (
+    round        INTEGER PRIMARY KEY,
+    deadline_at  INTEGER NOT NULL,
+    published_at INTEGER NOT NULL,
+    closed_at    INTEGER,
+    tasks        INTEGER NOT NULL
+  );
+  CREATE TABLE round_weights (
+    round INTEGER NOT NULL REFERENCES rounds(round),
+    key   TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    etag  TEXT NOT NULL,
+    PRIMARY KEY (round, key)
+  );
+  CREATE TABLE round_tasks (
+    round       INTEGER NOT NULL REFERENCES rounds(round),
+    device_id   TEXT NOT NULL,
+    task        TEXT NOT NULL,
+    weights_key TEXT,
+    PRIMARY KEY (round, device_id)
+  );
+  CREATE TABLE round_updates (
+    round       INTEGER NOT NULL REFERENCES rounds(round),
+    device_id   TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    bytes       BLOB NOT NULL,
+    result      TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (round, device_id)
+  );
+  CREATE TABLE round_devices (
+    device_id TEXT PRIMARY KEY,
+    seen_at   INTEGER NOT NULL
+  );
+  CREATE INDEX round_devices_seen ON round_devices(seen_at);
+  `,
 ];
 
 /** Brings the database to the newest schema version; returns the version it now has. */

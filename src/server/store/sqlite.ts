@@ -37,6 +37,7 @@ import {
 } from './rows.js';
 import { migrate } from './schema.js';
 import {
+  checkNewRound,
   DEFAULT_QUEUE_POLICY,
   hashSecret,
   newSecret,
@@ -45,7 +46,12 @@ import {
   type IngestInput,
   type JobLease,
   type LeaseState,
+  type NewRound,
   type QueuePolicy,
+  type RoundPoll,
+  type RoundProgress,
+  type RoundTaskState,
+  type RoundUpdate,
   type SampleRefs,
   type Store,
   type UserQuota,
@@ -1388,6 +1394,263 @@ export class SqliteCore {
       )
       .run(name, at);
   }
+
+  // ---- federated rounds --------------------------------------------------------------------
+
+  private lastRound(): number {
+    return this.db.prepare<[], { m: number | null }>('SELECT MAX(round) AS m FROM rounds').get()?.m ?? 0;
+  }
+
+  /** The round numbered `round` while open; NOT_FOUND when never published, ROUND_CLOSED when past. */
+  private openRoundRow(round: number, now: number): RoundRow {
+    const row = this.db.prepare<[number], RoundRow>('SELECT * FROM rounds WHERE round = ?').get(round);
+    if (!row)
+      throw new FedexError('NOT_FOUND', `no round ${round} (the last one published is ${this.lastRound()})`);
+    if (row.closed_at !== null) throw new FedexError('ROUND_CLOSED', `round ${round} is closed`);
+    if (now >= row.deadline_at) throw new FedexError('ROUND_CLOSED', `round ${round} closed at its deadline`);
+    return row;
+  }
+
+  private roundTaskRow(round: number, deviceId: string): RoundTaskRow {
+    const row = this.db
+      .prepare<[number, string], RoundTaskRow>(
+        `SELECT t.task, t.weights_key,
+           EXISTS (SELECT 1 FROM round_updates u WHERE u.round = t.round AND u.device_id = t.device_id) AS reported
+         FROM round_tasks t WHERE t.round = ? AND t.device_id = ?`,
+      )
+      .get(round, deviceId);
+    if (!row) throw new FedexError('NOT_SELECTED', `this device was not selected for round ${round}`);
+    return row;
+  }
+
+  publishRound(r: NewRound): void {
+    checkNewRound(r);
+    this.assertFileIntact();
+    this.db
+      .transaction(() => {
+        const now = this.now();
+        const open = this.db
+          .prepare<[number], { round: number }>(
+            'SELECT round FROM rounds WHERE closed_at IS NULL AND deadline_at > ? ORDER BY round DESC LIMIT 1',
+          )
+          .get(now);
+        if (open)
+          throw new FedexError('BAD_ARGUMENT', `round ${open.round} is still open; rounds run one at a time`);
+        const last = this.lastRound();
+        if (r.round <= last)
+          throw new FedexError('BAD_ARGUMENT', `round ${r.round} must be an integer after ${last}`);
+        // Rounds left open past their deadline (their runner died) close now; what earlier rounds
+        // stored (tasks, weights, updates) was read by their runner and is not needed any more.
+        this.db.prepare('UPDATE rounds SET closed_at = deadline_at WHERE closed_at IS NULL').run();
+        this.db.exec('DELETE FROM round_updates; DELETE FROM round_tasks; DELETE FROM round_weights;');
+        this.db
+          .prepare(
+            'INSERT INTO rounds (round, deadline_at, published_at, closed_at, tasks) VALUES (?, ?, ?, ?, ?)',
+          )
+          .run(r.round, r.deadlineAt, now, r.tasks.length === 0 ? now : null, r.tasks.length);
+        const weights = this.db.prepare(
+          'INSERT INTO round_weights (round, key, bytes, etag) VALUES (?, ?, ?, ?)',
+        );
+        for (const w of r.weights)
+          weights.run(
+            r.round,
+            w.key,
+            Buffer.from(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength),
+            w.etag,
+          );
+        const tasks = this.db.prepare(
+          'INSERT INTO round_tasks (round, device_id, task, weights_key) VALUES (?, ?, ?, ?)',
+        );
+        for (const t of r.tasks) tasks.run(r.round, t.deviceId, t.task, t.weightsKey ?? null);
+        this.setRoundsFinished(false);
+      })
+      .immediate();
+  }
+
+  private setRoundsFinished(finished: boolean): void {
+    this.db
+      .prepare(
+        "INSERT INTO settings (name, value) VALUES ('rounds_finished', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      )
+      .run(finished ? '1' : '0');
+  }
+
+  currentRound(deviceId: string): RoundPoll {
+    const now = this.now();
+    return this.db
+      .transaction((): RoundPoll => {
+        this.db
+          .prepare(
+            'INSERT INTO round_devices (device_id, seen_at) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET seen_at = excluded.seen_at',
+          )
+          .run(deviceId, now);
+        const last = this.lastRound();
+        const finished =
+          this.db
+            .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'rounds_finished'")
+            .get()?.value === '1';
+        const open = this.db
+          .prepare<[number], RoundRow>(
+            'SELECT * FROM rounds WHERE closed_at IS NULL AND deadline_at > ? ORDER BY round DESC LIMIT 1',
+          )
+          .get(now);
+        if (!open) return { last, finished, open: null };
+        const task = this.db
+          .prepare<[string, number, string], RoundTaskRow & { etag: string | null }>(
+            `SELECT t.task, t.weights_key, w.etag,
+               EXISTS (SELECT 1 FROM round_updates u WHERE u.round = t.round AND u.device_id = ?) AS reported
+             FROM round_tasks t LEFT JOIN round_weights w ON w.round = t.round AND w.key = t.weights_key
+             WHERE t.round = ? AND t.device_id = ?`,
+          )
+          .get(deviceId, open.round, deviceId);
+        return {
+          last,
+          finished,
+          open: {
+            round: open.round,
+            deadlineAt: open.deadline_at,
+            task: task?.task ?? null,
+            weightsEtag: task?.etag ?? null,
+            reported: Boolean(task?.reported),
+          },
+        };
+      })
+      .immediate();
+  }
+
+  roundTask(deviceId: string, round: number): RoundTaskState {
+    return this.db.transaction((): RoundTaskState => {
+      this.openRoundRow(round, this.now());
+      const t = this.roundTaskRow(round, deviceId);
+      const w =
+        t.weights_key === null
+          ? undefined
+          : this.db
+              .prepare<[number, string], { bytes: Buffer; etag: string }>(
+                'SELECT bytes, etag FROM round_weights WHERE round = ? AND key = ?',
+              )
+              .get(round, t.weights_key);
+      return {
+        task: t.task,
+        reported: Boolean(t.reported),
+        weights: w ? { bytes: w.bytes, etag: w.etag } : null,
+      };
+    })();
+  }
+
+  recordRoundUpdate(
+    deviceId: string,
+    round: number,
+    bytes: Uint8Array,
+    result: string,
+  ): { received: number } {
+    this.assertFileIntact();
+    return this.db
+      .transaction(() => {
+        const now = this.now();
+        const row = this.openRoundRow(round, now);
+        if (this.roundTaskRow(round, deviceId).reported)
+          throw new FedexError('DUPLICATE_UPDATE', `your update for round ${round} was already recorded`);
+        // The primary key (round, device_id) refuses a second update even if the check above raced.
+        this.db
+          .prepare(
+            `INSERT INTO round_updates (round, device_id, seq, bytes, result, received_at)
+             VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM round_updates WHERE round = ?), ?, ?, ?)`,
+          )
+          .run(
+            round,
+            deviceId,
+            round,
+            Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+            result,
+            now,
+          );
+        const received = this.db
+          .prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM round_updates WHERE round = ?')
+          .get(round)!.n;
+        if (received >= row.tasks)
+          this.db.prepare('UPDATE rounds SET closed_at = ? WHERE round = ?').run(now, round);
+        return { received };
+      })
+      .immediate();
+  }
+
+  roundProgress(round: number): RoundProgress | undefined {
+    const row = this.db
+      .prepare<[number], RoundRow & { updates: number }>(
+        'SELECT r.*, (SELECT COUNT(*) FROM round_updates u WHERE u.round = r.round) AS updates FROM rounds r WHERE r.round = ?',
+      )
+      .get(round);
+    return row && toRoundProgress(row);
+  }
+
+  closeRound(round: number): RoundUpdate[] {
+    return this.db
+      .transaction(() => {
+        const exists = this.db.prepare<[number], { round: number }>(
+          'SELECT round FROM rounds WHERE round = ?',
+        );
+        if (!exists.get(round))
+          throw new FedexError(
+            'NOT_FOUND',
+            `no round ${round} (the last one published is ${this.lastRound()})`,
+          );
+        this.db
+          .prepare('UPDATE rounds SET closed_at = ? WHERE round = ? AND closed_at IS NULL')
+          .run(this.now(), round);
+        return this.db
+          .prepare<[number], { device_id: string; bytes: Buffer; result: string }>(
+            'SELECT device_id, bytes, result FROM round_updates WHERE round = ? ORDER BY seq',
+          )
+          .all(round)
+          .map((u) => ({ deviceId: u.device_id, bytes: u.bytes, result: u.result }));
+      })
+      .immediate();
+  }
+
+  finishRounds(): void {
+    this.db
+      .transaction(() => {
+        this.db.prepare('UPDATE rounds SET closed_at = ? WHERE closed_at IS NULL').run(this.now());
+        this.setRoundsFinished(true);
+      })
+      .immediate();
+  }
+
+  activeRoundDevices(withinMs: number): string[] {
+    return this.db
+      .prepare<[number], { device_id: string }>('SELECT device_id FROM round_devices WHERE seen_at >= ?')
+      .all(this.now() - withinMs)
+      .map((r) => r.device_id)
+      .sort();
+  }
+}
+
+/** A row of `rounds`. */
+export interface RoundRow {
+  round: number;
+  deadline_at: number;
+  published_at: number;
+  closed_at: number | null;
+  tasks: number;
+}
+
+/** A device's task row, and whether its update was recorded (0/1 in SQLite, boolean in PostgreSQL). */
+interface RoundTaskRow {
+  task: string;
+  weights_key: string | null;
+  reported: number | boolean;
+}
+
+/** What `roundProgress` returns, from the round's row and its count of updates. */
+export function toRoundProgress(row: RoundRow & { updates: number }): RoundProgress {
+  return {
+    round: row.round,
+    deadlineAt: row.deadline_at,
+    closed: row.closed_at !== null,
+    tasks: row.tasks,
+    updates: row.updates,
+  };
 }
 
 /**
@@ -1571,5 +1834,29 @@ export class SqliteStore implements Store {
   }
   async markScheduledRun(name: string, at?: number): Promise<void> {
     this.core.markScheduledRun(name, at);
+  }
+  async publishRound(round: NewRound): Promise<void> {
+    this.core.publishRound(round);
+  }
+  async currentRound(deviceId: string): Promise<RoundPoll> {
+    return this.core.currentRound(deviceId);
+  }
+  async roundTask(deviceId: string, round: number): Promise<RoundTaskState> {
+    return this.core.roundTask(deviceId, round);
+  }
+  async recordRoundUpdate(deviceId: string, round: number, bytes: Uint8Array, result: string) {
+    return this.core.recordRoundUpdate(deviceId, round, bytes, result);
+  }
+  async roundProgress(round: number): Promise<RoundProgress | undefined> {
+    return this.core.roundProgress(round);
+  }
+  async closeRound(round: number): Promise<RoundUpdate[]> {
+    return this.core.closeRound(round);
+  }
+  async finishRounds(): Promise<void> {
+    this.core.finishRounds();
+  }
+  async activeRoundDevices(withinMs: number): Promise<string[]> {
+    return this.core.activeRoundDevices(withinMs);
   }
 }

@@ -11,6 +11,7 @@
  * together and a job is never done twice (see docs/server.md, "Scaling out").
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { FedexError } from '../../core/errors.js';
 import type { FeatureBatch, FeatureSpec } from '../../core/types.js';
 import type {
   Device,
@@ -75,6 +76,65 @@ export interface QueuePolicy {
 }
 
 export const DEFAULT_QUEUE_POLICY: QueuePolicy = { backoffMs: 1000 };
+
+/**
+ * One federated round to publish (`publishRound`): each selected device's task as JSON (without
+ * the weights) naming the encoded global weights it starts from, stored once per distinct array.
+ */
+export interface NewRound {
+  /** Above every round published before (1-based). */
+  round: number;
+  /** When the round closes, in ms since the epoch (the store's clock). */
+  deadlineAt: number;
+  tasks: readonly { deviceId: string; task: string; weightsKey?: string }[];
+  weights: readonly { key: string; bytes: Uint8Array; etag: string }[];
+}
+
+/** What one device's poll learns (`currentRound`). */
+export interface RoundPoll {
+  /** The highest round number published (0: none yet). */
+  last: number;
+  /** Whether `finishRounds` was called after the last round was published. */
+  finished: boolean;
+  /** The open round (not closed, deadline ahead) and this device's place in it; null when none. */
+  open: {
+    round: number;
+    deadlineAt: number;
+    /** This device's task (JSON), null when it was not selected. */
+    task: string | null;
+    /** ETag of the weights that task starts from (null: none). */
+    weightsEtag: string | null;
+    /** Whether this device's update was recorded. */
+    reported: boolean;
+  } | null;
+}
+
+/** A selected device's task in an open round (`roundTask`). */
+export interface RoundTaskState {
+  task: string;
+  reported: boolean;
+  /** The encoded global weights the task starts from (null: a task without weights). */
+  weights: { bytes: Uint8Array; etag: string } | null;
+}
+
+/** How far a round got (`roundProgress`). */
+export interface RoundProgress {
+  round: number;
+  deadlineAt: number;
+  /** Closed explicitly, or when every selected device reported (the deadline alone does not set it). */
+  closed: boolean;
+  /** Devices selected, and updates recorded. */
+  tasks: number;
+  updates: number;
+}
+
+/** One recorded update: the device's bytes as posted and the numbers the transport read from them. */
+export interface RoundUpdate {
+  deviceId: string;
+  bytes: Uint8Array;
+  /** JSON written by the transport at `recordRoundUpdate`. */
+  result: string;
+}
 
 /** Which implementation a store is. */
 export type StoreKind = 'sqlite' | 'postgres';
@@ -199,6 +259,65 @@ export interface Store {
   // schedule
   lastScheduledRun(name: string): Promise<number | undefined>;
   markScheduledRun(name: string, at?: number): Promise<void>;
+
+  // federated rounds: shared by every API process (see `../rounds-store.ts`). One round is open at
+  // a time; it closes when every selected device reported, by `closeRound`, or at its deadline.
+  /**
+   * Publishes a round. BAD_ARGUMENT when its number is not above the last one published, or while
+   * another round is open. A round with no tasks is closed at once.
+   */
+  publishRound(round: NewRound): Promise<void>;
+  /** The round as `deviceId` sees it now; records the poll (see `activeRoundDevices`). */
+  currentRound(deviceId: string): Promise<RoundPoll>;
+  /**
+   * `deviceId`'s task in the open round `round`: NOT_FOUND when never published, ROUND_CLOSED when
+   * closed or past its deadline, NOT_SELECTED when the device has no task in it.
+   */
+  roundTask(deviceId: string, round: number): Promise<RoundTaskState>;
+  /**
+   * Records `deviceId`'s update (validated by the caller) with the same checks as `roundTask`, and
+   * DUPLICATE_UPDATE for a second one (enforced by a primary key, so concurrent processes record
+   * one). Closes the round when it was the last selected device's. Returns the updates recorded.
+   */
+  recordRoundUpdate(
+    deviceId: string,
+    round: number,
+    bytes: Uint8Array,
+    result: string,
+  ): Promise<{ received: number }>;
+  /** How far round `round` got (undefined: never published). */
+  roundProgress(round: number): Promise<RoundProgress | undefined>;
+  /**
+   * Closes round `round` (idempotent) and returns its updates in the order they were recorded; no
+   * update is recorded after it. NOT_FOUND when never published.
+   */
+  closeRound(round: number): Promise<RoundUpdate[]>;
+  /** The run is over: closes an open round and tells polling devices (until the next publish). */
+  finishRounds(): Promise<void>;
+  /** Devices whose last `currentRound` was within `withinMs`, sorted. */
+  activeRoundDevices(withinMs: number): Promise<string[]>;
+}
+
+/**
+ * The checks of `publishRound` both stores share (BAD_ARGUMENT): a positive integer round, a finite
+ * deadline, one task per device, and weights keys that name published weights.
+ */
+export function checkNewRound(r: NewRound): void {
+  if (!Number.isInteger(r.round) || r.round < 1)
+    throw new FedexError('BAD_ARGUMENT', `round ${r.round} must be a positive integer`);
+  if (!Number.isFinite(r.deadlineAt))
+    throw new FedexError('BAD_ARGUMENT', `the deadline of round ${r.round} must be a finite time`);
+  const keys = new Set(r.weights.map((w) => w.key));
+  if (keys.size !== r.weights.length)
+    throw new FedexError('BAD_ARGUMENT', `round ${r.round} names one weights key twice`);
+  const devices = new Set<string>();
+  for (const t of r.tasks) {
+    if (devices.has(t.deviceId))
+      throw new FedexError('BAD_ARGUMENT', `round ${r.round} gives device ${t.deviceId} two tasks`);
+    devices.add(t.deviceId);
+    if (t.weightsKey !== undefined && !keys.has(t.weightsKey))
+      throw new FedexError('BAD_ARGUMENT', `round ${r.round} names unknown weights "${t.weightsKey}"`);
+  }
 }
 
 /** sha256 hex of a secret; only hashes of tokens are stored. */

@@ -1,18 +1,17 @@
 /**
- * The server side of the HTTP transport: the round coordinator that `../rounds.ts` drives in the
- * server process, and that the round routes (`src/server/routes/rounds.ts`) read and write. A
- * round is published by `runRound` (its number, deadline and each selected device's task); devices
- * poll for it, download the global weights (FXWT, ETag) and post their trained weights (FXWT with
+ * The server side of the HTTP transport: the wire types the round routes and the device loop share
+ * (`PublishedTask`, `CurrentRound`, `UpdateMetadata`), the check every server applies to an update
+ * (`readUpdate`), and `HttpTransport`, a round coordinator whose state is in memory. A round is
+ * published by `runRound` (its number, deadline and each selected device's task); devices poll for
+ * it, download the global weights (FXWT, ETag) and post their trained weights (FXWT with
  * `{ numExamples, loss, accuracy, deviceFlops }` in the metadata). The round resolves when every
  * selected device posted, or at the deadline with whoever did.
  *
- * State is in memory, on purpose: a round lives for seconds to minutes, and the round runner that
- * waits on it lives in the same process. An update is acknowledged (202) only once it is recorded
- * here, so an acknowledged update is in the round unless the process dies. A server restart
- * abandons the open round: the runner awaiting it dies with the process, the weights its clients
- * trained are lost, and devices posting to it are answered `NOT_FOUND` (the new process has no such
- * round); they poll again and take part in whatever round the restarted runner publishes (the
- * abandoned round is re-run from the last global weights the runner kept).
+ * The server's routes use the store-backed transport (`src/server/rounds-store.ts`), so many API
+ * processes share a round and a restart continues it. `HttpTransport` keeps the same behaviour in
+ * one process's memory, for a single process that needs no database: a restart abandons its open
+ * round (the runner awaiting it dies with the process, and devices posting to it are answered
+ * `NOT_FOUND`).
  *
  * Checks at this boundary: a malformed or non-finite FXWT is `CODEC_*` (400, from the codec); a
  * tensor list whose names or shapes differ from the task's weights is `CODEC_SHAPE_MISMATCH`
@@ -94,7 +93,8 @@ export interface HttpTransportOptions {
   now?: () => number;
 }
 
-function tag(bytes: Uint8Array): string {
+/** The ETag of encoded weights: their crc32 and length (a quoted strong validator). */
+export function weightsEtag(bytes: Uint8Array): string {
   return `"${crc32(bytes).toString(16).padStart(8, '0')}-${bytes.byteLength.toString(16)}"`;
 }
 
@@ -106,15 +106,111 @@ function finiteNumber(meta: Record<string, unknown>, key: string, min: number): 
   return v;
 }
 
+/** What an accepted update says: its tensors and the numbers of its `ClientResult`. */
+export interface UpdateReading {
+  tensors: WeightTensor[];
+  numExamples: number;
+  loss: number;
+  accuracy: number;
+  deviceFlops: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
 /**
- * The HTTP transport, server side. Give it to the round runner as its `Transport`; the routes
- * call `current`, `weights` and `submit` for authenticated devices.
+ * Decodes a device's update (FXWT) and checks it against the weights its task started from: the
+ * same tensor names and shapes, finite values, and the metadata numbers. Throws `CODEC_*` before
+ * anything is recorded. Shared by every server-side transport, so they refuse the same bytes.
+ *
+ * @example
+ * const reading = readUpdate(body, { bytes: served.bytes, tensors: task.weights });
+ */
+export function readUpdate(
+  bytes: Uint8Array,
+  expected: { bytes: Uint8Array; tensors: readonly WeightTensor[] },
+): UpdateReading {
+  const message = decodeWeights(bytes, { maxBytes: Math.max(expected.bytes.byteLength * 2, 1 << 16) });
+  const want = expected.tensors;
+  const got = message.tensors;
+  const same =
+    got.length === want.length &&
+    got.every(
+      (t, i) =>
+        t.name === want[i].name &&
+        t.shape.length === want[i].shape.length &&
+        t.shape.every((d, j) => d === want[i].shape[j]),
+    );
+  if (!same) {
+    const describe = (ts: readonly WeightTensor[]) =>
+      ts.map((t) => `${t.name}[${t.shape.join(',')}]`).join(' ');
+    throw new CodecError(
+      'CODEC_SHAPE_MISMATCH',
+      `the update's tensors (${describe(got)}) differ from the task's (${describe(want)})`,
+    );
+  }
+  const meta = message.metadata;
+  const numExamples = finiteNumber(meta, 'numExamples', 1);
+  if (!Number.isInteger(numExamples))
+    throw new CodecError('CODEC_BAD_HEADER', 'update metadata "numExamples" must be an integer');
+  return {
+    tensors: got,
+    numExamples,
+    loss: finiteNumber(meta, 'loss', 0),
+    accuracy: finiteNumber(meta, 'accuracy', 0),
+    deviceFlops: finiteNumber(meta, 'deviceFlops', 0),
+    bytesUp: bytes.byteLength,
+    bytesDown: meta.bytesDown === undefined ? expected.bytes.byteLength : finiteNumber(meta, 'bytesDown', 0),
+  };
+}
+
+/** The round runner's `ClientResult` of an accepted update. */
+export function updateResult(
+  deviceId: string,
+  round: number,
+  r: Omit<UpdateReading, 'tensors'>,
+  weights: WeightTensor[],
+): ClientResult {
+  return {
+    kind: 'weights',
+    clientId: deviceId,
+    round,
+    weights,
+    numExamples: r.numExamples,
+    metrics: { loss: r.loss, accuracy: r.accuracy },
+    costs: { deviceFlops: r.deviceFlops, bytesUp: r.bytesUp, bytesDown: r.bytesDown },
+  };
+}
+
+/** The task a device sees: the training settings, with the path and ETag of its weights. */
+export function publishedTask(task: PublishedTaskSettings, round: number, etag: string): PublishedTask {
+  if (task.kind !== 'train') return { kind: task.kind, round: task.round };
+  return {
+    kind: 'train',
+    round: task.round,
+    localEpochs: task.localEpochs,
+    batchSize: task.batchSize,
+    learningRate: task.learningRate,
+    mu: task.mu,
+    seed: task.seed,
+    weightsPath: `/v1/rounds/${round}/weights`,
+    weightsEtag: etag,
+  };
+}
+
+/** A task without its weights (what a server keeps apart from the encoded weights). */
+export type PublishedTaskSettings =
+  Omit<Extract<ClientTask, { kind: 'train' }>, 'weights'> | Extract<ClientTask, { kind: 'upload-features' }>;
+
+/**
+ * The HTTP transport, server side, in one process's memory. Give it to the round runner as its
+ * `Transport`; a server's routes call `current`, `weights` and `submit` for authenticated devices
+ * (synchronously: nothing here waits on a database).
  *
  * @example
  * const transport = new HttpTransport();
- * app.decorate('rounds', transport); // the routes reach it
- * const log = await runRounds({ strategy, transport, clients: deviceIds, ... });
- * transport.finish();
+ * const done = transport.runRound(1, tasks, 30_000);
+ * transport.submit(deviceId, 1, fxwtBytes); // what a route does for a device's post
+ * const results = await done;
  */
 export class HttpTransport implements Transport {
   private open: OpenRound | null = null;
@@ -156,7 +252,7 @@ export class HttpTransport implements Transport {
       let enc = byArray.get(task.weights);
       if (!enc) {
         const bytes = encodeWeights({ metadata: { round }, tensors: task.weights }, { dtype: 'float32' });
-        enc = { bytes, etag: tag(bytes), tensors: task.weights };
+        enc = { bytes, etag: weightsEtag(bytes), tensors: task.weights };
         byArray.set(task.weights, enc);
       }
       weights.set(id, enc);
@@ -241,61 +337,15 @@ export class HttpTransport implements Transport {
       throw new FedexError('BAD_REQUEST', `your task in round ${round} is ${task?.kind}, not weights`);
     }
     const expected = open.weights.get(deviceId)!;
-    const message = decodeWeights(bytes, { maxBytes: Math.max(expected.bytes.byteLength * 2, 1 << 16) });
-    const want = expected.tensors;
-    const got = message.tensors;
-    const same =
-      got.length === want.length &&
-      got.every(
-        (t, i) =>
-          t.name === want[i].name &&
-          t.shape.length === want[i].shape.length &&
-          t.shape.every((d, j) => d === want[i].shape[j]),
-      );
-    if (!same) {
-      const describe = (ts: readonly WeightTensor[]) =>
-        ts.map((t) => `${t.name}[${t.shape.join(',')}]`).join(' ');
-      throw new CodecError(
-        'CODEC_SHAPE_MISMATCH',
-        `the update's tensors (${describe(got)}) differ from the task's (${describe(want)})`,
-      );
-    }
-    const meta = message.metadata;
-    const numExamples = finiteNumber(meta, 'numExamples', 1);
-    if (!Number.isInteger(numExamples))
-      throw new CodecError('CODEC_BAD_HEADER', 'update metadata "numExamples" must be an integer');
-    const loss = finiteNumber(meta, 'loss', 0);
-    const accuracy = finiteNumber(meta, 'accuracy', 0);
-    const deviceFlops = finiteNumber(meta, 'deviceFlops', 0);
-    const bytesDown =
-      meta.bytesDown === undefined ? expected.bytes.byteLength : finiteNumber(meta, 'bytesDown', 0);
-    open.results.set(deviceId, {
-      kind: 'weights',
-      clientId: deviceId,
-      round,
-      weights: got,
-      numExamples,
-      metrics: { loss, accuracy },
-      costs: { deviceFlops, bytesUp: bytes.byteLength, bytesDown },
-    });
+    const reading = readUpdate(bytes, expected);
+    open.results.set(deviceId, updateResult(deviceId, round, reading, reading.tensors));
     if (open.results.size === open.tasks.size) this.close(open);
     return { round, received: open.results.size };
   }
 
   private publish(open: OpenRound, deviceId: string, task: ClientTask): PublishedTask {
     if (task.kind !== 'train') return task;
-    const enc = open.weights.get(deviceId)!;
-    return {
-      kind: 'train',
-      round: task.round,
-      localEpochs: task.localEpochs,
-      batchSize: task.batchSize,
-      learningRate: task.learningRate,
-      mu: task.mu,
-      seed: task.seed,
-      weightsPath: `/v1/rounds/${open.round}/weights`,
-      weightsEtag: enc.etag,
-    };
+    return publishedTask(task, open.round, open.weights.get(deviceId)!.etag);
   }
 
   /** The open round numbered `round`; NOT_FOUND when never published, ROUND_CLOSED when past. */
