@@ -182,19 +182,23 @@ export async function runScaleScenario(o: ScaleOptions): Promise<ScaleResult> {
     );
     const lb = new Balancer(apis.map((a) => a.url));
 
-    // Kill one worker as soon as it holds a job (its lease owner names its pid).
+    // Kill a worker as soon as one holds a job (its lease owner names its pid): whichever gets
+    // there first, so a loaded machine where one worker takes every job still sees a kill.
     let killedJobId: number | undefined;
+    let runOver = false;
     const killer =
       o.killWorker && workers.length > 1
         ? (async () => {
-            const victim = workers[0];
-            const deadline = Date.now() + (o.timeoutMs ?? 300_000);
-            while (Date.now() < deadline) {
-              const { rows } = await db.query<{ id: number }>(
-                "SELECT id FROM jobs WHERE status = 'running' AND lease_owner LIKE $1 LIMIT 1",
-                [`%:${victim.child.pid}:%`],
-              );
-              if (rows.length > 0) {
+            while (!runOver) {
+              const rows = await db
+                .query<{ id: number; lease_owner: string }>(
+                  "SELECT id, lease_owner FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1",
+                )
+                .then((r) => r.rows)
+                .catch(() => undefined); // the run failed and its pool is closing
+              if (!rows) return;
+              const victim = rows[0] && workers.find((w) => rows[0].lease_owner.includes(`:${w.child.pid}:`));
+              if (victim) {
                 killedJobId = Number(rows[0].id);
                 await victim.kill();
                 log(`scale: SIGKILLed worker pid ${victim.child.pid} while it ran job ${killedJobId}`);
@@ -288,12 +292,17 @@ export async function runScaleScenario(o: ScaleOptions): Promise<ScaleResult> {
         `SELECT (SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')) AS open,
                 (SELECT COUNT(DISTINCT scope) FROM models WHERE status = 'promoted' AND scope LIKE 'user:dev%') AS users`,
       );
-      if (Number(rows[0].open) === 0 && Number(rows[0].users) >= o.devices) break;
-      if (Date.now() > deadline)
+      if (Number(rows[0].open) === 0 && Number(rows[0].users) >= o.devices) {
+        runOver = true;
+        break;
+      }
+      if (Date.now() > deadline) {
+        runOver = true;
         throw new Error(
           `scale: timed out with ${rows[0].open} job(s) open and ${rows[0].users}/${o.devices} users trained\n` +
             workers.map((w) => w.output().slice(-2000)).join('\n---\n'),
         );
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     await killer;
