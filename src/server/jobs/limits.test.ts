@@ -2,6 +2,8 @@
  * The job runner's limits against one user holding a worker: a job past the wall-time limit is
  * stopped and failed for good, a running job can be cancelled (nothing of it is stored), and a job
  * reads at most `maxJobSamples` samples. Each time the worker is free for the next user's job.
+ * And the lease: a running job is held by heartbeats, and a cancellation made by another process
+ * (only in the store) stops it at the next heartbeat.
  * Real worker threads training with tfjs (WASM) on a temporary SQLite file.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -110,4 +112,58 @@ describe('JobRunner limits', () => {
     const r = done.result as { trainSamples: number; heldOut: number };
     expect(r.trainSamples + r.heldOut).toBe(24);
   });
+});
+
+describe('JobRunner leases: what another process does to its jobs', () => {
+  let leaseDir: string;
+  let db: SqliteStore;
+  let leased: JobRunner;
+  const jobOf =
+    (id: number, ...status: Job['status'][]) =>
+    async () => {
+      const job = (await db.getJob(id))!;
+      return status.includes(job.status) ? job : undefined;
+    };
+
+  beforeAll(async () => {
+    leaseDir = mkdtempSync(path.join(os.tmpdir(), 'fedex-lease-'));
+    const file = path.join(leaseDir, 'fedex.db');
+    db = new SqliteStore(file, { synchronous: 'normal' });
+    await seedUser(db, 'hog', { people: 4, perPerson: 10, seed: 1 });
+    await seedUser(db, 'next', { people: 3, perPerson: 10, seed: 2 });
+    // A 600 ms lease: renewed every 200 ms while a job trains.
+    leased = new JobRunner({ store: db, database: file, workers: 1, defaults: FAST, leaseMs: 600 });
+    await leased.start();
+  });
+
+  afterAll(async () => {
+    await leased?.stop();
+    await db?.close();
+    rmSync(leaseDir, { recursive: true, force: true });
+  });
+
+  it('holds its running job by heartbeats, and stops it when another process cancels it in the store', async () => {
+    // Prepare
+    const { job: hog } = await db.enqueueJob('user:hog', 'manual', ENDLESS);
+    leased.kick();
+    const running = await waitFor('the job to run', jobOf(hog.id, 'running'));
+    expect(running.leaseOwner).toBe(leased.lease.owner);
+    const firstLease = running.leaseUntil!;
+    await new Promise((r) => setTimeout(r, 700)); // past the first lease: renewed, not lost
+    const renewed = (await db.getJob(hog.id))!;
+    expect(renewed.status).toBe('running');
+    expect(renewed.leaseUntil!).toBeGreaterThan(firstLease);
+
+    // Execute: an API process cancels it; nobody tells this runner but the store.
+    await db.cancelJob(hog.id, 'another process');
+    const { job: next } = await db.enqueueJob('user:next', 'manual');
+    leased.kick();
+    const done = await waitFor('the next job on a fresh worker', jobOf(next.id, 'done', 'failed'), 30_000);
+
+    // Assert
+    expect(done.status).toBe('done');
+    expect(await db.getJob(hog.id)).toMatchObject({ status: 'cancelled', leaseOwner: null });
+    expect(await db.latestModelInfo('user:hog')).toBeUndefined();
+    expect(leased.stats().workers).toBe(1);
+  }, 60_000);
 });
