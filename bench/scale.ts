@@ -149,6 +149,9 @@ async function sqliteTrainRate(
     durability: 'normal',
     rateLimitPerSecond: 0,
     retrainAfterLabelled: 0,
+    // No global model in this measure: its first scheduler tick would queue one for every user
+    // and the class of every person (minutes), and the PostgreSQL curve has none either.
+    globalRetrainIntervalMs: 0,
   });
   try {
     const ids = await seedUsers(server.store, users, 'u');
