@@ -89,6 +89,11 @@ for (const kind of STORE_KINDS) {
       await store.claimJob();
       await store.completeJob(job.id, { result: {}, trainedThrough: through, trainedRemovals: removals });
     }
+    /** {@link trainedThrough}, claimed after the clock moved on (a training that started later). */
+    async function trainedThroughLater(userId: string, through: number) {
+      clock.advance(100);
+      await trainedThrough(userId, through);
+    }
     function newModel(scope: NewModel['scope'], fill: number, extra: Partial<NewModel> = {}): NewModel {
       return {
         scope,
@@ -627,6 +632,28 @@ for (const kind of STORE_KINDS) {
         expect(await labelsOf('bob')).toEqual([0]);
         expect(await store.relabel('ana', { clientIds: ['a'] }, -1)).toBe(1); // -1 clears a label
         expect(await labelsOf('ana')).toEqual([-1, 0, 1, 1]);
+      });
+
+      it('keeps a sample relabelled while its user trained new: the finished job does not mark it seen', async () => {
+        const device = await userWithDevice('ana');
+        await ingest(device, 'b', ['a', 'b', 'c', 'd'], [0, 0, 1, 1]);
+        const [, b, , d] = await ids('ana');
+        const { job } = await store.enqueueJob('user:ana', 'manual');
+        await store.claimJob(); // started at T0
+        const set = await store.trainingSet('user:ana', keyOf('ana')); // read with b labelled 0
+
+        clock.advance(50);
+        await store.relabel('ana', { sampleIds: [b] }, 1); // while it trains
+        clock.advance(50);
+        await store.completeJob(job.id, { result: {}, trainedThrough: set.throughSampleId });
+
+        expect(set.throughSampleId).toBe(d);
+        // Not raised over b: b (and what follows it) is still new, so the user is retrained.
+        expect((await store.getUser('ana'))?.trainedThrough).toBe(b - 1);
+        expect(await store.countNewLabelled('ana')).toBe(3);
+        // A training that starts after the relabel sees it: then everything is seen.
+        await trainedThroughLater('ana', d);
+        expect(await store.countNewLabelled('ana')).toBe(0);
       });
 
       it('relabels a long list in steps, every id checked before the first write', async () => {

@@ -1399,6 +1399,14 @@ export class PgStore implements Store {
           'UPDATE users SET trained_through = GREATEST(trained_through, $1), last_trained_at = $2 WHERE id = $3',
           [outcome.trainedThrough, now, parsed.userId],
         );
+        // A sample relabelled (or re-sent) while the job trained may have been read with its old
+        // label: it stays "new", so the next check retrains on it (the mark is never raised over it).
+        await c.query(
+          `UPDATE users SET trained_through = LEAST(trained_through, s.m - 1)
+           FROM (SELECT MIN(id) AS m FROM samples WHERE user_id = $1 AND id <= $2 AND updated_at > $3 AND label >= 0) s
+           WHERE users.id = $1 AND s.m IS NOT NULL`,
+          [parsed.userId, outcome.trainedThrough, job.startedAt ?? 0],
+        );
         if (outcome.trainedRemovals !== undefined)
           await c.query('UPDATE users SET trained_removals = GREATEST(trained_removals, $1) WHERE id = $2', [
             outcome.trainedRemovals,

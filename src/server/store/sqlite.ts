@@ -1283,6 +1283,17 @@ export class SqliteCore {
             'UPDATE users SET trained_through = MAX(trained_through, ?), last_trained_at = ? WHERE id = ?',
           )
           .run(outcome.trainedThrough, this.now(), parsed.userId);
+        // A sample relabelled (or re-sent) while the job trained may have been read with its old
+        // label: it stays "new", so the next check retrains on it (the mark is never raised over it).
+        const changed = this.db
+          .prepare<[string, number, number], { m: number | null }>(
+            'SELECT MIN(id) AS m FROM samples WHERE user_id = ? AND id <= ? AND updated_at > ? AND label >= 0',
+          )
+          .get(parsed.userId, outcome.trainedThrough, job.startedAt ?? 0)?.m;
+        if (changed !== null && changed !== undefined)
+          this.db
+            .prepare('UPDATE users SET trained_through = MIN(trained_through, ?) WHERE id = ?')
+            .run(changed - 1, parsed.userId);
         if (outcome.trainedRemovals !== undefined)
           this.db
             .prepare('UPDATE users SET trained_removals = MAX(trained_removals, ?) WHERE id = ?')
