@@ -16,18 +16,11 @@
  * Sample ids come from a sequence: an upload that only replaces samples still consumes ids, so ids
  * have gaps (SQLite's do not); nothing relies on them being dense.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { endianness } from 'node:os';
 import pg from 'pg';
 import { FedexError } from '../../core/errors.js';
-import {
-  shapeSize,
-  specKey as keyOfSpec,
-  UNLABELLED,
-  type FeatureBatch,
-  type FeatureSpec,
-} from '../../core/types.js';
-import { registeredSplitShape } from '../../model/backbones/registry.js';
+import { shapeSize, UNLABELLED, type FeatureBatch, type FeatureSpec } from '../../core/types.js';
 import { checkPgSchema, migratePg, PG_LOCK } from './pg-schema.js';
 import {
   MODEL_COLUMNS,
@@ -43,6 +36,15 @@ import {
   type SpecRow,
   type UserRow,
 } from './rows.js';
+import {
+  checkQuota,
+  checkRegistryShape,
+  checkStoredShape,
+  leaseExpiredMessage,
+  pseudonymOf,
+  specOwner,
+  storedSpecKey,
+} from './rules.js';
 import { LOCAL_LEASE_MS, LOCAL_OWNER, toRoundProgress, type RoundRow } from './sqlite.js';
 import {
   checkNewRound,
@@ -579,24 +581,14 @@ export class PgStore implements Store {
 
   /** As `SqliteCore.specKeyFor` (pure): registry specs are shared, any other spec is its uploader's. */
   specKeyFor(spec: Pick<FeatureSpec, 'backboneId' | 'backboneVersion' | 'split'>, userId?: string): string {
-    const key = keyOfSpec(spec);
-    if (userId === undefined || registeredSplitShape(spec.backboneId, spec.split)) return key;
-    return `${key}#${userId}`;
+    return storedSpecKey(spec, userId);
   }
 
   private async registerSpecIn(db: Db, spec: FeatureSpec, userId?: string): Promise<string> {
-    const fixed = registeredSplitShape(spec.backboneId, spec.split);
-    const same = (a: readonly number[], b: readonly number[]) =>
-      a.length === b.length && a.every((d, i) => d === b[i]);
-    if (fixed && !same(fixed, spec.shape)) {
-      throw new FedexError(
-        'FEATURE_MISMATCH',
-        `${spec.backboneId} at split ${spec.split} produces shape ${JSON.stringify(fixed)}, the batch says ${JSON.stringify(spec.shape)}`,
-      );
-    }
+    checkRegistryShape(spec);
     const key = this.specKeyFor(spec, userId);
     const shape = JSON.stringify(spec.shape);
-    const owner = key === keyOfSpec(spec) ? null : (userId ?? null);
+    const owner = specOwner(spec, key, userId);
     // Insert-or-keep first, then compare: two processes registering one key both end up here.
     await db.query(
       `INSERT INTO specs (key, backbone_id, backbone_version, split, shape, owner) VALUES ($1, $2, $3, $4, $5, $6)
@@ -605,12 +597,7 @@ export class PgStore implements Store {
     );
     const existing = (await db.query<{ shape: string }>('SELECT shape FROM specs WHERE key = $1', [key]))
       .rows[0];
-    if (existing && existing.shape !== shape) {
-      throw new FedexError(
-        'FEATURE_MISMATCH',
-        `spec ${key} has shape ${existing.shape} here, the batch says ${shape}`,
-      );
-    }
+    if (existing) checkStoredShape(key, existing.shape, spec);
     return key;
   }
 
@@ -666,21 +653,7 @@ export class PgStore implements Store {
       ).rows[0]?.n ?? 0;
     const adding = batch.sampleIds.length - known;
     if (adding <= 0) return;
-    const before = await this.usageIn(c, userId);
-    const samples = before.samples + adding;
-    const bytes = before.featureBytes + adding * shapeSize(batch.spec.shape) * 4;
-    if (quota.maxSamples > 0 && samples > quota.maxSamples) {
-      throw new FedexError(
-        'QUOTA_EXCEEDED',
-        `this user would hold ${samples} samples, over the quota of ${quota.maxSamples}; relabel or delete old ones`,
-      );
-    }
-    if (quota.maxFeatureBytes > 0 && bytes > quota.maxFeatureBytes) {
-      throw new FedexError(
-        'QUOTA_EXCEEDED',
-        `this user would hold ${bytes} bytes of features, over the quota of ${quota.maxFeatureBytes}`,
-      );
-    }
+    checkQuota(await this.usageIn(c, userId), adding, shapeSize(batch.spec.shape), quota);
   }
 
   /** One upload inside the caller's transaction; the caller holds the user's row lock. */
@@ -1134,7 +1107,7 @@ export class PgStore implements Store {
       await this.one<{ value: string }>("SELECT value FROM settings WHERE name = 'pseudonym_salt'")
     )?.value;
     if (!this.salt) throw new FedexError('INTERNAL', 'the database has no pseudonym salt');
-    return createHmac('sha256', this.salt).update(userId).digest('hex').slice(0, 16);
+    return pseudonymOf(this.salt, userId);
   }
 
   // ---- models ------------------------------------------------------------------------------
@@ -1296,11 +1269,10 @@ export class PgStore implements Store {
       )
     ).rows;
     for (const row of expired) {
-      const owner = row.lease_owner ?? 'a worker';
       await this.failJobNow(
         c,
         toJob(row),
-        `lease expired: ${owner} stopped renewing its claim (attempt ${row.attempts} of ${row.max_attempts})`,
+        leaseExpiredMessage(row.lease_owner, row.attempts, row.max_attempts),
         true,
         now,
       );

@@ -7,20 +7,13 @@
  * Synchronous by design (better-sqlite3): each call is a short transaction on the server's thread.
  * Training workers open their own read-only connection (`openStore(file, { readonly: true })`).
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { FedexError } from '../../core/errors.js';
-import { registeredSplitShape } from '../../model/backbones/registry.js';
-import {
-  shapeSize,
-  specKey as keyOfSpec,
-  UNLABELLED,
-  type FeatureBatch,
-  type FeatureSpec,
-} from '../../core/types.js';
+import { shapeSize, UNLABELLED, type FeatureBatch, type FeatureSpec } from '../../core/types.js';
 import {
   MODEL_COLUMNS,
   MODEL_INFO_COLUMNS,
@@ -35,6 +28,15 @@ import {
   type SpecRow,
   type UserRow,
 } from './rows.js';
+import {
+  checkQuota,
+  checkRegistryShape,
+  checkStoredShape,
+  leaseExpiredMessage,
+  pseudonymOf,
+  specOwner,
+  storedSpecKey,
+} from './rules.js';
 import { migrate } from './schema.js';
 import {
   checkNewRound,
@@ -477,9 +479,7 @@ export class SqliteCore {
    * user must send. Without `userId` (an admin's or a test's direct call) the key is the shared one.
    */
   specKeyFor(spec: Pick<FeatureSpec, 'backboneId' | 'backboneVersion' | 'split'>, userId?: string): string {
-    const key = keyOfSpec(spec);
-    if (userId === undefined || registeredSplitShape(spec.backboneId, spec.split)) return key;
-    return `${key}#${userId}`;
+    return storedSpecKey(spec, userId);
   }
 
   /**
@@ -488,27 +488,14 @@ export class SqliteCore {
    * key is stored with another shape.
    */
   registerSpec(spec: FeatureSpec, userId?: string): string {
-    const fixed = registeredSplitShape(spec.backboneId, spec.split);
-    const same = (a: readonly number[], b: readonly number[]) =>
-      a.length === b.length && a.every((d, i) => d === b[i]);
-    if (fixed && !same(fixed, spec.shape)) {
-      throw new FedexError(
-        'FEATURE_MISMATCH',
-        `${spec.backboneId} at split ${spec.split} produces shape ${JSON.stringify(fixed)}, the batch says ${JSON.stringify(spec.shape)}`,
-      );
-    }
+    checkRegistryShape(spec);
     const key = this.specKeyFor(spec, userId);
     const existing = this.stmts.specByKey.get(key);
     if (existing) {
-      if (existing.shape !== JSON.stringify(spec.shape)) {
-        throw new FedexError(
-          'FEATURE_MISMATCH',
-          `spec ${key} has shape ${existing.shape} here, the batch says ${JSON.stringify(spec.shape)}`,
-        );
-      }
+      checkStoredShape(key, existing.shape, spec);
       return key;
     }
-    const owner = key === keyOfSpec(spec) ? null : (userId ?? null);
+    const owner = specOwner(spec, key, userId);
     this.db
       .prepare(
         'INSERT INTO specs (key, backbone_id, backbone_version, split, shape, owner) VALUES (?, ?, ?, ?, ?, ?)',
@@ -528,21 +515,7 @@ export class SqliteCore {
         .get(userId, spec, JSON.stringify(batch.sampleIds))?.n ?? 0;
     const adding = batch.sampleIds.length - known;
     if (adding <= 0) return;
-    const before = this.usage(userId);
-    const samples = before.samples + adding;
-    const bytes = before.featureBytes + adding * shapeSize(batch.spec.shape) * 4;
-    if (quota.maxSamples > 0 && samples > quota.maxSamples) {
-      throw new FedexError(
-        'QUOTA_EXCEEDED',
-        `this user would hold ${samples} samples, over the quota of ${quota.maxSamples}; relabel or delete old ones`,
-      );
-    }
-    if (quota.maxFeatureBytes > 0 && bytes > quota.maxFeatureBytes) {
-      throw new FedexError(
-        'QUOTA_EXCEEDED',
-        `this user would hold ${bytes} bytes of features, over the quota of ${quota.maxFeatureBytes}`,
-      );
-    }
+    checkQuota(this.usage(userId), adding, shapeSize(batch.spec.shape), quota);
   }
 
   /**
@@ -1029,7 +1002,7 @@ export class SqliteCore {
       .prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'pseudonym_salt'")
       .get()?.value;
     if (!this.salt) throw new FedexError('INTERNAL', 'the database has no pseudonym salt');
-    return createHmac('sha256', this.salt).update(userId).digest('hex').slice(0, 16);
+    return pseudonymOf(this.salt, userId);
   }
 
   // ---- models ------------------------------------------------------------------------------
@@ -1179,10 +1152,9 @@ export class SqliteCore {
       )
       .all(now);
     for (const row of expired) {
-      const owner = row.lease_owner ?? 'a worker';
       this.failJobNow(
         toJob(row),
-        `lease expired: ${owner} stopped renewing its claim (attempt ${row.attempts} of ${row.max_attempts})`,
+        leaseExpiredMessage(row.lease_owner, row.attempts, row.max_attempts),
         true,
         now,
       );
