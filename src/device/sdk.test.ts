@@ -281,6 +281,54 @@ describe('FedexDevice', () => {
     await b.close();
   });
 
+  it('keeps a name given while its photo is being queued for upload (a background sync racing the naming)', async () => {
+    // Prepare: a store whose outbox write waits until the test lets it go.
+    let release!: () => void;
+    let reached!: () => void;
+    const atOutbox = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    class SlowOutbox extends MemoryDeviceStore {
+      override async putBytes(key: string, bytes: Uint8Array): Promise<void> {
+        if (key.startsWith('outbox.')) {
+          reached();
+          await gate;
+        }
+        return super.putBytes(key, bytes);
+      }
+    }
+    const store = new SlowOutbox();
+    const token = await enrollmentTokenFor(server, 'dora');
+    const device = await FedexDevice.open(options(store, { batchSize: 4 }));
+    await device.enroll({ enrollmentToken: token, name: 'dora-phone' });
+    for (let n = 0; n < 3; n++) await device.addPhoto(fakePhoto(0, n), { id: `d-${n}` });
+
+    // Execute: the 4th photo fills the batch; while its outbox write waits, two photos are named
+    // (one already encoded without a name, one encoded with the old name is renamed).
+    const adding = device.addPhoto(fakePhoto(1, 0), { id: 'd-3', label: 'bob' });
+    await atOutbox;
+    await device.label('d-0', 'ann');
+    await device.label('d-3', 'cho');
+    release();
+    await adding;
+    await device.label('d-1', 'ann'); // after the batch left `pending`: the ordinary relabel path
+    const waiting = await device.status();
+    await device.sync();
+
+    // Assert: the server holds every name given, and nothing is left waiting or written back.
+    const names = new Map((await server.store.getLabels('dora')).map((l) => [l.id, l.name]));
+    const byClient = Object.fromEntries(
+      (await server.store.listSamples('dora', { limit: 100 })).map((s) => [
+        s.clientId,
+        names.get(s.label) ?? null,
+      ]),
+    );
+    expect(byClient).toEqual({ 'd-0': 'ann', 'd-1': 'ann', 'd-2': null, 'd-3': 'cho' });
+    expect(waiting.pendingSamples).toBe(4); // the one batch, in the outbox
+    expect(await store.keys('pending.')).toEqual([]);
+    expect((await device.status()).pendingSamples).toBe(0);
+    await device.close();
+  });
+
   it('surfaces OUTBOX_FULL when the server is away and the outbox is at its limit; sync drains it', async () => {
     // Prepare: a device whose server is unreachable, one batch of one sample in the outbox at most.
     const store = new MemoryDeviceStore();

@@ -536,12 +536,18 @@ export class FedexDevice {
    * Encodes the waiting samples as one FXFB batch and hands it to the outbox. The batch id comes
    * from the first sample's sequence number, so redoing this after a crash between the outbox
    * write and the deletes makes the same id (stored once by the server).
+   *
+   * A name given while this runs (the app names faces while a background sync goes on) reaches a
+   * sample already encoded with its old name: it is queued as a relabel, never lost. The samples
+   * leave `pending` before the next await, so a name given after that takes the relabel path
+   * itself and cannot write a pending entry back under the key this deletes.
    */
   private async queuePending(): Promise<void> {
     if (this.pending.length === 0) return;
     const { deviceId } = this.requireEnrolled();
     const t0 = now();
     const batch = this.pending.slice(0, this.batchSize);
+    const encodedNames = batch.map((p) => p.label);
     const features = new Float32Array(batch.length * this.dim);
     batch.forEach((p, i) => features.set(p.features, i * this.dim));
     const bytes = encodeFeatureBatch(
@@ -560,8 +566,11 @@ export class FedexDevice {
       samples: batch.length,
       createdAt: (this.options.now ?? Date.now)(),
     });
-    for (const p of batch) await this.store.delete(this.pendingKey(p));
     this.pending.splice(0, batch.length);
+    const renamed = batch.filter((p, i) => p.label !== encodedNames[i]);
+    for (const p of renamed) this.queueRelabel([p.id], p.label);
+    if (renamed.length > 0) await this.store.putJson(KEY.relabels, this.relabels);
+    for (const p of batch) await this.store.delete(this.pendingKey(p));
     if (this.pending.length >= this.batchSize) await this.queuePending();
   }
 
