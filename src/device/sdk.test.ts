@@ -297,9 +297,9 @@ describe('FedexDevice', () => {
       }
     }
     const store = new SlowOutbox();
-    const token = await enrollmentTokenFor(server, 'dora');
+    const token = await enrollmentTokenFor(server, 'dina');
     const device = await FedexDevice.open(options(store, { batchSize: 4 }));
-    await device.enroll({ enrollmentToken: token, name: 'dora-phone' });
+    await device.enroll({ enrollmentToken: token, name: 'dina-phone' });
     for (let n = 0; n < 3; n++) await device.addPhoto(fakePhoto(0, n), { id: `d-${n}` });
 
     // Execute: the 4th photo fills the batch; while its outbox write waits, two photos are named
@@ -315,9 +315,9 @@ describe('FedexDevice', () => {
     await device.sync();
 
     // Assert: the server holds every name given, and nothing is left waiting or written back.
-    const names = new Map((await server.store.getLabels('dora')).map((l) => [l.id, l.name]));
+    const names = new Map((await server.store.getLabels('dina')).map((l) => [l.id, l.name]));
     const byClient = Object.fromEntries(
-      (await server.store.listSamples('dora', { limit: 100 })).map((s) => [
+      (await server.store.listSamples('dina', { limit: 100 })).map((s) => [
         s.clientId,
         names.get(s.label) ?? null,
       ]),
