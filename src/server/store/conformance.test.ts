@@ -656,6 +656,22 @@ for (const kind of STORE_KINDS) {
         expect(await store.countNewLabelled('ana')).toBe(0);
       });
 
+      it('counts a sample re-sent with another label as new labelled data (as a relabel), not one re-sent as it was', async () => {
+        const device = await userWithDevice('ana');
+        await ingest(device, 'b1', ['a', 'b', 'c'], [0, 0, 1]);
+        const [, b, c] = await ids('ana');
+        await trainedThrough('ana', c);
+
+        await ingest(device, 'b2', ['a', 'c'], [0, -1]); // same label; no label (the old one stays)
+        const unchanged = await store.countNewLabelled('ana');
+        await ingest(device, 'b3', ['b', 'c'], [1, 1]); // b renamed; c re-sent with its own label
+
+        expect(unchanged).toBe(0);
+        expect(await labelsOf('ana')).toEqual([0, 1, 1]);
+        expect((await store.getUser('ana'))?.trainedThrough).toBe(b - 1);
+        expect(await store.countNewLabelled('ana')).toBe(2); // b, and c after it
+      });
+
       it('relabels a long list in steps, every id checked before the first write', async () => {
         const device = await userWithDevice('ana');
         await ingest(device, 'b', ['a', 'b', 'c', 'd', 'e'], [-1, -1, -1, -1, -1]);

@@ -703,6 +703,16 @@ export class PgStore implements Store {
     }
     const now = this.now();
     const labels = Array.from(batch.labels, (l) => (l < 0 ? UNLABELLED : l));
+    // Samples this batch re-sends, with their labels before it: one with another label is new
+    // labelled data, as a relabel is.
+    const before = new Map(
+      (
+        await c.query<{ id: number; client_id: string; label: number }>(
+          'SELECT id, client_id, label FROM samples WHERE user_id = $1 AND spec_key = $2 AND client_id = ANY($3::text[])',
+          [userId, spec, batch.sampleIds],
+        )
+      ).rows.map((r) => [r.client_id, r]),
+    );
     let inserted = 0;
     if (new Set(batch.sampleIds).size === n) {
       // One statement for the whole batch, in batch order (ids ascend as in SQLite). `xmax = 0`
@@ -753,6 +763,16 @@ export class PgStore implements Store {
       }
     }
     const updated = n - inserted;
+    let renamed = Number.POSITIVE_INFINITY;
+    batch.sampleIds.forEach((client, i) => {
+      const old = before.get(client);
+      if (old && labels[i] >= 0 && labels[i] !== old.label) renamed = Math.min(renamed, old.id);
+    });
+    if (Number.isFinite(renamed))
+      await c.query('UPDATE users SET trained_through = LEAST(trained_through, $1) WHERE id = $2', [
+        renamed - 1,
+        userId,
+      ]);
     if (batch.labelNames) {
       const ids: number[] = [];
       const names: string[] = [];

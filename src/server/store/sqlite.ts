@@ -588,6 +588,7 @@ export class SqliteCore {
       const now = this.now();
       let inserted = 0;
       let updated = 0;
+      let renamed = Number.POSITIVE_INFINITY; // lowest id of a re-sent sample whose label changed
       for (let i = 0; i < batch.sampleIds.length; i++) {
         const label = batch.labels[i];
         const row = {
@@ -603,10 +604,21 @@ export class SqliteCore {
         if (this.stmts.insertSample.run(row).changes === 1) {
           inserted++;
         } else {
+          const old = this.db
+            .prepare<[string, string, string], { id: number; label: number }>(
+              'SELECT id, label FROM samples WHERE user_id = ? AND spec_key = ? AND client_id = ?',
+            )
+            .get(userId, spec, row.client);
           this.stmts.updateSample.run(row);
           updated++;
+          if (old && row.label >= 0 && row.label !== old.label) renamed = Math.min(renamed, old.id);
         }
       }
+      // A re-sent sample with another label is new labelled data, as a relabel is.
+      if (Number.isFinite(renamed))
+        this.db
+          .prepare('UPDATE users SET trained_through = MIN(trained_through, ?) WHERE id = ?')
+          .run(renamed - 1, userId);
       if (batch.labelNames) {
         batch.labelNames.forEach((name, id) => {
           if (typeof name === 'string' && name.length > 0)
