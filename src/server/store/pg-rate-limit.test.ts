@@ -60,4 +60,21 @@ describe.skipIf(skip !== undefined)('PgRateLimiter: one bucket per device for ev
     const off = new PgRateLimiter(((await db.open()) as PgStore).pool, 0, 0);
     for (let i = 0; i < 10; i++) expect((await off.take('dev-4', 0)).allowed).toBe(true);
   });
+
+  it('creates its table once when several processes take their first token at once', async () => {
+    // A fresh database: no rate_buckets yet. Each limiter has its own pool, as each API process
+    // does; their first takes race to create the table (a bare CREATE TABLE IF NOT EXISTS loses
+    // that race with a duplicate-key error on the catalogue, which reached devices as a 500).
+    const fresh = await createTestDatabase('postgres');
+    try {
+      const pools = await Promise.all(
+        Array.from({ length: 6 }, async () => ((await fresh.open()) as PgStore).pool),
+      );
+      const limiters = pools.map((p) => new PgRateLimiter(p, 2, 3));
+      const taken = await Promise.all(limiters.map((l, i) => l.take(`dev-${i}`, 1_000)));
+      expect(taken.every((t) => t.allowed)).toBe(true);
+    } finally {
+      await fresh.cleanup();
+    }
+  });
 });

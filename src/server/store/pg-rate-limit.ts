@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import type { RateDecision, RateLimiter } from '../rate-limit.js';
 import { pgStorageError } from './postgres.js';
+import { PG_LOCK } from './pg-schema.js';
 
 const CREATE = `CREATE UNLOGGED TABLE IF NOT EXISTS rate_buckets (
   key    TEXT PRIMARY KEY,
@@ -37,10 +38,33 @@ export class PgRateLimiter implements RateLimiter {
     readonly burst: number,
   ) {}
 
+  /**
+   * `CREATE TABLE IF NOT EXISTS` is not safe against itself: two API processes taking their first
+   * request at once both pass the check and the loser fails on a duplicate catalogue row
+   * (`pg_type_typname_nsp_index`). The migrations' advisory lock (per search path) makes them take
+   * turns; the second finds the table.
+   */
+  private async createTable(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query("SELECT pg_advisory_xact_lock($1, hashtext(current_setting('search_path')))", [
+        PG_LOCK.migrate,
+      ]);
+      await client.query(CREATE);
+      await client.query('COMMIT');
+      client.release();
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(true);
+      throw e;
+    }
+  }
+
   async take(key: string, nowMs: number): Promise<RateDecision> {
     if (this.perSecond <= 0 || this.burst <= 0) return { allowed: true, retryAfterSeconds: 0 };
     try {
-      this.ready ??= this.pool.query(CREATE).then(() => undefined);
+      this.ready ??= this.createTable();
       await this.ready;
       const { rows } = await this.pool.query<{ tokens: number; ok: boolean }>(TAKE, [
         key,

@@ -127,6 +127,15 @@ class Balancer {
   }
 }
 
+/** The API processes' logged errors (a 500's cause is only on the server), for a failure message. */
+function serverErrors(apis: readonly ChildServer[]): string {
+  const lines = apis
+    .flatMap((a) => a.output().split('\n'))
+    .filter((l) => /error|Error|ERR/.test(l))
+    .slice(-20);
+  return lines.length > 0 ? `\nserver log:\n${lines.join('\n')}` : '';
+}
+
 /** Runs `fn` over `items` with at most `limit` at once. */
 async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -227,7 +236,8 @@ export async function runScaleScenario(o: ScaleOptions): Promise<ScaleResult> {
         ...admin,
         body: { name: 'phone', userId },
       });
-      if (e.status !== 201) throw new Error(`enroll ${userId}: ${e.status} ${JSON.stringify(e.json)}`);
+      if (e.status !== 201)
+        throw new Error(`enroll ${userId}: ${e.status} ${JSON.stringify(e.json)}${serverErrors(apis)}`);
       const token = e.json.token;
       tokens.set(userId, token);
       const labelled = syntheticBatch({
@@ -255,7 +265,7 @@ export async function runScaleScenario(o: ScaleOptions): Promise<ScaleResult> {
           headers: { 'idempotency-key': batchId },
         });
         if (r.status !== 201 && r.status !== 200)
-          throw new Error(`upload ${batchId}: ${r.status} ${JSON.stringify(r.json)}`);
+          throw new Error(`upload ${batchId}: ${r.status} ${JSON.stringify(r.json)}${serverErrors(apis)}`);
         acknowledged.push({ userId, batchId });
         samples += batch.sampleIds.length;
       }
@@ -265,7 +275,8 @@ export async function runScaleScenario(o: ScaleOptions): Promise<ScaleResult> {
           token,
           body: { clientIds, label: p },
         });
-        if (r.status !== 200) throw new Error(`relabel ${userId}: ${r.status} ${JSON.stringify(r.json)}`);
+        if (r.status !== 200)
+          throw new Error(`relabel ${userId}: ${r.status} ${JSON.stringify(r.json)}${serverErrors(apis)}`);
       }
       finished++;
       // Half-way: one API process dies (SIGKILL) and a new one takes its place.
