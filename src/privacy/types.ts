@@ -1,0 +1,46 @@
+/**
+ * Types of the privacy measurements (bench/privacy.ts writes them, the device's privacy statement
+ * and the README read them). Pure data.
+ */
+
+/** One row: what the server could do with features uploaded at `split` under `noise`. */
+export interface PrivacyRow {
+  /** Split point, e.g. `stage32` … `embedding`. */
+  split: string;
+  /** Feature noise spec (`none`, `gauss:R`, `gauss:R,clip=C`) or a wire precision (`int8`, `float16`). */
+  noise: string;
+  /** Personalized accuracy (LFW users, 5 people, 3 labelled each) on these features: the price. */
+  accuracy: number;
+  /** Re-identification top-1 among the victims, by running the public network's upper layers on the features (the server has them). */
+  reidTemplate: number;
+  /** Re-identification top-1 of the inverted image (decoder → face descriptor → victims' real photos). */
+  reidInversion: number;
+  /** Chance level of both re-identification figures (1 / victims). */
+  chance: number;
+  /** SSIM of the inverted chip against the real one (grayscale, 0..1). */
+  ssim: number;
+  /** PSNR of the inverted chip, dB. */
+  psnr: number;
+  /** Gender predicted from the features: accuracy against face-api's age-gender net on the real photo. */
+  genderAccuracy: number;
+  /** The majority-class rate of the same labels (what a server guessing blind gets). */
+  genderBaseline: number;
+  /** Age predicted from the features: mean absolute error in years (face-api's estimate as truth). */
+  ageMae: number;
+  /** The same error for always guessing the public set's mean age. */
+  ageBaselineMae: number;
+  /** Membership: ROC AUC of "this photo was among the user's uploads" (0.5: no better than a coin). */
+  membershipAuc: number;
+  /** Differential-privacy ε per photo at δ = 1e-5 (null: no formal guarantee). */
+  epsilon: number | null;
+}
+
+export interface PrivacyMeasurements {
+  /** The command that measured them. */
+  command: string;
+  /** ISO date of the run ('' when never measured). */
+  measuredAt: string;
+  /** Victims (LFW people disjoint from the attacker's). */
+  victims: number;
+  rows: PrivacyRow[];
+}
