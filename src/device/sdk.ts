@@ -3,7 +3,8 @@
  * per photo, keeps the features in a durable outbox and uploads them as FXFB batches; it names
  * people (label map), asks the server to train the user's head, pulls the trained top (FXWT, ETag)
  * and predicts on the device. Only features, label ids, label names and sample ids ever leave the
- * device: never a photo.
+ * device: never a photo. With `featureNoise` the features are noised here, once per photo, before
+ * they are kept for upload (see `keepFeatures`).
  *
  * Platform-neutral (browser or Node): storage is a `DeviceStore`, HTTP is `fetch`, hashing is
  * WebCrypto, the top runs on whatever tfjs backend the host initialised. Every state change is
@@ -13,6 +14,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { decodeFeatureBatch, encodeFeatureBatch } from '../core/codec.js';
 import { FedexError, isFedexError } from '../core/errors.js';
+import {
+  applyFeatureNoise,
+  formatFeatureNoise,
+  NO_NOISE,
+  parseFeatureNoise,
+  type FeatureNoise,
+} from '../core/feature-noise.js';
 import { shapeSize, specKey, type FeatureExtractor, type RawImage, type WireDtype } from '../core/types.js';
 import { countModelCosts } from '../model/flops.js';
 import { modelFromWeightsMessage } from '../model/io.js';
@@ -24,9 +32,13 @@ import { Outbox } from './outbox.js';
 import { decideOpenSet, parseOpenSetRule, type OpenSetRule } from '../model/open-set.js';
 import { UNKNOWN, type DeviceCosts, type DeviceOptions, type Prediction, type RetryPolicy } from './types.js';
 
-/** Defaults of `DeviceOptions`: float16 features, 64 samples per batch, `unknown` below 0.5. */
+/**
+ * Defaults of `DeviceOptions`: float16 features, no feature noise, 64 samples per batch, `unknown`
+ * below 0.5.
+ */
 export const DEFAULT_DEVICE_OPTIONS = Object.freeze({
   dtype: 'float16' as WireDtype,
+  featureNoise: NO_NOISE,
   batchSize: 64,
   unknownThreshold: 0.5,
   openSet: true,
@@ -130,12 +142,28 @@ export interface DeviceStatus {
   queuedRelabels: number;
   /** Forgotten photos whose deletion the server has not confirmed yet. */
   queuedDeletions: number;
+  /** The feature noise this device applies before upload (its spec: `none`, `gauss:0.5`, ...). */
+  featureNoise: string;
   labels: { id: number; name: string }[];
   model: { version: number; etag: string; labels: number; pulledAt: number } | null;
   costs: DeviceCosts;
 }
 
 const SAMPLE_ID_MAX = 1024;
+
+/**
+ * The `featureNoise` option, checked: a spec string is parsed, a parsed value is checked by a
+ * round trip through its spec (a ratio < 0 or a clip ≤ 0 is refused the same way).
+ *
+ * @throws FedexError BAD_ARGUMENT naming the bad spec.
+ */
+export function resolveFeatureNoise(value: FeatureNoise | string | undefined): FeatureNoise {
+  if (value === undefined) return DEFAULT_DEVICE_OPTIONS.featureNoise;
+  if (typeof value === 'string') return parseFeatureNoise(value);
+  if (value === null || typeof value !== 'object')
+    throw new FedexError('BAD_ARGUMENT', `featureNoise must be a spec string or a parsed value`);
+  return parseFeatureNoise(formatFeatureNoise(value));
+}
 
 function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
@@ -236,6 +264,7 @@ export class FedexDevice {
   private readonly extractor: FeatureExtractor;
   private readonly dim: number;
   private readonly dtype: WireDtype;
+  private readonly featureNoise: FeatureNoise;
   private readonly batchSize: number;
   private readonly threshold: number;
   private readonly useOpenSet: boolean;
@@ -274,6 +303,7 @@ export class FedexDevice {
     this.extractor = options.extractor;
     this.dim = shapeSize(options.extractor.spec.shape);
     this.dtype = options.dtype ?? DEFAULT_DEVICE_OPTIONS.dtype;
+    this.featureNoise = resolveFeatureNoise(options.featureNoise);
     this.batchSize = options.batchSize ?? DEFAULT_DEVICE_OPTIONS.batchSize;
     this.threshold = options.unknownThreshold ?? DEFAULT_DEVICE_OPTIONS.unknownThreshold;
     this.useOpenSet = options.openSet ?? DEFAULT_DEVICE_OPTIONS.openSet;
@@ -303,6 +333,8 @@ export class FedexDevice {
    * (checked against its checksum; a damaged copy is dropped) and the cost totals come back.
    */
   static async open(options: DeviceOptions): Promise<FedexDevice> {
+    // A bad noise spec is refused before the store is touched.
+    resolveFeatureNoise(options.featureNoise);
     const { store } = options;
     const pendingKeys = await store.keys(KEY.pending);
     const pending: PendingSample[] = [];
@@ -492,19 +524,26 @@ export class FedexDevice {
     return { id, found: true };
   }
 
-  /** Stores one sample's features in the waiting batch (and the outbox when it is full). */
+  /**
+   * Stores one sample's features in the waiting batch (and the outbox when it is full). The
+   * feature noise is applied here, once: what is stored as pending is already noisy, so a batch
+   * encoded again after a crash or re-sent after a failed upload carries the same values. Noising
+   * each attempt afresh would let a server average the attempts and undo the noise.
+   */
   private async keepFeatures(features: Float32Array, id: string, label: string | null): Promise<void> {
     if (features.length !== this.dim)
       throw new FedexError(
         'FEATURE_MISMATCH',
         `the extractor gave ${features.length} values, its spec says ${this.dim}`,
       );
+    const kept =
+      this.featureNoise.kind === 'none' ? features : applyFeatureNoise(features, this.featureNoise);
 
     if (label !== null && this.labels.idOf(label) === undefined) {
       this.labels.ensure(label);
       await this.store.putJson(KEY.labels, this.labels.entries());
     }
-    const entry: PendingSample = { seq: this.seq, id, label, features: Array.from(features) };
+    const entry: PendingSample = { seq: this.seq, id, label, features: Array.from(kept) };
     await this.store.putJson(`${KEY.pending}${String(entry.seq).padStart(12, '0')}`, entry);
     this.seq += 1;
     await this.store.putJson(KEY.seq, this.seq);
@@ -939,6 +978,7 @@ export class FedexDevice {
       outboxBytes: outbox.bytes,
       queuedRelabels: this.relabels.reduce((n, r) => n + r.clientIds.length, 0),
       queuedDeletions: this.deletions.length,
+      featureNoise: formatFeatureNoise(this.featureNoise),
       labels: this.labels.entries().map(({ id, name }) => ({ id, name })),
       model: m ? { version: m.version, etag: m.etag, labels: m.labels.length, pulledAt: m.pulledAt } : null,
       costs: this.costs('total'),

@@ -4,6 +4,7 @@
  * counts (`DeviceCosts`) and what `predict` answers. Implementations: `./store/*.ts`,
  * `./outbox.ts`, `./client.ts`, `./sdk.ts`.
  */
+import type { FeatureNoise } from '../core/feature-noise.js';
 import type { FeatureExtractor, WireDtype } from '../core/types.js';
 
 /**
@@ -109,6 +110,14 @@ export interface DeviceOptions {
   flopsPerPhoto?: number;
   /** Precision of uploaded features. Default `float16` (no accuracy cost measured on LFW). */
   dtype?: WireDtype;
+  /**
+   * Noise added to each photo's features on this device before they are kept for upload (a parsed
+   * value or a spec string: `none`, `gauss:R`, `gauss:R,clip=C`; see `src/core/feature-noise.ts`).
+   * Applied once per photo, so a batch re-sent after a failure carries the same noisy values;
+   * predictions on the device use the clean features. Default `none`. A bad spec is BAD_ARGUMENT
+   * from `FedexDevice.open`.
+   */
+  featureNoise?: FeatureNoise | string;
   /** Samples per uploaded batch. Default 64. */
   batchSize?: number;
   outbox?: Partial<OutboxLimits>;
