@@ -7,14 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enrollmentTokenFor } from '../device/testing/fixtures.js';
+import { NodeFileDeviceStore } from '../device/store/node-files.js';
+import { enrollmentTokenFor, fakeExtractor, fakePhoto } from '../device/testing/fixtures.js';
 import { loadBackbone } from '../model/backbones/registry.js';
 import { sumCosts } from '../model/layer-cost.js';
 import { initRuntime } from '../runtime/node.js';
 import { startServer, type RunningServer } from '../server/server.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import type { CommandIO } from './command.js';
-import { deviceCommand, FACE_EMBEDDING_FLOPS, listDevicePhotos } from './device.js';
+import { createDeviceCommand, deviceCommand, FACE_EMBEDDING_FLOPS, listDevicePhotos } from './device.js';
 
 function captureIO(): { io: CommandIO; out: () => string; err: () => string } {
   let out = '';
@@ -57,6 +58,14 @@ describe('fedex device', () => {
     expect(help.out).toContain('predict');
   });
 
+  it('refuses a bad --feature-noise in one line with exit code 2, before reading any photo', async () => {
+    const r = await device(['add', tempDir(), '--feature-noise', 'gauss:-1', '--state', tempDir()]);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/bad feature noise "gauss:-1".*\[BAD_ARGUMENT\]/);
+    expect((await device(['add', '--help'])).out).toContain('--feature-noise SPEC');
+  });
+
   it('says a folder without enrollment is not enrolled', async () => {
     const r = await device(['sync', '--state', tempDir()]);
     expect(r.code).toBe(1);
@@ -81,6 +90,53 @@ describe('fedex device', () => {
     const bb = await loadBackbone('faceapi-resnet');
     expect(sumCosts(bb.bottomCosts('embedding')).forwardFlops).toBe(FACE_EMBEDDING_FLOPS);
   }, 60_000);
+});
+
+describe('fedex device add --feature-noise (a fake bottom)', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ port: 0, dataDir: tempDir(), workers: 0, durability: 'normal' });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('keeps noisy features on the device for upload and says so', async () => {
+    // Prepare: a folder of two photos of person 0, read back as fake photos the fake bottom knows.
+    const photos = tempDir();
+    mkdirSync(path.join(photos, 'ann'));
+    for (const n of [1, 2]) writeFileSync(path.join(photos, 'ann', `${n}.png`), '');
+    const cli = createDeviceCommand({
+      bottom: async () => ({ extractor: fakeExtractor(), flopsPerPhoto: 0 }),
+      readImage: async (file) => fakePhoto(0, Number(path.basename(file, '.png'))),
+    });
+    const run = async (argv: string[]) => {
+      const c = captureIO();
+      return { code: await cli.run(argv, c.io), out: c.out(), err: c.err() };
+    };
+    const state = tempDir();
+    const token = await enrollmentTokenFor(server, 'noisy-cli');
+
+    // Execute
+    expect((await run(['enroll', '--server', server.url, '--token', token, '--state', state])).code).toBe(0);
+    const added = await run(['add', photos, '--feature-noise', 'gauss:0.5', '--state', state]);
+    const json = await run(['add', photos, '--feature-noise', 'gauss:0.5', '--state', state, '--json']);
+
+    // Assert: the pending features in the state folder are not the clean ones.
+    expect(added.code, added.err).toBe(0);
+    expect(added.out).toContain('noised here (gauss:0.5)');
+    expect(JSON.parse(json.out)).toMatchObject({ found: 2, featureNoise: 'gauss:0.5' });
+    const store = await NodeFileDeviceStore.open(state);
+    const keys = await store.keys('pending.');
+    expect(keys).toHaveLength(2);
+    for (const key of keys) {
+      const p = (await store.getJson<{ id: string; features: number[] }>(key))!;
+      const clean = (await fakeExtractor().extract(fakePhoto(0, Number(path.basename(p.id, '.png')))))!;
+      expect(p.features).toHaveLength(clean.length);
+      expect(p.features.some((v, i) => Math.abs(v - clean[i]) > 1e-3)).toBe(true);
+    }
+    await store.close?.();
+  });
 });
 
 describeWithData('bbt_faceapi_demo', (dir) => {

@@ -9,6 +9,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isImageEntry, isImageName } from '../data/dataset-dir.js';
 import { FedexError } from '../core/errors.js';
+import { formatFeatureNoise, parseFeatureNoise } from '../core/feature-noise.js';
 import type { FeatureExtractor, FeatureSpec, RawImage } from '../core/types.js';
 import { FedexDevice } from '../device/sdk.js';
 import { NodeFileDeviceStore } from '../device/store/node-files.js';
@@ -91,7 +92,8 @@ interface Ctx {
   positionals: string[];
   io: CommandIO;
   deps: DeviceCommandDeps;
-  open(server?: string): Promise<FedexDevice>;
+  /** Opens the device in `--state` (`server` to enroll; `extra` device options, e.g. the noise). */
+  open(server?: string, extra?: Pick<DeviceOptions, 'featureNoise'>): Promise<FedexDevice>;
 }
 
 function formatCosts(c: DeviceCosts): string {
@@ -168,17 +170,28 @@ const SUBS: Record<string, Sub> = {
     },
   },
   add: {
-    usage: 'fedex device add DIR',
+    usage: 'fedex device add DIR [--feature-noise SPEC]',
     summary:
       'Run the face bottom on a folder of photos and queue their features (a sub-folder per person names them).',
-    flags: {},
+    flags: {
+      'feature-noise': {
+        type: 'string',
+        arg: 'SPEC',
+        help:
+          "Noise added here to each photo's features before they are kept for upload: none, gauss:R " +
+          "(noise about R times the feature's norm) or gauss:R,clip=C (clipped, with a stated ε). " +
+          'Default none. See docs/device.md.',
+      },
+    },
     positionals: 1,
     async run({ flags, positionals, io, deps, open }) {
+      // Checked before any photo is read: a bad spec is one line and exit code 2.
+      const noise = parseFeatureNoise(stringFlag(flags, 'feature-noise', 'none'));
       const dir = positionals[0];
       if (!dir) throw new FedexError('BAD_ARGUMENT', `missing DIR (usage: ${SUBS.add.usage})`);
       const photos = listDevicePhotos(dir);
       if (photos.length === 0) throw new FedexError('BAD_ARGUMENT', `no photos in ${dir}`);
-      const device = await open();
+      const device = await open(undefined, { featureNoise: noise });
       const bar = createProgressBar('add', io.stderr, { quiet: Boolean(flags.json) });
       let found = 0;
       const noFace: string[] = [];
@@ -204,11 +217,15 @@ const SUBS: Record<string, Sub> = {
           labelled,
           noFace,
           pending: status.pendingSamples,
+          featureNoise: status.featureNoise,
         });
       else
         io.stdout.write(
           `added ${found} of ${photos.length} photos (${labelled} labelled); no face in ${noFace.length}` +
             `${noFace.length ? `: ${noFace.slice(0, 5).join(', ')}${noFace.length > 5 ? ', …' : ''}` : ''}\n` +
+            (noise.kind === 'none'
+              ? ''
+              : `their features were noised here (${formatFeatureNoise(noise)})\n`) +
             `${status.pendingSamples} sample(s) wait for 'fedex device sync'\n`,
         );
       return 0;
@@ -384,7 +401,10 @@ export function createDeviceCommand(deps: Partial<DeviceCommandDeps> = {}): Comm
         return 0;
       }
       const stateDir = path.resolve(stringFlag(flags, 'state', DEFAULT_DEVICE_STATE_DIR));
-      const open = async (server?: string): Promise<FedexDevice> => {
+      const open = async (
+        server?: string,
+        extra: Pick<DeviceOptions, 'featureNoise'> = {},
+      ): Promise<FedexDevice> => {
         const store = await NodeFileDeviceStore.open(stateDir);
         const { extractor, flopsPerPhoto } = await resolved.bottom();
         const options: DeviceOptions = {
@@ -392,6 +412,7 @@ export function createDeviceCommand(deps: Partial<DeviceCommandDeps> = {}): Comm
           store,
           extractor,
           flopsPerPhoto,
+          ...extra,
         };
         const device = await FedexDevice.open(options);
         if (server === undefined && !device.enrolled)
