@@ -1,0 +1,141 @@
+/**
+ * The device's plain-words privacy statement: a few short sentences, for someone who is not an
+ * expert, on what left the device and what a server holding the network could infer from it, read
+ * from the privacy bench's measured row for the device's split point and feature noise
+ * (`measured.generated.ts`). Numbers are rounded to whole percent. A setting the bench did not
+ * measure is said to be unmeasured, with the command that measures it: never a guess.
+ *
+ * Pure and platform-neutral (the face app shows it in the browser): no I/O, no Node built-ins.
+ */
+import { formatFeatureNoise, parseFeatureNoise } from '../core/feature-noise.js';
+import { PRIVACY_MEASURED } from './measured.generated.js';
+import type { PrivacyMeasurements, PrivacyRow } from './types.js';
+
+/** What each split of the face network sends, in words (values per face, where in the network). */
+const SPLIT_WORDS: Record<string, { values: number; where: string }> = {
+  stage32: { values: 35 * 35 * 32, where: 'an early layer of the face network' },
+  stage64: { values: 17 * 17 * 64, where: 'an early-middle layer of the face network' },
+  stage128: { values: 8 * 8 * 128, where: 'a middle layer of the face network' },
+  stage256: { values: 4 * 4 * 256, where: 'a late layer of the face network' },
+  embedding: { values: 128, where: "the face network's final face description" },
+};
+
+/** A noise or wire-precision key in one spelling (`gauss:0.50` → `gauss:0.5`), for matching rows. */
+export function canonicalNoise(noise: string): string {
+  const s = noise.trim();
+  try {
+    return formatFeatureNoise(parseFeatureNoise(s));
+  } catch {
+    return s; // a wire precision (`float16`, `int8`) or another label: compared as written
+  }
+}
+
+/** The measured row for (split, noise), or undefined. */
+export function findPrivacyRow(
+  split: string,
+  noise: string,
+  measured: PrivacyMeasurements = PRIVACY_MEASURED,
+): PrivacyRow | undefined {
+  const key = canonicalNoise(noise);
+  return measured.rows.find((r) => r.split === split && canonicalNoise(r.noise) === key);
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+
+/** ε in few digits: 0.84, 7.3, 412, 3.1e+5. */
+function formatEpsilon(e: number): string {
+  if (!Number.isFinite(e)) return '∞';
+  if (e >= 1e5) return e.toExponential(1);
+  if (e >= 100) return String(Math.round(e));
+  return String(Number(e.toPrecision(2)));
+}
+
+/** What left the device, in words. */
+function whatLeft(split: string, noise: string): string {
+  const s = SPLIT_WORDS[split];
+  const numbers = s
+    ? `${s.values.toLocaleString('en-US')} numbers per face from ${s.where} (split ${split})`
+    : `the numbers the face network computes at its ${split} layer`;
+  let treated = '';
+  const key = canonicalNoise(noise);
+  if (key === 'float16') treated = ', rounded to 16-bit precision';
+  else if (key === 'int8') treated = ', rounded to 8-bit precision';
+  else if (key !== 'none') {
+    let about = '';
+    try {
+      const n = parseFeatureNoise(key);
+      if (n.kind === 'gaussian') about = ` of about ${pct(n.ratio)} of their own size`;
+    } catch {
+      // a label this module does not know: named as it is
+    }
+    treated = `, with random noise${about} added on this device first (${key})`;
+  }
+  return `What left this device: ${numbers}${treated}. No photo, no face crop.`;
+}
+
+/**
+ * A few short sentences on what a server holding the network could infer from the features sent
+ * at `split` under `noise` (a feature-noise spec or a wire precision), from the measured row.
+ *
+ * @example
+ * privacyStatement('embedding', 'none');
+ * // [ 'What left this device: 128 numbers per face from …',
+ * //   'Who is in the photo: a server holding the network named the right person 98% of the time …',
+ * //   … ]
+ */
+export function privacyStatement(
+  split: string,
+  noise: string,
+  measured: PrivacyMeasurements = PRIVACY_MEASURED,
+): string[] {
+  const out = [whatLeft(split, noise)];
+  const row = findPrivacyRow(split, noise, measured);
+  if (!row) {
+    const here = measured.rows.filter((r) => r.split === split).map((r) => canonicalNoise(r.noise));
+    out.push(
+      `What a server could infer from them has not been measured for this setting (split ${split}, ` +
+        `noise ${canonicalNoise(noise)}); \`${measured.command}\` measures it.`,
+    );
+    if (here.length > 0) out.push(`Measured at this split: noise ${[...new Set(here)].join(', ')}.`);
+    return out;
+  }
+  const among = measured.victims > 0 ? ` among ${measured.victims} people` : '';
+  out.push(
+    `Who is in the photo: a server holding the network named the right person${among} ` +
+      `${pct(row.reidTemplate)} of the time by comparing these numbers with other photos of them, and ` +
+      `${pct(row.reidInversion)} by first rebuilding a face image from them (blind guessing: ${pct(row.chance)}).`,
+  );
+  out.push(
+    `Rebuilding the photo: the best image it made from them is ${resemblance(row.ssim)} of the face ` +
+      `(similarity ${row.ssim.toFixed(2)} on a 0-to-1 scale, where 1 is the photo itself).`,
+  );
+  out.push(
+    `Gender: it guessed right ${pct(row.genderAccuracy)} of the time, against ${pct(row.genderBaseline)} ` +
+      `by always guessing the more common one; age to within ${Math.round(row.ageMae)} years on average ` +
+      `(${Math.round(row.ageBaselineMae)} by guessing the average age).`,
+  );
+  out.push(
+    `Whether you uploaded a given photo: shown one of your uploads and one photo you did not upload, ` +
+      `it picked yours ${pct(row.membershipAuc)} of the time (50% is a coin toss).`,
+  );
+  const clean = findPrivacyRow(split, 'none', measured);
+  const price = clean && clean !== row ? ` (${pct(clean.accuracy)} with no noise)` : '';
+  out.push(
+    `The price: your model names people right ${pct(row.accuracy)} of the time with these numbers${price}.`,
+  );
+  if (row.epsilon !== null) {
+    const weak = row.epsilon > 10;
+    out.push(
+      `Formal guarantee: differential privacy with ε = ${formatEpsilon(row.epsilon)} per photo (δ = 1e-5)` +
+        (weak ? '; an ε this large promises little by itself: the measurements above say more.' : '.'),
+    );
+  }
+  return out;
+}
+
+/** SSIM in words (structural similarity of grayscale chips; thresholds are rough reading aids). */
+function resemblance(ssim: number): string {
+  if (ssim >= 0.6) return 'a recognisable likeness';
+  if (ssim >= 0.35) return 'a blurred likeness';
+  return 'no recognisable picture';
+}
