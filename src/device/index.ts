@@ -11,6 +11,7 @@
 export {
   DEFAULT_DEVICE_OPTIONS,
   FedexDevice,
+  resolveFeatureNoise,
   sha256Hex,
   type AddPhotoResult,
   type DeviceStatus,
@@ -35,6 +36,7 @@ export { LabelMap, type LabelEntry } from './labels.js';
 export { MemoryDeviceStore } from './store/memory.js';
 export { IndexedDbDeviceStore } from './store/indexeddb.js';
 export { UNKNOWN } from './types.js';
+export { formatFeatureNoise, parseFeatureNoise, type FeatureNoise } from '../core/feature-noise.js';
 export type {
   Candidate,
   DeviceCosts,
