@@ -695,6 +695,8 @@ describe.skipIf(!chromiumPath && !browserRequired())('the face app in Chromium',
       const sent = requests.slice(0, requestsAtFacts).reduce((n, r) => n + (r.body?.length ?? 0), 0);
       expect(bytesUp).toBe(sent);
       expect(factsText).toMatch(/No photo, no crop/);
+      // The plain-words statement of what a server could learn (src/privacy/statement.ts).
+      expect(factsText).toMatch(/What a server could learn(Who is in the photo|What a server could infer)/);
     });
   });
 });

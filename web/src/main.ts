@@ -16,6 +16,7 @@ import {
   type DeviceStatus,
 } from '../../src/device/browser.js';
 import { FACE_EMBEDDING_FLOPS } from '../../src/device/costs.js';
+import { privacyStatement } from '../../src/privacy/statement.js';
 import { type FaceFinder, specOnlyExtractor, tabFaceFinder, workerFaceFinder } from './face-finder.js';
 import { photoKey } from './faces.js';
 import {
@@ -29,6 +30,9 @@ import {
   type ImportReport,
   importSummary,
   knownNames,
+  leftDeviceText,
+  NOISE_CHOICES,
+  noiseChoiceOf,
   nameProblem,
   normalizeName,
   type RemovalScope,
@@ -67,6 +71,10 @@ export const APP_SETTINGS = Object.freeze({
    * the unknown threshold, against >= 90% with the centroid; web/face-app.e2e.test.ts).
    */
   train: { head: 'centroid' },
+  /** localStorage key of the privacy tab's feature-noise choice (read when the device opens). */
+  noiseKey: 'fedex-face-app-feature-noise',
+  /** The split the app uploads: face-api's 128-d descriptor (for the privacy statement). */
+  split: 'embedding',
 });
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -99,6 +107,8 @@ const ui = {
   peopleCount: $<HTMLHeadingElement>('people-count'),
   people: $<HTMLUListElement>('people'),
   facts: $<HTMLDListElement>('facts'),
+  noise: $<HTMLSelectElement>('noise'),
+  noiseStatus: $<HTMLParagraphElement>('noise-status'),
 };
 
 let device: FedexDevice | null = null;
@@ -137,6 +147,7 @@ async function start(): Promise<void> {
     extractor: finder.extractor ?? specOnlyExtractor(finder.spec),
     flopsPerPhoto: FACE_EMBEDDING_FLOPS,
     retry: { maxAttempts: 3 },
+    featureNoise: savedNoise(),
   });
   if (!device.enrolled) await enrollSelf();
   else ready();
@@ -841,6 +852,41 @@ async function namePerson(p: Person, typed: string): Promise<void> {
 
 // ---------------------------------------------------------------- transparency
 
+/** The noise choice saved in this browser (`none` when nothing or something unknown is saved). */
+function savedNoise(): string {
+  try {
+    return noiseChoiceOf(localStorage.getItem(APP_SETTINGS.noiseKey));
+  } catch {
+    return 'none'; // storage blocked: the default
+  }
+}
+
+/**
+ * The noise setting: saved at once, used by the device from the next start of the app (the SDK
+ * takes it when it opens); faces already added keep what they had.
+ */
+function setUpNoiseSetting(): void {
+  ui.noise.replaceChildren(
+    ...NOISE_CHOICES.map((c) => {
+      const o = document.createElement('option');
+      o.value = c.value;
+      o.textContent = c.label;
+      return o;
+    }),
+  );
+  ui.noise.value = savedNoise();
+  ui.noise.addEventListener('change', () => {
+    try {
+      localStorage.setItem(APP_SETTINGS.noiseKey, ui.noise.value);
+    } catch (e) {
+      say(ui.noiseStatus, `Could not save the setting: ${messageOf(e)}`, 'error');
+      return;
+    }
+    void refreshFacts();
+  });
+}
+setUpNoiseSetting();
+
 async function refreshFacts(): Promise<void> {
   if (!device) return;
   const s = (lastStatus = await device.status());
@@ -853,10 +899,11 @@ async function refreshFacts(): Promise<void> {
         ? `version ${s.model.version}, pulled ${new Date(s.model.pulledAt).toLocaleString()}, ${s.model.labels} people`
         : 'none yet: name a few faces, then sync and train',
     ],
+    ['bytes-up', 'Left this device', leftDeviceText(c.bytesUp, s.featureNoise)],
     [
-      'bytes-up',
-      'Left this device',
-      `${formatBytes(c.bytesUp)}: face features (128 numbers each), the names you gave, opaque ids. No photo, no crop.`,
+      'server-could-learn',
+      'What a server could learn',
+      privacyStatement(APP_SETTINGS.split, s.featureNoise).slice(1).join(' '),
     ],
     ['bytes-down', 'Came to this device', `${formatBytes(c.bytesDown)} (models, answers)`],
     [
@@ -883,6 +930,13 @@ async function refreshFacts(): Promise<void> {
     }),
   );
   document.body.dataset.bytesUp = String(c.bytesUp);
+  const chosen = ui.noise.value;
+  say(
+    ui.noiseStatus,
+    chosen === s.featureNoise
+      ? ''
+      : `Saved: reload the page to add noise ${chosen} to the faces you add next (faces already added stay as they were).`,
+  );
 }
 
 // ---------------------------------------------------------------- tabs

@@ -9,6 +9,9 @@ import {
   importProgressText,
   importSummary,
   knownNames,
+  leftDeviceText,
+  NOISE_CHOICES,
+  noiseChoiceOf,
   nameProblem,
   normalizeName,
   removalText,
@@ -260,5 +263,24 @@ describe('importProgressText', () => {
     );
     expect(importProgressText(10, 1000, 'k.jpg', 5000)).toMatch(/about 8 min left$/);
     expect(importProgressText(99, 100, 'z.jpg', 99_000)).toMatch(/about 1 s left$/);
+  });
+});
+
+describe("the privacy tab's noise setting", () => {
+  it('keeps a saved choice and falls back to none for anything else', () => {
+    expect(NOISE_CHOICES.map((c) => c.value)).toEqual(['none', 'gauss:0.25', 'gauss:1']);
+    expect(noiseChoiceOf('gauss:1')).toBe('gauss:1');
+    expect(noiseChoiceOf(null)).toBe('none');
+    expect(noiseChoiceOf('gauss:7')).toBe('none');
+  });
+
+  it('says what left the device, naming the noise when it is on', () => {
+    expect(leftDeviceText(2840, 'none')).toBe(
+      '2.8 kB: face features (128 numbers each), the names you gave, opaque ids. No photo, no crop.',
+    );
+    expect(leftDeviceText(2840, 'gauss:0.25')).toBe(
+      '2.8 kB: face features (128 numbers each; random noise (gauss:0.25) is now added here before they ' +
+        'are sent), the names you gave, opaque ids. No photo, no crop.',
+    );
   });
 });

@@ -233,6 +233,27 @@ export function formatFlops(flops: number): string {
   return `${(flops / 1e12).toFixed(2)} TFLOP`;
 }
 
+/** The feature-noise choices of the privacy tab (the SDK's `featureNoise`), mildest first. */
+export const NOISE_CHOICES: readonly { value: string; label: string }[] = Object.freeze([
+  { value: 'none', label: 'None: the features as computed' },
+  { value: 'gauss:0.25', label: 'Light: noise a quarter of their size (gauss:0.25)' },
+  { value: 'gauss:1', label: 'Strong: noise as large as they are (gauss:1)' },
+]);
+
+/** The saved noise setting if it is one of the choices; `none` otherwise (nothing saved, or junk). */
+export function noiseChoiceOf(saved: string | null | undefined): string {
+  return NOISE_CHOICES.some((c) => c.value === saved) ? saved! : 'none';
+}
+
+/** The privacy tab's "Left this device" line: bytes sent, what they were, the noise when on. */
+export function leftDeviceText(bytesUp: number, noise: string): string {
+  const noised = noise === 'none' ? '' : `; random noise (${noise}) is now added here before they are sent`;
+  return (
+    `${formatBytes(bytesUp)}: face features (128 numbers each${noised}), the names you gave, ` +
+    'opaque ids. No photo, no crop.'
+  );
+}
+
 /** "87%" */
 export function formatConfidence(c: number): string {
   return `${Math.round(c * 100)}%`;
