@@ -31,6 +31,7 @@ import { simSuite } from './sim.js';
 import { adaptSuite } from './adapt.js';
 import { headlineSuite } from './headline.js';
 import { scaleSuite } from './scale.js';
+import { privacySuite } from './privacy.js';
 
 const SUITES: BenchSuite[] = [
   runtimeSuite,
@@ -52,6 +53,7 @@ const SUITES: BenchSuite[] = [
   adaptSuite,
   headlineSuite,
   scaleSuite,
+  privacySuite,
 ];
 
 function formatValue(v: number): string {

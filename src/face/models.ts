@@ -15,7 +15,11 @@ import type { FaceApiNet } from './faceapi.js';
 
 /** The face-api models the pipeline uses (file stems inside face-api's `model/` folder). */
 export type FaceModelName =
-  'ssd_mobilenetv1_model' | 'tiny_face_detector_model' | 'face_landmark_68_model' | 'face_recognition_model';
+  | 'ssd_mobilenetv1_model'
+  | 'tiny_face_detector_model'
+  | 'face_landmark_68_model'
+  | 'face_recognition_model'
+  | 'age_gender_model';
 
 /** Where model files come from. */
 export interface FaceModelLoader {

@@ -67,7 +67,11 @@ export interface PrivacyNetwork {
 
 export interface PrivacyOptions {
   splits: readonly string[];
-  /** `none`, `float16`, `int8` (wire precisions) or a feature-noise spec (`gauss:R[,clip=C]`). */
+  /**
+   * `none`, `float16`, `int8` (wire precisions) or a feature-noise spec (`gauss:R[,clip=C]`);
+   * `clip=auto` clips at the median norm of the attacker's public features at each split (the row
+   * names the number).
+   */
   noises: readonly string[];
   victims: number;
   attacker: number;
@@ -280,7 +284,11 @@ export async function runPrivacyExperiment(
       s,
       kept.map((p) => p.chip),
     );
-    for (const noise of options.noises) {
+    // `clip=auto`: the median norm of the attacker's (public) clean features at this split.
+    const norms = cleanA.map((f) => Math.sqrt(f.reduce((sum, v) => sum + v * v, 0))).sort((x, y) => x - y);
+    const autoClip = Number((norms[Math.floor(norms.length / 2)] || 1).toPrecision(3));
+    for (const asked of options.noises) {
+      const noise = asked.replace('clip=auto', `clip=${autoClip}`);
       const t0 = performance.now();
       const key = `${s}/${noise}`;
       const nA = noised(cleanA, noise, spec, deriveSeed(seed, `${key}/attacker`));
