@@ -903,7 +903,10 @@ async function refreshFacts(): Promise<void> {
     [
       'server-could-learn',
       'What a server could learn',
-      privacyStatement(APP_SETTINGS.split, s.featureNoise).slice(1).join(' '),
+      // The app sends float16 (the SDK's default precision): without noise, that is the measured row.
+      privacyStatement(APP_SETTINGS.split, s.featureNoise === 'none' ? 'float16' : s.featureNoise)
+        .slice(1)
+        .join(' '),
     ],
     ['bytes-down', 'Came to this device', `${formatBytes(c.bytesDown)} (models, answers)`],
     [
