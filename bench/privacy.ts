@@ -122,37 +122,47 @@ async function loadPhotos(dir: string, people: number, log: (l: string) => void)
   return out;
 }
 
-/** A grid: one row per kept victim, the real chip then the reconstruction at each split. */
+/**
+ * A grid: one row per kept victim, the real chip, then the reconstruction at each split for each
+ * noise, with a header naming the columns.
+ */
 async function writePicture(result: PrivacyResult, noises: string[], file: string): Promise<void> {
   const side = result.imageSide;
   const scale = 2;
   const tile = side * scale;
   const gap = 4;
+  const header = 34;
   const cols = 1 + SPLITS.length * noises.length;
   const rows = result.originals.length;
   const w = cols * tile + (cols - 1) * gap;
-  const h = rows * tile + (rows - 1) * gap;
+  const h = header + rows * tile + (rows - 1) * gap;
   const canvas = new Uint8Array(w * h * 3).fill(255);
   const put = (img: Float32Array, r: number, c: number) => {
     for (let y = 0; y < tile; y++)
       for (let x = 0; x < tile; x++)
         for (let k = 0; k < 3; k++) {
           const v = img[(Math.floor(y / scale) * side + Math.floor(x / scale)) * 3 + k];
-          canvas[((r * (tile + gap) + y) * w + c * (tile + gap) + x) * 3 + k] = Math.round(255 * v);
+          canvas[((header + r * (tile + gap) + y) * w + c * (tile + gap) + x) * 3 + k] = Math.round(255 * v);
         }
   };
-  result.originals.forEach((img, r) => {
-    put(img, r, 0);
-    let c = 1;
-    for (const noise of noises)
-      for (const s of SPLITS) {
+  const labels: string[] = [];
+  const x0 = (c: number) => c * (tile + gap) + tile / 2;
+  labels.push(`<text x="${x0(0)}" y="26">real</text>`);
+  result.originals.forEach((img, r) => put(img, r, 0));
+  let c = 1;
+  for (const noise of noises)
+    for (const s of SPLITS) {
+      labels.push(`<text x="${x0(c)}" y="12">${s}</text><text x="${x0(c)}" y="27">${noise}</text>`);
+      result.originals.forEach((_, r) => {
         const rec = result.reconstructions.get(`${s}/${noise}`)?.[r];
         if (rec) put(rec, r, c);
-        c++;
-      }
-  });
+      });
+      c++;
+    }
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${header}"><g font-family="sans-serif" font-size="11" text-anchor="middle" fill="#222">${labels.join('')}</g></svg>`;
   mkdirSync(path.dirname(file), { recursive: true });
   await sharp(Buffer.from(canvas), { raw: { width: w, height: h, channels: 3 } })
+    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .png()
     .toFile(file);
 }
@@ -162,6 +172,7 @@ function writeGenerated(result: PrivacyResult): void {
     command: 'npm run bench -- --only privacy',
     measuredAt: new Date().toISOString().slice(0, 10),
     victims: result.victims.length,
+    ssimMeanFace: result.ssimMeanFace,
     rows: result.rows,
   };
   const file = path.join(ROOT, 'src', 'privacy', 'measured.generated.ts');
@@ -223,7 +234,9 @@ export const privacySuite: BenchSuite = {
       backbone.dispose();
     }
     const seconds = (performance.now() - t0) / 1000;
-    log(`privacy: experiment took ${seconds.toFixed(0)} s`);
+    log(
+      `privacy: experiment took ${seconds.toFixed(0)} s; the average face alone scores SSIM ${result.ssimMeanFace}`,
+    );
     for (const [key, d] of result.decoders)
       log(
         `privacy: decoder ${key}: ${d.kernel} kernel, λ ${d.lambda}, ${(d.size / 1e6).toFixed(1)}M numbers, fitted in ${d.seconds} s`,
@@ -234,7 +247,7 @@ export const privacySuite: BenchSuite = {
       'privacy',
       quick ? 'reconstructions-quick.png' : 'reconstructions.png',
     );
-    await writePicture(result, ['none'], picture);
+    await writePicture(result, quick ? ['none'] : ['none', 'gauss:1'], picture);
     log(`privacy: wrote ${path.relative(ROOT, picture)} (victims ${result.victims.slice(0, 4).join(', ')})`);
     if (!quick) {
       writeGenerated(result);

@@ -97,6 +97,8 @@ export interface PrivacyResult {
   imageSide: number;
   originals: Float32Array[];
   reconstructions: Map<string, Float32Array[]>;
+  /** SSIM of the attacker's average face against the uploads' chips (the no-information floor). */
+  ssimMeanFace: number;
   /** Decoder settings chosen per `split/noise`. */
   decoders: Map<string, { kernel: string; lambda: number; size: number; seconds: number }>;
 }
@@ -249,6 +251,9 @@ export async function runPrivacyExperiment(
   const image = (p: PrivacyPhoto) => downsampleRgb(p.chip.data, 150, factor).map((v) => v / 255);
   const attackerImages = attackerPhotos.map(image);
   const upImages = up.map(image);
+  const meanFace = toGray(centroid(attackerImages));
+  const ssimMeanFace =
+    upImages.reduce((sum, im) => sum + ssim(meanFace, toGray(im), side, side), 0) / upImages.length;
   const keep = Math.min(options.keep ?? 4, victimPhotos.length);
   const keptIdx = Array.from({ length: keep }, (_, v) => v * uploads); // each kept victim's first upload
   // The gallery: per victim, the centroid of the descriptors of the photos that never left the phone.
@@ -390,6 +395,7 @@ export async function runPrivacyExperiment(
     victims: split.victims,
     attacker: split.attacker,
     imageSide: side,
+    ssimMeanFace: round(ssimMeanFace),
     originals: keptIdx.map((i) => upImages[i]),
     reconstructions,
     decoders,

@@ -120,6 +120,15 @@ describe('privacyStatement', () => {
     expect(empty[1]).toContain('npm run bench -- --only privacy');
   });
 
+  it('compares the rebuilt image with an average face when the floor was measured', () => {
+    const withFloor = { ...MEASURED, ssimMeanFace: 0.4 };
+    const near = privacyStatement('embedding', 'none', withFloor).join('\n');
+    expect(near).toContain('no closer than an average face');
+    expect(near).toContain('and an average face scores 0.40');
+    const far = privacyStatement('stage128', 'gauss:1,clip=10', withFloor).join('\n');
+    expect(far).toContain('is a recognisable likeness of the face');
+  });
+
   it('describes a split it has no words for by its name', () => {
     expect(privacyStatement('block7', 'none', MEASURED)[0]).toContain(
       'the numbers the face network computes at its block7 layer',

@@ -106,8 +106,12 @@ export function privacyStatement(
       `${pct(row.reidInversion)} by first rebuilding a face image from them (blind guessing: ${pct(row.chance)}).`,
   );
   out.push(
-    `Rebuilding the photo: the best image it made from them is ${resemblance(row.ssim)} of the face ` +
-      `(similarity ${row.ssim.toFixed(2)} on a 0-to-1 scale, where 1 is the photo itself).`,
+    `Rebuilding the photo: the best image it made from them is ${resemblance(row.ssim, measured.ssimMeanFace)} of the face ` +
+      `(similarity ${row.ssim.toFixed(2)} on a 0-to-1 scale, where 1 is the photo itself` +
+      (measured.ssimMeanFace !== undefined
+        ? ` and an average face scores ${measured.ssimMeanFace.toFixed(2)}`
+        : '') +
+      `).`,
   );
   out.push(
     `Gender: it guessed right ${pct(row.genderAccuracy)} of the time, against ${pct(row.genderBaseline)} ` +
@@ -134,7 +138,9 @@ export function privacyStatement(
 }
 
 /** SSIM in words (structural similarity of grayscale chips; thresholds are rough reading aids). */
-function resemblance(ssim: number): string {
+function resemblance(ssim: number, meanFace?: number): string {
+  // No closer than an average face: the image says nothing about this face in particular.
+  if (meanFace !== undefined && ssim < meanFace + 0.05) return 'no closer than an average face';
   if (ssim >= 0.6) return 'a recognisable likeness';
   if (ssim >= 0.35) return 'a blurred likeness';
   return 'no recognisable picture';

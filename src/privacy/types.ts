@@ -42,5 +42,10 @@ export interface PrivacyMeasurements {
   measuredAt: string;
   /** Victims (LFW people disjoint from the attacker's). */
   victims: number;
+  /**
+   * SSIM of the attacker's average face against the victims' chips: what a "reconstruction" that
+   * ignores the features scores (a row's `ssim` means something only above it).
+   */
+  ssimMeanFace?: number;
   rows: PrivacyRow[];
 }
