@@ -123,7 +123,7 @@ describe('privacyStatement', () => {
   it('compares the rebuilt image with an average face when the floor was measured', () => {
     const withFloor = { ...MEASURED, ssimMeanFace: 0.4 };
     const near = privacyStatement('embedding', 'none', withFloor).join('\n');
-    expect(near).toContain('no closer than an average face');
+    expect(near).toContain('looks no more like the face than an average face does, to the eye (similarity 0.41');
     expect(near).toContain('and an average face scores 0.40');
     const far = privacyStatement('stage128', 'gauss:1,clip=10', withFloor).join('\n');
     expect(far).toContain('is a recognisable likeness of the face');

@@ -106,7 +106,7 @@ export function privacyStatement(
       `${pct(row.reidInversion)} by first rebuilding a face image from them (blind guessing: ${pct(row.chance)}).`,
   );
   out.push(
-    `Rebuilding the photo: the best image it made from them is ${resemblance(row.ssim, measured.ssimMeanFace)} of the face ` +
+    `Rebuilding the photo: the best image it made from them ${resemblance(row.ssim, measured.ssimMeanFace)} ` +
       `(similarity ${row.ssim.toFixed(2)} on a 0-to-1 scale, where 1 is the photo itself` +
       (measured.ssimMeanFace !== undefined
         ? ` and an average face scores ${measured.ssimMeanFace.toFixed(2)}`
@@ -137,11 +137,15 @@ export function privacyStatement(
   return out;
 }
 
-/** SSIM in words (structural similarity of grayscale chips; thresholds are rough reading aids). */
+/**
+ * SSIM in words, as a verb phrase (structural similarity of grayscale chips; the thresholds are
+ * rough reading aids). Near the average face's own score the picture shows no one in particular to
+ * the eye, which does not stop a face network from recognising it (the re-identification figure).
+ */
 function resemblance(ssim: number, meanFace?: number): string {
-  // No closer than an average face: the image says nothing about this face in particular.
-  if (meanFace !== undefined && ssim < meanFace + 0.05) return 'no closer than an average face';
-  if (ssim >= 0.6) return 'a recognisable likeness';
-  if (ssim >= 0.35) return 'a blurred likeness';
-  return 'no recognisable picture';
+  if (meanFace !== undefined && ssim < meanFace + 0.05)
+    return 'looks no more like the face than an average face does, to the eye';
+  if (ssim >= 0.6) return 'is a recognisable likeness of the face';
+  if (ssim >= 0.35) return 'is a blurred likeness of the face';
+  return 'is no recognisable picture of the face';
 }
