@@ -49,26 +49,28 @@ describe('the privacy experiment (tiny-cnn, synthetic faces)', () => {
 
   const options = {
     splits: ['conv2', 'embedding'],
-    noises: ['none', 'int8', 'gauss:1'],
+    noises: ['none', 'gauss:1'],
     victims: 10,
     attacker: 14,
     peoplePerUser: 5,
     seed: 7,
     keep: 2,
+    imageFactor: 5, // 30×30 reconstructions: a quarter of the decoder's work at the default 50×50
   };
 
-  it('gives the same table for the same seed, a row per split and noise, people never shared', async () => {
+  it('gives the same table for the same seed and another for another seed; people never shared', async () => {
     const net = backboneNetwork(backbone);
     const a = await runPrivacyExperiment(photos, net, options);
     const b = await runPrivacyExperiment(photos, net, options);
+    const c = await runPrivacyExperiment(photos, net, { ...options, splits: ['embedding'], seed: 8 });
     net.dispose();
     expect(a.rows).toEqual(b.rows);
+    expect(c.victims).not.toEqual(a.victims);
+    expect(c.rows).not.toEqual(a.rows.slice(2));
     expect(a.rows.map((r) => `${r.split}/${r.noise}`)).toEqual([
       'conv2/none',
-      'conv2/int8',
       'conv2/gauss:1',
       'embedding/none',
-      'embedding/int8',
       'embedding/gauss:1',
     ]);
     expect(a.victims.some((v) => a.attacker.includes(v))).toBe(false);
@@ -89,25 +91,9 @@ describe('the privacy experiment (tiny-cnn, synthetic faces)', () => {
     const loud = a.rows.find((r) => r.split === 'conv2' && r.noise === 'gauss:1')!;
     expect(loud.membershipAuc).toBeLessThan(clean.membershipAuc);
     expect(a.reconstructions.get('conv2/none')).toHaveLength(2);
-    expect(a.originals[0]).toHaveLength(50 * 50 * 3);
-  }, 120_000);
-
-  it('changes with the seed', async () => {
-    const net = backboneNetwork(backbone);
-    const a = await runPrivacyExperiment(photos, net, {
-      ...options,
-      splits: ['embedding'],
-      noises: ['gauss:1'],
-    });
-    const c = await runPrivacyExperiment(photos, net, {
-      ...options,
-      splits: ['embedding'],
-      noises: ['gauss:1'],
-      seed: 8,
-    });
-    net.dispose();
-    expect(c.victims).not.toEqual(a.victims);
-    expect(c.rows).not.toEqual(a.rows);
+    expect(a.originals[0]).toHaveLength(30 * 30 * 3);
+    expect(a.ssimMeanFace).toBeGreaterThan(0);
+    expect(a.ssimMeanFace).toBeLessThan(1);
   }, 120_000);
 });
 
