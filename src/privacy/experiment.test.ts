@@ -59,11 +59,13 @@ describe('the privacy experiment (tiny-cnn, synthetic faces)', () => {
   };
 
   it('gives the same table for the same seed and another for another seed; people never shared', async () => {
+    const before = tf.memory().numTensors;
     const net = backboneNetwork(backbone);
     const a = await runPrivacyExperiment(photos, net, options);
     const b = await runPrivacyExperiment(photos, net, options);
     const c = await runPrivacyExperiment(photos, net, { ...options, splits: ['embedding'], seed: 8 });
     net.dispose();
+    expect(tf.memory().numTensors).toBe(before); // no tensor survives the runs and the network
     expect(a.rows).toEqual(b.rows);
     expect(c.victims).not.toEqual(a.victims);
     expect(c.rows).not.toEqual(a.rows.slice(2));
@@ -81,7 +83,14 @@ describe('the privacy experiment (tiny-cnn, synthetic faces)', () => {
     expect(clean.chance).toBe(0.1);
     expect(clean.epsilon).toBeNull();
     for (const r of a.rows) {
-      for (const v of [r.accuracy, r.reidTemplate, r.reidInversion, r.genderAccuracy]) {
+      const figures = [
+        r.accuracy,
+        r.reidTemplate,
+        r.reidInversion,
+        r.reidTemplatePerPerson,
+        r.reidInversionPerPerson,
+      ];
+      for (const v of [...figures, r.genderAccuracy, r.membershipAuc, r.membershipModelAuc]) {
         expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1);
       }

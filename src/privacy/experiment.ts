@@ -259,6 +259,14 @@ export async function runPrivacyExperiment(
   // The gallery: per victim, the centroid of the descriptors of the photos that never left the phone.
   const keptDesc = network.descriptor(kept.map((p) => p.chip));
   const gallery = victimPhotos.map((_, v) => centroid(keptDesc.filter((_, i) => keptOwner[i] === v)));
+  // The uploads' clean descriptors: what the attacker computes from a candidate photo it holds.
+  const upCleanDesc = network.descriptor(up.map((p) => p.chip));
+  /** Share of victims named right from the centroid of their uploads' descriptors. */
+  const reidPerPerson = (desc: readonly Float32Array[]) =>
+    victimPhotos.filter((_, v) => {
+      const mine = desc.filter((_, i) => upOwner[i] === v);
+      return nearest(centroid(mine), gallery) === v;
+    }).length / victimPhotos.length;
   const reid = (desc: readonly Float32Array[]) =>
     desc.filter((d, i) => nearest(d, gallery) === upOwner[i]).length / desc.length;
 
@@ -302,15 +310,19 @@ export async function runPrivacyExperiment(
       // Inversion.
       const tFit = performance.now();
       const decoder = fitKernelRidge(nA, attackerImages, { groups: attackerGroups, seed });
-      const decoderSeconds = (performance.now() - tFit) / 1000;
-      const recon = decoder.predict(nUp).map((im) => im.map((v) => Math.min(1, Math.max(0, v))));
-      decoders.set(key, {
-        kernel: decoder.kernel,
-        lambda: decoder.lambda,
-        size: decoder.size,
-        seconds: round(decoderSeconds, 2),
-      });
-      decoder.dispose();
+      let recon: Float32Array[];
+      try {
+        const decoderSeconds = (performance.now() - tFit) / 1000;
+        recon = decoder.predict(nUp).map((im) => im.map((v) => Math.min(1, Math.max(0, v))));
+        decoders.set(key, {
+          kernel: decoder.kernel,
+          lambda: decoder.lambda,
+          size: decoder.size,
+          seconds: round(decoderSeconds, 2),
+        });
+      } finally {
+        decoder.dispose();
+      }
       let ssimSum = 0;
       let psnrSum = 0;
       recon.forEach((r, i) => {
@@ -323,36 +335,59 @@ export async function runPrivacyExperiment(
         key,
         keptIdx.map((i) => recon[i]),
       );
-      const reidInversion = reid(network.descriptor(upsample(recon, side)));
+      const reconDesc = network.descriptor(upsample(recon, side));
+      const reidInversion = reid(reconDesc);
 
       // The template: the upper layers on the uploads.
       const upDesc = network.toDescriptor(s, nUp);
       const reidTemplate = reid(upDesc);
+      // The server knows which uploads carry one name: it averages them, as the user's model does.
+      const reidTemplatePerPerson = reidPerPerson(upDesc);
+      const reidInversionPerPerson = reidPerPerson(reconDesc);
 
       // Attributes.
       let genderAccuracy = Number.NaN;
       let ageMae = Number.NaN;
       if (labelled) {
-        const model = fitKernelRidge(
-          nA,
-          attackerPhotos.map((p) => Float32Array.of(2 * (p.male ?? 0) - 1, p.age ?? 0)),
-          { groups: attackerGroups, seed },
-        );
-        const pred = model.predict(nUp);
-        model.dispose();
-        genderAccuracy = pred.filter((q, i) => (q[0] > 0 ? 1 : 0) === up[i].male).length / up.length;
-        ageMae = pred.reduce((sum, q, i) => sum + Math.abs(q[1] - (up[i].age ?? 0)), 0) / up.length;
+        // One model per attribute: each gets the kernel and λ that suit it.
+        const fitPredict = (target: (p: PrivacyPhoto) => number) => {
+          const model = fitKernelRidge(
+            nA,
+            attackerPhotos.map((p) => Float32Array.of(target(p))),
+            { groups: attackerGroups, seed },
+          );
+          try {
+            return model.predict(nUp).map((q) => q[0]);
+          } finally {
+            model.dispose();
+          }
+        };
+        const gender = fitPredict((p) => 2 * (p.male ?? 0) - 1);
+        const age = fitPredict((p) => p.age ?? 0);
+        genderAccuracy = gender.filter((q, i) => (q > 0 ? 1 : 0) === up[i].male).length / up.length;
+        ageMae = age.reduce((sum, q, i) => sum + Math.abs(q - (up[i].age ?? 0)), 0) / up.length;
       }
 
-      // Membership and accuracy, per user.
+      // Membership and accuracy, per user. The lookup: the candidate's features (clipped as the
+      // public mechanism clips) against the nearest upload. The model: the candidate's descriptor
+      // against its person's centroid in the user's model (a photo the model was built from sits
+      // closer to it).
+      const parsed = noise === 'none' || WIRE.has(noise) ? undefined : parseFeatureNoise(noise);
+      const clip = parsed?.kind === 'gaussian' ? parsed.clip : undefined;
+      const clipped = (f: Float32Array) => {
+        if (clip === undefined) return f;
+        const norm = Math.sqrt(f.reduce((sum, v) => sum + v * v, 0));
+        return norm > clip ? f.map((v) => (v * clip) / norm) : f;
+      };
       let aucSum = 0;
+      let modelAucSum = 0;
       let correct = 0;
       let tests = 0;
       for (const people of users) {
         const mine = (owners: number[]) => owners.flatMap((o, i) => (people.includes(o) ? [i] : []));
         const upI = mine(upOwner);
         const keptI = mine(keptOwner);
-        const score = (f: Float32Array) => -Math.min(...upI.map((i) => dist2(f, nUp[i])));
+        const score = (f: Float32Array) => -Math.min(...upI.map((i) => dist2(clipped(f), nUp[i])));
         aucSum += aucOf(
           upI.map((i) => score(cleanUp[i])),
           keptI.map((i) => score(cleanKept[i])),
@@ -364,9 +399,13 @@ export async function runPrivacyExperiment(
           tests++;
           if (people[nearest(keptDesc[i], centroids)] === keptOwner[i]) correct++;
         }
+        const toOwn = (d: Float32Array, owner: number) => -dist2(d, centroids[people.indexOf(owner)]);
+        modelAucSum += aucOf(
+          upI.map((i) => toOwn(upCleanDesc[i], upOwner[i])),
+          keptI.map((i) => toOwn(keptDesc[i], keptOwner[i])),
+        );
       }
 
-      const parsed = noise === 'none' || WIRE.has(noise) ? undefined : parseFeatureNoise(noise);
       const eps = parsed ? featureNoiseEpsilon(parsed, cleanUp[0].length) : Number.POSITIVE_INFINITY;
       const row: PrivacyRow = {
         split: s,
@@ -374,6 +413,8 @@ export async function runPrivacyExperiment(
         accuracy: round(correct / tests),
         reidTemplate: round(reidTemplate),
         reidInversion: round(reidInversion),
+        reidTemplatePerPerson: round(reidTemplatePerPerson),
+        reidInversionPerPerson: round(reidInversionPerPerson),
         chance: round(1 / split.victims.length),
         ssim: round(ssimSum / recon.length),
         psnr: round(psnrSum / recon.length, 2),
@@ -382,11 +423,12 @@ export async function runPrivacyExperiment(
         ageMae: round(ageMae, 2),
         ageBaselineMae: round(ageBaselineMae, 2),
         membershipAuc: round(aucSum / users.length),
+        membershipModelAuc: round(modelAucSum / users.length),
         epsilon: Number.isFinite(eps) ? round(eps, 1) : null,
       };
       rows.push(row);
       log(
-        `privacy: ${key}: accuracy ${row.accuracy}, re-id template ${row.reidTemplate} / inversion ${row.reidInversion} (chance ${row.chance}), SSIM ${row.ssim}, gender ${row.genderAccuracy} (blind ${row.genderBaseline}), membership AUC ${row.membershipAuc} [${((performance.now() - t0) / 1000).toFixed(1)} s]`,
+        `privacy: ${key}: accuracy ${row.accuracy}, re-id template ${row.reidTemplate} (per person ${row.reidTemplatePerPerson}) / inversion ${row.reidInversion} (per person ${row.reidInversionPerPerson}) (chance ${row.chance}), SSIM ${row.ssim}, gender ${row.genderAccuracy} (blind ${row.genderBaseline}), membership AUC lookup ${row.membershipAuc} / model ${row.membershipModelAuc} [${((performance.now() - t0) / 1000).toFixed(1)} s]`,
       );
     }
   }

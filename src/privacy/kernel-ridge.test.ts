@@ -50,7 +50,22 @@ describe('fitKernelRidge', () => {
     expect(a.predict(x.slice(0, 3))).toEqual(b.predict(x.slice(0, 3)));
     a.dispose();
     b.dispose();
+    const before = tf.memory().numTensors;
     expect(() => fitKernelRidge(x, y.slice(1), { groups })).toThrow(/39 targets/);
     expect(() => fitKernelRidge(x, y, { groups: groups.map(() => 0) })).toThrow(/at least 2 groups/);
+    // Duplicate rows make the linear kernel singular at λ = 0: the factorisation fails, nothing leaks.
+    const twins = [...x.slice(0, 10), ...x.slice(0, 10)];
+    expect(() =>
+      fitKernelRidge(
+        twins,
+        twins.map((r) => Float32Array.of(r[0])),
+        {
+          groups: twins.map((_, i) => i % 5),
+          kernels: ['linear'],
+          lambdas: [0],
+        },
+      ),
+    ).toThrow(/not positive definite/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

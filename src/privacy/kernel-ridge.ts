@@ -32,7 +32,7 @@ export interface RidgeModel {
   readonly kernel: RidgeKernel;
   /** λ relative to the mean diagonal. */
   readonly lambda: number;
-  /** Mean squared error on the held-out groups, per output value, of the chosen setting. */
+  /** Mean squared error on the held-out groups, per output value in units of its variance, of the chosen setting. */
   readonly validationMse: number;
   /** Numbers the model holds (dual coefficients + standardised training features). */
   readonly size: number;
@@ -161,6 +161,19 @@ export function fitKernelRidge(
       `kernel ridge: ${n} samples, ${y.length} targets, ${options.groups.length} groups`,
     );
   }
+  // Held-out groups (seeded), for the choice of kernel and λ.
+  const groups = [...new Set(options.groups)];
+  const held = new Set(
+    shuffled(createRng(options.seed ?? 0), groups).slice(
+      0,
+      Math.max(1, Math.round(groups.length * (options.holdout ?? 0.2))),
+    ),
+  );
+  const tr = options.groups.flatMap((g, i) => (held.has(g) ? [] : [i]));
+  const va = options.groups.flatMap((g, i) => (held.has(g) ? [i] : []));
+  if (tr.length < 2 || va.length < 1)
+    throw new FedexError('BAD_ARGUMENT', 'kernel ridge: needs at least 2 groups');
+
   const d = x[0].length;
   const k = y[0].length;
   // z-score statistics from the training rows (a floor keeps constant columns finite).
@@ -169,10 +182,17 @@ export function fitKernelRidge(
   const inv = new Float32Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += xs[i * d + j] / n;
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) inv[j] += (xs[i * d + j] - mean[j]) ** 2 / n;
-  for (let j = 0; j < d; j++) inv[j] = 1 / Math.sqrt(inv[j] + 1e-6);
+  // A relative floor: a column (almost) constant on the attacker's data is not blown up.
+  const floor = 1e-3 * (inv.reduce((a, b) => a + b, 0) / d) + 1e-12;
+  for (let j = 0; j < d; j++) inv[j] = 1 / Math.sqrt(inv[j] + floor);
   const ys = stack(y, 'target');
   const ymean = new Float32Array(k);
   for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) ymean[j] += ys[i * k + j] / n;
+  // Validation error per output in units of that output's spread, so an output with a large scale
+  // (age in years) does not choose the setting for one with a small one (gender as ±1).
+  const yvar = new Float32Array(k);
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) yvar[j] += (ys[i * k + j] - ymean[j]) ** 2 / n;
+  const yw = yvar.map((v) => 1 / (v + 1e-12));
 
   const meanT = tf.tensor1d(mean);
   const invT = tf.tensor1d(inv);
@@ -187,41 +207,38 @@ export function fitKernelRidge(
   const bandwidth = Math.max(1e-9, median(offDiag));
   const yc = tf.tidy(() => tf.sub(tf.tensor2d(ys, [n, k]), tf.tensor1d(ymean)) as tf.Tensor2D);
 
-  // Held-out groups (seeded), for the choice of kernel and λ.
-  const groups = [...new Set(options.groups)];
-  const held = new Set(
-    shuffled(createRng(options.seed ?? 0), groups).slice(
-      0,
-      Math.max(1, Math.round(groups.length * (options.holdout ?? 0.2))),
-    ),
-  );
-  const tr = options.groups.flatMap((g, i) => (held.has(g) ? [] : [i]));
-  const va = options.groups.flatMap((g, i) => (held.has(g) ? [i] : []));
-  if (tr.length < 2 || va.length < 1)
-    throw new FedexError('BAD_ARGUMENT', 'kernel ridge: needs at least 2 groups');
-
-  let best: { kernel: RidgeKernel; lambda: number; mse: number } | undefined;
-  for (const kernel of options.kernels ?? (['linear', 'rbf'] as const)) {
-    const full = kernelOf(kernel, gram, norms, norms, bandwidth);
-    const ktr = sub(full, n, tr, tr);
-    const kva = sub(full, n, va, tr);
-    for (const lambda of options.lambdas ?? DEFAULT_LAMBDAS) {
-      const mse = tf.tidy(() => {
-        const yTr = tf.gather(yc, tr);
-        const yTrMean = tf.mean(yTr, 0);
-        const alpha = solve(ktr, tr.length, lambda, tf.sub(yTr, yTrMean) as tf.Tensor2D);
-        const pred = tf.add(
-          tf.matMul(tf.tensor2d(Float32Array.from(kva), [va.length, tr.length]), alpha),
-          yTrMean,
-        );
-        return tf.mean(tf.squaredDifference(pred, tf.gather(yc, va))).dataSync()[0];
-      });
-      if (!best || mse < best.mse) best = { kernel, lambda, mse };
+  let chosen: { kernel: RidgeKernel; lambda: number; mse: number };
+  let alpha: tf.Tensor2D;
+  try {
+    let best: { kernel: RidgeKernel; lambda: number; mse: number } | undefined;
+    for (const kernel of options.kernels ?? (['linear', 'rbf'] as const)) {
+      const full = kernelOf(kernel, gram, norms, norms, bandwidth);
+      const ktr = sub(full, n, tr, tr);
+      const kva = sub(full, n, va, tr);
+      for (const lambda of options.lambdas ?? DEFAULT_LAMBDAS) {
+        const mse = tf.tidy(() => {
+          const yTr = tf.gather(yc, tr);
+          const yTrMean = tf.mean(yTr, 0);
+          const alpha = solve(ktr, tr.length, lambda, tf.sub(yTr, yTrMean) as tf.Tensor2D);
+          const pred = tf.add(
+            tf.matMul(tf.tensor2d(Float32Array.from(kva), [va.length, tr.length]), alpha),
+            yTrMean,
+          );
+          return tf
+            .mean(tf.mul(tf.squaredDifference(pred, tf.gather(yc, va)), tf.tensor1d(yw)))
+            .dataSync()[0];
+        });
+        if (!best || mse < best.mse) best = { kernel, lambda, mse };
+      }
     }
+    chosen = best!;
+    alpha = solve(kernelOf(chosen.kernel, gram, norms, norms, bandwidth), n, chosen.lambda, yc);
+  } catch (e) {
+    tf.dispose([meanT, invT, z]);
+    throw e;
+  } finally {
+    yc.dispose();
   }
-  const chosen = best!;
-  const alpha = solve(kernelOf(chosen.kernel, gram, norms, norms, bandwidth), n, chosen.lambda, yc);
-  yc.dispose();
   const ymeanT = tf.tensor1d(ymean);
   return {
     kernel: chosen.kernel,

@@ -15,6 +15,8 @@ function row(split: string, noise: string, over: Partial<PrivacyRow> = {}): Priv
     accuracy: 0.934,
     reidTemplate: 0.876,
     reidInversion: 0.412,
+    reidTemplatePerPerson: 0.96,
+    reidInversionPerPerson: 0.52,
     chance: 0.02,
     ssim: 0.41,
     psnr: 17.2,
@@ -23,6 +25,7 @@ function row(split: string, noise: string, over: Partial<PrivacyRow> = {}): Priv
     ageMae: 7.4,
     ageBaselineMae: 10.6,
     membershipAuc: 0.618,
+    membershipModelAuc: 0.571,
     epsilon: null,
     ...over,
   };
@@ -59,12 +62,17 @@ describe('privacyStatement', () => {
         '(split embedding). No photo, no face crop.',
     );
     expect(text).toContain('named the right person among 50 people 88% of the time');
-    expect(text).toContain('41% by first rebuilding a face image');
+    expect(text).toContain(
+      "88% of the time from one photo's numbers, and 96% once it put together the photos you gave one name",
+    );
+    expect(text).toContain('named them right 41% of the time from one photo, 52% per name.');
     expect(text).toContain('(blind guessing: 2%)');
     expect(text).toContain('is a blurred likeness of the face (similarity 0.41');
     expect(text).toContain('guessed right 92% of the time, against 74%');
     expect(text).toContain('age to within 7 years on average (11 by guessing');
-    expect(text).toContain('it picked yours 62% of the time (50% is a coin toss)');
+    expect(text).toContain(
+      'it picked yours 62% of the time by matching their numbers, and 57% from your model alone (50% is a coin toss)',
+    );
     expect(text).toContain('names people right 93% of the time with these numbers.');
     expect(text).not.toMatch(/ε|%\d|\d\.\d{3}/); // no ε without one; no unrounded figures
     for (const line of s) expect(line.length).toBeLessThan(260);
@@ -79,9 +87,9 @@ describe('privacyStatement', () => {
     expect(s[0]).toContain(
       'with random noise of about 50% of their own size added on this device first (gauss:0.5)',
     );
-    expect(text).toContain('31% of the time by comparing');
+    expect(text).toContain("31% of the time from one photo's numbers");
     expect(text).toContain('is no recognisable picture of the face');
-    expect(text).toContain('it picked yours 50% of the time');
+    expect(text).toContain('it picked yours 50% of the time by matching');
     expect(text).toContain('names people right 88% of the time with these numbers (93% with no noise).');
   });
 
@@ -123,10 +131,24 @@ describe('privacyStatement', () => {
   it('compares the rebuilt image with an average face when the floor was measured', () => {
     const withFloor = { ...MEASURED, ssimMeanFace: 0.4 };
     const near = privacyStatement('embedding', 'none', withFloor).join('\n');
-    expect(near).toContain('looks no more like the face than an average face does, to the eye (similarity 0.41');
+    expect(near).toContain(
+      'looks no more like the face than an average face does, to the eye (similarity 0.41',
+    );
     expect(near).toContain('and an average face scores 0.40');
     const far = privacyStatement('stage128', 'gauss:1,clip=10', withFloor).join('\n');
     expect(far).toContain('is a recognisable likeness of the face');
+  });
+
+  it('names the clip when the noise is clipped, and leaves out attributes a run did not measure', () => {
+    const clipped = privacyStatement('stage128', 'gauss:1,clip=10', MEASURED);
+    expect(clipped[0]).toContain('(their size first capped at 10) of about 100% of that cap');
+    const unlabelled = {
+      ...MEASURED,
+      rows: [row('embedding', 'none', { genderAccuracy: null as unknown as number, ageMae: Number.NaN })],
+    };
+    const text = privacyStatement('embedding', 'none', unlabelled).join('\n');
+    expect(text).not.toContain('Gender');
+    expect(text).toContain('Who is in the photo');
   });
 
   it('describes a split it has no words for by its name', () => {

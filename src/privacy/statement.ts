@@ -42,6 +42,10 @@ export function findPrivacyRow(
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
+/** A figure the bench measured (null or NaN when it could not). */
+const measuredNumber = (x: number | null | undefined): x is number =>
+  typeof x === 'number' && Number.isFinite(x);
+
 /** ε in few digits: 0.84, 7.3, 412, 3.1e+5. */
 function formatEpsilon(e: number): string {
   if (!Number.isFinite(e)) return '∞';
@@ -64,7 +68,11 @@ function whatLeft(split: string, noise: string): string {
     let about = '';
     try {
       const n = parseFeatureNoise(key);
-      if (n.kind === 'gaussian') about = ` of about ${pct(n.ratio)} of their own size`;
+      if (n.kind === 'gaussian')
+        about =
+          n.clip === undefined
+            ? ` of about ${pct(n.ratio)} of their own size`
+            : ` (their size first capped at ${n.clip}) of about ${pct(n.ratio)} of that cap`;
     } catch {
       // a label this module does not know: named as it is
     }
@@ -102,25 +110,34 @@ export function privacyStatement(
   const among = measured.victims > 0 ? ` among ${measured.victims} people` : '';
   out.push(
     `Who is in the photo: a server holding the network named the right person${among} ` +
-      `${pct(row.reidTemplate)} of the time by comparing these numbers with other photos of them, and ` +
-      `${pct(row.reidInversion)} by first rebuilding a face image from them (blind guessing: ${pct(row.chance)}).`,
+      `${pct(row.reidTemplate)} of the time from one photo's numbers, and ` +
+      `${pct(row.reidTemplatePerPerson)} once it put together the photos you gave one name ` +
+      `(blind guessing: ${pct(row.chance)}).`,
   );
   out.push(
-    `Rebuilding the photo: the best image it made from them ${resemblance(row.ssim, measured.ssimMeanFace)} ` +
+    `By first rebuilding face images from the numbers it named them right ${pct(row.reidInversion)} ` +
+      `of the time from one photo, ${pct(row.reidInversionPerPerson)} per name.`,
+  );
+  out.push(
+    `Rebuilding the photo: on average, the image it rebuilt ${resemblance(row.ssim, measured.ssimMeanFace)} ` +
       `(similarity ${row.ssim.toFixed(2)} on a 0-to-1 scale, where 1 is the photo itself` +
       (measured.ssimMeanFace !== undefined
         ? ` and an average face scores ${measured.ssimMeanFace.toFixed(2)}`
         : '') +
       `).`,
   );
+  // A run without attribute labels writes null (JSON has no NaN): say nothing rather than "0%".
+  if (measuredNumber(row.genderAccuracy) && measuredNumber(row.ageMae)) {
+    out.push(
+      `Gender: it guessed right ${pct(row.genderAccuracy)} of the time, against ${pct(row.genderBaseline)} ` +
+        `by always guessing the more common one; age to within ${Math.round(row.ageMae)} years on average ` +
+        `(${Math.round(row.ageBaselineMae)} by guessing the average age).`,
+    );
+  }
   out.push(
-    `Gender: it guessed right ${pct(row.genderAccuracy)} of the time, against ${pct(row.genderBaseline)} ` +
-      `by always guessing the more common one; age to within ${Math.round(row.ageMae)} years on average ` +
-      `(${Math.round(row.ageBaselineMae)} by guessing the average age).`,
-  );
-  out.push(
-    `Whether you uploaded a given photo: shown one of your uploads and one photo you did not upload, ` +
-      `it picked yours ${pct(row.membershipAuc)} of the time (50% is a coin toss).`,
+    `Whether you uploaded a given photo it also holds: shown one of your uploads and one photo you did ` +
+      `not upload, it picked yours ${pct(row.membershipAuc)} of the time by matching their numbers, and ` +
+      `${pct(row.membershipModelAuc)} from your model alone (50% is a coin toss).`,
   );
   const clean = findPrivacyRow(split, 'none', measured);
   const price = clean && clean !== row ? ` (${pct(clean.accuracy)} with no noise)` : '';

@@ -15,7 +15,14 @@ export interface PrivacyRow {
   reidTemplate: number;
   /** Re-identification top-1 of the inverted image (decoder → face descriptor → victims' real photos). */
   reidInversion: number;
-  /** Chance level of both re-identification figures (1 / victims). */
+  /**
+   * Re-identification per named person: the server knows which uploads carry one name, so it
+   * averages their descriptors (from the upper layers) before matching, as the user's model does.
+   */
+  reidTemplatePerPerson: number;
+  /** The same for the inverted images' descriptors, averaged per named person. */
+  reidInversionPerPerson: number;
+  /** Chance level of the re-identification figures (1 / victims). */
   chance: number;
   /** SSIM of the inverted chip against the real one (grayscale, 0..1). */
   ssim: number;
@@ -29,8 +36,17 @@ export interface PrivacyRow {
   ageMae: number;
   /** The same error for always guessing the public set's mean age. */
   ageBaselineMae: number;
-  /** Membership: ROC AUC of "this photo was among the user's uploads" (0.5: no better than a coin). */
+  /**
+   * Membership by lookup: a server holding a candidate photo computes its features and measures
+   * the distance to the nearest upload; ROC AUC of uploaded vs kept photos (0.5: a coin). Without
+   * noise extraction is deterministic, so this is an exact match (1.00 by construction).
+   */
   membershipAuc: number;
+  /**
+   * Membership from the user's model: the candidate's descriptor against its person's centroid
+   * (photos the model was built from sit closer); ROC AUC.
+   */
+  membershipModelAuc: number;
   /** Differential-privacy ε per photo at δ = 1e-5 (null: no formal guarantee). */
   epsilon: number | null;
 }
