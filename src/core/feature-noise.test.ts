@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from './random.js';
 import {
   applyFeatureNoise,
+  applyKeyedFeatureNoise,
+  keyedUniform,
   applyFeatureNoiseBatch,
   featureNoiseEpsilon,
   formatFeatureNoise,
@@ -121,5 +123,38 @@ describe('the Gaussian mechanism guarantee', () => {
     const e = featureNoiseEpsilon(parseFeatureNoise('gauss:1,clip=1'), 128);
     expect(e).toBeGreaterThan(50);
     expect(e).toBeLessThan(1000);
+  });
+});
+
+describe('keyed noise (what the device draws)', () => {
+  const secret = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
+  const other = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+  const x = Float32Array.from({ length: 1001 }, (_, i) => Math.cos(i / 3) * 2);
+
+  it('is the same for the same photo and secret, independent for another photo or secret', async () => {
+    const noise = parseFeatureNoise('gauss:0.5');
+    const a = await applyKeyedFeatureNoise(x, noise, secret);
+    expect(await applyKeyedFeatureNoise(x, noise, secret)).toEqual(a);
+    const b = await applyKeyedFeatureNoise(x, noise, other);
+    expect(b).not.toEqual(a);
+    const y = x.map((v, i) => (i === 0 ? v + 1e-3 : v));
+    const c = await applyKeyedFeatureNoise(y, noise, secret);
+    // One value changed: the whole noise vector is new (not just one coordinate).
+    const da = a.map((v, i) => v - x[i]);
+    const dc = c.map((v, i) => v - y[i]);
+    expect(dc.slice(1)).not.toEqual(da.slice(1));
+    const ratio = norm(da) / norm(x);
+    expect(ratio).toBeGreaterThan(0.45);
+    expect(ratio).toBeLessThan(0.55);
+  });
+
+  it('gives uniform floats in (0, 1) with the right mean, and refuses a short secret', async () => {
+    const u = await keyedUniform(secret, new Uint8Array([1, 2, 3]), 4000);
+    const draws = Array.from({ length: 4000 }, u);
+    expect(Math.min(...draws)).toBeGreaterThan(0);
+    expect(Math.max(...draws)).toBeLessThan(1);
+    expect(Math.abs(draws.reduce((s, v) => s + v, 0) / draws.length - 0.5)).toBeLessThan(0.02);
+    expect(() => u()).toThrow(/ran out/);
+    await expect(keyedUniform(new Uint8Array(8), new Uint8Array(1), 1)).rejects.toThrow(/at least 16 bytes/);
   });
 });

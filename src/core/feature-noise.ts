@@ -16,8 +16,11 @@
  * more, i.e. no meaningful formal protection. The privacy bench (`npm run bench -- --only
  * privacy`) measures what the noise buys against real attacks instead.
  *
- * Randomness: on a device the noise must be unpredictable, so the default source is the platform's
- * CSPRNG (`crypto.getRandomValues`); a seeded source is for benches and tests only.
+ * Randomness: on a device the noise must be unpredictable and must not be drawn afresh for a photo
+ * sent again (a server could average the copies). The device keys it ({@link applyKeyedFeatureNoise}:
+ * HMAC of the clean features under a secret that never leaves the device, expanded by AES-CTR);
+ * where WebCrypto is missing it falls back to the platform's CSPRNG (`crypto.getRandomValues`). A
+ * seeded source is for benches and tests only.
  */
 import { FedexError } from './errors.js';
 
@@ -79,6 +82,80 @@ export function secureUniform(): UniformSource {
     const lo = buf[at++] >>> 6; // 26 bits
     return (hi * 67108864 + lo + 0.5) / 9007199254740992;
   };
+}
+
+/** Uniform floats in (0, 1) from 8 bytes each (53 bits, never exactly 0). */
+function uniformsFromBytes(bytes: Uint8Array): UniformSource {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  return () => {
+    if (at + 8 > bytes.byteLength) throw new FedexError('BAD_ARGUMENT', 'keyed noise: the keystream ran out');
+    const hi = view.getUint32(at) >>> 5; // 27 bits
+    const lo = view.getUint32(at + 4) >>> 6; // 26 bits
+    at += 8;
+    return (hi * 67108864 + lo + 0.5) / 9007199254740992;
+  };
+}
+
+/** Whether keyed noise can run here (WebCrypto: Node, and browsers in a secure context). */
+export function keyedNoiseAvailable(): boolean {
+  return typeof globalThis.crypto?.subtle?.importKey === 'function';
+}
+
+/**
+ * `count` uniform floats that are a function of (`secret`, `message`) and unpredictable without
+ * the secret: HMAC-SHA-256(secret, message) keys AES-256-CTR, whose keystream (encrypting zeros)
+ * gives 8 bytes per float. The device keys its noise this way with a secret that never leaves it
+ * and the photo's clean features as the message: the same photo added twice gets the same noise,
+ * so a server cannot average copies to undo it, and a server without the secret cannot predict it.
+ */
+export async function keyedUniform(
+  secret: Uint8Array,
+  message: Uint8Array,
+  count: number,
+): Promise<UniformSource> {
+  if (!keyedNoiseAvailable()) {
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      'keyed feature noise needs WebCrypto (crypto.subtle) on this platform',
+    );
+  }
+  if (secret.byteLength < 16)
+    throw new FedexError('BAD_ARGUMENT', 'keyed noise: the secret needs at least 16 bytes');
+  const subtle = globalThis.crypto.subtle;
+  const hmac = await subtle.importKey(
+    'raw',
+    Uint8Array.from(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
+  const seed = new Uint8Array(await subtle.sign('HMAC', hmac, Uint8Array.from(message)));
+  const aes = await subtle.importKey('raw', seed, { name: 'AES-CTR' }, false, ['encrypt']);
+  const stream = new Uint8Array(
+    await subtle.encrypt(
+      { name: 'AES-CTR', counter: new Uint8Array(16), length: 64 },
+      aes,
+      new Uint8Array(count * 8),
+    ),
+  );
+  return uniformsFromBytes(stream);
+}
+
+/**
+ * {@link applyFeatureNoise} with noise keyed to (`secret`, the clean features): deterministic for
+ * the same photo on the same device, independent across photos and devices.
+ */
+export async function applyKeyedFeatureNoise(
+  x: Float32Array,
+  noise: FeatureNoise,
+  secret: Uint8Array,
+): Promise<Float32Array> {
+  if (noise.kind === 'none') return Float32Array.from(x);
+  const message = new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+  // Box-Muller takes two uniforms per pair of normals.
+  const uniform = await keyedUniform(secret, message, x.length + (x.length % 2));
+  return applyFeatureNoise(x, noise, gaussianSource(uniform));
 }
 
 /** Standard normal draws (Box-Muller) from a uniform source. */

@@ -169,6 +169,39 @@ describe('FedexDevice featureNoise', () => {
     LONG,
   );
 
+  it(
+    'noises the same photo the same way when it is added again (no copies to average), and each device its own way',
+    async () => {
+      // Prepare: one photo added twice under different ids, on two devices with their own secrets.
+      const recA = uploadRecorder();
+      const recB = uploadRecorder();
+      const a = await enrolled({ fetch: recA.fn, featureNoise: 'gauss:1', batchSize: 2 });
+      const b = await enrolled({ fetch: recB.fn, featureNoise: 'gauss:1', batchSize: 2 });
+      const photo = fakePhoto(1, 7);
+
+      // Execute
+      await a.device.addPhoto(photo, { id: 'first.jpg', label: 'cy' });
+      await a.device.addPhoto(photo, { id: 'again.jpg', label: 'cy' });
+      await b.device.addPhoto(photo, { id: 'first.jpg', label: 'cy' });
+      await b.device.addPhoto(fakePhoto(1, 8), { id: 'other.jpg', label: 'cy' });
+      await a.device.sync();
+      await b.device.sync();
+
+      // Assert: device a sent one noisy vector twice; device b's noise for that photo differs.
+      const fa = decodeFeatureBatch(recA.uploads[0].body).features;
+      const fb = decodeFeatureBatch(recB.uploads[0].body).features;
+      expect(Array.from(fa.subarray(0, DIM))).toEqual(Array.from(fa.subarray(DIM, 2 * DIM)));
+      expect(Array.from(fb.subarray(0, DIM))).not.toEqual(Array.from(fa.subarray(0, DIM)));
+      // The secret stays on the device: 32 bytes in its store, in no request body.
+      const secret = (await a.store.getBytes('noise-secret'))!;
+      expect(secret.byteLength).toBe(32);
+      expect(Buffer.from(recA.uploads[0].body).includes(Buffer.from(secret))).toBe(false);
+      await a.device.close();
+      await b.device.close();
+    },
+    LONG,
+  );
+
   it('re-sends a failed upload byte for byte: the noise is drawn once per photo, not per attempt', async () => {
     // Prepare: the first upload answers 503 (retried at once); later uploads fail for a whole sync,
     // and the device restarts from its store before it syncs again.

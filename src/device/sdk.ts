@@ -16,6 +16,8 @@ import { decodeFeatureBatch, encodeFeatureBatch } from '../core/codec.js';
 import { FedexError, isFedexError } from '../core/errors.js';
 import {
   applyFeatureNoise,
+  applyKeyedFeatureNoise,
+  keyedNoiseAvailable,
   formatFeatureNoise,
   NO_NOISE,
   parseFeatureNoise,
@@ -56,6 +58,8 @@ const KEY = {
   costs: 'costs',
   model: 'model',
   pending: 'pending.',
+  /** 32 random bytes that key this device's feature noise; they never leave the device. */
+  noiseSecret: 'noise-secret',
 } as const;
 
 /** Who this device is on which server (the bearer token stays on the device). */
@@ -283,6 +287,7 @@ export class FedexDevice {
   private seq: number;
   private loaded: LoadedModel | null = null;
   private closed = false;
+  private noiseSecret: Uint8Array | undefined;
 
   private constructor(
     options: DeviceOptions,
@@ -530,14 +535,34 @@ export class FedexDevice {
    * encoded again after a crash or re-sent after a failed upload carries the same values. Noising
    * each attempt afresh would let a server average the attempts and undo the noise.
    */
+  /**
+   * The features with this device's noise. Keyed (WebCrypto): the noise is a function of the clean
+   * features under a secret kept in the store, so the same photo added again (under any id) gets
+   * the same noise and a server cannot average copies. Without WebCrypto (a browser page on plain
+   * http other than localhost) it is drawn from the CSPRNG instead, once per add.
+   */
+  private async noised(features: Float32Array): Promise<Float32Array> {
+    if (!keyedNoiseAvailable()) return applyFeatureNoise(features, this.featureNoise);
+    if (!this.noiseSecret) {
+      const stored = await this.store.getBytes(KEY.noiseSecret);
+      if (stored && stored.byteLength >= 16) this.noiseSecret = stored;
+      else {
+        const fresh = new Uint8Array(32);
+        globalThis.crypto.getRandomValues(fresh);
+        await this.store.putBytes(KEY.noiseSecret, fresh);
+        this.noiseSecret = fresh;
+      }
+    }
+    return applyKeyedFeatureNoise(features, this.featureNoise, this.noiseSecret);
+  }
+
   private async keepFeatures(features: Float32Array, id: string, label: string | null): Promise<void> {
     if (features.length !== this.dim)
       throw new FedexError(
         'FEATURE_MISMATCH',
         `the extractor gave ${features.length} values, its spec says ${this.dim}`,
       );
-    const kept =
-      this.featureNoise.kind === 'none' ? features : applyFeatureNoise(features, this.featureNoise);
+    const kept = this.featureNoise.kind === 'none' ? features : await this.noised(features);
 
     if (label !== null && this.labels.idOf(label) === undefined) {
       this.labels.ensure(label);
