@@ -4,7 +4,8 @@ import { createRng } from '../core/random.js';
 import type { RawImage } from '../core/types.js';
 import { loadBackbone } from '../model/backbones/registry.js';
 import type { Backbone } from '../model/types.js';
-import { aucOf, noised, runPrivacyExperiment, type PrivacyPhoto } from './experiment.js';
+import { aucOf, noised, runPrivacyExperiment, type PrivacyNetwork, type PrivacyPhoto } from './experiment.js';
+import { fitKernelRidge } from './kernel-ridge.js';
 import { backboneNetwork } from './network.js';
 
 /** 24 synthetic people, 5 chips each: a per-person pattern plus per-photo noise and shift. */
@@ -104,6 +105,47 @@ describe('the privacy experiment (tiny-cnn, synthetic faces)', () => {
     expect(a.ssimMeanFace).toBeGreaterThan(0);
     expect(a.ssimMeanFace).toBeLessThan(1);
   }, 120_000);
+});
+
+describe('what the attacker trains on', () => {
+  it('fits its decoder and attribute models on attacker people only, never on a victim', async () => {
+    await tf.setBackend('cpu');
+    const photos = syntheticPhotos();
+    const people = [...new Set(photos.map((p) => p.person))];
+    const personOf = new Map(photos.map((p) => [p.chip, people.indexOf(p.person)]));
+    // A network whose features carry the photo's person index in their first value (exact
+    // through 'none'), so a spy on the fit sees whose data it was given.
+    const net: PrivacyNetwork = {
+      splits: ['tag'],
+      spec: () => ({ backboneId: 'spy', backboneVersion: '1', split: 'tag', shape: [9] }),
+      features: (_, chips) =>
+        chips.map((c) =>
+          Float32Array.of(personOf.get(c) ?? -1, ...Array.from(c.data.subarray(0, 8), (v) => v / 255)),
+        ),
+      toDescriptor: (_, f) => f.map((x) => x.slice(1)),
+      descriptor: (chips) => chips.map((c) => Float32Array.from(c.data.subarray(0, 8), (v) => v / 255)),
+    };
+    const fitted: number[][] = [];
+    const r = await runPrivacyExperiment(photos, net, {
+      splits: ['tag'],
+      noises: ['none'],
+      victims: 10,
+      attacker: 14,
+      seed: 5,
+      imageFactor: 10,
+      fit: (x, y, o) => {
+        fitted.push([...new Set(x.map((row) => row[0]))]);
+        return fitKernelRidge(x, y, o);
+      },
+    });
+    const victims = new Set(r.victims.map((v) => people.indexOf(v)));
+    const attacker = new Set(r.attacker.map((v) => people.indexOf(v)));
+    expect(fitted).toHaveLength(3); // the decoder, gender, age
+    for (const seen of fitted) {
+      expect(seen.filter((p) => victims.has(p))).toEqual([]);
+      expect(new Set(seen)).toEqual(attacker);
+    }
+  }, 60_000);
 });
 
 describe('noised and aucOf', () => {

@@ -39,7 +39,7 @@ import {
 import { createRng, deriveSeed, shuffled } from '../core/random.js';
 import type { FeatureSpec, RawImage } from '../core/types.js';
 import { downsampleRgb, psnr, ssim, toGray } from './image-metrics.js';
-import { fitKernelRidge } from './kernel-ridge.js';
+import { fitKernelRidge, type RidgeModel, type RidgeOptions } from './kernel-ridge.js';
 import { splitPeople } from './people-split.js';
 import type { PrivacyRow } from './types.js';
 
@@ -84,6 +84,11 @@ export interface PrivacyOptions {
   /** Decoder output: the chip shrunk by this factor (150 / 3 = 50). */
   imageFactor?: number;
   seed?: number;
+  /**
+   * Fits the attacker's models (decoder, attributes). Default {@link fitKernelRidge}; a test
+   * passes a spy to check what the attacker trains on.
+   */
+  fit?: (x: readonly Float32Array[], y: readonly Float32Array[], options: RidgeOptions) => RidgeModel;
   /** Victims (by index among victims) whose reconstructions are kept for pictures. */
   keep?: number;
   log?: (line: string) => void;
@@ -207,6 +212,7 @@ export async function runPrivacyExperiment(
   const peoplePerUser = options.peoplePerUser ?? 5;
   const factor = options.imageFactor ?? 3;
   const log = options.log ?? (() => {});
+  const fit = options.fit ?? fitKernelRidge;
   if (uploads < 1 || uploads >= perVictim) {
     throw new FedexError(
       'BAD_ARGUMENT',
@@ -309,7 +315,7 @@ export async function runPrivacyExperiment(
 
       // Inversion.
       const tFit = performance.now();
-      const decoder = fitKernelRidge(nA, attackerImages, { groups: attackerGroups, seed });
+      const decoder = fit(nA, attackerImages, { groups: attackerGroups, seed });
       let recon: Float32Array[];
       try {
         const decoderSeconds = (performance.now() - tFit) / 1000;
@@ -351,7 +357,7 @@ export async function runPrivacyExperiment(
       if (labelled) {
         // One model per attribute: each gets the kernel and λ that suit it.
         const fitPredict = (target: (p: PrivacyPhoto) => number) => {
-          const model = fitKernelRidge(
+          const model = fit(
             nA,
             attackerPhotos.map((p) => Float32Array.of(target(p))),
             { groups: attackerGroups, seed },
