@@ -255,21 +255,31 @@ export const privacySuite: BenchSuite = {
     for (const r of result.rows) {
       const at = `${r.split} ${r.noise}`;
       const note = `${result.victims.length} victims, chance ${r.chance}`;
+      const ci = (k: keyof NonNullable<typeof r.ci>) => {
+        const c = r.ci?.[k];
+        return c ? `95% CI [${c[0]}, ${c[1]}]` : '';
+      };
       out.push(
-        { suite: 'privacy', name: `${at}: accuracy (personalized)`, value: r.accuracy, unit: 'top-1', note },
+        {
+          suite: 'privacy',
+          name: `${at}: accuracy (personalized)`,
+          value: r.accuracy,
+          unit: 'top-1',
+          note: `${note}; ${ci('accuracy')}`,
+        },
         {
           suite: 'privacy',
           name: `${at}: re-id from features (upper layers)`,
           value: r.reidTemplate,
           unit: 'top-1',
-          note: `${note}; per named person ${r.reidTemplatePerPerson}`,
+          note: `${note}; ${ci('reidTemplate')}; per named person ${r.reidTemplatePerPerson} ${ci('reidTemplatePerPerson')}`,
         },
         {
           suite: 'privacy',
           name: `${at}: re-id from inverted image`,
           value: r.reidInversion,
           unit: 'top-1',
-          note: `${note}; per named person ${r.reidInversionPerPerson}`,
+          note: `${note}; ${ci('reidInversion')}; per named person ${r.reidInversionPerPerson} ${ci('reidInversionPerPerson')}`,
         },
         {
           suite: 'privacy',

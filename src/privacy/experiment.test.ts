@@ -4,7 +4,14 @@ import { createRng } from '../core/random.js';
 import type { RawImage } from '../core/types.js';
 import { loadBackbone } from '../model/backbones/registry.js';
 import type { Backbone } from '../model/types.js';
-import { aucOf, noised, runPrivacyExperiment, type PrivacyNetwork, type PrivacyPhoto } from './experiment.js';
+import {
+  aucOf,
+  bootstrapCi,
+  noised,
+  runPrivacyExperiment,
+  type PrivacyNetwork,
+  type PrivacyPhoto,
+} from './experiment.js';
 import { fitKernelRidge } from './kernel-ridge.js';
 import { backboneNetwork } from './network.js';
 
@@ -104,6 +111,11 @@ describe('the privacy experiment (tiny-cnn, synthetic faces)', () => {
     expect(a.originals[0]).toHaveLength(30 * 30 * 3);
     expect(a.ssimMeanFace).toBeGreaterThan(0);
     expect(a.ssimMeanFace).toBeLessThan(1);
+    for (const r of a.rows) {
+      const [lo, hi] = r.ci!.reidTemplate!;
+      expect(lo).toBeLessThanOrEqual(r.reidTemplate);
+      expect(hi).toBeGreaterThanOrEqual(r.reidTemplate);
+    }
   }, 120_000);
 });
 
@@ -165,5 +177,26 @@ describe('noised and aucOf', () => {
     expect(aucOf([3, 4], [1, 2])).toBe(1);
     expect(aucOf([1], [1])).toBe(0.5);
     expect(aucOf([1, 3], [2])).toBe(0.5);
+  });
+});
+
+describe('bootstrapCi', () => {
+  const per = (hits: number[], n: number[]) => ({ hits: Float64Array.from(hits), n: Float64Array.from(n) });
+
+  it('brackets the rate, is seeded, narrows with more victims, and is a point when every trial hits', () => {
+    const few = per([1, 0, 1, 1, 0, 1, 1, 0, 1, 1], Array(10).fill(1));
+    const [lo, hi] = bootstrapCi(few, 3);
+    expect(lo).toBeLessThanOrEqual(0.7);
+    expect(hi).toBeGreaterThanOrEqual(0.7);
+    expect(bootstrapCi(few, 3)).toEqual([lo, hi]);
+    const many = per(
+      Array.from({ length: 200 }, (_, i) => (i % 10 < 7 ? 1 : 0)),
+      Array(200).fill(1),
+    );
+    const [lo2, hi2] = bootstrapCi(many, 3);
+    expect(hi2 - lo2).toBeLessThan(hi - lo);
+    expect(bootstrapCi(per([3, 3, 3], [3, 3, 3]), 1)).toEqual([1, 1]);
+    // A victim with no trials does not count.
+    expect(bootstrapCi(per([0, 2], [0, 2]), 1)).toEqual([1, 1]);
   });
 });

@@ -166,6 +166,47 @@ function nearest(x: Float32Array, centroids: readonly Float32Array[]): number {
   return best;
 }
 
+/** A figure as hits and trials per victim; its value is Σhits / Σtrials. */
+export interface PerVictim {
+  hits: Float64Array;
+  n: Float64Array;
+}
+
+function rateOf(p: PerVictim): number {
+  let h = 0;
+  let n = 0;
+  for (let v = 0; v < p.n.length; v++) {
+    h += p.hits[v];
+    n += p.n[v];
+  }
+  return n > 0 ? h / n : Number.NaN;
+}
+
+/**
+ * 95% percentile bootstrap interval of a per-victim figure, resampling victims (the unit the
+ * photos cluster in) with replacement; seeded, so the same seed gives the same interval. Victims
+ * with no trials are left out.
+ */
+export function bootstrapCi(p: PerVictim, seed: number, resamples = 1000): [number, number] {
+  const units = Array.from(p.n.keys()).filter((v) => p.n[v] > 0);
+  if (units.length === 0) return [Number.NaN, Number.NaN];
+  const rng = createRng(seed);
+  const rates: number[] = [];
+  for (let b = 0; b < resamples; b++) {
+    let h = 0;
+    let n = 0;
+    for (let k = 0; k < units.length; k++) {
+      const v = units[Math.floor(rng() * units.length)];
+      h += p.hits[v];
+      n += p.n[v];
+    }
+    rates.push(h / n);
+  }
+  rates.sort((a, b) => a - b);
+  const at = (q: number) => rates[Math.min(rates.length - 1, Math.floor(q * rates.length))];
+  return [round(at(0.025)), round(at(0.975))];
+}
+
 /** ROC AUC of scores (higher = positive), ties counted half (Mann-Whitney). */
 export function aucOf(positives: readonly number[], negatives: readonly number[]): number {
   if (positives.length === 0 || negatives.length === 0) return Number.NaN;
@@ -268,13 +309,23 @@ export async function runPrivacyExperiment(
   // The uploads' clean descriptors: what the attacker computes from a candidate photo it holds.
   const upCleanDesc = network.descriptor(up.map((p) => p.chip));
   /** Share of victims named right from the centroid of their uploads' descriptors. */
-  const reidPerPerson = (desc: readonly Float32Array[]) =>
-    victimPhotos.filter((_, v) => {
+  const reidPerPerson = (desc: readonly Float32Array[]): PerVictim => {
+    const hits = new Float64Array(victimPhotos.length);
+    victimPhotos.forEach((_, v) => {
       const mine = desc.filter((_, i) => upOwner[i] === v);
-      return nearest(centroid(mine), gallery) === v;
-    }).length / victimPhotos.length;
-  const reid = (desc: readonly Float32Array[]) =>
-    desc.filter((d, i) => nearest(d, gallery) === upOwner[i]).length / desc.length;
+      if (nearest(centroid(mine), gallery) === v) hits[v] = 1;
+    });
+    return { hits, n: new Float64Array(victimPhotos.length).fill(1) };
+  };
+  const reid = (desc: readonly Float32Array[]): PerVictim => {
+    const hits = new Float64Array(victimPhotos.length);
+    const n = new Float64Array(victimPhotos.length);
+    desc.forEach((d, i) => {
+      n[upOwner[i]]++;
+      if (nearest(d, gallery) === upOwner[i]) hits[upOwner[i]]++;
+    });
+    return { hits, n };
+  };
 
   // Attributes (when labelled): gender as ±1 and age, one regression.
   const labelled =
@@ -387,8 +438,8 @@ export async function runPrivacyExperiment(
       };
       let aucSum = 0;
       let modelAucSum = 0;
-      let correct = 0;
-      let tests = 0;
+      const accHits = new Float64Array(victimPhotos.length);
+      const accN = new Float64Array(victimPhotos.length);
       for (const people of users) {
         const mine = (owners: number[]) => owners.flatMap((o, i) => (people.includes(o) ? [i] : []));
         const upI = mine(upOwner);
@@ -402,8 +453,8 @@ export async function runPrivacyExperiment(
           centroid(upI.filter((i) => upOwner[i] === v).map((i) => upDesc[i])),
         );
         for (const i of keptI) {
-          tests++;
-          if (people[nearest(keptDesc[i], centroids)] === keptOwner[i]) correct++;
+          accN[keptOwner[i]]++;
+          if (people[nearest(keptDesc[i], centroids)] === keptOwner[i]) accHits[keptOwner[i]]++;
         }
         const toOwn = (d: Float32Array, owner: number) => -dist2(d, centroids[people.indexOf(owner)]);
         modelAucSum += aucOf(
@@ -413,14 +464,23 @@ export async function runPrivacyExperiment(
       }
 
       const eps = parsed ? featureNoiseEpsilon(parsed, cleanUp[0].length) : Number.POSITIVE_INFINITY;
+      const accuracy: PerVictim = { hits: accHits, n: accN };
+      const ciSeed = deriveSeed(seed, `${key}/bootstrap`);
+      const ci = {
+        accuracy: bootstrapCi(accuracy, ciSeed),
+        reidTemplate: bootstrapCi(reidTemplate, ciSeed),
+        reidTemplatePerPerson: bootstrapCi(reidTemplatePerPerson, ciSeed),
+        reidInversion: bootstrapCi(reidInversion, ciSeed),
+        reidInversionPerPerson: bootstrapCi(reidInversionPerPerson, ciSeed),
+      };
       const row: PrivacyRow = {
         split: s,
         noise,
-        accuracy: round(correct / tests),
-        reidTemplate: round(reidTemplate),
-        reidInversion: round(reidInversion),
-        reidTemplatePerPerson: round(reidTemplatePerPerson),
-        reidInversionPerPerson: round(reidInversionPerPerson),
+        accuracy: round(rateOf(accuracy)),
+        reidTemplate: round(rateOf(reidTemplate)),
+        reidInversion: round(rateOf(reidInversion)),
+        reidTemplatePerPerson: round(rateOf(reidTemplatePerPerson)),
+        reidInversionPerPerson: round(rateOf(reidInversionPerPerson)),
         chance: round(1 / split.victims.length),
         ssim: round(ssimSum / recon.length),
         psnr: round(psnrSum / recon.length, 2),
@@ -431,6 +491,7 @@ export async function runPrivacyExperiment(
         membershipAuc: round(aucSum / users.length),
         membershipModelAuc: round(modelAucSum / users.length),
         epsilon: Number.isFinite(eps) ? round(eps, 1) : null,
+        ci,
       };
       rows.push(row);
       log(

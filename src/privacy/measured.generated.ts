@@ -29,6 +29,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5933, 0.7467],
+        reidInversionPerPerson: [0.76, 0.94],
+      },
     },
     {
       split: 'stage32',
@@ -48,6 +55,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5867, 0.7467],
+        reidInversionPerPerson: [0.76, 0.96],
+      },
     },
     {
       split: 'stage32',
@@ -67,6 +81,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5867, 0.7467],
+        reidInversionPerPerson: [0.76, 0.94],
+      },
     },
     {
       split: 'stage32',
@@ -86,6 +107,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9433,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5067, 0.6733],
+        reidInversionPerPerson: [0.72, 0.94],
+      },
     },
     {
       split: 'stage32',
@@ -105,6 +133,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9287,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.3867, 0.5733],
+        reidInversionPerPerson: [0.46, 0.72],
+      },
     },
     {
       split: 'stage32',
@@ -124,6 +159,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.8893,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9333, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.18, 0.3733],
+        reidInversionPerPerson: [0.2, 0.46],
+      },
     },
     {
       split: 'stage32',
@@ -143,6 +185,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.6947,
       membershipModelAuc: 0.6467,
       epsilon: null,
+      ci: {
+        accuracy: [0.95, 1],
+        reidTemplate: [0.6733, 0.8333],
+        reidTemplatePerPerson: [0.78, 0.96],
+        reidInversion: [0.04, 0.18],
+        reidInversionPerPerson: [0.06, 0.24],
+      },
     },
     {
       split: 'stage32',
@@ -162,6 +211,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.864,
       epsilon: 80087.8,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9533, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.2067, 0.38],
+        reidInversionPerPerson: [0.24, 0.5],
+      },
     },
     {
       split: 'stage64',
@@ -181,6 +237,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.54, 0.7133],
+        reidInversionPerPerson: [0.66, 0.88],
+      },
     },
     {
       split: 'stage64',
@@ -200,6 +263,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5333, 0.7133],
+        reidInversionPerPerson: [0.66, 0.88],
+      },
     },
     {
       split: 'stage64',
@@ -219,6 +289,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.948,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5333, 0.6933],
+        reidInversionPerPerson: [0.66, 0.88],
+      },
     },
     {
       split: 'stage64',
@@ -238,6 +315,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9427,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5, 0.7],
+        reidInversionPerPerson: [0.62, 0.86],
+      },
     },
     {
       split: 'stage64',
@@ -257,6 +341,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9247,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.3933, 0.6133],
+        reidInversionPerPerson: [0.42, 0.7],
+      },
     },
     {
       split: 'stage64',
@@ -276,6 +367,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.9973,
       membershipModelAuc: 0.852,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9333, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.1867, 0.3733],
+        reidInversionPerPerson: [0.3, 0.58],
+      },
     },
     {
       split: 'stage64',
@@ -295,6 +393,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.684,
       membershipModelAuc: 0.676,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.7267, 0.8533],
+        reidTemplatePerPerson: [0.86, 1],
+        reidInversion: [0.08, 0.2333],
+        reidInversionPerPerson: [0.06, 0.24],
+      },
     },
     {
       split: 'stage64',
@@ -314,6 +419,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.8613,
       epsilon: 38151.1,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.96, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.1733, 0.3467],
+        reidInversionPerPerson: [0.18, 0.44],
+      },
     },
     {
       split: 'stage128',
@@ -333,6 +445,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5733, 0.7467],
+        reidInversionPerPerson: [0.74, 0.94],
+      },
     },
     {
       split: 'stage128',
@@ -352,6 +471,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5667, 0.7467],
+        reidInversionPerPerson: [0.74, 0.94],
+      },
     },
     {
       split: 'stage128',
@@ -371,6 +497,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5733, 0.7467],
+        reidInversionPerPerson: [0.74, 0.94],
+      },
     },
     {
       split: 'stage128',
@@ -390,6 +523,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9427,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.98, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.48, 0.6867],
+        reidInversionPerPerson: [0.54, 0.82],
+      },
     },
     {
       split: 'stage128',
@@ -409,6 +549,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9207,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [1, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.4067, 0.6067],
+        reidInversionPerPerson: [0.46, 0.74],
+      },
     },
     {
       split: 'stage128',
@@ -428,6 +575,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.9987,
       membershipModelAuc: 0.8273,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9467, 0.9933],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.2067, 0.38],
+        reidInversionPerPerson: [0.24, 0.5],
+      },
     },
     {
       split: 'stage128',
@@ -447,6 +601,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.8387,
       membershipModelAuc: 0.6227,
       epsilon: null,
+      ci: {
+        accuracy: [0.95, 1],
+        reidTemplate: [0.52, 0.7067],
+        reidTemplatePerPerson: [0.74, 0.94],
+        reidInversion: [0.0667, 0.18],
+        reidInversionPerPerson: [0.08, 0.28],
+      },
     },
     {
       split: 'stage128',
@@ -466,6 +627,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.8553,
       epsilon: 17155,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9467, 0.9933],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.18, 0.3467],
+        reidInversionPerPerson: [0.26, 0.54],
+      },
     },
     {
       split: 'stage256',
@@ -485,6 +653,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.6267, 0.7933],
+        reidInversionPerPerson: [0.66, 0.9],
+      },
     },
     {
       split: 'stage256',
@@ -504,6 +679,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.6133, 0.78],
+        reidInversionPerPerson: [0.66, 0.9],
+      },
     },
     {
       split: 'stage256',
@@ -523,6 +705,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.95,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.62, 0.78],
+        reidInversionPerPerson: [0.66, 0.9],
+      },
     },
     {
       split: 'stage256',
@@ -542,6 +731,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9367,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.98, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.4133, 0.6067],
+        reidInversionPerPerson: [0.6, 0.84],
+      },
     },
     {
       split: 'stage256',
@@ -561,6 +757,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.998,
       membershipModelAuc: 0.896,
       epsilon: null,
+      ci: {
+        accuracy: [0.97, 1],
+        reidTemplate: [0.9333, 0.9933],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.2067, 0.3933],
+        reidInversionPerPerson: [0.22, 0.48],
+      },
     },
     {
       split: 'stage256',
@@ -580,6 +783,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.888,
       membershipModelAuc: 0.8,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.82, 0.9133],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.0533, 0.1667],
+        reidInversionPerPerson: [0.02, 0.16],
+      },
     },
     {
       split: 'stage256',
@@ -599,6 +809,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.578,
       membershipModelAuc: 0.6133,
       epsilon: null,
+      ci: {
+        accuracy: [0.72, 0.9],
+        reidTemplate: [0.3333, 0.5067],
+        reidTemplatePerPerson: [0.62, 0.88],
+        reidInversion: [0.0067, 0.0667],
+        reidInversionPerPerson: [0, 0.06],
+      },
     },
     {
       split: 'stage256',
@@ -618,6 +835,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.9067,
       membershipModelAuc: 0.7947,
       epsilon: 8736.9,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.82, 0.9267],
+        reidTemplatePerPerson: [0.92, 1],
+        reidInversion: [0.0333, 0.1533],
+        reidInversionPerPerson: [0.02, 0.18],
+      },
     },
     {
       split: 'embedding',
@@ -637,6 +861,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.54, 0.74],
+        reidInversionPerPerson: [0.58, 0.84],
+      },
     },
     {
       split: 'embedding',
@@ -656,6 +887,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.5467, 0.7333],
+        reidInversionPerPerson: [0.6, 0.84],
+      },
     },
     {
       split: 'embedding',
@@ -675,6 +913,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 1,
       membershipModelAuc: 0.9493,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.56, 0.7467],
+        reidInversionPerPerson: [0.6, 0.84],
+      },
     },
     {
       split: 'embedding',
@@ -694,6 +939,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.9993,
       membershipModelAuc: 0.9253,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9667, 1],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.44, 0.66],
+        reidInversionPerPerson: [0.46, 0.74],
+      },
     },
     {
       split: 'embedding',
@@ -713,6 +965,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.8667,
       membershipModelAuc: 0.84,
       epsilon: null,
+      ci: {
+        accuracy: [1, 1],
+        reidTemplate: [0.9467, 0.9933],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.24, 0.4267],
+        reidInversionPerPerson: [0.34, 0.62],
+      },
     },
     {
       split: 'embedding',
@@ -732,6 +991,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.574,
       membershipModelAuc: 0.6647,
       epsilon: null,
+      ci: {
+        accuracy: [0.86, 0.97],
+        reidTemplate: [0.74, 0.8667],
+        reidTemplatePerPerson: [1, 1],
+        reidInversion: [0.0533, 0.2],
+        reidInversionPerPerson: [0.06, 0.26],
+      },
     },
     {
       split: 'embedding',
@@ -751,6 +1017,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.5087,
       membershipModelAuc: 0.59,
       epsilon: null,
+      ci: {
+        accuracy: [0.39, 0.64],
+        reidTemplate: [0.2667, 0.4067],
+        reidTemplatePerPerson: [0.62, 0.88],
+        reidInversion: [0.0133, 0.0933],
+        reidInversionPerPerson: [0, 0.1],
+      },
     },
     {
       split: 'embedding',
@@ -770,6 +1043,13 @@ export const PRIVACY_MEASURED: PrivacyMeasurements = {
       membershipAuc: 0.622,
       membershipModelAuc: 0.6853,
       epsilon: 351.6,
+      ci: {
+        accuracy: [0.86, 0.98],
+        reidTemplate: [0.6933, 0.8333],
+        reidTemplatePerPerson: [0.86, 1],
+        reidInversion: [0.0533, 0.1733],
+        reidInversionPerPerson: [0.06, 0.24],
+      },
     },
   ],
 };

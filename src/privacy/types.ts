@@ -49,6 +49,13 @@ export interface PrivacyRow {
   membershipModelAuc: number;
   /** Differential-privacy ε per photo at δ = 1e-5 (null: no formal guarantee). */
   epsilon: number | null;
+  /** 95% bootstrap intervals (resampling victims) of the figures that rest on few photos. */
+  ci?: Partial<
+    Record<
+      'accuracy' | 'reidTemplate' | 'reidTemplatePerPerson' | 'reidInversion' | 'reidInversionPerPerson',
+      [number, number]
+    >
+  >;
 }
 
 export interface PrivacyMeasurements {
