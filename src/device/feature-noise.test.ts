@@ -4,15 +4,12 @@
  * batch (a 503, or a whole failed sync and a restart) carries the very same bytes, because the
  * noise is drawn once per photo; local predictions are not noised; a bad spec is refused at open.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFeatureBatch } from '../core/codec.js';
 import { isFedexError } from '../core/errors.js';
 import type { FeatureExtractor, FeatureSpec, RawImage } from '../core/types.js';
-import { initRuntime } from '../runtime/node.js';
-import { startServer, type RunningServer } from '../server/server.js';
+import type { RunningServer } from '../server/server.js';
+import { startDeviceTestServer, type DeviceTestServer } from './testing/server.js';
 import { FedexDevice } from './sdk.js';
 import { MemoryDeviceStore } from './store/memory.js';
 import { enrollmentTokenFor, fakePhoto } from './testing/fixtures.js';
@@ -80,23 +77,16 @@ const instant = { sleep: async () => {}, random: () => 0.5 };
 
 describe('FedexDevice featureNoise', () => {
   let server: RunningServer;
-  let dataDir: string;
   let users = 0;
 
+  let running: DeviceTestServer | undefined;
+
   beforeAll(async () => {
-    await initRuntime();
-    dataDir = mkdtempSync(path.join(tmpdir(), 'fedex-noise-'));
-    server = await startServer({
-      port: 0,
-      dataDir,
-      workers: 1,
-      retrainAfterLabelled: 0,
-      durability: 'normal',
-    });
+    running = await startDeviceTestServer('noise');
+    server = running.server;
   }, LONG);
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await running?.close();
   });
 
   function options(store: MemoryDeviceStore, extra: Partial<DeviceOptions> = {}): DeviceOptions {

@@ -4,13 +4,11 @@
  * pulls (ETag, checksum, corrupt and cut downloads), predictions, a restart from the store, a full
  * outbox, and that no request ever carries a photo's pixels.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFedexError } from '../core/errors.js';
-import { initRuntime, tf } from '../runtime/node.js';
-import { startServer, type RunningServer } from '../server/server.js';
+import { tf } from '../runtime/node.js';
+import type { RunningServer } from '../server/server.js';
+import { startDeviceTestServer, type DeviceTestServer } from './testing/server.js';
 import { FedexDevice } from './sdk.js';
 import { MemoryDeviceStore } from './store/memory.js';
 import { enrollmentTokenFor, fakeExtractor, fakePhoto, NO_FACE, STRANGER } from './testing/fixtures.js';
@@ -44,22 +42,15 @@ const instant = { sleep: async () => {}, random: () => 0.5 };
 
 describe('FedexDevice', () => {
   let server: RunningServer;
-  let dataDir: string;
+
+  let running: DeviceTestServer | undefined;
 
   beforeAll(async () => {
-    await initRuntime();
-    dataDir = mkdtempSync(path.join(tmpdir(), 'fedex-sdk-'));
-    server = await startServer({
-      port: 0,
-      dataDir,
-      workers: 1,
-      retrainAfterLabelled: 0,
-      durability: 'normal',
-    });
+    running = await startDeviceTestServer('sdk');
+    server = running.server;
   }, LONG);
   afterAll(async () => {
-    await server?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await running?.close();
   });
 
   function options(store: MemoryDeviceStore, extra: Partial<DeviceOptions> = {}): DeviceOptions {
