@@ -160,6 +160,43 @@ describe('trainScope', () => {
     expect(out.metrics.heldOutAccuracy).toBe(1);
   });
 
+  it('trains on augmented twins (not the holdout) so photos moved as the twins were are named right', async () => {
+    // A "mask" that covers 112 of the 128 values with one colour: the twins are the photos masked.
+    const set = syntheticSet(4, 10, 5);
+    const move = (rows: Float32Array) => rows.map((v, i) => (i % 128 < 112 ? 4 : v));
+    const calls: number[] = [];
+    const augment = (rows: Float32Array) => {
+      calls.push(rows.length / 128);
+      return move(rows);
+    };
+    const probes = syntheticSet(4, 5, 77);
+    const accuracyOn = async (weights: Uint8Array) => {
+      const { model } = await modelFromWeightsMessage(weights);
+      const p = tf.tidy(() =>
+        Array.from(
+          (model.predict(tf.tensor(move(probes.features), [20, 128])) as tf.Tensor).argMax(-1).dataSync(),
+        ),
+      );
+      model.dispose();
+      return p.filter((c, i) => c === probes.labels[i]).length / p.length;
+    };
+    const before = tf.memory().numTensors;
+    const plain = await trainScope({ scope: 'user:alice', set, config });
+    const twins = await trainScope({ scope: 'user:alice', set, config, augment });
+    expect(tf.memory().numTensors).toBe(before);
+    // Candidate on the 32 training rows, refit on all 40; the 8 held out are never augmented.
+    expect(calls).toEqual([32, 40]);
+    expect(twins.metrics.heldOut).toBe(8);
+    expect(twins.metrics.augmentedSamples).toBe(40);
+    expect(plain.metrics.augmentedSamples).toBeUndefined();
+    expect(await accuracyOn(twins.weights)).toBe(1);
+    expect(await accuracyOn(plain.weights)).toBeLessThan(0.5);
+    await expect(
+      trainScope({ scope: 'user:alice', set, config, augment: (rows) => rows.subarray(128) }),
+    ).rejects.toThrow(/one row per row/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects a bad config with a typed error', () => {
     expect(() => resolveTrainJobConfig({ epochs: 0 })).toThrow(/epochs/);
     expect(() => resolveTrainJobConfig({ head: 'nope' })).toThrow(/unknown head/);

@@ -169,6 +169,14 @@ export interface TrainInput {
   /** The scope's promoted model of the same spec, if any. */
   current?: { weights: Uint8Array; labels: string[]; version: number };
   config: TrainJobConfig;
+  /**
+   * Extra training samples made from training samples (e.g. masked twins of unmasked photos,
+   * src/model/mask-translate.ts): given rows of features, returns as many rows, row i of the
+   * same class as input row i. Used for the candidate and the refit, never for the holdout that
+   * decides promotion (so an augmentation that hurts is not promoted), and not for the open-set
+   * centroids.
+   */
+  augment?: (rows: Float32Array) => Float32Array;
 }
 
 /** Held-out and training summary, stored with the model version and the job. */
@@ -179,8 +187,10 @@ export interface TrainMetrics {
   currentHeldOutAccuracy: number | null;
   currentVersion: number | null;
   heldOut: number;
-  /** Samples the candidate was trained on. */
+  /** Samples the candidate was trained on (augmented ones not counted). */
   trainSamples: number;
+  /** Augmented samples added to the shipped model's training (0: no `augment`). */
+  augmentedSamples?: number;
   /** Samples of the shipped model (all of the kept classes after a refit). */
   samples: number;
   classes: number;
@@ -295,6 +305,27 @@ function gather(x: Float32Array, dim: number, rows: readonly number[]): Float32A
   return out;
 }
 
+/** `x` (rows of `dim`) and `y` followed by `augment`'s rows with the same labels. */
+function withAugmented(
+  x: Float32Array,
+  y: ArrayLike<number>,
+  dim: number,
+  augment: TrainInput['augment'],
+): { x: Float32Array; y: number[] } {
+  const labels = Array.from(y);
+  if (!augment) return { x, y: labels };
+  const extra = augment(x);
+  if (extra.length !== x.length)
+    throw new FedexError(
+      'INTERNAL',
+      `augment returned ${extra.length / dim} rows for ${x.length / dim}: it must return one row per row`,
+    );
+  const out = new Float32Array(x.length * 2);
+  out.set(x);
+  out.set(extra, x.length);
+  return { x: out, y: [...labels, ...labels] };
+}
+
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 /**
@@ -365,7 +396,15 @@ export async function trainScope(
     const result = await fitHead(
       head,
       candidate,
-      { x: gather(x, dim, train), y: train.map((i) => y[i]), shape },
+      {
+        ...withAugmented(
+          gather(x, dim, train),
+          train.map((i) => y[i]),
+          dim,
+          input.augment,
+        ),
+        shape,
+      },
       {
         ...trainOptions,
         onEpoch: (p) =>
@@ -407,7 +446,7 @@ export async function trainScope(
       const refit = await fitHead(
         head,
         shipped,
-        { x, y, shape },
+        { ...withAugmented(x, y, dim, input.augment), shape },
         {
           ...trainOptions,
           epochs: Math.max(1, result.bestEpoch),
@@ -462,6 +501,7 @@ export async function trainScope(
         currentVersion: current?.version ?? null,
         heldOut: holdout.length,
         trainSamples: train.length,
+        ...(input.augment ? { augmentedSamples: samples } : {}),
         samples,
         classes: labels.length,
         droppedClasses,
