@@ -16,6 +16,7 @@ import { modelsCommand } from './models.js';
 import { jobsCommand } from './jobs.js';
 import { deviceCommand } from './device.js';
 import { simCommand } from './sim.js';
+import { fitMaskCommand } from './fit-mask.js';
 
 export const COMMANDS: Command[] = [
   extractCommand,
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   jobsCommand,
   deviceCommand,
   simCommand,
+  fitMaskCommand,
 ];
 
 function mainHelp(): string {

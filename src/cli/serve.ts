@@ -41,6 +41,11 @@ const FLAGS: FlagSpecs = {
     arg: 'URL',
     help: 'postgres://user@host:port/db: keep everything in PostgreSQL, so many serve and worker processes share it (see docs/server.md, "Scaling out"). Default $FEDEX_DATABASE_URL, else the SQLite file in the data folder.',
   },
+  'mask-translation': {
+    type: 'string',
+    arg: 'FILE',
+    help: 'A file from fedex fit-mask-translation: models of its feature spec also train on masked twins of the labelled photos (docs/adapt.md). Checked at start. Default none.',
+  },
   workers: {
     type: 'string',
     arg: 'N',
@@ -109,7 +114,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--database URL] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--max-samples-per-user N] [--max-job-epochs N] [--job-timeout S] [--source-maps] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--database URL] [--mask-translation FILE] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--max-samples-per-user N] [--max-job-epochs N] [--job-timeout S] [--source-maps] [--log]';
 
 /**
  * The `--database` flag, else `FEDEX_DATABASE_URL`; undefined for neither (the SQLite default).
@@ -147,6 +152,8 @@ export function serveConfig(
   config.dataDir = serverDataDir(stringFlag(flags, 'data-dir'), env);
   const database = databaseUrl(stringFlag(flags, 'database'), env);
   if (database !== undefined) config.database = database;
+  const maskTranslation = stringFlag(flags, 'mask-translation');
+  if (maskTranslation !== undefined) config.maskTranslation = maskTranslation;
   const workers = intFlag(flags, 'workers', undefined, { min: 0, max: 64 });
   if (workers !== undefined) config.workers = workers;
   const retrain = intFlag(flags, 'retrain-after', undefined, { min: 0, max: 1_000_000_000 });
@@ -207,6 +214,8 @@ export function startBanner(server: RunningServer, createdKey: boolean): string 
       `${c.workers} worker thread(s); retrain a user after ${c.retrainAfterLabelled || 'never by count'} new labelled`,
     ],
   ];
+  if (c.maskTranslation !== undefined)
+    rows.push(['mask twins', `${c.maskTranslation} (models of its spec also train on masked twins)`]);
   if (c.host === '0.0.0.0' || c.host === '::') rows.push(['bound to', `${c.host} (every network interface)`]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const lines = [

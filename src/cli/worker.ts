@@ -16,6 +16,11 @@ const FLAGS: FlagSpecs = {
     arg: 'URL',
     help: 'The shared PostgreSQL database (postgres://user@host:port/db). Default $FEDEX_DATABASE_URL.',
   },
+  'mask-translation': {
+    type: 'string',
+    arg: 'FILE',
+    help: 'A file from fedex fit-mask-translation: models of its feature spec also train on masked twins of the labelled photos (docs/adapt.md). Checked at start. Default none.',
+  },
   workers: {
     type: 'string',
     arg: 'N',
@@ -34,7 +39,8 @@ const FLAGS: FlagSpecs = {
   quiet: { type: 'boolean', help: 'Do not log job events to stderr.' },
 };
 
-const USAGE = 'fedex worker --database URL [--workers N] [--lease S] [--job-timeout S] [--quiet]';
+const USAGE =
+  'fedex worker --database URL [--mask-translation FILE] [--workers N] [--lease S] [--job-timeout S] [--quiet]';
 
 export async function worker(
   argv: string[],
@@ -61,6 +67,9 @@ export async function worker(
     workers,
     leaseMs: lease * 1000,
     jobTimeoutMs: timeout * 1000,
+    ...(stringFlag(flags, 'mask-translation') !== undefined
+      ? { maskTranslation: stringFlag(flags, 'mask-translation') }
+      : {}),
     log,
   });
   running.runner.on('finished', (e: JobFinishedEvent) => {

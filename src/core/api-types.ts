@@ -106,4 +106,6 @@ export interface ApiTrainBody {
   openSetRadius?: number;
   /** "Unknown" nearer the mean face than this × the named faces' median distance (default 0.85; 0 off). */
   genericMargin?: number;
+  /** Train on masked twins of the labelled photos too, when the server has a mask translation for their features (default true). */
+  maskTwins?: boolean;
 }

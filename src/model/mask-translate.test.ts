@@ -5,6 +5,8 @@ import {
   applyMaskTranslation,
   fitMaskTranslation,
   fitMaskTranslationCv,
+  maskTranslationToFile,
+  parseMaskTranslationFile,
   translationError,
 } from './mask-translate.js';
 
@@ -77,5 +79,41 @@ describe('fitMaskTranslationCv', () => {
     expect(() =>
       fitMaskTranslationCv(new Float32Array(8), new Float32Array(8), 2, [0, 0, 1, 1], { folds: 5 }),
     ).toThrow(/at least 5 people/);
+  });
+});
+
+describe('mask translation files', () => {
+  const t = fitMaskTranslation(
+    Float32Array.of(0, 0, 1, 0, 0, 1, 1, 1),
+    Float32Array.of(1, 0, 2, 0, 1, 1, 2, 1),
+    2,
+    {
+      ridge: 0,
+    },
+  );
+
+  it('round-trips through JSON', () => {
+    const file = JSON.parse(
+      JSON.stringify(maskTranslationToFile(t, 'net@1/embedding', { people: 2, photos: 4 })),
+    );
+    const back = parseMaskTranslationFile(file);
+    expect(back.specKey).toBe('net@1/embedding');
+    expect(back.translation).toEqual(t);
+    expect(file.fittedOn).toEqual({ people: 2, photos: 4 });
+  });
+
+  it('names what is wrong in a bad file', () => {
+    const good = maskTranslationToFile(t, 'net@1/embedding');
+    const cases: Array<[unknown, RegExp]> = [
+      [null, /not a JSON object/],
+      [{ ...good, format: 'x' }, /format/],
+      [{ ...good, version: 2 }, /version 2/],
+      [{ ...good, specKey: '' }, /specKey/],
+      [{ ...good, dim: 0 }, /dim/],
+      [{ ...good, matrix: [1, 2, 3] }, /matrix must be an array of 4/],
+      [{ ...good, bias: [1, 'x'] }, /bias holds a value/],
+      [{ ...good, ridge: -1 }, /ridge/],
+    ];
+    for (const [value, message] of cases) expect(() => parseMaskTranslationFile(value)).toThrow(message);
   });
 });

@@ -169,3 +169,65 @@ export function fitMaskTranslationCv(
   const best = [...heldOut].reduce((a, b) => (b[1] < a[1] ? b : a))[0];
   return { translation: fitMaskTranslation(plain, masked, dim, { ridge: best }), heldOut };
 }
+
+/** The file the cloud keeps a fitted translation in (`fedex fit-mask-translation` writes it). */
+export interface MaskTranslationFile {
+  format: 'fedex-mask-translation';
+  version: 1;
+  /** The feature spec it maps (`backbone@version/split`): it is used for that spec only. */
+  specKey: string;
+  dim: number;
+  ridge: number;
+  /** A, row-major. */
+  matrix: number[];
+  bias: number[];
+  /** What it was fitted on, for the record. */
+  fittedOn?: { people: number; photos: number; heldOutError?: number; identityError?: number };
+}
+
+export function maskTranslationToFile(
+  t: MaskTranslation,
+  specKey: string,
+  fittedOn?: MaskTranslationFile['fittedOn'],
+): MaskTranslationFile {
+  return {
+    format: 'fedex-mask-translation',
+    version: 1,
+    specKey,
+    dim: t.dim,
+    ridge: t.ridge,
+    matrix: Array.from(t.matrix),
+    bias: Array.from(t.bias),
+    ...(fittedOn ? { fittedOn } : {}),
+  };
+}
+
+/**
+ * Checks a parsed JSON value as a translation file; BAD_ARGUMENT naming the first thing wrong.
+ * Returns the translation and the spec it is for.
+ */
+export function parseMaskTranslationFile(value: unknown): { specKey: string; translation: MaskTranslation } {
+  const bad = (what: string) => new FedexError('BAD_ARGUMENT', `mask translation file: ${what}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('not a JSON object');
+  const f = value as Record<string, unknown>;
+  if (f.format !== 'fedex-mask-translation') throw bad(`format must be "fedex-mask-translation"`);
+  if (f.version !== 1) throw bad(`version ${JSON.stringify(f.version)} is not supported (1 is)`);
+  if (typeof f.specKey !== 'string' || f.specKey.length === 0)
+    throw bad('specKey must be a non-empty string');
+  const dim = f.dim;
+  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || dim > 4096)
+    throw bad('dim must be an integer in [1, 4096]');
+  const numbers = (name: string, length: number): Float64Array => {
+    const a = f[name];
+    if (!Array.isArray(a) || a.length !== length) throw bad(`${name} must be an array of ${length} numbers`);
+    const out = Float64Array.from(a as unknown[], (v) => (typeof v === 'number' ? v : NaN));
+    if (!out.every(Number.isFinite)) throw bad(`${name} holds a value that is not a finite number`);
+    return out;
+  };
+  const ridge = typeof f.ridge === 'number' && f.ridge >= 0 && Number.isFinite(f.ridge) ? f.ridge : NaN;
+  if (Number.isNaN(ridge)) throw bad('ridge must be a finite number >= 0');
+  return {
+    specKey: f.specKey,
+    translation: { dim, matrix: numbers('matrix', dim * dim), bias: numbers('bias', dim), ridge },
+  };
+}

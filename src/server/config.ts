@@ -97,6 +97,11 @@ export interface ServerConfig {
   logRequests: boolean;
   /** Folder of the browser SDK bundle served at `/sdk/` (default `<package>/dist/sdk`). */
   sdkDir?: string;
+  /**
+   * A mask translation file (`fedex fit-mask-translation`): user and global models of its feature
+   * spec also train on masked twins of the labelled photos. Read and checked at start.
+   */
+  maskTranslation?: string;
   /** Folder of the face app served at `/` (default `<package>/dist/web`, `npm run build:web`). */
   webDir?: string;
 }

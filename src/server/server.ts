@@ -23,6 +23,7 @@ import { FedexError } from '../core/errors.js';
 import { buildApp } from './app.js';
 import { resolveServerConfig, type ServerConfig } from './config.js';
 import { JobRunner, type JobFinishedEvent } from './jobs/runner.js';
+import { readMaskTranslationFile } from './jobs/mask-translation-file.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { createMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -97,6 +98,8 @@ function prepareDataDir(dir: string): void {
 
 export async function startServer(partial: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const config = resolveServerConfig(partial);
+  // A bad translation file fails the start in one line, not every job later.
+  if (config.maskTranslation !== undefined) readMaskTranslationFile(config.maskTranslation);
   prepareDataDir(config.dataDir);
   const { key: adminKey, file: adminKeyFile } = resolveAdminKey(config);
   const database = config.database || path.join(config.dataDir, DB_FILE);
@@ -117,6 +120,9 @@ export async function startServer(partial: Partial<ServerConfig> = {}): Promise<
           recoverOnStart: false, // done above, before the API listens
           defaults: config.training,
           maxJobSamples: config.maxJobSamples,
+          ...(config.maskTranslation !== undefined
+            ? { maskTranslation: path.resolve(config.maskTranslation) }
+            : {}),
           jobTimeoutMs: config.jobTimeoutMs,
           log: config.logRequests ? (line) => process.stderr.write(`${line}\n`) : undefined,
         })

@@ -4,7 +4,10 @@
  * is a lease renewed by heartbeats, so a worker that dies loses its jobs to the others when its
  * lease runs out, and a job's model version is stored once however often it was tried.
  */
+import path from 'node:path';
+
 import { FedexError } from '../core/errors.js';
+import { readMaskTranslationFile } from './jobs/mask-translation-file.js';
 import { JobRunner, type JobFinishedEvent } from './jobs/runner.js';
 import type { TrainJobConfig } from './jobs/train-task.js';
 import { openStore } from './store/open.js';
@@ -21,6 +24,8 @@ export interface WorkerProcessOptions {
   jobTimeoutMs?: number;
   /** Most labelled samples one job reads. */
   maxJobSamples?: number;
+  /** A mask translation file (`fedex fit-mask-translation`), checked before any job is taken. */
+  maskTranslation?: string;
   training?: Partial<TrainJobConfig>;
   log?: (line: string) => void;
   /** PostgreSQL schema (tests). */
@@ -40,6 +45,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       'BAD_ARGUMENT',
       'fedex worker needs --database postgres://…: with the SQLite default, `fedex serve` runs the workers itself',
     );
+  if (options.maskTranslation !== undefined) readMaskTranslationFile(options.maskTranslation);
   const store = await openStore(options.database, {
     ...(options.schema ? { schema: options.schema } : {}),
     poolSize: 4,
@@ -51,6 +57,9 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     leaseMs: options.leaseMs,
     jobTimeoutMs: options.jobTimeoutMs,
     maxJobSamples: options.maxJobSamples,
+    ...(options.maskTranslation !== undefined
+      ? { maskTranslation: path.resolve(options.maskTranslation) }
+      : {}),
     defaults: options.training,
     recoverOnStart: false,
     log: options.log,

@@ -15,6 +15,11 @@ export interface TrainRequest {
   config: TrainJobConfig;
   /** Most labelled samples to read (the newest are kept); undefined: all. */
   maxSamples?: number;
+  /**
+   * A mask translation file (`fedex fit-mask-translation`): jobs whose features are of its spec
+   * and whose config has `maskTwins` train on masked twins of their photos too.
+   */
+  maskTranslation?: string;
   /** The store's database: a SQLite file (opened read-only) or a PostgreSQL URL; kept open between jobs. */
   database: string;
 }

@@ -62,6 +62,11 @@ export interface JobRunnerOptions {
   defaults?: Partial<TrainJobConfig>;
   /** Most labelled samples one job reads (the newest). Default: all. */
   maxJobSamples?: number;
+  /**
+   * A mask translation file (checked by the caller, read by each worker thread): jobs of its
+   * feature spec with `maskTwins` also train on masked twins of their photos.
+   */
+  maskTranslation?: string;
   /** A job running longer is stopped (its worker terminated) and failed for good. Default 30 min. */
   jobTimeoutMs?: number;
   log?: (line: string) => void;
@@ -133,6 +138,7 @@ export class JobRunner extends EventEmitter {
   private readonly size: number;
   private readonly defaults: Partial<TrainJobConfig>;
   private readonly maxJobSamples: number | undefined;
+  private readonly maskTranslation: string | undefined;
   private readonly jobTimeoutMs: number;
   private readonly log: (line: string) => void;
   private readonly slots: Slot[] = [];
@@ -159,6 +165,7 @@ export class JobRunner extends EventEmitter {
     this.defaults = options.defaults ?? {};
     resolveTrainJobConfig(this.defaults); // a bad default fails here, not in every job
     this.maxJobSamples = options.maxJobSamples;
+    this.maskTranslation = options.maskTranslation;
     this.jobTimeoutMs = options.jobTimeoutMs ?? 30 * 60_000;
     this.log = options.log ?? (() => {});
   }
@@ -349,6 +356,7 @@ export class JobRunner extends EventEmitter {
       ...(specKey !== undefined ? { specKey } : {}),
       config,
       ...(this.maxJobSamples !== undefined ? { maxSamples: this.maxJobSamples } : {}),
+      ...(this.maskTranslation !== undefined ? { maskTranslation: this.maskTranslation } : {}),
       database: this.database,
     };
     slot.deadline = setTimeout(() => {

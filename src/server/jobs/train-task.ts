@@ -74,6 +74,11 @@ export interface TrainJobConfig {
   openSetRadius: number | null;
   /** Open set: "no one in particular" nearer the mean face than this × the samples' median; 0: off. */
   genericMargin: number;
+  /**
+   * Add a masked twin of every training photo (src/model/mask-translate.ts) when the server has a
+   * mask translation for the features' spec (`fedex serve --mask-translation`); no effect without.
+   */
+  maskTwins: boolean;
 }
 
 /**
@@ -101,6 +106,7 @@ export const DEFAULT_TRAIN_JOB_CONFIG: Readonly<TrainJobConfig> = Object.freeze(
   openSetMargin: DEFAULT_OPEN_SET_MARGIN,
   openSetRadius: null,
   genericMargin: DEFAULT_GENERIC_MARGIN,
+  maskTwins: true,
 });
 
 const bad = (message: string): FedexError => new FedexError('BAD_REQUEST', `training config: ${message}`);
@@ -159,6 +165,7 @@ export function resolveTrainJobConfig(
   if (c.openSetRadius !== null)
     checkNumber(c.openSetRadius, 'openSetRadius', (n) => n > 0 && n <= 1e6, 'in (0, 1e6] or null');
   checkNumber(c.genericMargin, 'genericMargin', (n) => n >= 0 && n < 1, 'in [0, 1) (0: off)');
+  if (typeof c.maskTwins !== 'boolean') throw bad('maskTwins must be true or false');
   return { ...c, headOptions: { ...c.headOptions } };
 }
 

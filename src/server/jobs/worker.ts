@@ -9,10 +9,13 @@
 import { parentPort } from 'node:worker_threads';
 
 import { FedexError, isFedexError } from '../../core/errors.js';
+import { shapeSize, specKey as specKeyOf } from '../../core/types.js';
+import { applyMaskTranslation, type MaskTranslation } from '../../model/mask-translate.js';
 import { initRuntime } from '../../runtime/node.js';
 import { openStore } from '../store/open.js';
 import { parseScope, type Store } from '../store/store.js';
 import type { TrainRequest, WorkerReply } from './protocol.js';
+import { readMaskTranslationFile } from './mask-translation-file.js';
 import { trainScope, type TrainInput } from './train-task.js';
 
 const port = parentPort;
@@ -38,6 +41,18 @@ async function storeFor(database: string): Promise<Store> {
   return store.store;
 }
 
+let translation: { path: string; specKey: string; translation: MaskTranslation } | undefined;
+
+/** The masked twins of a job's photos, when the server has a translation for their spec. */
+function augmentFor(request: TrainRequest, set: TrainInput['set']): TrainInput['augment'] {
+  if (!request.maskTranslation || !request.config.maskTwins) return undefined;
+  if (translation?.path !== request.maskTranslation)
+    translation = { path: request.maskTranslation, ...readMaskTranslationFile(request.maskTranslation) };
+  const t = translation;
+  if (t.specKey !== specKeyOf(set.spec) || t.translation.dim !== shapeSize(set.spec.shape)) return undefined;
+  return (rows) => applyMaskTranslation(t.translation, rows);
+}
+
 /** Reads what a job trains on: the spec, its labelled set and the current model of that spec. */
 async function readInput(request: TrainRequest): Promise<TrainInput> {
   const s = await storeFor(request.database);
@@ -57,7 +72,8 @@ async function readInput(request: TrainRequest): Promise<TrainInput> {
     latest && latest.specKey === specKey && !forget
       ? { weights: latest.weights, labels: latest.labels, version: latest.version }
       : undefined;
-  return { scope: request.scope, set, current, config: request.config };
+  const augment = augmentFor(request, set);
+  return { scope: request.scope, set, current, config: request.config, ...(augment ? { augment } : {}) };
 }
 
 async function handle(request: TrainRequest): Promise<void> {

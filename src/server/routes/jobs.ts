@@ -28,6 +28,7 @@ const trainBody = {
     openSetMargin: { type: 'number', exclusiveMinimum: 0, maximum: 100 },
     openSetRadius: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000 },
     genericMargin: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+    maskTwins: { type: 'boolean' },
   },
 } as const;
 
