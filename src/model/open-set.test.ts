@@ -218,3 +218,35 @@ describe('the "no one in particular" rule', () => {
     expect(parseOpenSetRule({ ...rule, generic: undefined }, 4, 2).generic).toBeUndefined();
   });
 });
+
+describe('twin centroids (masked twins, --mask-translation)', () => {
+  // Two people on a line at 0 and 10, two photos each; their masked twins sit 4 higher.
+  const x = Float32Array.of(-1, 1, 9, 11);
+  const y = [0, 0, 1, 1];
+  const twins = x.map((v) => v + 4);
+
+  it('ships the class means of the twins, and a face near a twin mean is near that person', () => {
+    const rule = fitOpenSet(x, y, 1, 2, { radius: 1.5, twins, genericMargin: 0 });
+    expect(rule.centroids).toEqual([0, 10]);
+    expect(rule.twins).toEqual([4, 14]);
+    // 4.5: 4.5 from person 0's centroid, 0.5 from person 0's twin mean, 5.5 from person 1's centroid.
+    expect(nearestCentroid([4.5], rule)).toEqual({ index: 0, distance: 0.5 });
+    expect(nearestCentroid([4.5], { ...rule, twins: undefined })).toEqual({ index: 0, distance: 4.5 });
+    // 13: nearest is person 1's twin mean (1), then its centroid (3).
+    expect(nearestCentroid([13], rule)).toEqual({ index: 1, distance: 1 });
+    const decide = (r: typeof rule) =>
+      decideOpenSet(Float64Array.of(0.9, 0.1), [4.5], r, { threshold: 0.5, useRadius: true });
+    expect(decide(rule).unknownBecause).toBeUndefined();
+    expect(decide({ ...rule, twins: undefined }).unknownBecause).toBe('far');
+  });
+
+  it('reads twins from a model and refuses malformed ones', () => {
+    const rule = fitOpenSet(x, y, 1, 2, { twins, genericMargin: 0 });
+    const json = JSON.parse(JSON.stringify(rule));
+    expect(parseOpenSetRule(json, 2, 1).twins).toEqual([4, 14]);
+    expect(() => parseOpenSetRule({ ...json, twins: [4] }, 2, 1)).toThrow(/twins must be 2 × 1/);
+    expect(() => parseOpenSetRule({ ...json, twins: [4, 'x'] }, 2, 1)).toThrow(FedexError);
+    expect(parseOpenSetRule({ ...json, twins: undefined }, 2, 1).twins).toBeUndefined();
+    expect(() => fitOpenSet(x, y, 1, 2, { twins: twins.subarray(1) })).toThrow(/one row per sample/);
+  });
+});

@@ -33,6 +33,12 @@ export interface OpenSetRule {
   dim: number;
   /** Class centroids, `labels.length × dim` numbers, class by class. */
   centroids: number[];
+  /**
+   * Centroids of the classes' masked twins (`fedex serve --mask-translation`, src/model/
+   * mask-translate.ts), `labels.length × dim`: a face near a class's twin centroid is as near that
+   * class as one near its centroid (a masked face of a person named unmasked). Absent: none.
+   */
+  twins?: number[];
   /** A face farther than this (Euclidean) from every centroid is unknown. Infinity: rule off. */
   radius: number;
   /** Probabilities are calibrated as softmax(log p / temperature). 1: as the head gives them. */
@@ -160,7 +166,14 @@ export function fitOpenSet(
   y: ArrayLike<number>,
   dim: number,
   k: number,
-  options: { margin?: number; radius?: number; temperature?: number; genericMargin?: number } = {},
+  options: {
+    margin?: number;
+    radius?: number;
+    temperature?: number;
+    genericMargin?: number;
+    /** Masked twins of the rows of `x` (same length, row i of class y[i]): their class means ship as `twins`. */
+    twins?: Float32Array;
+  } = {},
 ): OpenSetRule {
   let margin = options.margin ?? DEFAULT_OPEN_SET_MARGIN;
   check(Number.isFinite(margin) && margin > 0, `margin must be a positive number (got ${margin})`);
@@ -185,9 +198,16 @@ export function fitOpenSet(
     margin = loo.length && medianOf(loo) > 0 ? radius / medianOf(loo) : margin;
   }
   const generic = genericMargin > 0 ? fitGeneric(x, means, counts, dim, genericMargin) : undefined;
+  if (options.twins !== undefined && options.twins.length !== x.length)
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `twins must be one row per sample (${options.twins.length} values for ${x.length})`,
+    );
+  const twins = options.twins ? classMeans(options.twins, y, dim, k).means : undefined;
   return {
     dim,
     centroids: Array.from(means, (v) => Math.fround(v)),
+    ...(twins ? { twins: Array.from(twins, (v) => Math.fround(v)) } : {}),
     radius,
     temperature,
     margin,
@@ -231,25 +251,29 @@ export function typicalityOf(features: ArrayLike<number>, generic: GenericRule):
   return (distanceTo(features, generic.mean) / generic.radius) * generic.margin;
 }
 
-/** Index of the nearest centroid and its Euclidean distance. */
+/**
+ * Index of the nearest class and its Euclidean distance: to the class's centroid, or to its twin
+ * centroid when the rule has `twins` (whichever is nearer).
+ */
 export function nearestCentroid(
   features: ArrayLike<number>,
-  rule: OpenSetRule,
+  rule: Pick<OpenSetRule, 'dim' | 'centroids' | 'twins'>,
 ): { index: number; distance: number } {
   const k = rule.centroids.length / rule.dim;
   let best = -1;
   let bestD2 = Number.POSITIVE_INFINITY;
-  for (let c = 0; c < k; c++) {
-    let acc = 0;
-    for (let d = 0; d < rule.dim; d++) {
-      const diff = features[d] - rule.centroids[c * rule.dim + d];
-      acc += diff * diff;
+  for (const centroids of rule.twins ? [rule.centroids, rule.twins] : [rule.centroids])
+    for (let c = 0; c < k; c++) {
+      let acc = 0;
+      for (let d = 0; d < rule.dim; d++) {
+        const diff = features[d] - centroids[c * rule.dim + d];
+        acc += diff * diff;
+      }
+      if (acc < bestD2) {
+        bestD2 = acc;
+        best = c;
+      }
     }
-    if (acc < bestD2) {
-      bestD2 = acc;
-      best = c;
-    }
-  }
   return { index: best, distance: Math.sqrt(bestD2) };
 }
 
@@ -444,6 +468,15 @@ export function parseOpenSetRule(value: unknown, numClasses: number, dim: number
     !c.every((v) => typeof v === 'number' && Number.isFinite(v))
   )
     bad(`centroids must be ${numClasses} × ${dim} finite numbers`);
+  const twins = r.twins;
+  if (
+    twins !== undefined &&
+    twins !== null &&
+    (!Array.isArray(twins) ||
+      twins.length !== numClasses * dim ||
+      !twins.every((v) => typeof v === 'number' && Number.isFinite(v)))
+  )
+    bad(`twins must be ${numClasses} × ${dim} finite numbers`);
   // JSON has no Infinity: an absent radius (null) means the rule is off.
   const radius = r.radius === null ? Number.POSITIVE_INFINITY : r.radius;
   if (typeof radius !== 'number' || !(radius > 0)) bad(`radius ${String(r.radius)}`);
@@ -470,6 +503,7 @@ export function parseOpenSetRule(value: unknown, numClasses: number, dim: number
   return {
     dim,
     centroids: c as number[],
+    ...(Array.isArray(twins) ? { twins: twins as number[] } : {}),
     radius: radius as number,
     temperature: t as number,
     margin,

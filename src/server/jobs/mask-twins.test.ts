@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specKey } from '../../core/types.js';
 import { modelFromWeightsMessage } from '../../model/io.js';
 import { maskTranslationToFile, type MaskTranslation } from '../../model/mask-translate.js';
+import { nearestCentroid, parseOpenSetRule } from '../../model/open-set.js';
 import { initRuntime, tf } from '../../runtime/node.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Job } from '../store/types.js';
@@ -90,6 +91,19 @@ describe('masked twins in the training workers (--mask-translation)', () => {
     expect(twinModel.version).toBe(plainModel.version + 1);
     expect(twinModel.metrics.augmentedSamples).toBe(40);
     expect(await maskedAccuracy()).toBe(1);
+    // The open-set rule carries the twins' class means: a masked photo is near its person.
+    const { model, metadata } = await modelFromWeightsMessage(twinModel.weights);
+    model.dispose();
+    const rule = parseOpenSetRule(metadata.openSet, 4, DIM);
+    expect(rule.twins).toHaveLength(4 * DIM);
+    const probes = maskRows(clusteredFeatures(4, 5, 78).features);
+    const near = (r: typeof rule) =>
+      Array.from(
+        { length: 20 },
+        (_, i) => nearestCentroid(probes.subarray(i * DIM, (i + 1) * DIM), r).distance,
+      );
+    expect(Math.max(...near(rule))).toBeLessThan(rule.radius);
+    expect(Math.min(...near({ ...rule, twins: undefined }))).toBeGreaterThan(rule.radius);
   });
 
   it('makes no twins for features of another spec', async () => {

@@ -184,8 +184,9 @@ describe('trainScope', () => {
     const plain = await trainScope({ scope: 'user:alice', set, config });
     const twins = await trainScope({ scope: 'user:alice', set, config, augment });
     expect(tf.memory().numTensors).toBe(before);
-    // Candidate on the 32 training rows, refit on all 40; the 8 held out are never augmented.
-    expect(calls).toEqual([32, 40]);
+    // Candidate on the 32 training rows, refit on all 40, the open-set twin means of all 40; the 8
+    // held out are never augmented for training.
+    expect(calls).toEqual([32, 40, 40]);
     expect(twins.metrics.heldOut).toBe(8);
     expect(twins.metrics.augmentedSamples).toBe(40);
     expect(plain.metrics.augmentedSamples).toBeUndefined();

@@ -180,8 +180,8 @@ export interface TrainInput {
    * Extra training samples made from training samples (e.g. masked twins of unmasked photos,
    * src/model/mask-translate.ts): given rows of features, returns as many rows, row i of the
    * same class as input row i. Used for the candidate and the refit, never for the holdout that
-   * decides promotion (so an augmentation that hurts is not promoted), and not for the open-set
-   * centroids.
+   * decides promotion (so an augmentation that hurts is not promoted). The open-set rule keeps
+   * the class means of the augmented rows as `twins` (a face near them is near the class).
    */
   augment?: (rows: Float32Array) => Float32Array;
 }
@@ -294,6 +294,7 @@ function openSetRule(
   classes: number,
   margins: { margin: number; radius: number | undefined; genericMargin: number },
   temperature: number,
+  augment: TrainInput['augment'],
 ): OpenSetRule {
   const { margin, radius, genericMargin } = margins;
   if (dim <= OPEN_SET_MAX_DIM)
@@ -301,6 +302,7 @@ function openSetRule(
       margin,
       genericMargin,
       temperature,
+      ...(augment ? { twins: augment(x) } : {}),
       ...(radius === undefined ? {} : { radius }),
     });
   return { dim, centroids: [], radius: Number.POSITIVE_INFINITY, temperature, margin };
@@ -494,6 +496,7 @@ export async function trainScope(
             genericMargin: config.genericMargin,
           },
           temperature,
+          input.augment,
         ),
       },
       { dtype: config.dtype },
