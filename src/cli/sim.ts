@@ -110,6 +110,11 @@ export const SIM_FLAGS: FlagSpecs = {
     arg: 'S',
     help: 'Where FedAvg/FedProx start: initial (the head as built) or centroids (a first collection round of per-person sums sets the classifier from class means). Default initial.',
   },
+  'fedex-start': {
+    type: 'string',
+    arg: 'S',
+    help: "Where FedEx's cloud trainer starts: initial (the global weights) or centroids (the classifier from the class means of the uploads, the start kept as a candidate). Default initial.",
+  },
   'server-opt': {
     type: 'string',
     arg: 'O',
@@ -360,6 +365,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     mu: numberFlag(flags, 'mu', D.mu, (v) => v >= 0, 'a non-negative number'),
     serverOptimizer: serverOptimizerFromFlags(flags),
     fedavgStart: choiceFlag(flags, 'fedavg-start', ['initial', 'centroids'] as const, 'initial'),
+    fedexStart: choiceFlag(flags, 'fedex-start', ['initial', 'centroids'] as const, 'initial'),
     ...(flags.personalize ? { personalize: {} } : {}),
     deadlineS:
       stringFlag(flags, 'deadline') === 'auto' || stringFlag(flags, 'deadline') === undefined

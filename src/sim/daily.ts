@@ -35,7 +35,7 @@ import {
   DEFAULT_SIM_OPTIONS,
   distribution,
   dataOptions,
-  lpft,
+  fedexStrategyOptions,
   standardizeData,
   timedStrategy,
   type Distribution,
@@ -217,19 +217,12 @@ export async function runDaily(
       const learnedDay = devices.map((d) => new Array<number>(d.samples.length).fill(-1));
       const strategyBase = fedex
         ? getStrategy('fedex', {
-            fedex: {
-              head: o.head,
-              headOptions: o.headOptions,
-              inputShape: shape,
-              numClasses: data.numClasses,
-              train: {
-                epochs: o.cloudTrain.epochs,
-                batchSize: Math.max(32, Math.ceil(totalPhotos / o.cloudTrain.maxBatchesPerEpoch)),
-                learningRate: o.cloudTrain.learningRate,
-                patience: o.cloudTrain.patience,
-                ...lpft(o.cloudTrain),
-              },
-            },
+            fedex: fedexStrategyOptions(
+              o,
+              shape,
+              data.numClasses,
+              Math.max(32, Math.ceil(totalPhotos / o.cloudTrain.maxBatchesPerEpoch)),
+            ),
           })
         : undefined;
       let weights: Weights = initial;

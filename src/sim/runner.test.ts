@@ -178,6 +178,29 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     c.perDevice.bytesUp.forEach((b, i) => expect(b).toBeGreaterThan(p.perDevice.bytesUp[i]));
   }, 300_000);
 
+  it("starts FedEx's cloud trainer from the uploads' class means when asked (--fedex-start centroids)", async () => {
+    // A cloud trainer that barely moves (one epoch at a tiny rate): what each arm ships is its start.
+    const base = {
+      devices: 12,
+      maxRounds: 1,
+      fedexRounds: 1,
+      stopAtTarget: false,
+      arms: [{ strategy: 'fedex', bottomMode: 'cached' }] as Arm[],
+      cloudTrain: { epochs: 1, learningRate: 1e-7, patience: 0, maxBatchesPerEpoch: 50 },
+    };
+    const before = tf.memory().numTensors;
+    const initial = await runSimulation(data, base);
+    const centroids = await runSimulation(data, { ...base, fedexStart: 'centroids' });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(centroids.config.fedexStart).toBe('centroids');
+    const [i] = initial.arms;
+    const [c] = centroids.arms;
+    expect(c.series[1].accuracy).toBeGreaterThan(0.5); // people no phone of the 12 has stay unknown
+    expect(c.series[1].accuracy).toBeGreaterThan(i.series[1].accuracy + 0.3);
+    // The same uploads, the same bytes: only the cloud's start differs.
+    expect(c.perDevice.bytesUp).toEqual(i.perDevice.bytesUp);
+  }, 300_000);
+
   it('leaves no tensor behind', () => {
     expect(tensorsAfter).toBe(tensorsBefore);
   });

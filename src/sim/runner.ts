@@ -22,6 +22,7 @@ import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
 import { readWeights, writeWeights } from '../strategy/model-weights.js';
 import { getStrategy } from '../strategy/registry.js';
+import type { FedExOptions } from '../strategy/fedex.js';
 import { DEFAULT_SERVER_OPTIMIZER, type ServerOptimizer } from '../strategy/server-opt.js';
 import { DEFAULT_ROUND_SETTINGS, runRounds } from '../strategy/rounds.js';
 import type { ClientFn } from '../strategy/transport/memory.js';
@@ -81,6 +82,14 @@ export interface SimOptions {
    * classifier from the means, the federated form of the upper head's start).
    */
   fedavgStart: 'initial' | 'centroids';
+  /**
+   * Where FedEx's cloud trainer starts each training: `initial` (from the global weights, the
+   * classifier as the head builds it) or `centroids` (the classifier set from the class means of
+   * every upload so far, the start kept as an early-stopping candidate: LP-FT's start, which the
+   * upper head always has). A cloud trainer may do this because it holds the features; FedAvg's
+   * counterpart is `fedavgStart: 'centroids'`.
+   */
+  fedexStart: 'initial' | 'centroids';
   /** FedAvg/FedProx server step (`none`: the plain average; `momentum`: FedAvgM; `adam`: FedAdam). */
   serverOptimizer: ServerOptimizer;
   /**
@@ -157,6 +166,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   mu: 0.001,
   personalize: false,
   fedavgStart: 'initial',
+  fedexStart: 'initial',
   serverOptimizer: DEFAULT_SERVER_OPTIMIZER,
   deadlineS: 'auto',
   cloudGflops: 5000,
@@ -169,6 +179,30 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
 });
 
 /** The LP-FT options of a cloud trainer config, only those set. */
+/** FedEx's cloud trainer as the options say (the campaign and the daily scenario share it). */
+export function fedexStrategyOptions(
+  o: Pick<SimOptions, 'head' | 'headOptions' | 'cloudTrain' | 'fedexStart'>,
+  inputShape: readonly number[],
+  numClasses: number,
+  batchSize: number,
+): FedExOptions {
+  const centroids = o.fedexStart === 'centroids';
+  return {
+    head: o.head,
+    headOptions: centroids ? { ...o.headOptions, init: 'centroids' } : o.headOptions,
+    inputShape,
+    numClasses,
+    train: {
+      epochs: o.cloudTrain.epochs,
+      batchSize,
+      learningRate: o.cloudTrain.learningRate,
+      patience: o.cloudTrain.patience,
+      ...lpft(o.cloudTrain),
+      ...(centroids ? { validateStart: true } : {}),
+    },
+  };
+}
+
 export function lpft(c: SimOptions['cloudTrain']): {
   probeEpochs?: number;
   pretrainedLearningRateScale?: number;
@@ -698,19 +732,7 @@ export async function runSimulation(
       const strategy = timedStrategy(
         getStrategy(arm.strategy, {
           fedavg: { server: o.serverOptimizer },
-          fedex: {
-            head: o.head,
-            headOptions: o.headOptions,
-            inputShape: shape,
-            numClasses: data.numClasses,
-            train: {
-              epochs: o.cloudTrain.epochs,
-              batchSize,
-              learningRate: o.cloudTrain.learningRate,
-              patience: o.cloudTrain.patience,
-              ...lpft(o.cloudTrain),
-            },
-          },
+          fedex: fedexStrategyOptions(o, shape, data.numClasses, batchSize),
         }),
         clock,
         { cloudGflops: o.cloudGflops, scale: o.cloudTimeScale },

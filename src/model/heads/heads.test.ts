@@ -351,3 +351,26 @@ describe('upper head', () => {
     );
   });
 });
+
+describe('linear head, init centroids', () => {
+  it('starts as the nearest-centroid classifier of its training samples; random by default', () => {
+    const data = gaussianBlobs({ dim: 8, perClass: [5, 5, 5], spread: 1.2, seed: 11 });
+    const n = data.y.length;
+    const all = Array.from({ length: n }, (_, i) => i);
+    const byHand = nearestCentroidAccuracy(data.x, 8, data.y, all, all);
+    const head = getHead('linear');
+    const model = head.build([8], 3, { init: 'centroids' }, 1);
+    head.prepare!(model, { ...data, shape: [8] });
+    const predicted = tf.tidy(() =>
+      Array.from((model.predict(tf.tensor(data.x, [n, 8])) as tf.Tensor).argMax(-1).dataSync()),
+    );
+    expect(predicted.filter((p, i) => p === data.y[i]).length / n).toBeCloseTo(byHand, 10);
+    const random = head.build([8], 3, {}, 1);
+    const before = random.getLayer(LOGITS_LAYER).getWeights()[0].dataSync().slice();
+    head.prepare!(random, { ...data, shape: [8] });
+    expect(random.getLayer(LOGITS_LAYER).getWeights()[0].dataSync()).toEqual(before);
+    expect(() => head.build([8], 3, { init: 'zeros' as 'random' })).toThrow(/linear head: init must be/);
+    model.dispose();
+    random.dispose();
+  });
+});

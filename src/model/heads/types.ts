@@ -27,9 +27,10 @@ export interface HeadOptions {
   /** upper: the split the features were cut at. Required by `upper`. */
   split?: string;
   /**
-   * upper: how the new classifier starts. `centroids` (default): from the class centroids of the
-   * pretrained stage's output (the nearest-centroid classifier on the frozen embedding, its scale
-   * fitted), so training starts where the frozen model is; `random`: seeded random weights.
+   * upper and linear: how the new classifier starts. `centroids`: from the class centroids of the
+   * vectors it reads (the pretrained stage's output, or the features), as the nearest-centroid
+   * classifier with its scale fitted, so training starts where the frozen model is; `random`:
+   * seeded random weights. Default `centroids` for upper, `random` for linear.
    */
   init?: 'centroids' | 'random';
 }
