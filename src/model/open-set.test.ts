@@ -16,6 +16,7 @@ import {
   parseOpenSetRule,
   rocAuc,
   rocCurve,
+  strangenessOf,
   strangersCaughtAt,
 } from './open-set.js';
 
@@ -238,6 +239,27 @@ describe('twin centroids (masked twins, --mask-translation)', () => {
       decideOpenSet(Float64Array.of(0.9, 0.1), [4.5], r, { threshold: 0.5, useRadius: true });
     expect(decide(rule).unknownBecause).toBeUndefined();
     expect(decide({ ...rule, twins: undefined }).unknownBecause).toBe('far');
+  });
+
+  it('measures strangeness around the twins in their own radius', () => {
+    const rule = fitOpenSet(x, y, 1, 2, { radius: 2, twins, twinRadius: 0.5, genericMargin: 0 });
+    expect(rule.twinRadius).toBe(0.5);
+    // 4.4: 4.4 / 2 = 2.2 radii from person 0's centroid, 0.4 / 0.5 = 0.8 twin radii from its twin mean.
+    expect(strangenessOf([4.4], rule)).toBeCloseTo(0.8, 12);
+    // 4.8: 0.8 / 0.5 = 1.6 twin radii, 4.8 / 2 = 2.4 radii: unknown.
+    expect(strangenessOf([4.8], rule)).toBeCloseTo(1.6, 12);
+    expect(
+      decideOpenSet(Float64Array.of(0.9, 0.1), [4.8], rule, { threshold: 0.5, useRadius: true })
+        .unknownBecause,
+    ).toBe('far');
+    // 1.5 is 1.5 / 2 = 0.75 radii from person 0: near, whatever the twins say.
+    expect(strangenessOf([1.5], rule)).toBeCloseTo(0.75, 12);
+    // No twin radius: the plain radius for both.
+    expect(strangenessOf([4.8], { ...rule, twinRadius: undefined })).toBeCloseTo(0.4, 12);
+    expect(() => parseOpenSetRule({ ...JSON.parse(JSON.stringify(rule)), twinRadius: -1 }, 2, 1)).toThrow(
+      /twinRadius/,
+    );
+    expect(parseOpenSetRule(JSON.parse(JSON.stringify(rule)), 2, 1).twinRadius).toBe(0.5);
   });
 
   it('reads twins from a model and refuses malformed ones', () => {

@@ -41,6 +41,11 @@ export interface OpenSetRule {
   twins?: number[];
   /** A face farther than this (Euclidean) from every centroid is unknown. Infinity: rule off. */
   radius: number;
+  /**
+   * The radius around the twin centroids (masked faces carry less identity, so their cloud is
+   * tighter: `OPEN_SET_TWIN_RADII`). Absent: `radius`.
+   */
+  twinRadius?: number;
   /** Probabilities are calibrated as softmax(log p / temperature). 1: as the head gives them. */
   temperature: number;
   /** The margin the radius was fitted with (for reports). */
@@ -78,6 +83,22 @@ export const OPEN_SET_RADII: Readonly<Record<string, number>> = Object.freeze({
 export function knownOpenSetRadius(spec: { backboneId: string; split: string }): number | undefined {
   const key = `${spec.backboneId}/${spec.split}`;
   return Object.hasOwn(OPEN_SET_RADII, key) ? OPEN_SET_RADII[key] : undefined;
+}
+
+/**
+ * Radii around the masked twins' centroids (`OpenSetRule.twinRadius`), by `backboneId/split`. A
+ * masked face keeps less of who it is, so masked faces of different people lie closer together:
+ * at the plain radius (0.55) a twin centroid took in 77% of masked strangers. 0.47 rejects about 2%
+ * of the masked faces of known people among LFW users of the calibration half (bench `adapt`,
+ * docs/adapt.md, which reports what it costs on the other half).
+ */
+export const OPEN_SET_TWIN_RADII: Readonly<Record<string, number>> = Object.freeze({
+  'faceapi-resnet/embedding': 0.47,
+});
+
+export function knownTwinRadius(spec: { backboneId: string; split: string }): number | undefined {
+  const key = `${spec.backboneId}/${spec.split}`;
+  return Object.hasOwn(OPEN_SET_TWIN_RADII, key) ? OPEN_SET_TWIN_RADII[key] : undefined;
 }
 
 /**
@@ -173,6 +194,8 @@ export function fitOpenSet(
     genericMargin?: number;
     /** Masked twins of the rows of `x` (same length, row i of class y[i]): their class means ship as `twins`. */
     twins?: Float32Array;
+    /** Radius around the twins' means (default: the radius). */
+    twinRadius?: number;
   } = {},
 ): OpenSetRule {
   let margin = options.margin ?? DEFAULT_OPEN_SET_MARGIN;
@@ -204,11 +227,17 @@ export function fitOpenSet(
       `twins must be one row per sample (${options.twins.length} values for ${x.length})`,
     );
   const twins = options.twins ? classMeans(options.twins, y, dim, k).means : undefined;
+  if (options.twinRadius !== undefined)
+    check(
+      Number.isFinite(options.twinRadius) && options.twinRadius > 0,
+      `twinRadius must be a positive number (got ${options.twinRadius})`,
+    );
   return {
     dim,
     centroids: Array.from(means, (v) => Math.fround(v)),
     ...(twins ? { twins: Array.from(twins, (v) => Math.fround(v)) } : {}),
     radius,
+    ...(twins && options.twinRadius !== undefined ? { twinRadius: options.twinRadius } : {}),
     temperature,
     margin,
     ...(generic ? { generic } : {}),
@@ -275,6 +304,18 @@ export function nearestCentroid(
       }
     }
   return { index: best, distance: Math.sqrt(bestD2) };
+}
+
+/**
+ * How far a face is from the known people, in radii: the distance to the nearest centroid ÷ the
+ * radius, or to the nearest twin centroid ÷ the twin radius, whichever is smaller (> 1: unknown).
+ */
+export function strangenessOf(features: ArrayLike<number>, rule: OpenSetRule): number {
+  const plain =
+    nearestCentroid(features, { dim: rule.dim, centroids: rule.centroids }).distance / rule.radius;
+  if (!rule.twins) return plain;
+  const twin = nearestCentroid(features, { dim: rule.dim, centroids: rule.twins }).distance;
+  return Math.min(plain, twin / (rule.twinRadius ?? rule.radius));
 }
 
 /** Probabilities at a temperature: softmax(log p / T), computed stably. */
@@ -431,7 +472,7 @@ export function decideOpenSet(
   const confidence = probabilities.length ? probabilities[best] : 0;
   const strangeness =
     rule && options.useRadius && Number.isFinite(rule.radius) && rule.centroids.length
-      ? nearestCentroid(features, rule).distance / rule.radius
+      ? strangenessOf(features, rule)
       : undefined;
   const generic = options.useRadius ? rule?.generic : undefined;
   const typicality = generic ? typicalityOf(features, generic) : undefined;
@@ -480,6 +521,13 @@ export function parseOpenSetRule(value: unknown, numClasses: number, dim: number
   // JSON has no Infinity: an absent radius (null) means the rule is off.
   const radius = r.radius === null ? Number.POSITIVE_INFINITY : r.radius;
   if (typeof radius !== 'number' || !(radius > 0)) bad(`radius ${String(r.radius)}`);
+  const twinRadius = r.twinRadius;
+  if (
+    twinRadius !== undefined &&
+    twinRadius !== null &&
+    !(typeof twinRadius === 'number' && twinRadius > 0 && Number.isFinite(twinRadius))
+  )
+    bad(`twinRadius ${String(twinRadius)}`);
   const t = r.temperature;
   if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) bad(`temperature ${String(t)}`);
   const margin = typeof r.margin === 'number' ? r.margin : Number.NaN;
@@ -505,6 +553,7 @@ export function parseOpenSetRule(value: unknown, numClasses: number, dim: number
     centroids: c as number[],
     ...(Array.isArray(twins) ? { twins: twins as number[] } : {}),
     radius: radius as number,
+    ...(typeof twinRadius === 'number' ? { twinRadius } : {}),
     temperature: t as number,
     margin,
     ...(generic ? { generic } : {}),

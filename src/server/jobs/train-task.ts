@@ -33,6 +33,7 @@ import {
   DEFAULT_OPEN_SET_MARGIN,
   fitOpenSet,
   knownOpenSetRadius,
+  knownTwinRadius,
   fitTemperature,
   OPEN_SET_MAX_DIM,
   type OpenSetRule,
@@ -292,17 +293,22 @@ function openSetRule(
   y: Int32Array,
   dim: number,
   classes: number,
-  margins: { margin: number; radius: number | undefined; genericMargin: number },
+  margins: {
+    margin: number;
+    radius: number | undefined;
+    genericMargin: number;
+    twinRadius: number | undefined;
+  },
   temperature: number,
   augment: TrainInput['augment'],
 ): OpenSetRule {
-  const { margin, radius, genericMargin } = margins;
+  const { margin, radius, genericMargin, twinRadius } = margins;
   if (dim <= OPEN_SET_MAX_DIM)
     return fitOpenSet(x, y, dim, classes, {
       margin,
       genericMargin,
       temperature,
-      ...(augment ? { twins: augment(x) } : {}),
+      ...(augment ? { twins: augment(x), ...(twinRadius === undefined ? {} : { twinRadius }) } : {}),
       ...(radius === undefined ? {} : { radius }),
     });
   return { dim, centroids: [], radius: Number.POSITIVE_INFINITY, temperature, margin };
@@ -493,6 +499,8 @@ export async function trainScope(
           {
             margin: config.openSetMargin,
             radius: config.openSetRadius ?? knownOpenSetRadius(set.spec),
+            // A configured radius applies to the twins too; else the feature space's twin radius.
+            twinRadius: config.openSetRadius ?? knownTwinRadius(set.spec),
             genericMargin: config.genericMargin,
           },
           temperature,
