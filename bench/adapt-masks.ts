@@ -28,7 +28,13 @@ import type { ExtractedFeatureSet } from '../src/data/extract.js';
 import { isMasked, mixRows, type MaskMode } from '../src/data/mask-mix.js';
 import { buildUsers, type SimUser } from '../src/data/users.js';
 import { modelFromWeightsMessage } from '../src/model/io.js';
-import { fitOpenSet, nearestCentroid } from '../src/model/open-set.js';
+import {
+  fitOpenSet,
+  nearestCentroid,
+  OPEN_SET_RADII,
+  OPEN_SET_TWIN_RADII,
+  strangenessOf,
+} from '../src/model/open-set.js';
 import {
   applyMaskTranslation,
   fitMaskTranslationCv,
@@ -117,6 +123,68 @@ async function linearAccuracy(
 }
 
 const share = (xs: boolean[]): number => xs.filter(Boolean).length / Math.max(1, xs.length);
+
+/** Share of masked known faces the twin radius is fitted to reject (on calibration users). */
+const TWIN_KNOWN_REJECTED = 0.02;
+const STRANGERS_PER_USER = 25;
+
+/**
+ * Open set with masks, `probe` setting (named unmasked, met masked): for each user, the rule a
+ * model ships (plain radius, and with masked twins their means and the twin radius), and what it
+ * says of the user's masked test photos, of masked strangers and of plain strangers (people of the
+ * same half not among the user's). Also each masked test photo's distance to the nearest twin mean,
+ * which the twin radius is fitted on.
+ */
+function maskOpenSet(
+  plain: ExtractedFeatureSet,
+  masked: ExtractedFeatureSet,
+  users: SimUser[],
+  half: Set<number>,
+  translation: MaskTranslation,
+  twinRadius: number,
+): {
+  knownFar: { plainRule: boolean[]; twinRule: boolean[] };
+  maskedStrangersCaught: { plainRule: boolean[]; twinRule: boolean[] };
+  plainStrangersCaught: { plainRule: boolean[]; twinRule: boolean[] };
+  knownTwinDistance: number[];
+} {
+  const dim = shapeSize(plain.spec.shape);
+  const radius = OPEN_SET_RADII['faceapi-resnet/embedding'];
+  const pool = plain.samples.flatMap((s, i) => (half.has(s.label) ? [i] : []));
+  const out = {
+    knownFar: { plainRule: [] as boolean[], twinRule: [] as boolean[] },
+    maskedStrangersCaught: { plainRule: [] as boolean[], twinRule: [] as boolean[] },
+    plainStrangersCaught: { plainRule: [] as boolean[], twinRule: [] as boolean[] },
+    knownTwinDistance: [] as number[],
+  };
+  const row = (x: Float32Array, i: number) => x.subarray(i * dim, (i + 1) * dim);
+  for (const u of users) {
+    const gx = mixRows(plain.features, undefined, dim, u.labelled, [], 'none', 'gallery');
+    const gy = localLabels(plain, u, u.labelled);
+    const k = u.people.length;
+    const plainRule = fitOpenSet(gx, gy, dim, k, { radius, genericMargin: 0 });
+    const twins = applyMaskTranslation(translation, gx);
+    const twinRule = fitOpenSet(gx, gy, dim, k, { radius, genericMargin: 0, twins, twinRadius });
+    const twinMeans = { dim, centroids: twinRule.twins! };
+    for (const i of u.test) {
+      out.knownFar.plainRule.push(strangenessOf(row(masked.features, i), plainRule) > 1);
+      out.knownFar.twinRule.push(strangenessOf(row(masked.features, i), twinRule) > 1);
+      out.knownTwinDistance.push(nearestCentroid(row(masked.features, i), twinMeans).distance);
+    }
+    const mine = new Set(u.people);
+    const strangers = shuffled(
+      createRng(deriveSeed(41, u.id)),
+      pool.filter((i) => !mine.has(plain.samples[i].label)),
+    ).slice(0, STRANGERS_PER_USER);
+    for (const i of strangers) {
+      out.maskedStrangersCaught.plainRule.push(strangenessOf(row(masked.features, i), plainRule) > 1);
+      out.maskedStrangersCaught.twinRule.push(strangenessOf(row(masked.features, i), twinRule) > 1);
+      out.plainStrangersCaught.plainRule.push(strangenessOf(row(plain.features, i), plainRule) > 1);
+      out.plainStrangersCaught.twinRule.push(strangenessOf(row(plain.features, i), twinRule) > 1);
+    }
+  }
+  return out;
+}
 
 /**
  * Rows of the masked-faces part. `plain` and `masked` are the same photos' features without and
@@ -288,12 +356,90 @@ export async function maskRows(
       note: `masks cost the frozen descriptor ${(cost * 100).toFixed(1)} points (none → probe); ${label} wins back ${(won * 100).toFixed(1)}; goal >= 0.5`,
     });
   }
+  // Open set with masks: the twin radius fitted on calibration users, every figure on evaluation users.
+  const usersOfHalf = (half: Set<number>, seed: number) =>
+    buildUsers(
+      {
+        people: plain.people,
+        labels: Int32Array.from(plain.samples, (s) => (half.has(s.label) ? s.label : -1)),
+      },
+      {
+        users: options.users,
+        peoplePerUser: 5,
+        labelledPerPerson: 3,
+        unlabelledPerPerson: 0,
+        minTestPerPerson: 1,
+        seed,
+      },
+    );
+  const shippedTwin = OPEN_SET_TWIN_RADII['faceapi-resnet/embedding'];
+  const calOpen = maskOpenSet(
+    plain,
+    masked,
+    usersOfHalf(calibration, 29),
+    calibration,
+    translation,
+    shippedTwin,
+  );
+  const sortedTwin = [...calOpen.knownTwinDistance].sort((a, b) => a - b);
+  const fittedTwin =
+    sortedTwin[Math.min(sortedTwin.length - 1, Math.floor((1 - TWIN_KNOWN_REJECTED) * sortedTwin.length))];
+  const ev = maskOpenSet(plain, masked, users, evaluation, translation, shippedTwin);
+  const openCtx = `${users.length} evaluation users (named unmasked, met masked), ${ev.knownFar.plainRule.length} masked known faces, ${ev.maskedStrangersCaught.plainRule.length} strangers of the same half (each masked and plain); radius ${OPEN_SET_RADII['faceapi-resnet/embedding']}, twin radius ${shippedTwin}; generic rule off`;
+  const openRow = (name: string, value: number, note: string) =>
+    rows.push({
+      suite: 'adapt',
+      name: `masks open set: ${name}`,
+      value,
+      unit: 'share',
+      note: `${note}; ${openCtx}`,
+    });
+  openRow(
+    'masked known faces called unknown, without twins',
+    share(ev.knownFar.plainRule),
+    'the plain radius only',
+  );
+  openRow(
+    'masked known faces called unknown, with twins',
+    share(ev.knownFar.twinRule),
+    'twin means at the twin radius',
+  );
+  openRow(
+    'masked strangers called unknown, without twins',
+    share(ev.maskedStrangersCaught.plainRule),
+    'the plain radius only',
+  );
+  openRow(
+    'masked strangers called unknown, with twins',
+    share(ev.maskedStrangersCaught.twinRule),
+    'twin means at the twin radius',
+  );
+  openRow(
+    'plain strangers called unknown, without twins',
+    share(ev.plainStrangersCaught.plainRule),
+    'the plain radius only',
+  );
+  openRow(
+    'plain strangers called unknown, with twins',
+    share(ev.plainStrangersCaught.twinRule),
+    'twin means at the twin radius',
+  );
+  rows.push({
+    suite: 'adapt',
+    name: 'masks open set: twin radius fitted on calibration users',
+    value: fittedTwin,
+    unit: 'distance',
+    note: `${(TWIN_KNOWN_REJECTED * 100).toFixed(0)}% of ${sortedTwin.length} masked known faces of ${options.users} calibration users beyond it; ships ${shippedTwin} (OPEN_SET_TWIN_RADII)`,
+  });
+  options.log(
+    `masks open set: twin radius fitted ${fittedTwin.toFixed(3)} (ships ${shippedTwin}); masked known called unknown ${(share(ev.knownFar.plainRule) * 100).toFixed(1)}% -> ${(share(ev.knownFar.twinRule) * 100).toFixed(1)}% with twins; masked strangers caught ${(share(ev.maskedStrangersCaught.plainRule) * 100).toFixed(1)}% -> ${(share(ev.maskedStrangersCaught.twinRule) * 100).toFixed(1)}%; plain strangers ${(share(ev.plainStrangersCaught.plainRule) * 100).toFixed(1)}% -> ${(share(ev.plainStrangersCaught.twinRule) * 100).toFixed(1)}%`,
+  );
   rows.push({
     suite: 'adapt',
     name: 'masks: mask translation fit time',
     value: translationSeconds,
     unit: 's',
-    note: `${calIdx.length} photo pairs x ${dim}, ridge chosen by 5-fold CV over people (6 fits each)`,
+    note: `${calIdx.length} photo pairs x ${dim}, ridge chosen by 5-fold CV over people`,
   });
   rows.push({
     suite: 'adapt',

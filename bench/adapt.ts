@@ -14,6 +14,7 @@
  * people (and strangers) the choice never saw. Calibration (temperature) is reported as the
  * expected calibration error of the known faces' confidence.
  *
+ * FEDEX_ADAPT_ONLY=open-set or =masks runs one of the two parts.
  * Needs the LFW dataset (shared feature cache, LFW_SCAN) and the face models (for non-faces).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -283,13 +284,19 @@ export const adaptSuite: BenchSuite = {
     // Two halves of the people, seeded.
     const { calibration, evaluation } = peopleHalves(set.people.length);
     const files = set.samples.map((s) => path.join(dir, s.id));
-    const { descriptors: nonFaces, drawn } = await nonFaceDescriptors(files, quick ? 40 : 100, 11);
-    log(
-      `non-faces: ${nonFaces.length} descriptors (${drawn.filter(Boolean).length} drawn faces the detector took for faces, the rest LFW corner crops and blobs)`,
-    );
+    // FEDEX_ADAPT_ONLY=masks (or open-set) runs one part.
+    const only = process.env.FEDEX_ADAPT_ONLY?.split(',').map((s) => s.trim());
+    const openSetPart = !only || only.includes('open-set');
+    const { descriptors: nonFaces, drawn } = openSetPart
+      ? await nonFaceDescriptors(files, quick ? 40 : 100, 11)
+      : { descriptors: [], drawn: [] };
+    if (openSetPart)
+      log(
+        `non-faces: ${nonFaces.length} descriptors (${drawn.filter(Boolean).length} drawn faces the detector took for faces, the rest LFW corner crops and blobs)`,
+      );
 
     const rows: BenchRow[] = [];
-    for (const head of ['centroid', 'linear']) {
+    for (const head of openSetPart ? ['centroid', 'linear'] : []) {
       // 1. The radius, on the calibration half (the rule off: a radius of 1e6 keeps every face in):
       // the absolute distance (what ships for the face descriptor, OPEN_SET_RADII) and, for
       // comparison, the per-user relative margin (× the median leave-one-out distance).
@@ -477,6 +484,7 @@ export const adaptSuite: BenchSuite = {
         );
       }
     }
+    if (only && !only.includes('masks')) return rows;
     // Masked faces: the same photos with synthetic masks (their own feature-cache variant).
     log('masked faces: features with synthetic masks (cached; the first run extracts every photo again)');
     const masked = await extractDataset({

@@ -140,7 +140,7 @@ export function fitMaskTranslationCv(
 ): { translation: MaskTranslation; heldOut: Map<number, number> } {
   const n = checkPairs(plain, masked, dim);
   if (groups.length !== n) throw new FedexError('BAD_ARGUMENT', `${groups.length} groups for ${n} pairs`);
-  const ridges = options.ridges ?? [1e-4, 1e-3, 1e-2, 1e-1, 1];
+  const ridges = options.ridges ?? [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1];
   const folds = options.folds ?? 5;
   const people = [...new Set(Array.from(groups))].sort((a, b) => a - b);
   if (people.length < folds)
