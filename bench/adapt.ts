@@ -14,7 +14,7 @@
  * people (and strangers) the choice never saw. Calibration (temperature) is reported as the
  * expected calibration error of the known faces' confidence.
  *
- * FEDEX_ADAPT_ONLY=open-set or =masks runs one of the two parts.
+ * FEDEX_ADAPT_ONLY=open-set, masks or masks-upper (comma-separated) runs those parts.
  * Needs the LFW dataset (shared feature cache, LFW_SCAN) and the face models (for non-faces).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -22,6 +22,7 @@ import path from 'node:path';
 import { createRng, shuffled } from '../src/core/random.js';
 import { shapeSize, type RawImage } from '../src/core/types.js';
 import { extractDataset, type ExtractedFeatureSet } from '../src/data/extract.js';
+import { splitExtractorSource } from '../src/data/extractor-source.js';
 import { buildUsers, type SimUser } from '../src/data/users.js';
 import { createFacePipeline } from '../src/face/pipeline.js';
 import { modelFromWeightsMessage } from '../src/model/io.js';
@@ -44,6 +45,7 @@ import { initRuntime } from '../src/runtime/node.js';
 import { resolveTrainJobConfig, trainScope } from '../src/server/jobs/train-task.js';
 import { datasetDir } from '../src/testing/datasets.js';
 import { drawnFace } from '../src/testing/drawn-face.js';
+import { maskedUpperRows, MASK_UPPER_SCAN } from './adapt-masks-upper.js';
 import { maskRows, peopleHalves } from './adapt-masks.js';
 import { LFW_SCAN } from './quantization.js';
 import { gather, localLabels } from './split.js';
@@ -484,7 +486,7 @@ export const adaptSuite: BenchSuite = {
         );
       }
     }
-    if (only && !only.includes('masks')) return rows;
+    if (only && !only.some((p) => p.startsWith('masks'))) return rows;
     // Masked faces: the same photos with synthetic masks (their own feature-cache variant).
     log('masked faces: features with synthetic masks (cached; the first run extracts every photo again)');
     const masked = await extractDataset({
@@ -492,7 +494,25 @@ export const adaptSuite: BenchSuite = {
       scan: LFW_SCAN,
       source: { kind: 'face', options: { mask: 'synthetic' } },
     });
-    rows.push(...(await maskRows(set, masked, { users: nUsers, log })));
+    if (!only || only.includes('masks')) rows.push(...(await maskRows(set, masked, { users: nUsers, log })));
+    if (!only || only.includes('masks-upper')) {
+      // The heavy top on masked faces: stage128 maps, plain and masked (their own cache variants).
+      log('masks, heavy top: stage128 features, plain and masked (cached; the first run extracts both)');
+      const stage = (mask: boolean) =>
+        extractDataset({
+          dir,
+          scan: MASK_UPPER_SCAN,
+          source: splitExtractorSource('faceapi-resnet', 'stage128', {
+            detector: 'ssd',
+            ...(mask ? { mask: 'synthetic' } : {}),
+          }),
+        });
+      const plain128 = await stage(false);
+      const masked128 = await stage(true);
+      rows.push(
+        ...(await maskedUpperRows(plain128, masked128, { users: nUsers, epochs: quick ? 2 : 8, log })),
+      );
+    }
     return rows;
   },
 };
