@@ -23,7 +23,7 @@ import { LOGITS_LAYER } from '../src/model/heads/common.js';
 import { getHead } from '../src/model/heads/registry.js';
 import { fitOpenSet, nearestCentroid } from '../src/model/open-set.js';
 import { fitHead } from '../src/model/trainer.js';
-import { peopleHalves } from './adapt-masks.js';
+import { peopleHalves, wonBackInterval } from './adapt-masks.js';
 import { localLabels } from './split.js';
 import type { BenchRow } from './types.js';
 
@@ -138,6 +138,10 @@ export async function maskedUpperRows(
       },
     );
     const score: Record<string, boolean[]> = {};
+    // Right answers per user, keyed as wonBackInterval reads them.
+    const perUser = new Map<string, number[]>();
+    const count = (key: string, right: number) =>
+      (perUser.get(key) ?? perUser.set(key, []).get(key)!).push(right);
     for (const u of users) {
       const gy = localLabels(plain, u, u.labelled);
       const py = localLabels(plain, u, u.test);
@@ -147,12 +151,15 @@ export async function maskedUpperRows(
         for (const [probe, from] of [
           ['none', desc.plain.v],
           ['probe', desc.masked.v],
-        ] as const)
-          (score[`${name}/${probe}`] ??= []).push(
-            ...py.map(
-              (c, j) => nearestCentroid(from.subarray(u.test[j] * d, (u.test[j] + 1) * d), rule).index === c,
-            ),
+        ] as const) {
+          const right = py.map(
+            (c, j) => nearestCentroid(from.subarray(u.test[j] * d, (u.test[j] + 1) * d), rule).index === c,
           );
+          (score[`${name}/${probe}`] ??= []).push(...right);
+          const hits = right.filter(Boolean).length;
+          if (name === 'frozen') count(`${probe}/centroid`, hits);
+          else if (probe === 'probe') count('probe/adapted', hits);
+        }
       }
     }
     const share = (xs: boolean[]) => xs.filter(Boolean).length / Math.max(1, xs.length);
@@ -176,6 +183,20 @@ export async function maskedUpperRows(
       'cloud-adapted upper stage, nearest centroid, masked probes',
       share(score['adapted/probe']),
       `upper stage fine-tuned (LP-FT, kept epoch ${result.bestEpoch} of ${result.epochs}) on ${calIdx.length} photos x 2 (plain, masked) of ${calPeople.length} other people`,
+    );
+    for (const u of users) count('probe/n', u.test.length);
+    const cost = share(score['frozen/none']) - share(score['frozen/probe']);
+    const won = share(score['adapted/probe']) - share(score['frozen/probe']);
+    const [lo, hi] = wonBackInterval(perUser, 'adapted', 58);
+    out.push({
+      suite: 'adapt',
+      name: "masks, heavy top: share of the masks' cost won back",
+      value: cost > 0 ? won / cost : 0,
+      unit: 'share',
+      note: `masks cost the frozen stage ${(cost * 100).toFixed(1)} points; the adapted stage wins back ${(won * 100).toFixed(1)}; 95% interval [${lo.toFixed(2)}, ${hi.toFixed(2)}] (bootstrap over users)`,
+    });
+    options.log(
+      `masks, heavy top: ${((won / cost) * 100).toFixed(1)}% of the cost won back [${(lo * 100).toFixed(1)}, ${(hi * 100).toFixed(1)}]`,
     );
     add(
       'frozen upper stage, nearest centroid, no masks',
