@@ -95,6 +95,7 @@ async function linearAccuracy(
   set: ExtractedFeatureSet,
   u: SimUser,
   translation?: MaskTranslation,
+  head = 'linear',
 ): Promise<boolean[]> {
   const dim = shapeSize(set.spec.shape);
   const out = await trainScope({
@@ -108,7 +109,7 @@ async function linearAccuracy(
       features: gx,
       throughSampleId: gy.length,
     },
-    config: resolveTrainJobConfig({ head: 'linear' }),
+    config: resolveTrainJobConfig({ head }),
     ...(translation ? { augment: (rows: Float32Array) => applyMaskTranslation(translation, rows) } : {}),
   });
   const { model } = await modelFromWeightsMessage(out.weights);
@@ -293,6 +294,7 @@ export async function maskRows(
       metric: [] as boolean[],
       twinCentroid: [] as boolean[],
       twinLinear: [] as boolean[],
+      twinServerCentroid: [] as boolean[],
       maskedProbes: {
         centroid: [] as boolean[],
         linear: [] as boolean[],
@@ -320,6 +322,9 @@ export async function maskRows(
       );
       const tc = twinCentroidAccuracy(gx, gy, px, py, dim, k, translation);
       const tl = await linearAccuracy(gx, gy, px, py, plain, u, translation);
+      const ts = await linearAccuracy(gx, gy, px, py, plain, u, translation, 'centroid');
+      right.twinServerCentroid.push(...ts);
+      count(`${mode}/twinServerCentroid`, ts);
       right.twinCentroid.push(...tc);
       right.twinLinear.push(...tl);
       count(`${mode}/centroid`, c);
@@ -376,6 +381,11 @@ export async function maskRows(
       share(right.twinLinear),
       `${twinNote}; trainScope augment`,
     );
+    add(
+      'centroid head + twins (server, --mask-translation)',
+      share(right.twinServerCentroid),
+      `${twinNote}; trainScope augment, head centroid (two means a person)`,
+    );
     if (mode === 'mixed') {
       add(
         'centroid on the masked probes',
@@ -387,7 +397,7 @@ export async function maskRows(
       add('linear + twins on the masked probes', share(right.maskedProbes.twinLinear), 'same probes');
     }
     options.log(
-      `masks ${mode}: centroid ${(share(right.centroid) * 100).toFixed(1)}%, linear ${(share(right.linear) * 100).toFixed(1)}%, twins + centroid ${(share(right.twinCentroid) * 100).toFixed(1)}%, linear + twins ${(share(right.twinLinear) * 100).toFixed(1)}%, cloud metric ${[...sensitivity].map(([s, r]) => `${(share(r) * 100).toFixed(1)}% (shrinkage ${s})`).join(', ')}`,
+      `masks ${mode}: centroid ${(share(right.centroid) * 100).toFixed(1)}%, linear ${(share(right.linear) * 100).toFixed(1)}%, twins + centroid ${(share(right.twinCentroid) * 100).toFixed(1)}%, linear + twins ${(share(right.twinLinear) * 100).toFixed(1)}%, centroid head + twins ${(share(right.twinServerCentroid) * 100).toFixed(1)}%, cloud metric ${[...sensitivity].map(([s, r]) => `${(share(r) * 100).toFixed(1)}% (shrinkage ${s})`).join(', ')}`,
     );
   }
   const cost = acc['none/centroid (frozen descriptor)'] - acc['probe/centroid (frozen descriptor)'];
@@ -395,6 +405,11 @@ export async function maskRows(
     ['cloud metric + centroid', 'metric', 'cloud metric'],
     ['twins + centroid', 'twinCentroid', 'twins + centroid'],
     ['linear + twins (server, --mask-translation)', 'twinLinear', 'linear + twins, the server'],
+    [
+      'centroid head + twins (server, --mask-translation)',
+      'twinServerCentroid',
+      'centroid head + twins, the server',
+    ],
   ] as const) {
     const won = acc[`probe/${method}`] - acc['probe/centroid (frozen descriptor)'];
     const [lo, hi] = wonBackInterval(perUser, key, 57);

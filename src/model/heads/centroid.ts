@@ -191,16 +191,161 @@ export function centroidClassifier(
   return { kernel: w, bias: b, scale };
 }
 
+/** The layer that sums each class's prototype probabilities (centroid head with prototypes > 1). */
+const PROTOTYPE_SUM_LAYER = 'prototype_sum';
+
+/**
+ * `p` prototypes of one class's vectors (rows of `dim`) by p-means: seeded by farthest points (the
+ * row farthest from the class mean, then each next the farthest from those chosen), then Lloyd
+ * steps until no row changes side (at most 50). Fewer distinct rows than `p`: prototypes repeat.
+ *
+ * @example
+ * // 1-d: rows 0, 1, 10, 11 → prototypes 10.5 and 0.5 (the farthest from the mean 5.5 is 0 or 11)
+ * classPrototypes(Float32Array.of(0, 1, 10, 11), 1, 2)
+ */
+export function classPrototypes(rows: Float32Array, dim: number, p: number): Float64Array {
+  const n = rows.length / dim;
+  const d2 = (i: number, c: ArrayLike<number>, o = 0) => {
+    let acc = 0;
+    for (let d = 0; d < dim; d++) acc += (rows[i * dim + d] - c[o + d]) ** 2;
+    return acc;
+  };
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += rows[i * dim + d] / n;
+  const protos = new Float64Array(p * dim);
+  const near = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+  for (let j = 0; j < p; j++) {
+    let pick = 0;
+    let far = -1;
+    for (let i = 0; i < n; i++) {
+      const score = j === 0 ? d2(i, mean) : near[i];
+      if (score > far) {
+        far = score;
+        pick = i;
+      }
+    }
+    for (let d = 0; d < dim; d++) protos[j * dim + d] = rows[pick * dim + d];
+    for (let i = 0; i < n; i++) near[i] = Math.min(near[i], d2(i, protos, j * dim));
+  }
+  const side = new Int32Array(n).fill(-1);
+  for (let step = 0; step < 50; step++) {
+    let moved = false;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let j = 1; j < p; j++) if (d2(i, protos, j * dim) < d2(i, protos, best * dim)) best = j;
+      if (side[i] !== best) moved = true;
+      side[i] = best;
+    }
+    if (!moved) break;
+    for (let j = 0; j < p; j++) {
+      const members = [...side.keys()].filter((i) => side[i] === j);
+      if (members.length === 0) continue;
+      for (let d = 0; d < dim; d++)
+        protos[j * dim + d] = members.reduce((a, i) => a + rows[i * dim + d], 0) / members.length;
+    }
+  }
+  return protos;
+}
+
+/** Sets a prototypes model (built with prototypes > 1) from labelled features: closed form. */
+function fitPrototypes(model: tf.LayersModel, data: LabelledFeatures): void {
+  const logits = model.getLayer(LOGITS_LAYER);
+  const [kernel] = logits.getWeights();
+  const [inDim, units] = kernel.shape;
+  const numClasses = model.outputs[0].shape[1] as number;
+  const p = units / numClasses;
+  const dim = shapeSize(data.shape);
+  const n = data.y.length;
+  if (data.x.length !== n * dim)
+    throw new FedexError(
+      'MODEL_BAD_DATA',
+      `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`,
+    );
+  const upto = tf.model({ inputs: model.inputs, outputs: logits.input as tf.SymbolicTensor });
+  const vectors = tf.tidy(
+    () => (upto.predict(tf.tensor(data.x, [n, ...data.shape])) as tf.Tensor).dataSync() as Float32Array,
+  );
+  if (vectors.length !== n * inDim)
+    throw new FedexError(
+      'MODEL_BAD_DATA',
+      `centroid head expects ${inDim} values per sample after reduction`,
+    );
+  // The scale from the one-mean-a-class fit (its leave-one-out likelihood), the means by p-means.
+  const { scale } = centroidClassifier(vectors, data.y, numClasses, inDim);
+  const w = new Float32Array(inDim * units);
+  const b = new Float32Array(units);
+  for (let c = 0; c < numClasses; c++) {
+    const members = Array.from({ length: n }, (_, i) => i).filter((i) => data.y[i] === c);
+    const rows = new Float32Array(members.length * inDim);
+    members.forEach((i, j) => rows.set(vectors.subarray(i * inDim, (i + 1) * inDim), j * inDim));
+    const protos = classPrototypes(rows, inDim, p);
+    for (let j = 0; j < p; j++) {
+      const unit = j * numClasses + c;
+      let sq = 0;
+      for (let d = 0; d < inDim; d++) {
+        const mu = protos[j * inDim + d];
+        w[d * units + unit] = 2 * scale * mu;
+        sq += mu * mu;
+      }
+      b[unit] = -scale * sq;
+    }
+  }
+  const tensors = [tf.tensor2d(w, [inDim, units]), tf.tensor1d(b)];
+  logits.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
 export const centroidHead: Head = {
   name: 'centroid',
   summary: 'nearest class centroid (Euclidean), fitted from class means, no training',
   training: 'closed-form',
   build(inputShape, numClasses, options: HeadOptions = {}, seed = 0) {
     checkBuildArgs('centroid', inputShape, numClasses);
+    const p = options.prototypes ?? 1;
+    if (!Number.isInteger(p) || p < 1 || p > 8)
+      throw new FedexError(
+        'BAD_ARGUMENT',
+        `centroid head: prototypes must be an integer in [1, 8] (got ${String(p)})`,
+      );
     const input = tf.input({ shape: [...inputShape], name: 'features' });
     const v = toVector(input, inputShape, options.pooling ?? 'flatten');
-    const out = classifier(v, numClasses, seed, { trainable: false, zeros: true });
-    return tf.model({ inputs: input, outputs: out, name: 'fedex_centroid' });
+    if (p === 1) {
+      const out = classifier(v, numClasses, seed, { trainable: false, zeros: true });
+      return tf.model({ inputs: input, outputs: out, name: 'fedex_centroid' });
+    }
+    // P means a class: softmax over all P·k of them, then each class's P probabilities summed.
+    const logits = tf.layers
+      .dense({
+        units: p * numClasses,
+        name: LOGITS_LAYER,
+        kernelInitializer: 'zeros',
+        biasInitializer: 'zeros',
+        trainable: false,
+      })
+      .apply(v) as tf.SymbolicTensor;
+    const probs = tf.layers
+      .activation({ activation: 'softmax', name: 'prototype_probs' })
+      .apply(logits) as tf.SymbolicTensor;
+    const sum = tf.layers.dense({
+      units: numClasses,
+      useBias: false,
+      name: PROTOTYPE_SUM_LAYER,
+      trainable: false,
+      kernelInitializer: 'zeros',
+    });
+    const out = sum.apply(probs) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out, name: 'fedex_centroid' });
+    const ones = new Float32Array(p * numClasses * numClasses);
+    for (let j = 0; j < p; j++)
+      for (let c = 0; c < numClasses; c++) ones[(j * numClasses + c) * numClasses + c] = 1;
+    const t = tf.tensor2d(ones, [p * numClasses, numClasses]);
+    sum.setWeights([t]);
+    t.dispose();
+    return model;
   },
-  fit: fitCentroids,
+  fit(model, data) {
+    const units = model.getLayer(LOGITS_LAYER).getWeights()[0].shape[1];
+    if (units === model.outputs[0].shape[1]) fitCentroids(model, data);
+    else fitPrototypes(model, data);
+  },
 };

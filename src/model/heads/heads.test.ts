@@ -1,10 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isFedexError } from '../../core/errors.js';
+import { createRng } from '../../core/random.js';
 import { nearestCentroidAccuracy } from '../../data/eval.js';
 import { initRuntime, tf } from '../../runtime/node.js';
 import { gaussianBlobs } from '../testing/blobs.js';
 import { fakeBackbone, FAKE_STAGE_SHAPE } from '../testing/fake-backbone.js';
+import { modelFromWeightsMessage, modelToWeightsMessage } from '../io.js';
 import { fitHead } from '../trainer.js';
+import { classPrototypes } from './centroid.js';
 import { getHead, headNames, LOGITS_LAYER } from './registry.js';
 import type { HeadOptions } from './types.js';
 
@@ -372,5 +375,55 @@ describe('linear head, init centroids', () => {
     expect(() => head.build([8], 3, { init: 'zeros' as 'random' })).toThrow(/linear head: init must be/);
     model.dispose();
     random.dispose();
+  });
+});
+
+describe('centroid head with prototypes', () => {
+  it('splits a class by farthest-point p-means, by hand', () => {
+    // 1-d rows 0, 1, 10, 11: mean 5.5; the farthest is 0 (first of the ties), then 11.
+    expect(Array.from(classPrototypes(Float32Array.of(0, 1, 10, 11), 1, 2))).toEqual([0.5, 10.5]);
+    // Fewer distinct rows than prototypes: they repeat.
+    expect(Array.from(classPrototypes(Float32Array.of(3, 3), 1, 2))).toEqual([3, 3]);
+  });
+
+  it('keeps two means a person, names faces near either, sums to 1 and survives the wire', async () => {
+    // Two people in 4-d; each has photos near its centre and "twins" moved by the same shift.
+    const rng = createRng(5);
+    const centre = [
+      [0, 0, 0, 0],
+      [4, 0, 0, 0],
+    ];
+    // The twins of person 0 land next to person 1's photos: one mean a person cannot tell them apart.
+    const shift = [4.4, 1, 0, 0];
+    const rows: number[] = [];
+    const y: number[] = [];
+    for (const twin of [0, 1])
+      for (let c = 0; c < 2; c++)
+        for (let k = 0; k < 4; k++) {
+          rows.push(...centre[c].map((v, d) => v + twin * shift[d] + (rng() - 0.5) * 0.4));
+          y.push(c);
+        }
+    const data = { x: Float32Array.from(rows), y, shape: [4] as const };
+    const head = getHead('centroid');
+    const one = head.build([4], 2, {}, 0);
+    const two = head.build([4], 2, { prototypes: 2 }, 0);
+    head.fit!(one, data);
+    head.fit!(two, data);
+    // A twin of person 0 lies nearer person 1's single mean (6.2, 0.5) than person 0's (2.2, 0.5).
+    const probe = tf.tensor2d([[shift[0], shift[1], 0, 0]]);
+    const p1 = tf.tidy(() => (one.predict(probe) as tf.Tensor).dataSync());
+    const p2 = tf.tidy(() => (two.predict(probe) as tf.Tensor).dataSync());
+    expect(p1[0]).toBeLessThan(p1[1]);
+    expect(p2[0]).toBeGreaterThan(0.6); // named right (its confidence is the temperature's job)
+    expect(p2[0] + p2[1]).toBeCloseTo(1, 6);
+    // Through the wire format and back: the same probabilities.
+    const { model: back } = await modelFromWeightsMessage(modelToWeightsMessage(two, { head: 'centroid' }));
+    const p3 = tf.tidy(() => (back.predict(probe) as tf.Tensor).dataSync());
+    expect(Array.from(p3)).toEqual(Array.from(p2));
+    expect(() => head.build([4], 2, { prototypes: 0 })).toThrow(/prototypes must be an integer in \[1, 8\]/);
+    probe.dispose();
+    one.dispose();
+    two.dispose();
+    back.dispose();
   });
 });

@@ -33,6 +33,13 @@ export interface HeadOptions {
    * seeded random weights. Default `centroids` for upper, `random` for linear.
    */
   init?: 'centroids' | 'random';
+  /**
+   * centroid: prototypes (means) per class, 1 to 8, default 1. With P > 1 the class's samples are
+   * split by P-means and the probability of a class is the sum of its prototypes' (a mixture): a
+   * person named unmasked whose masked twins were added (`--mask-translation`) keeps a mean of the
+   * photos and a mean of the twins, and a masked face is near the second.
+   */
+  prototypes?: number;
 }
 
 /** A serialisable view of the options (no backbone object), as recorded in meta.json. */

@@ -198,6 +198,27 @@ describe('trainScope', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('gives the centroid head two means a person when it trains on twins', async () => {
+    const set = syntheticSet(4, 10, 5);
+    const cover = (rows: Float32Array) => rows.map((v, i) => (i % 128 < 112 ? 4 : v));
+    const out = await trainScope({
+      scope: 'user:alice',
+      set,
+      config: resolveTrainJobConfig({ head: 'centroid' }),
+      augment: cover,
+    });
+    const { model } = await modelFromWeightsMessage(out.weights);
+    expect(model.getLayer('logits').getWeights()[0].shape).toEqual([128, 8]);
+    const probes = syntheticSet(4, 5, 77);
+    const p = tf.tidy(() =>
+      Array.from(
+        (model.predict(tf.tensor(cover(probes.features), [20, 128])) as tf.Tensor).argMax(-1).dataSync(),
+      ),
+    );
+    model.dispose();
+    expect(p).toEqual(Array.from(probes.labels));
+  });
+
   it('rejects a bad config with a typed error', () => {
     expect(() => resolveTrainJobConfig({ epochs: 0 })).toThrow(/epochs/);
     expect(() => resolveTrainJobConfig({ head: 'nope' })).toThrow(/unknown head/);

@@ -399,8 +399,12 @@ export async function trainScope(
     patience: config.patience,
     seed: config.seed,
   };
-  const build = (): tf.LayersModel =>
-    head.build(shape, labels.length, { ...config.headOptions }, config.seed);
+  // With masked twins the centroid head keeps two means a person: of the photos and of the twins.
+  const headOptions =
+    input.augment && head.name === 'centroid' && config.headOptions.prototypes === undefined
+      ? { ...config.headOptions, prototypes: 2 }
+      : { ...config.headOptions };
+  const build = (): tf.LayersModel => head.build(shape, labels.length, headOptions, config.seed);
   const epochsOf = (n: number) => (head.training === 'gradient' ? n : 1);
 
   let candidate: tf.LayersModel | undefined = build();
