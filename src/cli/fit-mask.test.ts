@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { parseMaskTranslationFile } from '../model/mask-translate.js';
 import { describeWithData } from '../testing/describe-with-data.js';
+import { serveConfig } from './serve.js';
 import { run } from './testing/features.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-fit-mask-'));
@@ -19,6 +20,15 @@ describe('fedex fit-mask-translation: flags', () => {
     const r = await run(['fit-mask-translation', '--data', tmp, ...argv]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it("fedex serve takes the translation and the jobs' default head, and refuses a head it cannot train", () => {
+    expect(serveConfig(['--mask-translation', 'm.json', '--head', 'centroid'], {})).toMatchObject({
+      maskTranslation: 'm.json',
+      training: { head: 'centroid' },
+    });
+    expect(() => serveConfig(['--head', 'nope'], {})).toThrow(/unknown head/);
+    expect(() => serveConfig(['--head', 'upper'], {})).toThrow(/needs a backbone/);
   });
 
   it('fedex serve refuses a translation file that is not one, before it starts', async () => {

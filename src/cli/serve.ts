@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FedexError } from '../core/errors.js';
 import { defaultServerConfig, type ServerConfig } from '../server/config.js';
+import { resolveTrainJobConfig } from '../server/jobs/train-task.js';
 import { ADMIN_KEY_FILE, startServer, type RunningServer } from '../server/server.js';
 import { isPostgresUrl } from '../server/store/store.js';
 import { serverDataDir } from './admin.js';
@@ -40,6 +41,11 @@ const FLAGS: FlagSpecs = {
     type: 'string',
     arg: 'URL',
     help: 'postgres://user@host:port/db: keep everything in PostgreSQL, so many serve and worker processes share it (see docs/server.md, "Scaling out"). Default $FEDEX_DATABASE_URL, else the SQLite file in the data folder.',
+  },
+  head: {
+    type: 'string',
+    arg: 'NAME',
+    help: "The head jobs train when a request names none (the scheduler's included): linear, centroid (with --mask-translation: two means a person) or mlp. Default linear.",
   },
   'mask-translation': {
     type: 'string',
@@ -114,7 +120,7 @@ const FLAGS: FlagSpecs = {
 };
 
 const USAGE =
-  'fedex serve [--port N] [--host H] [--data-dir DIR] [--database URL] [--mask-translation FILE] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--max-samples-per-user N] [--max-job-epochs N] [--job-timeout S] [--source-maps] [--log]';
+  'fedex serve [--port N] [--host H] [--data-dir DIR] [--database URL] [--mask-translation FILE] [--head NAME] [--workers N] [--retrain-after N] [--durability full|normal] [--rate-limit N] [--enrollment open|closed] [--signup open|closed] [--signups-per-hour N] [--sdk-dir DIR] [--web-dir DIR] [--max-samples-per-user N] [--max-job-epochs N] [--job-timeout S] [--source-maps] [--log]';
 
 /**
  * The `--database` flag, else `FEDEX_DATABASE_URL`; undefined for neither (the SQLite default).
@@ -152,6 +158,11 @@ export function serveConfig(
   config.dataDir = serverDataDir(stringFlag(flags, 'data-dir'), env);
   const database = databaseUrl(stringFlag(flags, 'database'), env);
   if (database !== undefined) config.database = database;
+  const head = stringFlag(flags, 'head');
+  if (head !== undefined) {
+    resolveTrainJobConfig({ head }); // an unknown or server-less head fails here, in one line
+    config.training = { ...config.training, head };
+  }
   const maskTranslation = stringFlag(flags, 'mask-translation');
   if (maskTranslation !== undefined) config.maskTranslation = maskTranslation;
   const workers = intFlag(flags, 'workers', undefined, { min: 0, max: 64 });
