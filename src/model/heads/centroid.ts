@@ -270,25 +270,48 @@ function fitPrototypes(model: tf.LayersModel, data: LabelledFeatures): void {
       'MODEL_BAD_DATA',
       `centroid head expects ${inDim} values per sample after reduction`,
     );
-  // The scale from the one-mean-a-class fit (its leave-one-out likelihood), the means by p-means.
-  const { scale } = centroidClassifier(vectors, data.y, numClasses, inDim);
-  const w = new Float32Array(inDim * units);
-  const b = new Float32Array(units);
+  // The means by p-means per class; each sample belongs to its class's nearest prototype, and the
+  // scale is fitted (leave-one-out likelihood) with every prototype as a class of its own, so the
+  // probabilities are as sharp as the prototypes are tight.
+  const means = new Float64Array(units * inDim);
+  const sub = new Int32Array(n);
   for (let c = 0; c < numClasses; c++) {
     const members = Array.from({ length: n }, (_, i) => i).filter((i) => data.y[i] === c);
+    if (members.length === 0)
+      throw new FedexError('MODEL_BAD_DATA', `centroid head: no sample of class ${c}`);
     const rows = new Float32Array(members.length * inDim);
     members.forEach((i, j) => rows.set(vectors.subarray(i * inDim, (i + 1) * inDim), j * inDim));
     const protos = classPrototypes(rows, inDim, p);
-    for (let j = 0; j < p; j++) {
-      const unit = j * numClasses + c;
-      let sq = 0;
-      for (let d = 0; d < inDim; d++) {
-        const mu = protos[j * inDim + d];
-        w[d * units + unit] = 2 * scale * mu;
-        sq += mu * mu;
+    for (let j = 0; j < p; j++)
+      means.set(protos.subarray(j * inDim, (j + 1) * inDim), (j * numClasses + c) * inDim);
+    members.forEach((i, r) => {
+      let best = 0;
+      let bestD = Number.POSITIVE_INFINITY;
+      for (let j = 0; j < p; j++) {
+        let acc = 0;
+        for (let d = 0; d < inDim; d++) acc += (rows[r * inDim + d] - protos[j * inDim + d]) ** 2;
+        if (acc < bestD) {
+          bestD = acc;
+          best = j;
+        }
       }
-      b[unit] = -scale * sq;
+      sub[i] = best * numClasses + c;
+    });
+  }
+  const counts = new Float64Array(units);
+  for (const u of sub) counts[u] += 1;
+  // A repeated prototype (fewer distinct samples than P) has no sample of its own: not in the fit.
+  const scale = fitScale(vectors, sub, means, counts, inDim);
+  const w = new Float32Array(inDim * units);
+  const b = new Float32Array(units);
+  for (let unit = 0; unit < units; unit++) {
+    let sq = 0;
+    for (let d = 0; d < inDim; d++) {
+      const mu = means[unit * inDim + d];
+      w[d * units + unit] = 2 * scale * mu;
+      sq += mu * mu;
     }
+    b[unit] = -scale * sq;
   }
   const tensors = [tf.tensor2d(w, [inDim, units]), tf.tensor1d(b)];
   logits.setWeights(tensors);
