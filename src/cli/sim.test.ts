@@ -85,6 +85,8 @@ describe('fedex sim flags', () => {
     [['--photos-per-person', '6-2'], /--photos-per-person must be A-B/],
     [['--people-per-device', '0-3'], /--people-per-device must be A-B/],
     [['--cloud-epochs', '0'], /--cloud-epochs must be between 1 and 100000/],
+    [['--cloud-patience=-1'], /--cloud-patience must be between 0 and 100000/],
+    [['--fedex-start', 'zeros'], /--fedex-start must be one of initial, centroids; got "zeros"/],
     [['--cloud-lr=-1'], /--cloud-lr must be a positive number/],
     [['--front-end-gflop=-1'], /--front-end-gflop must be a non-negative number of GFLOP/],
     [['--splits', 'embedding,nope'], /--splits: unknown split "nope"/],

@@ -151,6 +151,11 @@ export const SIM_FLAGS: FlagSpecs = {
     arg: 'LR',
     help: `FedEx cloud trainer: Adam learning rate. Default ${D.cloudTrain.learningRate}.`,
   },
+  'cloud-patience': {
+    type: 'string',
+    arg: 'N',
+    help: `FedEx cloud trainer: early-stopping patience in epochs (0: off, train every epoch). Default ${D.cloudTrain.patience}.`,
+  },
   'people-per-device': {
     type: 'string',
     arg: 'A-B',
@@ -383,6 +388,10 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
         ? { patience: 3, probeEpochs: 1, pretrainedLearningRateScale: 0.1, validateStart: true }
         : {}),
       epochs: intFlag(flags, 'cloud-epochs', heavy ? 8 : D.cloudTrain.epochs, { min: 1, max: 100_000 })!,
+      patience: intFlag(flags, 'cloud-patience', heavy ? 3 : D.cloudTrain.patience, {
+        min: 0,
+        max: 100_000,
+      })!,
       learningRate: numberFlag(
         flags,
         'cloud-lr',
