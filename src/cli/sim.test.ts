@@ -86,6 +86,7 @@ describe('fedex sim flags', () => {
     [['--people-per-device', '0-3'], /--people-per-device must be A-B/],
     [['--cloud-epochs', '0'], /--cloud-epochs must be between 1 and 100000/],
     [['--cloud-patience=-1'], /--cloud-patience must be between 0 and 100000/],
+    [['--cloud-l2=-1'], /--cloud-l2 must be a non-negative number/],
     [['--fedex-start', 'zeros'], /--fedex-start must be one of initial, centroids; got "zeros"/],
     [['--cloud-lr=-1'], /--cloud-lr must be a positive number/],
     [['--front-end-gflop=-1'], /--front-end-gflop must be a non-negative number of GFLOP/],

@@ -156,6 +156,11 @@ export const SIM_FLAGS: FlagSpecs = {
     arg: 'N',
     help: `FedEx cloud trainer: early-stopping patience in epochs (0: off, train every epoch). Default ${D.cloudTrain.patience}.`,
   },
+  'cloud-l2': {
+    type: 'string',
+    arg: 'L',
+    help: 'FedEx cloud trainer: L2 penalty on the kernels (weight decay). Default 0.',
+  },
   'people-per-device': {
     type: 'string',
     arg: 'A-B',
@@ -392,6 +397,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
         min: 0,
         max: 100_000,
       })!,
+      weightDecay: numberFlag(flags, 'cloud-l2', 0, (v) => v >= 0, 'a non-negative number'),
       learningRate: numberFlag(
         flags,
         'cloud-lr',

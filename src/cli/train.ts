@@ -66,7 +66,13 @@ export interface ModelMeta {
   task: TaskRecord;
   training: Omit<
     TrainOptions,
-    'onEpoch' | 'signal' | 'initialize' | 'probeEpochs' | 'pretrainedLearningRateScale' | 'validateStart'
+    | 'onEpoch'
+    | 'signal'
+    | 'initialize'
+    | 'probeEpochs'
+    | 'pretrainedLearningRateScale'
+    | 'validateStart'
+    | 'weightDecay'
   >;
   metrics: {
     trainSamples: number;

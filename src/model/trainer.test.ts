@@ -319,3 +319,38 @@ describe('fitHead', () => {
     model.dispose();
   });
 });
+
+describe('weightDecay', () => {
+  it('shrinks the kernels (not the biases) by the L2 penalty, and refuses a negative one', async () => {
+    const data = gaussianBlobs({ dim: 6, perClass: [8, 8, 8], spread: 0.3, seed: 2 });
+    const head = getHead('linear');
+    const norm = async (weightDecay: number) => {
+      const model = head.build([6], 3, {}, 1);
+      await trainModel(
+        model,
+        { ...data, shape: [6] },
+        {
+          epochs: 60,
+          learningRate: 0.05,
+          validationSplit: 0,
+          patience: 0,
+          weightDecay,
+        },
+      );
+      const [kernel] = model.getLayer(LOGITS_LAYER).getWeights();
+      const n = tf.tidy(() => tf.norm(kernel).dataSync()[0]);
+      model.dispose();
+      return n;
+    };
+    const before = tf.memory().numTensors;
+    const free = await norm(0);
+    const decayed = await norm(0.5);
+    expect(decayed).toBeLessThan(free * 0.7);
+    expect(tf.memory().numTensors).toBe(before);
+    const model = head.build([6], 3, {}, 1);
+    await expect(trainModel(model, { ...data, shape: [6] }, { weightDecay: -1 })).rejects.toThrow(
+      /weightDecay/,
+    );
+    model.dispose();
+  });
+});

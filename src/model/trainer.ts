@@ -81,6 +81,11 @@ export interface TrainOptions {
    */
   validateStart: boolean;
   /**
+   * L2 penalty on the kernels (not the biases): the training loss gains (weightDecay / 2) × the sum
+   * of every trained kernel's squared weights. 0 (default): none.
+   */
+  weightDecay: number;
+  /**
    * Called once with the training part of the data (validation samples left out) before the first
    * step: sets new weights from data (`Head.prepare`).
    */
@@ -110,6 +115,7 @@ export const DEFAULT_TRAIN_OPTIONS: Readonly<Omit<TrainOptions, 'onEpoch' | 'sig
     probeEpochs: 0,
     pretrainedLearningRateScale: 1,
     validateStart: false,
+    weightDecay: 0,
   });
 
 export interface TrainResult {
@@ -342,6 +348,8 @@ export async function trainModel(
     throw new FedexError('BAD_ARGUMENT', `batchSize must be an integer >= 1 (got ${o.batchSize})`);
   if (!(o.learningRate > 0))
     throw new FedexError('BAD_ARGUMENT', `learningRate must be > 0 (got ${o.learningRate})`);
+  if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay))
+    throw new FedexError('BAD_ARGUMENT', `weightDecay must be a finite number >= 0 (got ${o.weightDecay})`);
   if (!Number.isInteger(o.patience) || o.patience < 0)
     throw new FedexError('BAD_ARGUMENT', `patience must be an integer >= 0 (got ${o.patience})`);
   if (!Number.isInteger(o.probeEpochs) || o.probeEpochs < 0)
@@ -441,10 +449,11 @@ export async function trainModel(
               const out = forward.apply(xb, { training: true }) as tf.Tensor;
               right = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1).toInt(), yb), 'float32')));
               // Keras semantics: the mean over the batch of weight × cross-entropy.
-              return tf.div(
-                tf.sum(tf.mul(crossEntropy(out, oneHot, fromProbs), sampleWeights)),
-                b,
-              ) as tf.Scalar;
+              const data = tf.div(tf.sum(tf.mul(crossEntropy(out, oneHot, fromProbs), sampleWeights)), b);
+              if (o.weightDecay === 0) return data as tf.Scalar;
+              const kernels = stepVars.filter((v) => v.name.includes('kernel'));
+              const l2 = tf.addN(kernels.map((v) => tf.sum(tf.square(v))));
+              return tf.add(data, tf.mul(o.weightDecay / 2, l2)) as tf.Scalar;
             }, stepVars);
             // An array keeps the variable order fixed, which Adam's per-slot moments rely on.
             const apply = (opt: tf.Optimizer, vars: tf.Variable[]) =>

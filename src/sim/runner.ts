@@ -132,6 +132,8 @@ export interface SimOptions {
     probeEpochs?: number;
     pretrainedLearningRateScale?: number;
     validateStart?: boolean;
+    /** L2 penalty on the kernels (the trainer's `weightDecay`); absent: none. */
+    weightDecay?: number;
   };
   catalog: ProfileCatalog;
 }
@@ -199,6 +201,7 @@ export function fedexStrategyOptions(
       patience: o.cloudTrain.patience,
       ...lpft(o.cloudTrain),
       ...(centroids ? { validateStart: true } : {}),
+      ...(o.cloudTrain.weightDecay ? { weightDecay: o.cloudTrain.weightDecay } : {}),
     },
   };
 }
