@@ -72,21 +72,11 @@ function fitScale(
 }
 
 /**
- * Sets the `logits` layer of any head from the class means of `data` as seen at that layer's input
- * (after pooling, or after a pretrained upper stage): the nearest-centroid classifier, its scale
- * fitted. The centroid head is only this; the upper head starts from it. Every class needs a sample,
- * unless `missingClasses: 'keep'`: then the classes without one keep the weights they had (a
- * label outside the classes is still an error).
+ * The vectors the `logits` layer of `model` reads, for every sample of `data`: the layers before it
+ * (flatten, pooling, a pretrained stage), run in chunks so a heavy stage over thousands of samples
+ * stays in memory. A pooled input reduces [h, w, c] to c values. MODEL_BAD_DATA on a size mismatch.
  */
-export function fitCentroids(
-  model: tf.LayersModel,
-  data: LabelledFeatures,
-  options: { missingClasses?: 'error' | 'keep' } = {},
-): void {
-  const logits = model.getLayer(LOGITS_LAYER);
-  const [kernel] = logits.getWeights();
-  const [inDim, numClasses] = kernel.shape;
-  // A pooled input reduces [h, w, c] to c values; `fit` then needs the pooled features.
+function logitsInputs(model: tf.LayersModel, data: LabelledFeatures, inDim: number): Float32Array {
   const dim = shapeSize(data.shape);
   const n = data.y.length;
   if (data.x.length !== n * dim) {
@@ -95,9 +85,10 @@ export function fitCentroids(
       `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`,
     );
   }
-  // The layers before `logits` (flatten, pooling, a pretrained stage) give the vectors the
-  // centroids live in; in chunks, so a heavy stage over thousands of samples stays in memory.
-  const upto = tf.model({ inputs: model.inputs, outputs: logits.input as tf.SymbolicTensor });
+  const upto = tf.model({
+    inputs: model.inputs,
+    outputs: model.getLayer(LOGITS_LAYER).input as tf.SymbolicTensor,
+  });
   const vectors = new Float32Array(n * inDim);
   const chunk = 128;
   for (let s = 0; s < n; s += chunk) {
@@ -114,6 +105,49 @@ export function fitCentroids(
     }
     vectors.set(part, s * inDim);
   }
+  return vectors;
+}
+
+/**
+ * The nearest-mean classifier's weights for `units` means (rows of `inDim`) at scale `s`: kernel
+ * column u = 2s·μ_u (`inDim × units`, row-major), bias u = −s‖μ_u‖².
+ */
+function meansClassifier(
+  means: Float64Array,
+  units: number,
+  inDim: number,
+  scale: number,
+): { kernel: Float32Array; bias: Float32Array } {
+  const kernel = new Float32Array(inDim * units);
+  const bias = new Float32Array(units);
+  for (let u = 0; u < units; u++) {
+    let sq = 0;
+    for (let d = 0; d < inDim; d++) {
+      const mu = means[u * inDim + d];
+      kernel[d * units + u] = 2 * scale * mu;
+      sq += mu * mu;
+    }
+    bias[u] = -scale * sq;
+  }
+  return { kernel, bias };
+}
+
+/**
+ * Sets the `logits` layer of any head from the class means of `data` as seen at that layer's input
+ * (after pooling, or after a pretrained upper stage): the nearest-centroid classifier, its scale
+ * fitted. The centroid head is only this; the upper head starts from it. Every class needs a sample,
+ * unless `missingClasses: 'keep'`: then the classes without one keep the weights they had (a
+ * label outside the classes is still an error).
+ */
+export function fitCentroids(
+  model: tf.LayersModel,
+  data: LabelledFeatures,
+  options: { missingClasses?: 'error' | 'keep' } = {},
+): void {
+  const logits = model.getLayer(LOGITS_LAYER);
+  const [kernel] = logits.getWeights();
+  const [inDim, numClasses] = kernel.shape;
+  const vectors = logitsInputs(model, data, inDim);
   if (options.missingClasses !== 'keep') {
     const { kernel: w, bias: b } = centroidClassifier(vectors, data.y, numClasses, inDim);
     const tensors = [tf.tensor2d(w, [inDim, numClasses]), tf.tensor1d(b)];
@@ -177,18 +211,7 @@ export function centroidClassifier(
     for (let d = 0; d < inDim; d++) means[c * inDim + d] = sums[c * inDim + d] / counts[c];
   }
   const scale = fitScale(vectors, y, means, counts, inDim);
-  const w = new Float32Array(inDim * numClasses);
-  const b = new Float32Array(numClasses);
-  for (let c = 0; c < numClasses; c++) {
-    let sq = 0;
-    for (let d = 0; d < inDim; d++) {
-      const mu = means[c * inDim + d];
-      w[d * numClasses + c] = 2 * scale * mu;
-      sq += mu * mu;
-    }
-    b[c] = -scale * sq;
-  }
-  return { kernel: w, bias: b, scale };
+  return { ...meansClassifier(means, numClasses, inDim, scale), scale };
 }
 
 /** The layer that sums each class's prototype probabilities (centroid head with prototypes > 1). */
@@ -254,22 +277,8 @@ function fitPrototypes(model: tf.LayersModel, data: LabelledFeatures): void {
   const [inDim, units] = kernel.shape;
   const numClasses = model.outputs[0].shape[1] as number;
   const p = units / numClasses;
-  const dim = shapeSize(data.shape);
   const n = data.y.length;
-  if (data.x.length !== n * dim)
-    throw new FedexError(
-      'MODEL_BAD_DATA',
-      `${data.x.length} feature values do not make ${n} samples of [${data.shape.join(', ')}]`,
-    );
-  const upto = tf.model({ inputs: model.inputs, outputs: logits.input as tf.SymbolicTensor });
-  const vectors = tf.tidy(
-    () => (upto.predict(tf.tensor(data.x, [n, ...data.shape])) as tf.Tensor).dataSync() as Float32Array,
-  );
-  if (vectors.length !== n * inDim)
-    throw new FedexError(
-      'MODEL_BAD_DATA',
-      `centroid head expects ${inDim} values per sample after reduction`,
-    );
+  const vectors = logitsInputs(model, data, inDim);
   // The means by p-means per class; each sample belongs to its class's nearest prototype, and the
   // scale is fitted (leave-one-out likelihood) with every prototype as a class of its own, so the
   // probabilities are as sharp as the prototypes are tight.
@@ -302,17 +311,7 @@ function fitPrototypes(model: tf.LayersModel, data: LabelledFeatures): void {
   for (const u of sub) counts[u] += 1;
   // A repeated prototype (fewer distinct samples than P) has no sample of its own: not in the fit.
   const scale = fitScale(vectors, sub, means, counts, inDim);
-  const w = new Float32Array(inDim * units);
-  const b = new Float32Array(units);
-  for (let unit = 0; unit < units; unit++) {
-    let sq = 0;
-    for (let d = 0; d < inDim; d++) {
-      const mu = means[unit * inDim + d];
-      w[d * units + unit] = 2 * scale * mu;
-      sq += mu * mu;
-    }
-    b[unit] = -scale * sq;
-  }
+  const { kernel: w, bias: b } = meansClassifier(means, units, inDim, scale);
   const tensors = [tf.tensor2d(w, [inDim, units]), tf.tensor1d(b)];
   logits.setWeights(tensors);
   tf.dispose(tensors);
