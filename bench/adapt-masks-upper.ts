@@ -17,13 +17,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { shapeSize } from '../src/core/types.js';
 import type { ExtractedFeatureSet } from '../src/data/extract.js';
-import { buildUsers } from '../src/data/users.js';
 import { loadBackbone } from '../src/model/backbones/registry.js';
 import { LOGITS_LAYER } from '../src/model/heads/common.js';
 import { getHead } from '../src/model/heads/registry.js';
 import { fitOpenSet, nearestCentroid } from '../src/model/open-set.js';
 import { fitHead } from '../src/model/trainer.js';
-import { peopleHalves, wonBackInterval } from './adapt-masks.js';
+import { maskUsers, peopleHalves, wonBackInterval } from './adapt-masks.js';
 import { localLabels } from './split.js';
 import type { BenchRow } from './types.js';
 
@@ -125,18 +124,8 @@ export async function maskedUpperRows(
       frozen: { plain: vectors(frozenStage, plain.features), masked: vectors(frozenStage, masked.features) },
       adapted: { plain: vectors(adapted, plain.features), masked: vectors(adapted, masked.features) },
     };
-    const labels = Int32Array.from(plain.samples, (s) => (evaluation.has(s.label) ? s.label : -1));
-    const users = buildUsers(
-      { people: plain.people, labels },
-      {
-        users: options.users,
-        peoplePerUser: 5,
-        labelledPerPerson: 3,
-        unlabelledPerPerson: 0,
-        minTestPerPerson: 1,
-        seed: 23,
-      },
-    );
+    const users = maskUsers(plain, evaluation, options.users, 23);
+
     const score: Record<string, boolean[]> = {};
     // Right answers per user, keyed as wonBackInterval reads them.
     const perUser = new Map<string, number[]>();

@@ -49,6 +49,29 @@ import type { BenchRow } from './types.js';
 const MODES: readonly MaskMode[] = ['none', 'probe', 'all', 'mixed'];
 const MASK_SEED = 5;
 
+/**
+ * `count` users (5 people, 3 labelled photos each, the rest test photos) made of the people in
+ * `half`: the setting of every masked-faces figure. Seeded.
+ */
+export function maskUsers(
+  set: ExtractedFeatureSet,
+  half: Set<number>,
+  count: number,
+  seed: number,
+): SimUser[] {
+  return buildUsers(
+    { people: set.people, labels: Int32Array.from(set.samples, (s) => (half.has(s.label) ? s.label : -1)) },
+    {
+      users: count,
+      peoplePerUser: 5,
+      labelledPerPerson: 3,
+      unlabelledPerPerson: 0,
+      minTestPerPerson: 1,
+      seed,
+    },
+  );
+}
+
 /** The two halves of the people (the open-set part uses the same split). */
 export function peopleHalves(count: number): { calibration: Set<number>; evaluation: Set<number> } {
   const order = shuffled(
@@ -268,18 +291,8 @@ export async function maskRows(
     `mask translation: ridge ${translation.ridge} chosen over whole people (held-out error ${[...heldOut].map(([r, e]) => `${r}: ${e.toFixed(4)}`).join(', ')}), ${translationSeconds.toFixed(1)} s`,
   );
 
-  const labels = Int32Array.from(plain.samples, (s) => (evaluation.has(s.label) ? s.label : -1));
-  const users = buildUsers(
-    { people: plain.people, labels },
-    {
-      users: options.users,
-      peoplePerUser: 5,
-      labelledPerPerson: 3,
-      unlabelledPerPerson: 0,
-      minTestPerPerson: 1,
-      seed: 23,
-    },
-  );
+  const users = maskUsers(plain, evaluation, options.users, 23);
+
   const ctx = `${users.length} LFW users x 5 people, 3 labelled each; masks by src/face/mask.ts (seed ${MASK_SEED})`;
   const rows: BenchRow[] = [];
   const acc: Record<string, number> = {};
@@ -425,26 +438,11 @@ export async function maskRows(
     );
   }
   // Open set with masks: the twin radius fitted on calibration users, every figure on evaluation users.
-  const usersOfHalf = (half: Set<number>, seed: number) =>
-    buildUsers(
-      {
-        people: plain.people,
-        labels: Int32Array.from(plain.samples, (s) => (half.has(s.label) ? s.label : -1)),
-      },
-      {
-        users: options.users,
-        peoplePerUser: 5,
-        labelledPerPerson: 3,
-        unlabelledPerPerson: 0,
-        minTestPerPerson: 1,
-        seed,
-      },
-    );
   const shippedTwin = OPEN_SET_TWIN_RADII['faceapi-resnet/embedding'];
   const calOpen = maskOpenSet(
     plain,
     masked,
-    usersOfHalf(calibration, 29),
+    maskUsers(plain, calibration, options.users, 29),
     calibration,
     translation,
     shippedTwin,
@@ -462,36 +460,14 @@ export async function maskRows(
       unit: 'share',
       note: `${note}; ${openCtx}`,
     });
-  openRow(
-    'masked known faces called unknown, without twins',
-    share(ev.knownFar.plainRule),
-    'the plain radius only',
-  );
-  openRow(
-    'masked known faces called unknown, with twins',
-    share(ev.knownFar.twinRule),
-    'twin means at the twin radius',
-  );
-  openRow(
-    'masked strangers called unknown, without twins',
-    share(ev.maskedStrangersCaught.plainRule),
-    'the plain radius only',
-  );
-  openRow(
-    'masked strangers called unknown, with twins',
-    share(ev.maskedStrangersCaught.twinRule),
-    'twin means at the twin radius',
-  );
-  openRow(
-    'plain strangers called unknown, without twins',
-    share(ev.plainStrangersCaught.plainRule),
-    'the plain radius only',
-  );
-  openRow(
-    'plain strangers called unknown, with twins',
-    share(ev.plainStrangersCaught.twinRule),
-    'twin means at the twin radius',
-  );
+  for (const [what, result] of [
+    ['masked known faces', ev.knownFar],
+    ['masked strangers', ev.maskedStrangersCaught],
+    ['plain strangers', ev.plainStrangersCaught],
+  ] as const) {
+    openRow(`${what} called unknown, without twins`, share(result.plainRule), 'the plain radius only');
+    openRow(`${what} called unknown, with twins`, share(result.twinRule), 'twin means at the twin radius');
+  }
   rows.push({
     suite: 'adapt',
     name: 'masks open set: twin radius fitted on calibration users',
