@@ -6,6 +6,7 @@ import { LFW_TEST_SCAN } from '../testing/datasets.js';
 import { describeWithData } from '../testing/describe-with-data.js';
 import { parseFlags } from './args.js';
 import { SIM_FLAGS, simOptionsFromFlags } from './sim.js';
+import { DEFAULT_SIM_OPTIONS, fedexStrategyOptions } from '../sim/runner.js';
 import { run } from './testing/features.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'fedex-sim-cli-'));
@@ -56,6 +57,18 @@ describe('fedex sim flags', () => {
     const plain = await simOptionsFromFlags(parseFlags([], SIM_FLAGS).flags);
     expect(plain.split).toBe('embedding');
     expect(plain.options.head).toBe('linear');
+    expect(plain.options.cloudTrain?.optimizer).toBe('adam');
+    const sgd = await simOptionsFromFlags(
+      parseFlags(['--cloud-opt', 'sgd', '--cloud-lr', '3'], SIM_FLAGS).flags,
+    );
+    expect(sgd.options.cloudTrain).toMatchObject({ optimizer: 'sgd', learningRate: 3 });
+    // What FedEx's cloud trainer is then given.
+    expect(
+      fedexStrategyOptions({ ...DEFAULT_SIM_OPTIONS, ...sgd.options }, [128], 5, 32).train,
+    ).toMatchObject({
+      optimizer: 'sgd',
+      learningRate: 3,
+    });
   });
 
   it.each([
@@ -87,6 +100,7 @@ describe('fedex sim flags', () => {
     [['--cloud-epochs', '0'], /--cloud-epochs must be between 1 and 100000/],
     [['--cloud-patience=-1'], /--cloud-patience must be between 0 and 100000/],
     [['--cloud-l2=-1'], /--cloud-l2 must be a non-negative number/],
+    [['--cloud-opt', 'rmsprop'], /--cloud-opt must be one of adam, sgd; got "rmsprop"/],
     [['--fedex-start', 'zeros'], /--fedex-start must be one of initial, centroids; got "zeros"/],
     [['--cloud-lr=-1'], /--cloud-lr must be a positive number/],
     [['--front-end-gflop=-1'], /--front-end-gflop must be a non-negative number of GFLOP/],

@@ -36,6 +36,7 @@ import {
 import { DEFAULT_SERVER_OPTIMIZER, type ServerOptimizer } from '../strategy/server-opt.js';
 import { DEFAULT_DAILY_OPTIONS, runDaily, type DailyOptions, type DailyReport } from '../sim/daily.js';
 import type { Command } from './command.js';
+import { TRAIN_OPTIMIZERS } from '../model/trainer.js';
 import { createProgressBar } from './progress.js';
 
 const D = DEFAULT_SIM_OPTIONS;
@@ -149,7 +150,12 @@ export const SIM_FLAGS: FlagSpecs = {
   'cloud-lr': {
     type: 'string',
     arg: 'LR',
-    help: `FedEx cloud trainer: Adam learning rate. Default ${D.cloudTrain.learningRate}.`,
+    help: `FedEx cloud trainer: learning rate of --cloud-opt. Default ${D.cloudTrain.learningRate} (Adam).`,
+  },
+  'cloud-opt': {
+    type: 'string',
+    arg: 'O',
+    help: 'FedEx cloud trainer: adam, or sgd (plain minibatch SGD, the step a FedAvg device takes; give --cloud-lr, e.g. 3 on standardised features). Default adam.',
   },
   'cloud-patience': {
     type: 'string',
@@ -398,6 +404,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
         max: 100_000,
       })!,
       weightDecay: numberFlag(flags, 'cloud-l2', 0, (v) => v >= 0, 'a non-negative number'),
+      optimizer: choiceFlag(flags, 'cloud-opt', TRAIN_OPTIMIZERS, 'adam'),
       learningRate: numberFlag(
         flags,
         'cloud-lr',

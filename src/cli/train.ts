@@ -73,6 +73,7 @@ export interface ModelMeta {
     | 'pretrainedLearningRateScale'
     | 'validateStart'
     | 'weightDecay'
+    | 'optimizer'
   >;
   metrics: {
     trainSamples: number;

@@ -354,3 +354,53 @@ describe('weightDecay', () => {
     model.dispose();
   });
 });
+
+describe('optimizer sgd', () => {
+  it('takes one plain step w - lr * gradient of the mean cross-entropy (worked by hand), and refuses an unknown optimizer', async () => {
+    // Two samples in 2-d, two classes, one full batch, unweighted: the gradient of the mean
+    // softmax cross-entropy is dW = X^T (P - Y) / n, db = sum(P - Y) / n.
+    const x = new Float32Array([1, 0, 0, 2]);
+    const y = [0, 1];
+    const head = getHead('linear');
+    const model = head.build([2], 2, {}, 3);
+    const layer = model.getLayer(LOGITS_LAYER);
+    layer.setWeights([
+      tf.tensor2d([
+        [0.5, -0.5],
+        [0, 0],
+      ]),
+      tf.tensor1d([0, 0]),
+    ]);
+    const lr = 0.5;
+    await trainModel(
+      model,
+      { x, y, shape: [2] },
+      {
+        optimizer: 'sgd',
+        learningRate: lr,
+        epochs: 1,
+        batchSize: 2,
+        validationSplit: 0,
+        patience: 0,
+        classWeight: 'none',
+      },
+    );
+    // Sample 0: logits (0.5, -0.5) -> p = (e^0.5, e^-0.5) / sum; sample 1: logits (0, 0) -> (1/2, 1/2).
+    const p0 = Math.exp(0.5) / (Math.exp(0.5) + Math.exp(-0.5));
+    const r0 = [p0 - 1, 1 - p0]; // P - Y for sample 0 (class 0)
+    const r1 = [0.5, -0.5]; // sample 1 (class 1)
+    const dW = [
+      [(1 * r0[0] + 0 * r1[0]) / 2, (1 * r0[1] + 0 * r1[1]) / 2],
+      [(0 * r0[0] + 2 * r1[0]) / 2, (0 * r0[1] + 2 * r1[1]) / 2],
+    ];
+    const db = [(r0[0] + r1[0]) / 2, (r0[1] + r1[1]) / 2];
+    const [kernel, bias] = layer.getWeights().map((w) => Array.from(w.dataSync()));
+    const want = [0.5 - lr * dW[0][0], -0.5 - lr * dW[0][1], 0 - lr * dW[1][0], 0 - lr * dW[1][1]];
+    want.forEach((v, i) => expect(kernel[i]).toBeCloseTo(v, 5));
+    db.forEach((v, i) => expect(bias[i]).toBeCloseTo(-lr * v, 5));
+    await expect(trainModel(model, { x, y, shape: [2] }, { optimizer: 'rmsprop' as 'sgd' })).rejects.toThrow(
+      /optimizer must be one of adam, sgd/,
+    );
+    model.dispose();
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * Trains a head on labelled features: minibatch Adam on softmax cross-entropy, a seeded stratified
+ * Trains a head on labelled features: minibatch Adam (or plain SGD) on softmax cross-entropy, a seeded stratified
  * validation split with early stopping (patience, best weights restored), balanced class weights
  * for imbalanced people, a progress callback, and no tensor leaks. Personalized (one user's few
  * labelled faces) and global (everyone's) training run this same code.
@@ -35,13 +35,22 @@ export interface EpochProgress {
 }
 
 /** How to train. */
+/** Optimizers the trainer runs. */
+export type TrainOptimizer = 'adam' | 'sgd';
+export const TRAIN_OPTIMIZERS: readonly TrainOptimizer[] = ['adam', 'sgd'];
+
 export interface TrainOptions {
   /** Most passes over the training samples. */
   epochs: number;
   /** Samples per step; the last batch of an epoch may be smaller. */
   batchSize: number;
-  /** Adam learning rate. */
+  /** Learning rate of `optimizer`. */
   learningRate: number;
+  /**
+   * `adam` (default) or `sgd`: plain minibatch SGD, w ← w − lr·∇ (the step a FedAvg device takes;
+   * useful to compare the cloud's training with FedAvg's on equal terms).
+   */
+  optimizer: TrainOptimizer;
   /**
    * Fraction of each class held out for validation (seeded, stratified; a class keeps at least one
    * training sample). 0 disables validation and early stopping.
@@ -71,7 +80,7 @@ export interface TrainOptions {
   probeEpochs: number;
   /**
    * Weights outside the `logits` layer (a pretrained stage) learn at `learningRate` × this (their
-   * own Adam). 1: one rate for all.
+   * own optimizer). 1: one rate for all.
    */
   pretrainedLearningRateScale: number;
   /**
@@ -97,7 +106,7 @@ export interface TrainOptions {
 }
 
 /**
- * Defaults: 100 epochs, batch 32, learning rate 1e-3, 20% validation with patience 10 and the best
+ * Defaults: 100 epochs, batch 32, Adam at learning rate 1e-3, 20% validation with patience 10 and the best
  * weights restored, balanced class weights, seed 0; no probe epochs, one learning rate, the start
  * not validated.
  */
@@ -106,6 +115,7 @@ export const DEFAULT_TRAIN_OPTIONS: Readonly<Omit<TrainOptions, 'onEpoch' | 'sig
     epochs: 100,
     batchSize: 32,
     learningRate: 1e-3,
+    optimizer: 'adam',
     validationSplit: 0.2,
     patience: 10,
     minDelta: 0,
@@ -348,6 +358,11 @@ export async function trainModel(
     throw new FedexError('BAD_ARGUMENT', `batchSize must be an integer >= 1 (got ${o.batchSize})`);
   if (!(o.learningRate > 0))
     throw new FedexError('BAD_ARGUMENT', `learningRate must be > 0 (got ${o.learningRate})`);
+  if (!TRAIN_OPTIMIZERS.includes(o.optimizer))
+    throw new FedexError(
+      'BAD_ARGUMENT',
+      `optimizer must be one of ${TRAIN_OPTIMIZERS.join(', ')} (got ${String(o.optimizer)})`,
+    );
   if (!(o.weightDecay >= 0) || !Number.isFinite(o.weightDecay))
     throw new FedexError('BAD_ARGUMENT', `weightDecay must be a finite number >= 0 (got ${o.weightDecay})`);
   if (!Number.isInteger(o.patience) || o.patience < 0)
@@ -390,9 +405,11 @@ export async function trainModel(
     (o.pretrainedLearningRateScale !== 1 || o.probeEpochs > 0) &&
     classifierVars.length > 0 &&
     pretrainedVars.length > 0;
-  const optimizer = tf.train.adam(o.learningRate);
+  const makeOptimizer = (lr: number): tf.Optimizer =>
+    o.optimizer === 'sgd' ? tf.train.sgd(lr) : tf.train.adam(lr);
+  const optimizer = makeOptimizer(o.learningRate);
   const pretrainedOptimizer = twoRates
-    ? tf.train.adam(o.learningRate * o.pretrainedLearningRateScale)
+    ? makeOptimizer(o.learningRate * o.pretrainedLearningRateScale)
     : optimizer;
   const weightTable = tf.tensor1d(classWeights, 'float32');
   o.initialize?.({

@@ -18,6 +18,7 @@ import { FACE_FRONT_END_FLOPS } from '../device/costs.js';
 import { countModelCosts } from '../model/flops.js';
 import { fitCentroids } from '../model/heads/centroid.js';
 import { LOGITS_LAYER } from '../model/heads/common.js';
+import type { TrainOptimizer } from '../model/trainer.js';
 import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { runClientTask, weightsWireBytes, type ClientData } from '../strategy/client.js';
 import { readWeights, writeWeights } from '../strategy/model-weights.js';
@@ -134,6 +135,8 @@ export interface SimOptions {
     validateStart?: boolean;
     /** L2 penalty on the kernels (the trainer's `weightDecay`); absent: none. */
     weightDecay?: number;
+    /** The trainer's optimizer; absent: Adam. */
+    optimizer?: TrainOptimizer;
   };
   catalog: ProfileCatalog;
 }
@@ -202,6 +205,7 @@ export function fedexStrategyOptions(
       ...lpft(o.cloudTrain),
       ...(centroids ? { validateStart: true } : {}),
       ...(o.cloudTrain.weightDecay ? { weightDecay: o.cloudTrain.weightDecay } : {}),
+      ...(o.cloudTrain.optimizer ? { optimizer: o.cloudTrain.optimizer } : {}),
     },
   };
 }
