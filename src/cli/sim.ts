@@ -10,7 +10,6 @@ import path from 'node:path';
 import { FedexError } from '../core/errors.js';
 import { loadBackbone } from '../model/backbones/registry.js';
 import { initRuntime } from '../runtime/node.js';
-import type { ScanOptions } from '../data/dataset-dir.js';
 import { loadSimData, SIM_SCAN, SIM_SPLITS } from '../sim/data.js';
 import { deviceProfile, mergeCatalog, PROFILES, profileNames, type ProfileCatalog } from '../sim/profiles.js';
 import { renderDailyHtml, renderReportHtml } from '../sim/report-html.js';
@@ -202,7 +201,12 @@ export const SIM_FLAGS: FlagSpecs = {
   'data-seed': {
     type: 'string',
     arg: 'N',
-    help: `Seed of the choice of people and photos. Default ${SIM_SCAN.seed}.`,
+    help: `Seed of the choice of people and photos (and of which wear masks). Default ${SIM_SCAN.seed}.`,
+  },
+  'masked-share': {
+    type: 'string',
+    arg: 'F',
+    help: 'Share of photos, training and test alike, that wear a face mask (seeded per photo; the features of the photo with the synthetic mask, extracted once more on the first run). The report adds top-1 on masked and unmasked test photos. Default 0.',
   },
   scenario: {
     type: 'string',
@@ -275,10 +279,16 @@ function listFlag<T extends string>(
   return [...new Set(items)] as T[];
 }
 
+/** Which photos the simulator loads, and which of them wear masks. */
+export type SimPhotos = Required<
+  Pick<Parameters<typeof loadSimData>[0], 'scan' | 'maskedShare' | 'maskSeed'>
+>;
+
 /** Parses and checks the flags into simulation options (everything but the data). */
 export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   options: Partial<SimOptions> & { devices: number };
-  scan: ScanOptions;
+  /** Which photos, and which of them wear masks (`loadSimData`'s options). */
+  photos: SimPhotos;
   split: string;
   splits: string[];
   scenario: 'campaign' | 'daily' | 'heavy-top';
@@ -433,11 +443,16 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
       : { learningRate: numberFlag(flags, 'lr', 0, pos, 'a positive number') }),
   };
   const maxPeople = intFlag(flags, 'max-people', undefined, { min: 1, max: 100_000 });
-  const scan: ScanOptions = {
-    minPhotos: intFlag(flags, 'min-photos', SIM_SCAN.minPhotos, { min: 2, max: 10_000 })!,
-    maxPerPerson: intFlag(flags, 'max-per-person', SIM_SCAN.maxPerPerson, { min: 2, max: 10_000 })!,
-    seed: intFlag(flags, 'data-seed', SIM_SCAN.seed, { min: 0, max: 2 ** 32 - 1 })!,
-    ...(maxPeople === undefined ? {} : { maxPeople }),
+  const dataSeed = intFlag(flags, 'data-seed', SIM_SCAN.seed, { min: 0, max: 2 ** 32 - 1 })!;
+  const photos: SimPhotos = {
+    scan: {
+      minPhotos: intFlag(flags, 'min-photos', SIM_SCAN.minPhotos, { min: 2, max: 10_000 })!,
+      maxPerPerson: intFlag(flags, 'max-per-person', SIM_SCAN.maxPerPerson, { min: 2, max: 10_000 })!,
+      seed: dataSeed,
+      ...(maxPeople === undefined ? {} : { maxPeople }),
+    },
+    maskedShare: numberFlag(flags, 'masked-share', 0, (v) => v >= 0 && v <= 1, 'a number in [0, 1]'),
+    maskSeed: dataSeed,
   };
   const daily: Partial<DailyOptions> = {
     days: intFlag(flags, 'days', DEFAULT_DAILY_OPTIONS.days, { min: 1, max: 3650 })!,
@@ -462,7 +477,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
   };
   return {
     options,
-    scan,
+    photos,
     split,
     splits,
     scenario,
@@ -498,14 +513,24 @@ function rangeFlag(
   return [lo, hi] as const;
 }
 
+function maskedNote(share: number): string {
+  return share > 0 ? `, ${(share * 100).toFixed(0)}% of photos masked` : '';
+}
+
+/** ` (masked 0.912, unmasked 0.975)` when the point scored masked photos apart, else ''. */
+function maskedScores(p: { maskedAccuracy?: number; plainAccuracy?: number } | undefined): string {
+  if (p?.maskedAccuracy === undefined || p.plainAccuracy === undefined) return '';
+  return ` (masked ${p.maskedAccuracy.toFixed(3)}, unmasked ${p.plainAccuracy.toFixed(3)})`;
+}
+
 function summaryLines(r: SimReport): string[] {
   const lines = [
-    `${r.population.devices} devices, split ${r.config.split}, profile ${r.config.profile}, target ${r.config.target}:`,
+    `${r.population.devices} devices, split ${r.config.split}, profile ${r.config.profile}, target ${r.config.target}${maskedNote(r.config.maskedShare)}:`,
   ];
   for (const a of r.arms)
     lines.push(
       `  ${a.name.padEnd(18)} ${a.timeToTargetS === null ? `target not reached in ${a.rounds} rounds` : `target at ${a.timeToTargetS.toFixed(1)} s (round ${a.roundsToTarget}; ${a.timeToTargetWallCloudS?.toFixed(1)} s with the measured cloud)`}; ` +
-        `final ${a.finalAccuracy.toFixed(3)}; per fleet device ${(a.summary.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summary.energyJ.mean.toFixed(2)} J, ${(a.summary.bytes.mean / 1e3).toFixed(1)} kB; ` +
+        `final ${a.finalAccuracy.toFixed(3)}${maskedScores(a.series[a.series.length - 1])}; per fleet device ${(a.summary.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summary.energyJ.mean.toFixed(2)} J, ${(a.summary.bytes.mean / 1e3).toFixed(1)} kB; ` +
         `per participating device (${a.participants}) ${(a.summaryParticipating.flops.mean / 1e9).toFixed(2)} GFLOP, ${a.summaryParticipating.energyJ.mean.toFixed(2)} J, ${(a.summaryParticipating.bytes.mean / 1e3).toFixed(1)} kB` +
         (a.personal
           ? `; personalized top-1 ${a.personal.mean.toFixed(3)} (p10 ${a.personal.p10.toFixed(3)}, ${a.personal.personalized} personal models)`
@@ -526,12 +551,12 @@ function summaryLines(r: SimReport): string[] {
 function dailyLines(r: DailyReport): string[] {
   const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}x`);
   const lines = [
-    `${r.devices} devices, ${r.config.days} days, split ${r.config.split}, profile ${r.config.profile}:`,
+    `${r.devices} devices, ${r.config.days} days, split ${r.config.split}, profile ${r.config.profile}${maskedNote(r.config.maskedShare)}:`,
   ];
   for (const a of r.arms) {
     const d = a.days[a.days.length - 1];
     lines.push(
-      `  ${a.name.padEnd(14)} last day top-1 ${d.accuracy.toFixed(3)}; per fleet device ${(d.flops / 1e9).toFixed(1)} GFLOP, ${d.energyJ.toFixed(1)} J, ${(d.bytes / 1e6).toFixed(2)} MB; ` +
+      `  ${a.name.padEnd(14)} last day top-1 ${d.accuracy.toFixed(3)}${maskedScores(d)}; per fleet device ${(d.flops / 1e9).toFixed(1)} GFLOP, ${d.energyJ.toFixed(1)} J, ${(d.bytes / 1e6).toFixed(2)} MB; ` +
         `median photo -> model on phone ${a.latencyH.p50.toFixed(0)} h (${a.latencyH.learned}/${a.latencyH.photos} learned)`,
     );
   }
@@ -544,14 +569,14 @@ function dailyLines(r: DailyReport): string[] {
 
 async function simulateDaily(
   split: string,
-  scan: ScanOptions,
+  photos: SimPhotos,
   options: Partial<SimOptions> & { devices: number },
   daily: Partial<DailyOptions>,
   quiet: boolean,
   stderr: NodeJS.WriteStream,
 ): Promise<DailyReport> {
   const load = createProgressBar(`features ${split}`, stderr, { quiet });
-  const data = await loadSimData({ split, scan, onProgress: (d, t) => load.update(d, t) });
+  const data = await loadSimData({ split, ...photos, onProgress: (d, t) => load.update(d, t) });
   load.done();
   const backbone = options.head === 'upper' ? await loadBackbone('faceapi-resnet') : undefined;
   // Campaign-only options do not apply to a daily run.
@@ -584,13 +609,13 @@ async function simulateDaily(
 
 async function simulateSplit(
   split: string,
-  scan: ScanOptions,
+  photos: SimPhotos,
   options: Partial<SimOptions> & { devices: number },
   quiet: boolean,
   stderr: NodeJS.WriteStream,
 ): Promise<{ report: SimReport; dim: number }> {
   const load = createProgressBar(`features ${split}`, stderr, { quiet });
-  const data = await loadSimData({ split, scan, onProgress: (d, t) => load.update(d, t) });
+  const data = await loadSimData({ split, ...photos, onProgress: (d, t) => load.update(d, t) });
   // The upper head is the backbone's own upper stage: it needs the backbone to build.
   const backbone = options.head === 'upper' ? await loadBackbone('faceapi-resnet') : undefined;
   load.done(
@@ -636,12 +661,12 @@ export const simCommand: Command = {
       io.stdout.write(renderHelp(USAGE, simCommand.summary, SIM_FLAGS));
       return 0;
     }
-    const { options, scan, split, splits, scenario, daily, out } = await simOptionsFromFlags(flags);
+    const { options, photos, split, splits, scenario, daily, out } = await simOptionsFromFlags(flags);
     const quiet = Boolean(flags.quiet);
     await initRuntime();
     await mkdir(out, { recursive: true });
     if (scenario === 'daily') {
-      const report = await simulateDaily(split, scan, options, daily, quiet, io.stderr);
+      const report = await simulateDaily(split, photos, options, daily, quiet, io.stderr);
       await writeFile(path.join(out, 'daily.json'), JSON.stringify(report));
       await writeFile(path.join(out, 'daily.html'), renderDailyHtml(report));
       if (flags.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
@@ -655,7 +680,7 @@ export const simCommand: Command = {
       const reports: SimReport[] = [];
       const dims: Record<string, number> = {};
       for (const s of splits) {
-        const { report, dim } = await simulateSplit(s, scan, options, quiet, io.stderr);
+        const { report, dim } = await simulateSplit(s, photos, options, quiet, io.stderr);
         reports.push(report);
         dims[s] = dim;
         const dir = path.join(out, s);
@@ -674,7 +699,7 @@ export const simCommand: Command = {
       }
       return 0;
     }
-    const { report } = await simulateSplit(split, scan, options, quiet, io.stderr);
+    const { report } = await simulateSplit(split, photos, options, quiet, io.stderr);
     await writeFile(path.join(out, 'report.json'), JSON.stringify(report));
     await writeFile(path.join(out, 'report.html'), renderReportHtml(report));
     if (flags.json) {

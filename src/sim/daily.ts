@@ -76,6 +76,9 @@ export interface DayPoint {
   /** Global top-1 of the model shipped at the end of the day. */
   accuracy: number;
   personalized: number;
+  /** With masked photos in the task: top-1 on the masked / unmasked test photos. */
+  maskedAccuracy?: number;
+  plainAccuracy?: number;
   /** Photos on the phones so far (fleet total). */
   photos: number;
   /** Cumulative mean per fleet device. */
@@ -104,7 +107,12 @@ export interface DailyReport {
   format: 'fedex-daily';
   version: 1;
   createdAt: string;
-  config: Omit<DailyOptions, 'catalog' | 'headOptions'> & { split: string; numClasses: number };
+  config: Omit<DailyOptions, 'catalog' | 'headOptions'> & {
+    split: string;
+    numClasses: number;
+    /** Share of photos drawn masked (0: none). */
+    maskedShare: number;
+  };
   devices: number;
   photos: number;
   arms: DailyArmReport[];
@@ -323,7 +331,7 @@ export async function runDaily(
         days.push({
           day,
           accuracy,
-          personalized: evaluator.last().personalized,
+          ...evaluator.last(),
           photos: arrivals.reduce((n, as) => n + as.filter((a) => a <= day).length, 0),
           flops: distribution(ledger.flops).mean,
           energyJ: distribution(ledger.energyJ).mean,
@@ -379,7 +387,7 @@ export async function runDaily(
     format: 'fedex-daily',
     version: 1,
     createdAt: new Date().toISOString(),
-    config: { ...config, split: data.split, numClasses: data.numClasses },
+    config: { ...config, split: data.split, numClasses: data.numClasses, maskedShare: data.maskedShare ?? 0 },
     devices: devices.length,
     photos: totalPhotos,
     arms,

@@ -69,7 +69,7 @@ function smallReport(): SimReport {
     format: 'fedex-sim',
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
-    config: { ...config, split: 'embedding', numClasses: 158, bottomFlopsPerPhoto: 5.4e8 },
+    config: { ...config, split: 'embedding', numClasses: 158, bottomFlopsPerPhoto: 5.4e8, maskedShare: 0 },
     population: {
       devices: 5,
       distinctTrainPhotos: 40,

@@ -303,6 +303,10 @@ export interface SeriesPoint {
   personalized: number;
   /** 10th percentile of the per-device personalized accuracy. */
   personalizedP10: number;
+  /** With masked photos in the task (`SimData.masked`): top-1 on the masked test photos alone. */
+  maskedAccuracy?: number;
+  /** ... and on the unmasked ones. */
+  plainAccuracy?: number;
   selected: number;
   participants: number;
   droppedOut: number;
@@ -442,6 +446,8 @@ export interface SimReport {
     split: string;
     numClasses: number;
     bottomFlopsPerPhoto: number;
+    /** Share of photos drawn masked (`loadSimData`'s `maskedShare`; 0: none). */
+    maskedShare: number;
   };
   population: {
     devices: number;
@@ -573,21 +579,36 @@ function checkOptions(o: SimOptions): void {
 }
 
 /** Evaluates weights on the test photos: global top-1 and per-device personalized top-1. */
+/** What the evaluator scored besides global top-1, for the last weights it saw. */
+export type EvaluatorScores = Pick<
+  SeriesPoint,
+  'personalized' | 'personalizedP10' | 'maskedAccuracy' | 'plainAccuracy'
+>;
+
 export function createEvaluator(data: SimData, model: tf.LayersModel, devices: readonly SimDevice[]) {
   const rowOf = new Map(data.test.map((s, r) => [s, r]));
   const x = new Float32Array(data.test.length * data.dim);
   data.test.forEach((s, r) => x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), r * data.dim));
   const xt = tf.tensor(x, [data.test.length, ...data.spec.shape]);
   const k = data.numClasses;
-  let last = { personalized: 0, personalizedP10: 0 };
+  let last: EvaluatorScores = { personalized: 0, personalizedP10: 0 };
   const evaluate = (w: Weights): Promise<number> => {
     writeWeights(model, w);
     const probs = tf.tidy(() => (model.predict(xt) as tf.Tensor).dataSync() as Float32Array);
     let right = 0;
+    // [right, n] on masked and on plain test photos.
+    const byMask = [
+      [0, 0],
+      [0, 0],
+    ];
     data.test.forEach((s, r) => {
       let best = 0;
       for (let c = 1; c < k; c++) if (probs[r * k + c] > probs[r * k + best]) best = c;
-      if (best === data.labels[s]) right++;
+      const ok = best === data.labels[s] ? 1 : 0;
+      right += ok;
+      const m = data.masked?.[s] ? 0 : 1;
+      byMask[m][0] += ok;
+      byMask[m][1] += 1;
     });
     const perDevice = new Float64Array(devices.length);
     devices.forEach((d, i) => {
@@ -605,7 +626,16 @@ export function createEvaluator(data: SimData, model: tf.LayersModel, devices: r
       perDevice[i] = n ? ok / n : 1;
     });
     const dist = distribution(perDevice);
-    last = { personalized: dist.mean, personalizedP10: dist.p10 };
+    last = {
+      personalized: dist.mean,
+      personalizedP10: dist.p10,
+      ...(data.masked
+        ? {
+            maskedAccuracy: byMask[0][1] ? byMask[0][0] / byMask[0][1] : Number.NaN,
+            plainAccuracy: byMask[1][1] ? byMask[1][0] / byMask[1][1] : Number.NaN,
+          }
+        : {}),
+    };
     return Promise.resolve(right / data.test.length);
   };
   return { evaluate, last: () => last, dispose: () => xt.dispose() };
@@ -913,6 +943,7 @@ export async function runSimulation(
       split: data.split,
       numClasses: data.numClasses,
       bottomFlopsPerPhoto: data.bottomFlopsPerPhoto,
+      maskedShare: data.maskedShare ?? 0,
     },
     population: describePopulation(devices, profiles, data),
     cloudTrainableParams,
@@ -923,8 +954,13 @@ export async function runSimulation(
   };
 }
 
-function pick(p: SeriesPoint): { personalized: number; personalizedP10: number } {
-  return { personalized: p.personalized, personalizedP10: p.personalizedP10 };
+function pick(p: SeriesPoint): EvaluatorScores {
+  return {
+    personalized: p.personalized,
+    personalizedP10: p.personalizedP10,
+    ...(p.maskedAccuracy === undefined ? {} : { maskedAccuracy: p.maskedAccuracy }),
+    ...(p.plainAccuracy === undefined ? {} : { plainAccuracy: p.plainAccuracy }),
+  };
 }
 
 /** The options as JSON can hold them: no catalog (it is in profiles.json), no backbone object. */
