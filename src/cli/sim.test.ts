@@ -101,6 +101,7 @@ describe('fedex sim flags', () => {
     [['--cloud-patience=-1'], /--cloud-patience must be between 0 and 100000/],
     [['--cloud-l2=-1'], /--cloud-l2 must be a non-negative number/],
     [['--cloud-opt', 'rmsprop'], /--cloud-opt must be one of adam, sgd; got "rmsprop"/],
+    [['--fedex-retrain', 'cold'], /--fedex-retrain must be one of warm, fresh; got "cold"/],
     [['--masked-share', '1.5'], /--masked-share must be a number in \[0, 1\]/],
     [['--fedex-start', 'zeros'], /--fedex-start must be one of initial, centroids; got "zeros"/],
     [['--cloud-lr=-1'], /--cloud-lr must be a positive number/],

@@ -115,6 +115,11 @@ export const SIM_FLAGS: FlagSpecs = {
     arg: 'S',
     help: "Where FedEx's cloud trainer starts: initial (the global weights) or centroids (the classifier from the class means of the uploads, the start kept as a candidate). Default initial.",
   },
+  'fedex-retrain': {
+    type: 'string',
+    arg: 'R',
+    help: "How FedEx's cloud trains again on new uploads (each round, each day): warm (from the model it shipped last) or fresh (from the head as built, on every upload so far; a model refitted on every upload never scores a validation split it has seen). Default warm.",
+  },
   'server-opt': {
     type: 'string',
     arg: 'O',
@@ -392,6 +397,7 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     serverOptimizer: serverOptimizerFromFlags(flags),
     fedavgStart: choiceFlag(flags, 'fedavg-start', ['initial', 'centroids'] as const, 'initial'),
     fedexStart: choiceFlag(flags, 'fedex-start', ['initial', 'centroids'] as const, 'initial'),
+    fedexRetrain: choiceFlag(flags, 'fedex-retrain', ['warm', 'fresh'] as const, 'warm'),
     ...(flags.personalize ? { personalize: {} } : {}),
     deadlineS:
       stringFlag(flags, 'deadline') === 'auto' || stringFlag(flags, 'deadline') === undefined

@@ -91,6 +91,12 @@ export interface SimOptions {
    * counterpart is `fedavgStart: 'centroids'`.
    */
   fedexStart: 'initial' | 'centroids';
+  /**
+   * How FedEx's cloud trains again when new uploads come (each collection round, each day):
+   * `warm` from the global weights it shipped last, or `fresh` from the head as built (seeded), a
+   * new training on every upload so far (`FedExOptions.start`).
+   */
+  fedexRetrain: 'warm' | 'fresh';
   /** FedAvg/FedProx server step (`none`: the plain average; `momentum`: FedAvgM; `adam`: FedAdam). */
   serverOptimizer: ServerOptimizer;
   /**
@@ -172,6 +178,7 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   personalize: false,
   fedavgStart: 'initial',
   fedexStart: 'initial',
+  fedexRetrain: 'warm',
   serverOptimizer: DEFAULT_SERVER_OPTIMIZER,
   deadlineS: 'auto',
   cloudGflops: 5000,
@@ -186,7 +193,8 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
 /** The LP-FT options of a cloud trainer config, only those set. */
 /** FedEx's cloud trainer as the options say (the campaign and the daily scenario share it). */
 export function fedexStrategyOptions(
-  o: Pick<SimOptions, 'head' | 'headOptions' | 'cloudTrain' | 'fedexStart'>,
+  o: Pick<SimOptions, 'head' | 'headOptions' | 'cloudTrain' | 'fedexStart'> &
+    Partial<Pick<SimOptions, 'fedexRetrain'>>,
   inputShape: readonly number[],
   numClasses: number,
   batchSize: number,
@@ -197,6 +205,7 @@ export function fedexStrategyOptions(
     headOptions: centroids ? { ...o.headOptions, init: 'centroids' } : o.headOptions,
     inputShape,
     numClasses,
+    ...(o.fedexRetrain === 'fresh' ? { start: 'fresh' as const } : {}),
     train: {
       epochs: o.cloudTrain.epochs,
       batchSize,

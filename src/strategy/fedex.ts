@@ -29,6 +29,13 @@ export interface FedExOptions {
    * with `validateStart`) ships the start.
    */
   refit?: boolean;
+  /**
+   * `global` (default): every aggregation trains on from the current global weights (a warm
+   * start). `fresh`: from the head as built (seeded), ignoring them: each aggregation is a new
+   * training on every upload so far, so a validation split is never scored by weights that were
+   * already trained on it (a warm start from a model refitted on every upload would be).
+   */
+  start?: 'global' | 'fresh';
 }
 
 class FedEx implements Strategy {
@@ -75,8 +82,9 @@ class FedEx implements Strategy {
       settings.seed,
     );
     let refitted: ReturnType<typeof head.build> | undefined;
+    const fresh = this.options.start === 'fresh';
     try {
-      writeWeights(model, global);
+      if (!fresh) writeWeights(model, global);
       const result = await fitHead(
         head,
         model,
@@ -103,7 +111,7 @@ class FedEx implements Strategy {
           this.options.headOptions,
           settings.seed,
         );
-        writeWeights(refitted, global);
+        if (!fresh) writeWeights(refitted, global);
         await fitHead(
           head,
           refitted,

@@ -127,4 +127,25 @@ describe('fedex', () => {
     expect(refit.lastAggregateFlops!()).toBeGreaterThan(plain.lastAggregateFlops!());
     pop.dispose();
   });
+
+  it("with start 'fresh' trains from the head as built whatever the global weights are; warm starts from them", async () => {
+    const pop = blobPopulation({ numClients: 4, numClasses: 4, dim: 8, perClass: 20 });
+    const train = { epochs: 3, learningRate: 0.05, validationSplit: 0.25, batchSize: 16, patience: 100 };
+    const fresh = getStrategy('fedex', { fedex: { ...fedexOptions, train, start: 'fresh' } });
+    const warm = getStrategy('fedex', { fedex: { ...fedexOptions, train } });
+    const tasks = fresh.configureRound(1, pop.ids, pop.initial, settings);
+    const clients = pop.clients();
+    const results = await Promise.all([...tasks].map(([id, t]) => clients.get(id)!(t)));
+    // Another global: the initial weights scaled by 5.
+    const moved = pop.initial.map((t) => ({ ...t, values: t.values.map((v) => v * 5 + 0.1) }));
+    const before = tf.memory().numTensors;
+    const f1 = await fresh.aggregate(1, pop.initial, results, settings);
+    const f2 = await fresh.aggregate(1, moved, results, settings);
+    const w1 = await warm.aggregate(1, pop.initial, results, settings);
+    const w2 = await warm.aggregate(1, moved, results, settings);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(l2Distance(f1, f2)).toBe(0);
+    expect(l2Distance(w1, w2)).toBeGreaterThan(0.1);
+    pop.dispose();
+  });
 });
