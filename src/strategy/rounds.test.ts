@@ -64,6 +64,34 @@ describe('runRounds with the in-memory transport', () => {
     pop.dispose();
   });
 
+  it('stops at the target; a start that already meets it runs no round', async () => {
+    const pop = population();
+    const run = (initial: typeof pop.initial, stopAtAccuracy: number) =>
+      runRounds({
+        strategy: getStrategy('fedavg'),
+        transport: new MemoryTransport(pop.clients()),
+        clients: pop.ids,
+        initial,
+        settings,
+        rounds: 15,
+        evaluate: (w) => pop.evaluate(w),
+        stopAtAccuracy,
+      });
+    const toTarget = await run(pop.initial, 0.8);
+    const rounds = toTarget.logs.length;
+    expect(rounds).toBeGreaterThan(0);
+    expect(rounds).toBeLessThan(15);
+    expect(toTarget.accuracyByRound[rounds]).toBeGreaterThanOrEqual(0.8);
+    expect(toTarget.accuracyByRound[rounds - 1]).toBeLessThan(0.8);
+    // Starting from the trained weights: already there, so nothing runs and nothing is spent.
+    const again = await run(toTarget.weights, 0.8);
+    expect(again.logs).toHaveLength(0);
+    expect(again.costs.size).toBe(0);
+    expect(again.accuracyByRound).toEqual([toTarget.accuracyByRound[rounds]]);
+    expect(again.weights).toBe(toTarget.weights);
+    pop.dispose();
+  });
+
   it('is deterministic: the same seed gives the same weights', async () => {
     const pop = population();
     const a = await fedavg(pop, 3);

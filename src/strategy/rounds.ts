@@ -48,7 +48,10 @@ export interface RunRoundsOptions {
   evaluate?: (weights: Weights) => Promise<number>;
   /** Called after every round with its log, the weights and the accuracy (if evaluated). */
   onRound?: (log: RoundLog, weights: Weights, accuracy: number | undefined) => void;
-  /** Stop early once the accuracy reaches this (default: run every round). */
+  /**
+   * Stop early once the accuracy reaches this (default: run every round); with initial weights that
+   * already reach it, run no round at all.
+   */
   stopAtAccuracy?: number;
 }
 
@@ -147,7 +150,12 @@ export async function runRounds(options: RunRoundsOptions): Promise<RunRoundsRes
   const costs = new Map<string, ClientCosts>();
   const accuracyByRound: number[] = [];
   if (evaluate) accuracyByRound.push(await evaluate(weights));
-  for (let round = 1; round <= options.rounds; round++) {
+  // A start that already meets the target needs no round.
+  const metAtStart =
+    options.stopAtAccuracy !== undefined &&
+    accuracyByRound.length > 0 &&
+    accuracyByRound[0] >= options.stopAtAccuracy;
+  for (let round = 1; round <= options.rounds && !metAtStart; round++) {
     const available = typeof options.clients === 'function' ? options.clients(round) : options.clients;
     const tasks = strategy.configureRound(round, available, weights, settings);
     const results = tasks.size > 0 ? await transport.runRound(round, tasks, settings.deadlineMs) : [];
