@@ -59,15 +59,16 @@ describe('fedex sim flags', () => {
     expect(plain.options.head).toBe('linear');
     expect(plain.options.cloudTrain?.optimizer).toBe('adam');
     const sgd = await simOptionsFromFlags(
-      parseFlags(['--cloud-opt', 'sgd', '--cloud-lr', '3'], SIM_FLAGS).flags,
+      parseFlags(['--cloud-opt', 'sgd', '--cloud-lr', '3', '--cloud-val-split', '0'], SIM_FLAGS).flags,
     );
-    expect(sgd.options.cloudTrain).toMatchObject({ optimizer: 'sgd', learningRate: 3 });
+    expect(sgd.options.cloudTrain).toMatchObject({ optimizer: 'sgd', learningRate: 3, validationSplit: 0 });
     // What FedEx's cloud trainer is then given.
     expect(
       fedexStrategyOptions({ ...DEFAULT_SIM_OPTIONS, ...sgd.options }, [128], 5, 32).train,
     ).toMatchObject({
       optimizer: 'sgd',
       learningRate: 3,
+      validationSplit: 0,
     });
   });
 
@@ -101,6 +102,7 @@ describe('fedex sim flags', () => {
     [['--cloud-patience=-1'], /--cloud-patience must be between 0 and 100000/],
     [['--cloud-l2=-1'], /--cloud-l2 must be a non-negative number/],
     [['--cloud-opt', 'rmsprop'], /--cloud-opt must be one of adam, sgd; got "rmsprop"/],
+    [['--cloud-val-split', '1'], /--cloud-val-split must be a number in \[0, 1\)/],
     [['--fedex-retrain', 'cold'], /--fedex-retrain must be one of warm, fresh; got "cold"/],
     [['--masked-share', '1.5'], /--masked-share must be a number in \[0, 1\]/],
     [['--fedex-start', 'zeros'], /--fedex-start must be one of initial, centroids; got "zeros"/],

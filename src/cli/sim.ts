@@ -35,7 +35,7 @@ import {
 import { DEFAULT_SERVER_OPTIMIZER, type ServerOptimizer } from '../strategy/server-opt.js';
 import { DEFAULT_DAILY_OPTIONS, runDaily, type DailyOptions, type DailyReport } from '../sim/daily.js';
 import type { Command } from './command.js';
-import { TRAIN_OPTIMIZERS } from '../model/trainer.js';
+import { DEFAULT_TRAIN_OPTIONS, TRAIN_OPTIMIZERS } from '../model/trainer.js';
 import { createProgressBar } from './progress.js';
 
 const D = DEFAULT_SIM_OPTIONS;
@@ -165,6 +165,11 @@ export const SIM_FLAGS: FlagSpecs = {
     type: 'string',
     arg: 'N',
     help: `FedEx cloud trainer: early-stopping patience in epochs (0: off, train every epoch). Default ${D.cloudTrain.patience}.`,
+  },
+  'cloud-val-split': {
+    type: 'string',
+    arg: 'F',
+    help: "FedEx cloud trainer: share of each person's uploads held out for early stopping, in [0, 1) (0: none; every epoch runs and the last weights ship). Default 0.2.",
   },
   'cloud-l2': {
     type: 'string',
@@ -420,6 +425,13 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
         max: 100_000,
       })!,
       weightDecay: numberFlag(flags, 'cloud-l2', 0, (v) => v >= 0, 'a non-negative number'),
+      validationSplit: numberFlag(
+        flags,
+        'cloud-val-split',
+        DEFAULT_TRAIN_OPTIONS.validationSplit,
+        (v) => v >= 0 && v < 1,
+        'a number in [0, 1)',
+      ),
       optimizer: choiceFlag(flags, 'cloud-opt', TRAIN_OPTIMIZERS, 'adam'),
       learningRate: numberFlag(
         flags,

@@ -141,6 +141,12 @@ export interface SimOptions {
     validateStart?: boolean;
     /** L2 penalty on the kernels (the trainer's `weightDecay`); absent: none. */
     weightDecay?: number;
+    /**
+     * Share of each person's uploads held out for early stopping (the trainer's
+     * `validationSplit`); absent: the trainer's 0.2. 0: no validation, every epoch runs, the last
+     * weights are shipped and there is no refit.
+     */
+    validationSplit?: number;
     /** The trainer's optimizer; absent: Adam. */
     optimizer?: TrainOptimizer;
   };
@@ -214,6 +220,9 @@ export function fedexStrategyOptions(
       ...lpft(o.cloudTrain),
       ...(centroids ? { validateStart: true } : {}),
       ...(o.cloudTrain.weightDecay ? { weightDecay: o.cloudTrain.weightDecay } : {}),
+      ...(o.cloudTrain.validationSplit === undefined
+        ? {}
+        : { validationSplit: o.cloudTrain.validationSplit }),
       ...(o.cloudTrain.optimizer ? { optimizer: o.cloudTrain.optimizer } : {}),
     },
   };
