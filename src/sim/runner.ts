@@ -33,7 +33,7 @@ import type { SimData } from './data.js';
 import { buildPopulation, type SimDevice } from './population.js';
 import { drawProfiles, PROFILES, type DeviceProfile, type ProfileCatalog } from './profiles.js';
 import { personalizeFedAvg, personalizeFedEx, type PersonalizeOptions } from './personalize.js';
-import { CostLedger, SimTransport, unitHash, type AutoDeadline } from './transport.js';
+import { CostLedger, dropsOut, SimTransport, unitHash, type AutoDeadline } from './transport.js';
 
 /** One arm: a strategy and, for FedAvg-like ones, how the device gets its features. */
 export interface Arm {
@@ -390,10 +390,11 @@ export interface ArmReport {
 
 /**
  * FedAvg's centroid start (`fedavgStart: 'centroids'`): one collection round in which every phone
- * runs the model below the classifier on its photos (the bottom first, if it has not yet) and
- * sends, per person, the sum of the vectors and their count; the server sets the classifier from
- * the means (`fitCentroids`, classes no phone holds keep their weights). Charged per phone; the
- * clock moves by the slowest phone. Returns the starting weights.
+ * that takes part (`env.takesPart`: available and not dropping out, the same draws a FedEx upload
+ * round faces) runs the model below the classifier on its photos (the bottom first, if it has not
+ * yet) and sends, per person, the sum of the vectors and their count; the server sets the
+ * classifier from the means (`fitCentroids`, classes no phone sent keep their weights). Charged
+ * per phone that took part; the clock moves by the slowest. Returns the starting weights.
  */
 function centroidStart(
   model: tf.LayersModel,
@@ -405,10 +406,12 @@ function centroidStart(
     ledger: CostLedger;
     clock: VirtualClock;
     cached: Set<string>;
+    takesPart: (i: number) => boolean;
   },
 ): Weights {
   writeWeights(model, initial);
-  const all = devices.flatMap((d) => d.samples);
+  const all = devices.flatMap((d, i) => (env.takesPart(i) ? d.samples : []));
+  if (all.length === 0) return initial;
   const x = new Float32Array(all.length * data.dim);
   all.forEach((s, j) => x.set(data.features.subarray(s * data.dim, (s + 1) * data.dim), j * data.dim));
   fitCentroids(
@@ -424,6 +427,7 @@ function centroidStart(
   const inDim = model.getLayer(LOGITS_LAYER).getWeights()[0].shape[0];
   let slowest = 0;
   devices.forEach((d, i) => {
+    if (!env.takesPart(i)) return;
     const bottom = env.cached.has(d.id) ? 0 : d.samples.length * data.bottomFlopsPerPhoto;
     env.cached.add(d.id);
     const { seconds } = env.ledger.book(i, env.profiles[i], {
@@ -729,6 +733,7 @@ export async function runSimulation(
   const meanAvailability = profiles.reduce((a, p) => a + p.availability, 0) / profiles.length;
   const available = (round: number) =>
     ids.filter((id, i) => unitHash(o.seed, `avail:${round}:${id}`) < profiles[i].availability);
+  const startRound = new Set(available(0));
   const head = getHead(o.head);
   const shape = data.spec.shape;
   const evalModel = head.build(shape, data.numClasses, o.headOptions, 0);
@@ -810,7 +815,14 @@ export async function runSimulation(
       const series: SeriesPoint[] = [];
       const start =
         !fedex && o.fedavgStart === 'centroids'
-          ? centroidStart(model, initial, data, devices, { profiles, ledger, clock, cached })
+          ? centroidStart(model, initial, data, devices, {
+              profiles,
+              ledger,
+              clock,
+              cached,
+              // The collection round is round 0: its own availability and dropout draws.
+              takesPart: (i) => startRound.has(ids[i]) && !dropsOut(o.seed, 0, ids[i], profiles[i].dropout),
+            })
           : initial;
       const startS = clock.now;
       const out = await runRounds({
