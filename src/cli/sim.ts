@@ -558,7 +558,7 @@ function summaryLines(r: SimReport): string[] {
     const x = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)}x`);
     lines.push(
       `  ${c.arm} / fedex: time ${c.timeToTargetIsLowerBound ? '>= ' : ''}${x(c.timeToTarget)} (measured cloud ${x(c.timeToTargetWallCloud)}); ` +
-        `per fleet device FLOPs ${x(c.deviceFlops)}, energy ${x(c.deviceEnergy)}, bytes ${x(c.deviceBytes)}; ` +
+        `per fleet device FLOPs ${x(c.deviceFlops)} (${x(c.deviceFlopsBeyondFrontEnd)} beyond detection), energy ${x(c.deviceEnergy)}, bytes ${x(c.deviceBytes)}; ` +
         `per participating device FLOPs ${x(c.participating.deviceFlops)}, energy ${x(c.participating.deviceEnergy)}, bytes ${x(c.participating.deviceBytes)}`,
     );
   }
@@ -580,7 +580,7 @@ function dailyLines(r: DailyReport): string[] {
   }
   const q = r.ratios;
   lines.push(
-    `  fedavg-cached / fedex after ${r.config.days} days: FLOPs ${x(q.flops)} (participating ${x(q.participatingFlops)}), energy ${x(q.energy)} (${x(q.participatingEnergy)}), bytes ${x(q.bytes)} (${x(q.participatingBytes)}), median latency ${x(q.medianLatency)}`,
+    `  fedavg-cached / fedex after ${r.config.days} days: FLOPs ${x(q.flops)} (participating ${x(q.participatingFlops)}; ${x(q.flopsBeyondFrontEnd)} beyond detection), energy ${x(q.energy)} (${x(q.participatingEnergy)}), bytes ${x(q.bytes)} (${x(q.participatingBytes)}), median latency ${x(q.medianLatency)}`,
   );
   return lines;
 }

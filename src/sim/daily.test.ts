@@ -60,6 +60,15 @@ describeWithData('lfw_deepfunneled_min5', (dir) => {
     // FedAvg pays the same for the photos, plus its training.
     expect(report.arms[1].final.flops.mean).toBeGreaterThan(fx.final.flops.mean);
     expect(report.ratios.flops!).toBeGreaterThan(1);
+    // Without the front end both pay alike, FedEx's phone is left with the bottom alone.
+    const frontEnd = (arrived * FACE_FRONT_END_FLOPS) / fleet.length;
+    const fxBeyond = fx.final.flops.mean - frontEnd;
+    expect(fxBeyond * fleet.length).toBeCloseTo(arrived * data.bottomFlopsPerPhoto, -3);
+    expect(report.ratios.flopsBeyondFrontEnd!).toBeCloseTo(
+      (report.arms[1].final.flops.mean - frontEnd) / fxBeyond,
+      6,
+    );
+    expect(report.ratios.flopsBeyondFrontEnd!).toBeGreaterThan(report.ratios.flops!);
   });
 
   it('measures latency from a photo to the first shipped model that learned it, in whole days', () => {

@@ -119,6 +119,8 @@ export interface DailyReport {
   /** FedAvg ÷ FedEx at the last day: cumulative device costs (fleet and participating), latency. */
   ratios: {
     flops: number | null;
+    /** FLOPs per fleet device less detection + landmarks, which both arms pay per photo alike. */
+    flopsBeyondFrontEnd: number | null;
     energy: number | null;
     bytes: number | null;
     participatingFlops: number | null;
@@ -382,6 +384,8 @@ export async function runDaily(
   const lastFx = fx.days[fx.days.length - 1];
   const lastAvg = avg.days[avg.days.length - 1];
   const r = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? a / b : null);
+  // Every photo that arrived went through detection + landmarks once, in both arms.
+  const frontEnd = (lastFx.photos * o.frontEndFlopsPerPhoto) / devices.length;
   const { catalog: _c, headOptions: _h, ...config } = o;
   return {
     format: 'fedex-daily',
@@ -393,6 +397,7 @@ export async function runDaily(
     arms,
     ratios: {
       flops: r(lastAvg.flops, lastFx.flops),
+      flopsBeyondFrontEnd: r(lastAvg.flops - frontEnd, lastFx.flops - frontEnd),
       energy: r(lastAvg.energyJ, lastFx.energyJ),
       bytes: r(lastAvg.bytes, lastFx.bytes),
       participatingFlops: r(lastAvg.participatingFlops, lastFx.participatingFlops),

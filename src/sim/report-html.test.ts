@@ -56,7 +56,8 @@ function smallReport(): SimReport {
         bytes: distribution(bytes.filter((b) => b > 0).map((b) => 2 * b)),
         energyJ: distribution(energy.filter((e) => e > 0)),
       },
-      settlement: { frontEndFlops: 0, bottomFlops: 0, modelPullBytes: 0, devices: 5 },
+      // Detection + landmarks: 8 GFLOP per device in both arms (part of `flops` above).
+      settlement: { frontEndFlops: 40e9, bottomFlops: 0, modelPullBytes: 0, devices: 5 },
       wallS: 1,
     };
   };
@@ -92,6 +93,9 @@ describe('report HTML, as a string', () => {
     expect(r.comparisons).toHaveLength(1);
     expect(r.comparisons[0].timeToTarget).toBeCloseTo(210 / 30, 12);
     expect(r.comparisons[0].deviceEnergy).toBeCloseTo(62 / 10.3, 12);
+    // FLOPs per fleet device: 62 and 10.3 GFLOP, 8 of each the front end both pay.
+    expect(r.comparisons[0].deviceFlops).toBeCloseTo(62 / 10.3, 12);
+    expect(r.comparisons[0].deviceFlopsBeyondFrontEnd).toBeCloseTo((62 - 8) / (10.3 - 8), 10);
     // Per participating device: FedAvg's 4 active devices (77.5 J) over FedEx's 4 (12.875 J).
     expect(r.comparisons[0].participating.deviceEnergy).toBeCloseTo(77.5 / 12.875, 12);
     expect(r.comparisons[0].timeToTargetWallCloud).toBeCloseTo(213 / 31, 12);

@@ -454,6 +454,12 @@ export interface Comparison {
   timeToTargetWallCloud: number | null;
   /** Mean per fleet device. */
   deviceFlops: number | null;
+  /**
+   * The same without face detection + landmarks (`settlement.frontEndFlops`), which every arm pays
+   * once per photo alike: the FLOPs the arms' own designs decide (bottom, training, inference for
+   * a centroid round). With SSD (6.39 GFLOP a photo) the front end dwarfs the rest.
+   */
+  deviceFlopsBeyondFrontEnd: number | null;
   deviceEnergy: number | null;
   deviceBytes: number | null;
   /** Mean per participating device (each arm's own participants). */
@@ -1024,6 +1030,11 @@ function describePopulation(
 }
 
 /** Each non-FedEx arm against FedEx: arm / fedex, per quantity (null when either is missing or 0). */
+/** Mean FLOPs per fleet device less its share of the fleet's front end (detection + landmarks). */
+function beyondFrontEnd(a: ArmReport): number {
+  return a.summary.flops.mean - a.settlement.frontEndFlops / Math.max(1, a.settlement.devices);
+}
+
 export function compare(arms: readonly ArmReport[]): Comparison[] {
   const fx = arms.find((a) => a.strategy === 'fedex');
   if (!fx) return [];
@@ -1039,6 +1050,7 @@ export function compare(arms: readonly ArmReport[]): Comparison[] {
       timeToTargetIsLowerBound: a.timeToTargetS === null && fx.timeToTargetS !== null,
       timeToTargetWallCloud: ratio(a.timeToTargetWallCloudS, fx.timeToTargetWallCloudS),
       deviceFlops: ratio(a.summary.flops.mean, fx.summary.flops.mean),
+      deviceFlopsBeyondFrontEnd: ratio(beyondFrontEnd(a), beyondFrontEnd(fx)),
       deviceEnergy: ratio(a.summary.energyJ.mean, fx.summary.energyJ.mean),
       deviceBytes: ratio(a.summary.bytes.mean, fx.summary.bytes.mean),
       participating: {
