@@ -62,6 +62,14 @@ describe('fedex sim flags', () => {
       parseFlags(['--cloud-opt', 'sgd', '--cloud-lr', '3', '--cloud-val-split', '0'], SIM_FLAGS).flags,
     );
     expect(sgd.options.cloudTrain).toMatchObject({ optimizer: 'sgd', learningRate: 3, validationSplit: 0 });
+    const cloudAvg = await simOptionsFromFlags(
+      parseFlags(['--scenario', 'daily', '--fedex-cloud', 'fedavg', '--rounds-per-day', '7'], SIM_FLAGS)
+        .flags,
+    );
+    expect(cloudAvg.options).toMatchObject({ fedexCloud: 'fedavg', cloudRounds: 7 });
+    expect(
+      fedexStrategyOptions({ ...DEFAULT_SIM_OPTIONS, ...cloudAvg.options }, [128], 5, 32).cloudFedAvg,
+    ).toMatchObject({ rounds: 7, clientsPerRound: 20, localEpochs: 5, batchSize: 10 });
     // What FedEx's cloud trainer is then given.
     expect(
       fedexStrategyOptions({ ...DEFAULT_SIM_OPTIONS, ...sgd.options }, [128], 5, 32).train,
@@ -102,6 +110,8 @@ describe('fedex sim flags', () => {
     [['--cloud-patience=-1'], /--cloud-patience must be between 0 and 100000/],
     [['--cloud-l2=-1'], /--cloud-l2 must be a non-negative number/],
     [['--cloud-opt', 'rmsprop'], /--cloud-opt must be one of adam, sgd; got "rmsprop"/],
+    [['--fedex-cloud', 'adam'], /--fedex-cloud must be one of fit, fedavg; got "adam"/],
+    [['--cloud-rounds', '0'], /--cloud-rounds must be between 1 and 100000, got 0/],
     [['--cloud-val-split', '1'], /--cloud-val-split must be a number in \[0, 1\)/],
     [['--fedex-retrain', 'cold'], /--fedex-retrain must be one of warm, fresh; got "cold"/],
     [['--masked-share', '1.5'], /--masked-share must be a number in \[0, 1\]/],

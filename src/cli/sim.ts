@@ -115,6 +115,16 @@ export const SIM_FLAGS: FlagSpecs = {
     arg: 'S',
     help: "Where FedEx's cloud trainer starts: initial (the global weights) or centroids (the classifier from the class means of the uploads, the start kept as a candidate). Default initial.",
   },
+  'fedex-cloud': {
+    type: 'string',
+    arg: 'C',
+    help: "How FedEx's cloud trains: fit (the server's trainer: --cloud-opt, --cloud-lr, ...) or fedavg (FedAvg's own recipe run on the server over the uploads, one client per phone: --cloud-rounds rounds of --clients-per-round phones, --epochs, --batch, --lr; no phone trains). Default fit.",
+  },
+  'cloud-rounds': {
+    type: 'string',
+    arg: 'N',
+    help: 'Rounds of --fedex-cloud fedavg per training. Default: --rounds-per-day with --scenario daily, else 20.',
+  },
   'fedex-retrain': {
     type: 'string',
     arg: 'R',
@@ -403,6 +413,15 @@ export async function simOptionsFromFlags(flags: ParsedFlags): Promise<{
     fedavgStart: choiceFlag(flags, 'fedavg-start', ['initial', 'centroids'] as const, 'initial'),
     fedexStart: choiceFlag(flags, 'fedex-start', ['initial', 'centroids'] as const, 'initial'),
     fedexRetrain: choiceFlag(flags, 'fedex-retrain', ['warm', 'fresh'] as const, 'warm'),
+    fedexCloud: choiceFlag(flags, 'fedex-cloud', ['fit', 'fedavg'] as const, 'fit'),
+    cloudRounds: intFlag(
+      flags,
+      'cloud-rounds',
+      scenario === 'daily'
+        ? intFlag(flags, 'rounds-per-day', DEFAULT_DAILY_OPTIONS.roundsPerDay, { min: 1, max: 10_000 })!
+        : D.cloudRounds,
+      { min: 1, max: 100_000 },
+    )!,
     ...(flags.personalize ? { personalize: {} } : {}),
     deadlineS:
       stringFlag(flags, 'deadline') === 'auto' || stringFlag(flags, 'deadline') === undefined

@@ -97,6 +97,15 @@ export interface SimOptions {
    * new training on every upload so far (`FedExOptions.start`).
    */
   fedexRetrain: 'warm' | 'fresh';
+  /**
+   * How FedEx's cloud trains: `fit` (the server's trainer, `cloudTrain`) or `fedavg` (FedAvg's own
+   * recipe run on the server over the uploads, grouped by phone: `cloudRounds` rounds of
+   * `clientsPerRound` phones' uploads, `localEpochs` of SGD at `learningRate` with `batchSize`;
+   * no phone trains).
+   */
+  fedexCloud: 'fit' | 'fedavg';
+  /** Rounds of `fedexCloud: 'fedavg'` per training. */
+  cloudRounds: number;
   /** FedAvg/FedProx server step (`none`: the plain average; `momentum`: FedAvgM; `adam`: FedAdam). */
   serverOptimizer: ServerOptimizer;
   /**
@@ -185,6 +194,8 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
   fedavgStart: 'initial',
   fedexStart: 'initial',
   fedexRetrain: 'warm',
+  fedexCloud: 'fit',
+  cloudRounds: 20,
   serverOptimizer: DEFAULT_SERVER_OPTIMIZER,
   deadlineS: 'auto',
   cloudGflops: 5000,
@@ -200,7 +211,18 @@ export const DEFAULT_SIM_OPTIONS: Readonly<Omit<SimOptions, 'devices'>> = Object
 /** FedEx's cloud trainer as the options say (the campaign and the daily scenario share it). */
 export function fedexStrategyOptions(
   o: Pick<SimOptions, 'head' | 'headOptions' | 'cloudTrain' | 'fedexStart'> &
-    Partial<Pick<SimOptions, 'fedexRetrain'>>,
+    Partial<
+      Pick<
+        SimOptions,
+        | 'fedexRetrain'
+        | 'fedexCloud'
+        | 'cloudRounds'
+        | 'clientsPerRound'
+        | 'localEpochs'
+        | 'batchSize'
+        | 'learningRate'
+      >
+    >,
   inputShape: readonly number[],
   numClasses: number,
   batchSize: number,
@@ -212,6 +234,19 @@ export function fedexStrategyOptions(
     inputShape,
     numClasses,
     ...(o.fedexRetrain === 'fresh' ? { start: 'fresh' as const } : {}),
+    ...(o.fedexCloud === 'fedavg'
+      ? {
+          cloudFedAvg: {
+            rounds: o.cloudRounds ?? DEFAULT_SIM_OPTIONS.cloudRounds,
+            clientsPerRound: o.clientsPerRound ?? DEFAULT_SIM_OPTIONS.clientsPerRound,
+            localEpochs: o.localEpochs ?? DEFAULT_SIM_OPTIONS.localEpochs,
+            batchSize: o.batchSize ?? DEFAULT_SIM_OPTIONS.batchSize,
+            learningRate: o.learningRate ?? DEFAULT_SIM_OPTIONS.learningRate,
+            // The daily scenario uploads as `<phone>#<day>`: one phone, one client.
+            groupBy: (id: string) => id.split('#')[0],
+          },
+        }
+      : {}),
     train: {
       epochs: o.cloudTrain.epochs,
       batchSize,

@@ -2,15 +2,21 @@
  * FedEx: every client uploads the features of its photos once (task `upload-features`); the cloud
  * trains the top on the union of all uploads so far with the same head and trainer the server uses
  * for its jobs (`getHead(...).build` + `fitHead`, Adam with early stopping, then a refit on every
- * upload for the best epoch count), starting from the global weights. A client that has uploaded
- * is not asked again; once everyone has, rounds are idle.
+ * upload for the best epoch count), starting from the global weights, or (`cloudFedAvg`) with
+ * FedAvg's own recipe run on the server over the uploads. A client that has uploaded is not asked
+ * again; once everyone has, rounds are idle.
  *
  * The strategy keeps the uploaded features (the cloud stores them, which is the point of FedEx).
  */
 
+import * as tf from '@tensorflow/tfjs';
+import { FedexError } from '../core/errors.js';
+import { createRng, deriveSeed, shuffled } from '../core/random.js';
 import { countModelCosts } from '../model/flops.js';
 import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { fitHead, type TrainOptions } from '../model/trainer.js';
+import { weightedMean } from './aggregate.js';
+import { runClientTask, type ClientData } from './client.js';
 import { readWeights, writeWeights } from './model-weights.js';
 import type { ClientResult, ClientTask, RoundSettings, Strategy, Weights } from './types.js';
 
@@ -36,12 +42,30 @@ export interface FedExOptions {
    * already trained on it (a warm start from a model refitted on every upload would be).
    */
   start?: 'global' | 'fresh';
+  /**
+   * Train with FedAvg's own recipe in the cloud instead of `fitHead`: the uploads, grouped by
+   * device (`groupBy`, default the client id), are the "clients" of `rounds` rounds of federated
+   * averaging that run on the server (the same `runClientTask` SGD a FedAvg phone runs, then the
+   * example-weighted mean). No phone trains; the cloud pays the FLOPs.
+   */
+  cloudFedAvg?: CloudFedAvgOptions;
+}
+
+export interface CloudFedAvgOptions {
+  rounds: number;
+  clientsPerRound: number;
+  localEpochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** The device an upload came from (several uploads of one device train as one client). */
+  groupBy?: (clientId: string) => string;
 }
 
 class FedEx implements Strategy {
   readonly name = 'fedex' as const;
   private readonly uploads = new Map<string, ClientResult & { kind: 'features' }>();
   private cloudFlops = 0;
+  private aggregations = 0;
 
   constructor(private readonly options: FedExOptions) {}
 
@@ -81,6 +105,14 @@ class FedEx implements Strategy {
       this.options.headOptions,
       settings.seed,
     );
+    this.aggregations += 1;
+    if (this.options.cloudFedAvg) {
+      try {
+        return await this.averageInCloud(model, global, settings, this.options.cloudFedAvg);
+      } finally {
+        model.dispose();
+      }
+    }
     let refitted: ReturnType<typeof head.build> | undefined;
     const fresh = this.options.start === 'fresh';
     try {
@@ -134,6 +166,63 @@ class FedEx implements Strategy {
       model.dispose();
       refitted?.dispose();
     }
+  }
+
+  /** `cloudFedAvg`: rounds of FedAvg over the uploads, on the server; returns the last average. */
+  private async averageInCloud(
+    model: tf.LayersModel,
+    global: Weights,
+    settings: RoundSettings,
+    c: CloudFedAvgOptions,
+  ): Promise<Weights> {
+    const names = global.map((t) => t.name);
+    const groupBy = c.groupBy ?? ((id: string) => id);
+    const devices = new Map<string, ClientData>();
+    const dim = this.options.inputShape.reduce((a, b) => a * b, 1);
+    for (const [id, r] of [...this.uploads].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const key = groupBy(id);
+      const had = devices.get(key);
+      const n = (had?.n ?? 0) + r.batch.labels.length;
+      const features = new Float32Array(n * dim);
+      const labels = new Int32Array(n);
+      if (had) {
+        features.set(had.features);
+        labels.set(had.labels as Int32Array);
+      }
+      features.set(r.batch.features, (had?.n ?? 0) * dim);
+      labels.set(r.batch.labels, had?.n ?? 0);
+      devices.set(key, { features, labels, shape: this.options.inputShape, n });
+    }
+    const keys = [...devices.keys()];
+    let weights = this.options.start === 'fresh' ? readWeights(model, names) : global;
+    for (let r = 1; r <= c.rounds; r++) {
+      const rng = createRng(deriveSeed(settings.seed, `cloud-fedavg:${this.aggregations}:${r}`));
+      const picked = shuffled(rng, keys).slice(0, Math.min(c.clientsPerRound, keys.length));
+      const updates = [];
+      for (const key of picked) {
+        const result = await runClientTask(
+          {
+            kind: 'train',
+            round: r,
+            weights,
+            localEpochs: c.localEpochs,
+            batchSize: c.batchSize,
+            learningRate: c.learningRate,
+            mu: 0,
+            seed: deriveSeed(settings.seed, `cloud-fedavg:${this.aggregations}:${r}:${key}`),
+          },
+          devices.get(key)!,
+          model,
+          { clientId: key, bottomMode: 'cached', bottomFlopsPerPhoto: 0, featuresCached: true },
+        );
+        if (result.kind !== 'weights')
+          throw new FedexError('INTERNAL', 'a cloud training task returned no weights');
+        this.cloudFlops += result.costs.deviceFlops;
+        updates.push({ weights: result.weights, numExamples: result.numExamples });
+      }
+      weights = weightedMean(updates);
+    }
+    return weights;
   }
 
   lastAggregateFlops(): number {

@@ -128,6 +128,46 @@ describe('fedex', () => {
     pop.dispose();
   });
 
+  it('with cloudFedAvg runs rounds of FedAvg over the uploads on the server: the same SGD and mean a FedAvg round computes', async () => {
+    const pop = blobPopulation({ numClients: 4, numClasses: 4, dim: 8, perClass: 20 });
+    const recipe = { rounds: 1, clientsPerRound: 4, localEpochs: 2, batchSize: 10, learningRate: 0.5 };
+    const s = getStrategy('fedex', { fedex: { ...fedexOptions, cloudFedAvg: recipe } });
+    const tasks = s.configureRound(1, pop.ids, pop.initial, settings);
+    const clients = pop.clients();
+    const uploads = await Promise.all([...tasks].map(([id, t]) => clients.get(id)!(t)));
+    const before = tf.memory().numTensors;
+    const cloud = await s.aggregate(1, pop.initial, uploads, settings);
+    expect(tf.memory().numTensors).toBe(before);
+    // One round over all 4 devices = what FedAvg computes when each device trains on its own data
+    // with the same recipe (the seeds differ, so the epoch orders do; the means stay close).
+    const fedavg = getStrategy('fedavg');
+    const trained = await Promise.all(
+      pop.ids.map((id) =>
+        clients.get(id)!({
+          kind: 'train',
+          round: 1,
+          weights: pop.initial,
+          localEpochs: 2,
+          batchSize: 10,
+          learningRate: 0.5,
+          mu: 0,
+          seed: 1,
+        }),
+      ),
+    );
+    const avg = await fedavg.aggregate(1, pop.initial, trained, settings);
+    const moved = l2Distance(avg, pop.initial);
+    expect(l2Distance(cloud, pop.initial)).toBeGreaterThan(0.5 * moved);
+    expect(l2Distance(cloud, avg)).toBeLessThan(0.5 * moved);
+    // The cloud paid every local epoch: forward + backward over each device's photos, twice.
+    expect(s.lastAggregateFlops!()).toBe(trained.reduce((a, r) => a + r.costs.deviceFlops, 0));
+    // More rounds learn the task.
+    const long = getStrategy('fedex', { fedex: { ...fedexOptions, cloudFedAvg: { ...recipe, rounds: 15 } } });
+    const learned = await long.aggregate(1, pop.initial, uploads, settings);
+    expect(await pop.evaluate(learned)).toBeGreaterThan(0.9);
+    pop.dispose();
+  });
+
   it("with start 'fresh' trains from the head as built whatever the global weights are; warm starts from them", async () => {
     const pop = blobPopulation({ numClients: 4, numClasses: 4, dim: 8, perClass: 20 });
     const train = { epochs: 3, learningRate: 0.05, validationSplit: 0.25, batchSize: 16, patience: 100 };
