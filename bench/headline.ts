@@ -15,7 +15,9 @@
  *    photos over FEDEX_HEADLINE_HEAVY_PEOPLE people, default 30) and FedAvg runs at most 30 rounds;
  *    the target is FEDEX_HEADLINE_HEAVY_TARGET (default 0.9); FedAvg's SGD rate and local epochs are
  *    FEDEX_HEADLINE_HEAVY_LR (0.01) and FEDEX_HEADLINE_HEAVY_EPOCHS (1), and it starts from the head
- *    as built or, with FEDEX_HEADLINE_HEAVY_START=centroids, from federated class centroids.
+ *    as built or, with FEDEX_HEADLINE_HEAVY_START=centroids, from federated class centroids;
+ *    FEDEX_HEADLINE_HEAVY_MASKED (default 0) is the share of photos that wear a synthetic mask (the
+ *    task where the top must move; top-1 on masked and unmasked test photos are rows of their own).
  * Reports: `<out>/headline/<run>/` (FEDEX_HEADLINE_OUT). FEDEX_HEADLINE_ONLY=campaign,daily picks runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -81,6 +83,17 @@ export const headlineSuite: BenchSuite = {
           `participating: ${(a.summaryParticipating.bytes.mean / 1e6).toFixed(3)}`,
         );
       }
+      for (const a of report.arms) {
+        const last = a.series[a.series.length - 1];
+        if (last.maskedAccuracy !== undefined)
+          push(
+            run,
+            `${a.name} final top-1 on masked / unmasked test photos`,
+            last.maskedAccuracy,
+            'acc',
+            `unmasked ${last.plainAccuracy?.toFixed(3)}; ${(report.config.maskedShare * 100).toFixed(0)}% of photos masked`,
+          );
+      }
       for (const a of report.arms)
         if (a.personal)
           push(
@@ -105,6 +118,13 @@ export const headlineSuite: BenchSuite = {
           c.deviceFlops,
           'x',
           `per participating device ${p.deviceFlops?.toFixed(2)}x`,
+        );
+        push(
+          run,
+          `${c.arm}/fedex device FLOPs beyond detection`,
+          c.deviceFlopsBeyondFrontEnd,
+          'x',
+          'detection + landmarks, which both arms pay once per photo, left out',
         );
         push(
           run,
@@ -249,6 +269,13 @@ export const headlineSuite: BenchSuite = {
       );
       push(
         'daily',
+        'fedavg/fedex device FLOPs beyond detection',
+        r.flopsBeyondFrontEnd,
+        'x',
+        'detection + landmarks, which both arms pay once per photo, left out',
+      );
+      push(
+        'daily',
         'fedavg/fedex device energy',
         r.energy,
         'x',
@@ -267,7 +294,11 @@ export const headlineSuite: BenchSuite = {
       const devices = num('FEDEX_HEADLINE_HEAVY_DEVICES', quick ? 6 : 20);
       const people = num('FEDEX_HEADLINE_HEAVY_PEOPLE', 30);
       const target = num('FEDEX_HEADLINE_HEAVY_TARGET', 0.9);
-      const data = await loadSimData({ split: 'stage128', scan: { ...SIM_SCAN, maxPeople: people } });
+      const data = await loadSimData({
+        split: 'stage128',
+        scan: { ...SIM_SCAN, maxPeople: people },
+        maskedShare: num('FEDEX_HEADLINE_HEAVY_MASKED', 0),
+      });
       const backbone = await loadBackbone('faceapi-resnet');
       try {
         const report = await runSimulation(
