@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FedexError } from '../core/errors.js';
 import { createRng, deriveSeed, shuffled } from '../core/random.js';
+import type { FeatureBatch } from '../core/types.js';
 import { countModelCosts } from '../model/flops.js';
 import { getHead, type HeadOptions } from '../model/heads/registry.js';
 import { fitHead, type TrainOptions } from '../model/trainer.js';
@@ -177,20 +178,24 @@ class FedEx implements Strategy {
   ): Promise<Weights> {
     const names = global.map((t) => t.name);
     const groupBy = c.groupBy ?? ((id: string) => id);
-    const devices = new Map<string, ClientData>();
     const dim = this.options.inputShape.reduce((a, b) => a * b, 1);
-    for (const [id, r] of [...this.uploads].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    // One client per device: its uploads in the order they came (the map keeps that order).
+    const batchesOf = new Map<string, FeatureBatch[]>();
+    for (const [id, r] of this.uploads) {
       const key = groupBy(id);
-      const had = devices.get(key);
-      const n = (had?.n ?? 0) + r.batch.labels.length;
-      const features = new Float32Array(n * dim);
+      batchesOf.set(key, [...(batchesOf.get(key) ?? []), r.batch]);
+    }
+    const devices = new Map<string, ClientData>();
+    for (const [key, list] of batchesOf) {
+      const n = list.reduce((a, b) => a + b.labels.length, 0);
+      const features = new Float32Array(list.reduce((a, b) => a + b.features.length, 0));
       const labels = new Int32Array(n);
-      if (had) {
-        features.set(had.features);
-        labels.set(had.labels as Int32Array);
+      let at = 0;
+      for (const b of list) {
+        features.set(b.features, at * dim);
+        labels.set(b.labels, at);
+        at += b.labels.length;
       }
-      features.set(r.batch.features, (had?.n ?? 0) * dim);
-      labels.set(r.batch.labels, had?.n ?? 0);
       devices.set(key, { features, labels, shape: this.options.inputShape, n });
     }
     const keys = [...devices.keys()];
