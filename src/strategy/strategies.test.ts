@@ -168,6 +168,34 @@ describe('fedex', () => {
     pop.dispose();
   });
 
+  it('with cloudFedAvg trains the uploads of one device (groupBy) as one client', async () => {
+    const pop = blobPopulation({ numClients: 2, numClasses: 4, dim: 8, perClass: 10 });
+    const clients = pop.clients();
+    const uploads = await Promise.all(
+      pop.ids.map(async (id, day) => ({
+        ...(await clients.get(id)!({ kind: 'upload-features', round: 1 })),
+        clientId: `phone#${day}`, // two days' uploads of one phone
+      })),
+    );
+    const recipe = { rounds: 1, localEpochs: 1, batchSize: 10, learningRate: 0.1 };
+    const flops = async (clientsPerRound: number, groupBy?: (id: string) => string) => {
+      const s = getStrategy('fedex', {
+        fedex: {
+          ...fedexOptions,
+          cloudFedAvg: { ...recipe, clientsPerRound, ...(groupBy ? { groupBy } : {}) },
+        },
+      });
+      await s.aggregate(1, pop.initial, uploads, settings);
+      return s.lastAggregateFlops!();
+    };
+    const byPhone = (id: string) => id.split('#')[0];
+    // Grouped, one client holds both uploads: one picked client trains on all of them ...
+    expect(await flops(1, byPhone)).toBe(await flops(2));
+    // ... where, ungrouped, one picked client trains on one day's upload only.
+    expect(await flops(1)).toBeLessThan(await flops(2));
+    pop.dispose();
+  });
+
   it("with start 'fresh' trains from the head as built whatever the global weights are; warm starts from them", async () => {
     const pop = blobPopulation({ numClients: 4, numClasses: 4, dim: 8, perClass: 20 });
     const train = { epochs: 3, learningRate: 0.05, validationSplit: 0.25, batchSize: 16, patience: 100 };
