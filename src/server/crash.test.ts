@@ -45,32 +45,38 @@ describe('fedex serve killed with SIGKILL', () => {
     const devices = [caller(server.url, token), caller(server.url, second.json.token)];
     const perBatch = 20;
     const acknowledged: string[] = [];
-    let sent = 0;
+    let inFlight = 0;
+    let killing = false;
     let stop = false;
-    // 8 concurrent upload lanes; the kill lands while several are in flight.
+    // 8 concurrent upload lanes that keep sending until the server is gone, so the kill lands
+    // while uploads are in flight (stopping them first could let every one finish).
     const loops = Array.from({ length: 8 }, async (_, loop) => {
       for (let i = 0; !stop; i++) {
         const id = `l${loop}-b${i}`;
         const bytes = encodeBatch(
           syntheticBatch({ people: 2, perPerson: perBatch / 2, prefix: id, seed: loop * 1000 + i }),
         );
-        sent++;
+        inFlight++;
         try {
           const r = await devices[loop % 2].request('POST', '/v1/users/u1/batches', bytes, {
             'idempotency-key': id,
           });
           if (r.status === 201) acknowledged.push(id);
-          else throw new Error(`upload ${id}: ${r.status}`);
+          else if (!killing) throw new Error(`upload ${id}: ${r.status}`);
         } catch (e) {
-          if (!stop) throw e;
+          if (!killing) throw e;
+        } finally {
+          inFlight--;
         }
       }
     });
     while (acknowledged.length < 40) await new Promise((r) => setTimeout(r, 5));
-    stop = true;
+    killing = true;
+    const cutOff = inFlight;
     await server.kill();
+    stop = true;
     await Promise.all(loops);
-    expect(sent).toBeGreaterThan(acknowledged.length); // some uploads were cut off by the kill
+    expect(cutOff).toBeGreaterThan(0); // uploads were in flight when the kill landed
 
     server = await startChildServer(dataDir, ['--workers', '0']);
     const store = new SqliteCore(path.join(dataDir, 'fedex.db'), { readonly: true });
