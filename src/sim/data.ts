@@ -133,9 +133,7 @@ export async function loadSimData(options: {
     });
   const set = await extract(false);
   const masked =
-    maskedShare > 0
-      ? await wearMasks(set, await extract(true), maskedShare, options.maskSeed ?? 0)
-      : undefined;
+    maskedShare > 0 ? wearMasks(set, await extract(true), maskedShare, options.maskSeed ?? 0) : undefined;
   const task = buildGlobalTask(set, {
     minPhotos: Math.max(2, scan.minPhotos ?? 2),
     testFraction: 0.2,

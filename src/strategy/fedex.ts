@@ -88,17 +88,6 @@ class FedEx implements Strategy {
     const batches = [...this.uploads.values()].map((r) => r.batch);
     this.cloudFlops = 0;
     if (batches.length === 0) return global;
-    const n = batches.reduce((a, b) => a + b.labels.length, 0);
-    const x = new Float32Array(batches.reduce((a, b) => a + b.features.length, 0));
-    const y = new Int32Array(n);
-    let xo = 0;
-    let yo = 0;
-    for (const b of batches) {
-      x.set(b.features, xo);
-      y.set(b.labels, yo);
-      xo += b.features.length;
-      yo += b.labels.length;
-    }
     const head = getHead(this.options.head);
     const model = head.build(
       this.options.inputShape,
@@ -114,6 +103,7 @@ class FedEx implements Strategy {
         model.dispose();
       }
     }
+    const { features: x, labels: y, n } = concatBatches(batches);
     let refitted: ReturnType<typeof head.build> | undefined;
     const fresh = this.options.start === 'fresh';
     try {
@@ -178,7 +168,6 @@ class FedEx implements Strategy {
   ): Promise<Weights> {
     const names = global.map((t) => t.name);
     const groupBy = c.groupBy ?? ((id: string) => id);
-    const dim = this.options.inputShape.reduce((a, b) => a * b, 1);
     // One client per device: its uploads in the order they came (the map keeps that order).
     const batchesOf = new Map<string, FeatureBatch[]>();
     for (const [id, r] of this.uploads) {
@@ -186,18 +175,8 @@ class FedEx implements Strategy {
       batchesOf.set(key, [...(batchesOf.get(key) ?? []), r.batch]);
     }
     const devices = new Map<string, ClientData>();
-    for (const [key, list] of batchesOf) {
-      const n = list.reduce((a, b) => a + b.labels.length, 0);
-      const features = new Float32Array(list.reduce((a, b) => a + b.features.length, 0));
-      const labels = new Int32Array(n);
-      let at = 0;
-      for (const b of list) {
-        features.set(b.features, at * dim);
-        labels.set(b.labels, at);
-        at += b.labels.length;
-      }
-      devices.set(key, { features, labels, shape: this.options.inputShape, n });
-    }
+    for (const [key, list] of batchesOf)
+      devices.set(key, { ...concatBatches(list), shape: this.options.inputShape });
     const keys = [...devices.keys()];
     let weights = this.options.start === 'fresh' ? readWeights(model, names) : global;
     for (let r = 1; r <= c.rounds; r++) {
@@ -241,4 +220,24 @@ class FedEx implements Strategy {
  */
 export function createFedEx(options: FedExOptions): Strategy {
   return new FedEx(options);
+}
+
+/** The features and labels of `batches`, one after the other. */
+function concatBatches(batches: readonly FeatureBatch[]): {
+  features: Float32Array;
+  labels: Int32Array;
+  n: number;
+} {
+  const n = batches.reduce((a, b) => a + b.labels.length, 0);
+  const features = new Float32Array(batches.reduce((a, b) => a + b.features.length, 0));
+  const labels = new Int32Array(n);
+  let xo = 0;
+  let yo = 0;
+  for (const b of batches) {
+    features.set(b.features, xo);
+    labels.set(b.labels, yo);
+    xo += b.features.length;
+    yo += b.labels.length;
+  }
+  return { features, labels, n };
 }
